@@ -1,0 +1,29 @@
+/**
+ * Where the middleware serves Daylight's own resources, relative to a base
+ * path (default `/_daylight`). The client and the server both build URLs
+ * through these functions, so the layout lives in one place.
+ */
+
+/** The default base path of Daylight's endpoints. */
+export const DEFAULT_BASE_PATH = '/_daylight';
+
+/**
+ * The `<meta name>` the middleware injects into every HTML shell it serves,
+ * whose `content` is the release that shell belongs to.
+ */
+export const RELEASE_META_NAME = 'daylight-release';
+
+/** `GET` → `{ version, min }` for this request, uncached: the authoritative check. */
+export function releaseCheckPath(base: string): string {
+  return `${base}/release`;
+}
+
+/** `GET` → the release's manifest. */
+export function manifestPath(base: string, version: string): string {
+  return `${base}/releases/${encodeURIComponent(version)}/manifest.json`;
+}
+
+/** `GET` → one of the release's files; `file` is relative to the build directory. */
+export function assetPath(base: string, version: string, file: string): string {
+  return `${base}/releases/${encodeURIComponent(version)}/files/${file}`;
+}

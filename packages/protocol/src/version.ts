@@ -1,0 +1,104 @@
+/**
+ * Strict Semantic Versioning 2.0.0, small enough for the browser bundle.
+ *
+ * The server and the CLI use the `semver` package; the client cannot afford
+ * its size (see docs/decisions.md), so the protocol carries this parser. A
+ * property test checks that it agrees with `semver` on every version it
+ * accepts.
+ */
+
+/** The longest version string Daylight accepts anywhere. */
+export const MAX_VERSION_LENGTH = 64;
+
+// From semver.org, without the optional leading "v" or surrounding spaces.
+const VERSION_PATTERN =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+export interface ParsedVersion {
+  readonly major: number;
+  readonly minor: number;
+  readonly patch: number;
+  readonly prerelease: readonly (string | number)[];
+}
+
+/** Parses a strict semver string; `undefined` for anything else, never throws. */
+export function parseVersion(value: unknown): ParsedVersion | undefined {
+  if (typeof value !== 'string' || value.length > MAX_VERSION_LENGTH) return undefined;
+  const match = VERSION_PATTERN.exec(value);
+  if (!match) return undefined;
+  const major = Number(match[1]);
+  const minor = Number(match[2]);
+  const patch = Number(match[3]);
+  if (!Number.isSafeInteger(major) || !Number.isSafeInteger(minor) || !Number.isSafeInteger(patch)) {
+    return undefined;
+  }
+  const prerelease = match[4] ? match[4].split('.').map((id) => (/^\d+$/.test(id) ? Number(id) : id)) : [];
+  if (prerelease.some((id) => typeof id === 'number' && !Number.isSafeInteger(id))) return undefined;
+  return { major, minor, patch, prerelease };
+}
+
+/** True when `value` is a strict semver string of at most {@link MAX_VERSION_LENGTH} characters. */
+export function isVersion(value: unknown): value is string {
+  return parseVersion(value) !== undefined;
+}
+
+function compareIdentifiers(a: string | number, b: string | number): number {
+  if (typeof a === 'number' && typeof b === 'number') return a === b ? 0 : a < b ? -1 : 1;
+  if (typeof a === 'number') return -1;
+  if (typeof b === 'number') return 1;
+  return a === b ? 0 : a < b ? -1 : 1;
+}
+
+function compareParsed(a: ParsedVersion, b: ParsedVersion): number {
+  const core = a.major - b.major || a.minor - b.minor || a.patch - b.patch;
+  if (core !== 0) return Math.sign(core);
+  const ap = a.prerelease;
+  const bp = b.prerelease;
+  // A version without a prerelease outranks the same version with one.
+  if (ap.length === 0 && bp.length === 0) return 0;
+  if (ap.length === 0) return 1;
+  if (bp.length === 0) return -1;
+  for (let i = 0; i < Math.max(ap.length, bp.length); i++) {
+    const x = ap[i];
+    const y = bp[i];
+    if (x === undefined) return -1;
+    if (y === undefined) return 1;
+    const order = compareIdentifiers(x, y);
+    if (order !== 0) return order;
+  }
+  return 0;
+}
+
+/**
+ * Orders two versions by semver precedence (build metadata ignored).
+ * @throws {TypeError} when either is not a strict semver string.
+ */
+export function compareVersions(a: string, b: string): -1 | 0 | 1 {
+  const pa = parseVersion(a);
+  const pb = parseVersion(b);
+  if (!pa || !pb) {
+    throw new TypeError(`compareVersions: "${String(pa ? b : a)}" is not a semver version such as 1.4.2`);
+  }
+  return compareParsed(pa, pb) as -1 | 0 | 1;
+}
+
+/** What kind of change moving from one version to another is. */
+export type ChangeKind = 'major' | 'minor' | 'patch' | 'prerelease' | 'downgrade' | 'same';
+
+/**
+ * The kind of change from `from` to `to`: `downgrade` when `to` is older (a
+ * rollback), `same` when they have equal precedence, otherwise the most
+ * significant part that grew.
+ * @throws {TypeError} when either is not a strict semver string.
+ */
+export function changeKind(from: string, to: string): ChangeKind {
+  const order = compareVersions(from, to);
+  if (order === 0) return 'same';
+  if (order > 0) return 'downgrade';
+  const a = parseVersion(from)!;
+  const b = parseVersion(to)!;
+  if (a.major !== b.major) return 'major';
+  if (a.minor !== b.minor) return 'minor';
+  if (a.patch !== b.patch) return 'patch';
+  return 'prerelease';
+}
