@@ -87,8 +87,9 @@ export type ChangeKind = 'major' | 'minor' | 'patch' | 'prerelease' | 'downgrade
 
 /**
  * The kind of change from `from` to `to`: `downgrade` when `to` is older (a
- * rollback), `same` when they have equal precedence, otherwise the most
- * significant part that grew.
+ * rollback), `same` when they have equal precedence, `prerelease` when `to`
+ * is a pre-release, otherwise the most significant part that grew
+ * (`1.0.0-rc.1` → `1.0.0` is a `patch`).
  * @throws {TypeError} when either is not a strict semver string.
  */
 export function changeKind(from: string, to: string): ChangeKind {
@@ -97,8 +98,9 @@ export function changeKind(from: string, to: string): ChangeKind {
   if (order > 0) return 'downgrade';
   const a = parseVersion(from)!;
   const b = parseVersion(to)!;
+  // Moving onto a pre-release is its own kind, whatever part grew: teams opt into those.
+  if (b.prerelease.length > 0) return 'prerelease';
   if (a.major !== b.major) return 'major';
   if (a.minor !== b.minor) return 'minor';
-  if (a.patch !== b.patch) return 'patch';
-  return 'prerelease';
+  return 'patch';
 }

@@ -1,0 +1,75 @@
+/**
+ * An optional, unstyled prompt: "A new version is ready — Update now / Later".
+ * Native buttons (keyboard and screen-reader usable), announced politely,
+ * never steals focus. Style it through `[data-daylight-banner]`.
+ */
+import type { DaylightClient, DownloadedDetail } from './client.js';
+
+export interface BannerOptions {
+  /**
+   * Where the banner is appended.
+   * @default document.body
+   */
+  container?: HTMLElement;
+  /**
+   * The message; receives the release that is ready.
+   * @default (d) => `A new version (${d.version}) is ready.`
+   */
+  message?: (detail: DownloadedDetail) => string;
+  /** @default 'Update now' */
+  acceptLabel?: string;
+  /** @default 'Later' */
+  dismissLabel?: string;
+}
+
+/**
+ * Shows the banner whenever a release that the policy says to prompt for is
+ * downloaded. Returns a function that removes it and stops listening.
+ */
+export function mountBanner(client: DaylightClient, options: BannerOptions = {}): () => void {
+  let element: HTMLElement | undefined;
+  const remove = (): void => {
+    element?.remove();
+    element = undefined;
+  };
+  const show = (event: CustomEvent<DownloadedDetail>): void => {
+    if (event.detail.policy !== 'prompt') return;
+    remove();
+    const root = document.createElement('div');
+    root.setAttribute('role', 'status');
+    root.setAttribute('aria-live', 'polite');
+    root.dataset.daylightBanner = event.detail.version;
+    const text = document.createElement('p');
+    text.textContent = (options.message ?? ((d) => `A new version (${d.version}) is ready.`))(event.detail);
+    const accept = document.createElement('button');
+    accept.type = 'button';
+    accept.textContent = options.acceptLabel ?? 'Update now';
+    accept.dataset.daylightAccept = '';
+    const dismiss = document.createElement('button');
+    dismiss.type = 'button';
+    dismiss.textContent = options.dismissLabel ?? 'Later';
+    dismiss.dataset.daylightDismiss = '';
+    accept.addEventListener('click', () => {
+      accept.disabled = true;
+      client.apply().catch((error: Error) => {
+        accept.disabled = false;
+        text.textContent = `The update could not start: ${error.message}`;
+      });
+    });
+    dismiss.addEventListener('click', remove);
+    root.append(text, accept, dismiss);
+    (options.container ?? document.body).append(root);
+    element = root;
+  };
+  const onState = (): void => {
+    // Gone as soon as the release it offers is no longer the one ready.
+    if (element && client.state.status !== 'ready' && client.state.status !== 'applying') remove();
+  };
+  client.addEventListener('downloaded', show);
+  client.addEventListener('statechange', onState);
+  return () => {
+    client.removeEventListener('downloaded', show);
+    client.removeEventListener('statechange', onState);
+    remove();
+  };
+}

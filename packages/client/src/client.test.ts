@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { createDaylight } from './client.js';
+import { isDaylightError, type DaylightError } from './errors.js';
+
+describe('createDaylight outside a browser', () => {
+  it('stays inert and says why when there is no window', () => {
+    const client = createDaylight({ version: '1.0.0' }).start();
+    expect(client.state.status).toBe('inert');
+    expect(client.state.reason).toMatch(/no browser window/);
+  });
+
+  it('does nothing until start() is called', () => {
+    const client = createDaylight();
+    expect(client.state.status).toBe('inert');
+    expect(client.state.reason).toMatch(/call start\(\)/);
+  });
+
+  it('passes requests through its fetch wrapper untouched when inert', async () => {
+    const seen: RequestInit[] = [];
+    const fetch = (_input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      seen.push(init ?? {});
+      return Promise.resolve(new Response('ok', { headers: { 'daylight-release': 'v="9.9.9"' } }));
+    };
+    const client = createDaylight({ version: '1.0.0', fetch }).start();
+    const response = await client.fetch('http://127.0.0.1:1/api');
+    expect(await response.text()).toBe('ok');
+    expect(new Headers(seen[0]?.headers).has('daylight-client')).toBe(false);
+    expect(client.state.status).toBe('inert');
+  });
+
+  it('refuses to apply when nothing is ready, with a typed error', async () => {
+    const error = await createDaylight()
+      .apply()
+      .catch((e: unknown) => e);
+    expect(isDaylightError(error)).toBe(true);
+    expect((error as DaylightError).code).toBe('not-ready');
+  });
+});
+
+describe('createDaylight options', () => {
+  it.each([
+    [{ basePath: 'daylight' }, /basePath must start with "\/"/],
+    [{ basePath: '/daylight/' }, /basePath must start with "\/" and not end with one/],
+    [{ version: '1.0' }, /version must be a semver version such as 1.4.2, got "1.0"/],
+    [{ timeout: -1 }, /timeout must be a number of milliseconds/],
+    [{ checkInterval: Number.NaN }, /checkInterval must be a number of milliseconds/],
+    [{ allowedOrigins: ['cdn.example.com'] }, /allowedOrigins takes origins such as/],
+  ])('rejects %j with a message that says how to fix it', (options, message) => {
+    expect(() => createDaylight(options)).toThrow(message);
+  });
+
+  it('recognises its errors across realms by name and code', () => {
+    const foreign = Object.assign(new Error('x'), { name: 'DaylightError', code: 'integrity' });
+    expect(isDaylightError(foreign)).toBe(true);
+    expect(isDaylightError(new Error('x'))).toBe(false);
+  });
+});
