@@ -9,7 +9,7 @@ export {
   formatClientHeader,
   formatReleaseHeader,
 } from './headers.js';
-export type { ClientStamp, ReleaseStamp } from './headers.js';
+export type { ClientStamp, ReleaseStamp, BareItem, DictionaryValue } from './headers.js';
 export {
   MANIFEST_SCHEMA,
   MAX_MANIFEST_BYTES,
