@@ -1,0 +1,91 @@
+/**
+ * The built command, run as a user runs it: `node dist/bin.js`. Builds the
+ * package first when dist/bin.js is missing or older than a source file.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { removeTempDirs, sampleProject } from './test-support.js';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const bin = path.join(packageDir, 'dist', 'bin.js');
+
+function newestSource(dir: string): number {
+  return Math.max(
+    ...readdirSync(dir, { withFileTypes: true }).map((entry) =>
+      entry.isDirectory() ? newestSource(path.join(dir, entry.name)) : statSync(path.join(dir, entry.name)).mtimeMs,
+    ),
+  );
+}
+
+function isBuilt(): boolean {
+  try {
+    return statSync(bin).mtimeMs >= newestSource(path.join(packageDir, 'src'));
+  } catch {
+    return false;
+  }
+}
+
+beforeAll(() => {
+  if (!isBuilt()) {
+    execFileSync('npm', ['run', 'build', '-w', '@daylight/cli'], {
+      cwd: path.join(packageDir, '..', '..'),
+      stdio: 'pipe',
+    });
+  }
+}, 120_000);
+
+afterEach(removeTempDirs);
+
+function daylight(cwd: string, args: string[]) {
+  const env = { ...process.env };
+  delete env.DAYLIGHT_STORE;
+  const result = spawnSync(process.execPath, [bin, ...args], { cwd, env, encoding: 'utf8' });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('dist/bin.js', () => {
+  it('starts with a node shebang so npm can link it as a command', () => {
+    expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
+  it('publishes, promotes and reports the status, exiting 0', async () => {
+    const { root } = await sampleProject();
+    const published = daylight(root, ['publish', 'build', '--version', '1.1.0', '--urgency', 'recommended']);
+    expect(published.code).toBe(0);
+    expect(published.stdout).toMatch(
+      /^published 1\.1\.0: 7 files, .* entry assets\/app-3f2a\.js\nrun "daylight promote 1\.1\.0" to make it current\n$/,
+    );
+
+    expect(daylight(root, ['promote', '1.1.0'])).toMatchObject({ code: 0, stdout: 'promoted 1.1.0 (was none)\n' });
+
+    const report = daylight(root, ['status', '--json']);
+    expect(report.code).toBe(0);
+    expect(JSON.parse(report.stdout)).toMatchObject({
+      current: '1.1.0',
+      releases: [{ version: '1.1.0', urgency: 'recommended', current: true, files: 7 }],
+    });
+  });
+
+  it('exits 2 for a wrong command line and 1 for a refused operation, with one line on stderr', async () => {
+    const { root } = await sampleProject();
+    const usage = daylight(root, ['publish', 'build', '--version', '1.0']);
+    expect(usage).toMatchObject({ code: 2, stdout: '' });
+    expect(usage.stderr).toBe('daylight: version "1.0" is not a semver version such as 1.4.2; did you mean 1.0.0?\n');
+
+    daylight(root, ['publish', 'build', '--version', '1.0.0']);
+    const refused = daylight(root, ['promote', '9.9.9']);
+    expect(refused).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'daylight: version 9.9.9 is not published; published: 1.0.0\n',
+    });
+  });
+
+  it('prints the package version', () => {
+    const { version } = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version: string };
+    expect(daylight(packageDir, ['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
+  });
+});

@@ -1,0 +1,270 @@
+/**
+ * Reading a build directory: every file, with its SRI hash and size, and the
+ * entry script its HTML shell loads.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { MAX_ASSETS } from '@daylight/protocol';
+import { DaylightCliError, errnoCode } from './errors.js';
+
+/** One file of a build. */
+export interface BuildFile {
+  /** Build-relative path with `/` separators, not URL-encoded: `assets/app-3f2a.js`. */
+  readonly path: string;
+  /** Where the bytes are read from (a link inside the build is resolved to its target). */
+  readonly source: string;
+  /** `sha384-` and the base64 SHA-384 of the bytes. */
+  readonly integrity: string;
+  readonly bytes: number;
+}
+
+/** A build directory, read and hashed. */
+export interface Build {
+  /** The directory, absolute and with links resolved. */
+  readonly dir: string;
+  /** Every file, sorted by path. */
+  readonly files: readonly BuildFile[];
+  /** Build-relative paths of the hidden entries (names starting with `.`) that were left out. */
+  readonly skipped: readonly string[];
+}
+
+// Control characters would break the digest's one-line-per-file format and
+// every log that prints the path.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** SHA-384 of a file as an SRI value, and its size, streamed so large files do not fill memory. */
+export async function hashFile(file: string): Promise<{ integrity: string; bytes: number }> {
+  const hash = createHash('sha384');
+  let bytes = 0;
+  for await (const chunk of createReadStream(file)) {
+    const buffer = chunk as Buffer;
+    hash.update(buffer);
+    bytes += buffer.length;
+  }
+  return { integrity: `sha384-${hash.digest('base64')}`, bytes };
+}
+
+export function isInside(root: string, candidate: string): boolean {
+  const relative = path.relative(root, candidate);
+  return relative === '' || (relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative));
+}
+
+/**
+ * Reads every file of a build directory and hashes it.
+ *
+ * - Hidden entries (a name starting with `.`: `.DS_Store`, `.env`, `.git/`)
+ *   are left out and listed in `skipped`: a web build does not need them, and
+ *   publishing an `.env` by accident would serve it to every browser.
+ * - A symbolic link is followed only when its target is inside the build
+ *   directory; a link that points outside it, or nowhere, is refused.
+ * - Anything that is neither a file nor a directory (a socket, a FIFO) is refused.
+ *
+ * @throws {DaylightCliError} `build` when the directory is missing, not a
+ *   directory, empty, or holds one of the refused entries.
+ */
+export async function readBuild(
+  dir: string,
+  options: {
+    /** The directory as the user wrote it, for messages; they show the resolved path too. */
+    readonly name?: string;
+    readonly signal?: AbortSignal;
+  } = {},
+): Promise<Build> {
+  const shown = options.name !== undefined && options.name !== dir ? `${options.name} (${dir})` : dir;
+  let root: string;
+  try {
+    const info = await stat(dir);
+    if (!info.isDirectory()) {
+      throw new DaylightCliError(
+        'build',
+        `build directory ${shown} is not a directory; pass the folder your build writes (the one with index.html)`,
+      );
+    }
+    root = await realpath(dir);
+  } catch (error) {
+    if (error instanceof DaylightCliError) throw error;
+    const code = errnoCode(error);
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new DaylightCliError(
+        'build',
+        `build directory ${shown} does not exist; run your build first, or pass the folder it writes to`,
+      );
+    }
+    throw new DaylightCliError('build', `build directory ${shown} cannot be read (${code ?? String(error)})`, {
+      cause: error,
+    });
+  }
+
+  const files: BuildFile[] = [];
+  const skipped: string[] = [];
+  const walk = async (real: string, prefix: string, ancestors: ReadonlySet<string>): Promise<void> => {
+    const entries = await readdir(real, { withFileTypes: true });
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      options.signal?.throwIfAborted();
+      const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+      if (entry.name.startsWith('.')) {
+        skipped.push(relative);
+        continue;
+      }
+      if (CONTROL.test(entry.name)) {
+        throw new DaylightCliError(
+          'build',
+          `build file ${JSON.stringify(relative)} has a control character in its name; rename it`,
+        );
+      }
+      let source = path.join(real, entry.name);
+      let kind: 'file' | 'directory' | 'other' = entry.isFile() ? 'file' : entry.isDirectory() ? 'directory' : 'other';
+      if (entry.isSymbolicLink()) {
+        let target: string;
+        try {
+          target = await realpath(source);
+        } catch {
+          throw new DaylightCliError(
+            'build',
+            `build file ${relative} is a symbolic link to nothing; remove the link or rebuild`,
+          );
+        }
+        if (!isInside(root, target)) {
+          throw new DaylightCliError(
+            'build',
+            `build file ${relative} is a symbolic link to ${target}, outside the build directory ${root}; copy the file into the build instead of linking it`,
+          );
+        }
+        const info = await stat(target);
+        source = target;
+        kind = info.isFile() ? 'file' : info.isDirectory() ? 'directory' : 'other';
+      }
+      if (kind === 'directory') {
+        // A link to a folder that contains it would loop forever; its files are published under their own path.
+        if (ancestors.has(source)) continue;
+        await walk(source, relative, new Set([...ancestors, source]));
+      } else if (kind === 'file') {
+        if (files.length > MAX_ASSETS) {
+          throw new DaylightCliError(
+            'build',
+            `build directory ${root} has more than ${MAX_ASSETS + 1} files, more than a release may list; publish only the app's build output`,
+          );
+        }
+        const { integrity, bytes } = await hashFile(source);
+        files.push({ path: relative, source, integrity, bytes });
+      } else {
+        throw new DaylightCliError(
+          'build',
+          `build entry ${relative} is neither a file nor a directory; remove it from the build`,
+        );
+      }
+    }
+  };
+  try {
+    await walk(root, '', new Set([root]));
+  } catch (error) {
+    if (error instanceof DaylightCliError || (error as Error).name === 'AbortError') throw error;
+    // A file removed or made unreadable while the build was being read.
+    throw new DaylightCliError(
+      'build',
+      `build directory ${shown} cannot be read (${errnoCode(error) ?? String(error)}); wait for the build to finish and publish again`,
+      { cause: error },
+    );
+  }
+
+  if (files.length === 0) {
+    throw new DaylightCliError(
+      'build',
+      `build directory ${shown} has no files${skipped.length > 0 ? ' (hidden files are never published)' : ''}; run your build first, or pass the folder it writes to`,
+    );
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { dir: root, files, skipped };
+}
+
+/**
+ * Turns a path given on the command line (`./index.html`, `assets\app.js`)
+ * into the build-relative form used everywhere else, or `undefined` when it
+ * is absolute or leaves the build.
+ */
+export function toBuildPath(value: string): string | undefined {
+  const normalized = path.posix.normalize(value.replaceAll('\\', '/'));
+  if (normalized === '.' || normalized.startsWith('/') || normalized === '..' || normalized.startsWith('../')) {
+    return undefined;
+  }
+  return normalized.replace(/\/$/, '');
+}
+
+/** The manifest URL of a build file, relative to the manifest: `files/` and the URL-encoded path segments. */
+export function fileUrl(buildPath: string): string {
+  return `files/${buildPath.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** One `<script>` of an HTML document. */
+export interface ScriptTag {
+  readonly src: string;
+  readonly module: boolean;
+}
+
+const ATTRIBUTE = /([^\s"'=<>/`]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g;
+
+function decodeEntities(value: string): string {
+  return value
+    .replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCodePoint(parseInt(hex, 16)))
+    .replace(/&#(\d+);/g, (_, dec: string) => String.fromCodePoint(parseInt(dec, 10)))
+    .replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
+
+/** The `<script src>` tags of an HTML document, in document order; scripts inside comments are ignored. */
+export function scriptTags(html: string): ScriptTag[] {
+  const tags: ScriptTag[] = [];
+  const uncommented = html.replace(/<!--[\s\S]*?(?:-->|$)/g, '');
+  for (const match of uncommented.matchAll(/<script\b([^>]*)>/gi)) {
+    const attributes = new Map<string, string>();
+    for (const attribute of (match[1] ?? '').matchAll(ATTRIBUTE)) {
+      const name = attribute[1]!.toLowerCase();
+      if (!attributes.has(name)) {
+        attributes.set(name, decodeEntities(attribute[2] ?? attribute[3] ?? attribute[4] ?? ''));
+      }
+    }
+    const src = attributes.get('src')?.trim();
+    if (src) tags.push({ src, module: attributes.get('type')?.trim().toLowerCase() === 'module' });
+  }
+  return tags;
+}
+
+/**
+ * The build-relative path a `src` found in the shell points to, or
+ * `undefined` for another origin, a `data:` URL, or a path that cannot be decoded.
+ * A root-relative `src` (`/assets/app.js`) is taken from the build's root; a
+ * relative one from the shell's folder. Query and fragment are dropped.
+ */
+export function resolveScriptSource(src: string, shellPath: string): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(src) || src.startsWith('//')) return undefined;
+  try {
+    const base = new URL(shellPath.split('/').map(encodeURIComponent).join('/'), 'http://build.invalid/');
+    const url = new URL(src, base);
+    return url.pathname.slice(1).split('/').map(decodeURIComponent).join('/');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The entry script of a shell: the first `<script type="module" src>` that
+ * names a file of the build, else the first `<script src>` that does.
+ * Returns the build-relative path, or `undefined`.
+ */
+export function findEntryScript(
+  html: string,
+  shellPath: string,
+  inBuild: (path: string) => boolean,
+): string | undefined {
+  const candidates = scriptTags(html)
+    .map((tag) => ({ module: tag.module, path: resolveScriptSource(tag.src, shellPath) }))
+    .filter((tag): tag is { module: boolean; path: string } => tag.path !== undefined && inBuild(tag.path));
+  return (candidates.find((tag) => tag.module) ?? candidates[0])?.path;
+}

@@ -1,0 +1,72 @@
+/**
+ * The shape of one `daylight` command: its flags and arguments (for parsing
+ * and `--help`) and a `run` that turns parsed arguments into output. The
+ * command's real work lives in a plain function beside it (`publish()`,
+ * `promote()`…) that returns a result and never prints.
+ */
+import type { ReleaseStore } from '../store.js';
+
+export interface FlagSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  /** Placeholder shown in help: `<version>`. */
+  readonly value?: string;
+  readonly description: string;
+}
+
+/** What the CLI layer hands a command. */
+export interface CommandContext {
+  readonly store: ReleaseStore;
+  /** `--store` exactly as given on the command line, to repeat it in hints; `undefined` when it came from the environment or the default. */
+  readonly storeArgument: string | undefined;
+  readonly cwd: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface ParsedArguments {
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+/** What a command produced: text for people, a JSON value for `--json`, and notes for stderr. */
+export interface CommandOutput {
+  readonly text: string;
+  readonly json: unknown;
+  readonly warnings?: readonly string[];
+}
+
+export interface CommandSpec {
+  readonly name: string;
+  /** One line for `daylight --help`. */
+  readonly summary: string;
+  /** `daylight publish <build-dir> --version <version> [options]` */
+  readonly usage: string;
+  /** Paragraphs after the usage line in `daylight <command> --help`. */
+  readonly description: string;
+  readonly flags: Readonly<Record<string, FlagSpec>>;
+  /** Names of the positional arguments, in order, for messages: `<build-dir>`. */
+  readonly positionals: readonly string[];
+  /** How many positional arguments are required; the rest are optional. */
+  readonly requiredPositionals: number;
+  run(args: ParsedArguments, context: CommandContext): Promise<CommandOutput>;
+}
+
+/** A `string` flag's value; the parser has already checked its type. */
+export function stringFlag(args: ParsedArguments, name: string): string | undefined {
+  const value = args.values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** `daylight` plus ` --store <as given>` when the user named a store, so a hint can be pasted as is. */
+export function commandPrefix(context: CommandContext): string {
+  if (context.storeArgument === undefined) return 'daylight';
+  const store = /^[\w./:@+-]+$/.test(context.storeArgument)
+    ? context.storeArgument
+    : `'${context.storeArgument.replaceAll("'", "'\\''")}'`;
+  return `daylight --store ${store}`;
+}
+
+/** `{ [key]: value }`, or `{}` when the value is undefined (exactOptionalPropertyTypes forbids an explicit undefined). */
+export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
+}

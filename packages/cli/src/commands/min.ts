@@ -1,0 +1,102 @@
+import { compareVersions } from '@daylight/protocol';
+import type { Registry } from '@daylight/server-middleware';
+import { DaylightCliError } from '../errors.js';
+import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
+import { checkVersion } from '../versions.js';
+import { optional, type CommandSpec } from './command.js';
+
+export interface SetMinOptions {
+  /** The registry file (resolved against `cwd`), or an opened store. */
+  readonly store: string | ReleaseStore;
+  /** The oldest client version the API still serves, or `null` to remove the floor. */
+  readonly min: string | null;
+  /** @default process.cwd() */
+  readonly cwd?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface SetMinResult {
+  readonly status: 'set' | 'cleared' | 'unchanged';
+  /** The floor after the command. */
+  readonly min: string | null;
+  /** The floor before it. */
+  readonly previous: string | null;
+  /** The registry file. */
+  readonly store: string;
+}
+
+/**
+ * Sets or clears the registry's floor `min`: clients below it are told the
+ * API no longer serves them and must update.
+ *
+ * A floor above the current release is refused: clients would be sent to a
+ * release that cannot satisfy it. The floor does not have to be a published
+ * version.
+ *
+ * @throws {DaylightCliError} `invalid-option`, `registry`, `conflict` or `io`; the store is unchanged.
+ */
+export async function setMin(options: SetMinOptions): Promise<SetMinResult> {
+  const min = options.min === null ? null : checkVersion(options.min, 'min');
+  const store = resolveStore(options.store, options.cwd);
+  const snapshot = await readExisting(store);
+  options.signal?.throwIfAborted();
+  const { registry } = snapshot;
+  const previous = registry.min ?? null;
+  const base = { min, previous, store: store.location };
+  if (previous === min) return { ...base, status: 'unchanged' };
+  if (min !== null && registry.current !== null && compareVersions(registry.current, min) < 0) {
+    throw new DaylightCliError(
+      'conflict',
+      `min ${min} is above the current release ${registry.current}: every client would be told to update to a release that does not exist yet; promote ${min} or later first`,
+    );
+  }
+  await store.update(snapshot, () => {
+    // Rebuild without "min" rather than setting it to undefined: the file must not carry an empty member.
+    const { min: _previous, ...rest } = registry;
+    const next: Registry = min === null ? rest : { ...rest, min };
+    return Promise.resolve(next);
+  });
+  return { ...base, status: min === null ? 'cleared' : 'set' };
+}
+
+export const minCommand: CommandSpec = {
+  name: 'min',
+  summary: 'set or clear the floor: the oldest client version the API still serves',
+  usage: 'daylight min <version> | daylight min --clear',
+  description: [
+    'Clients below the floor are told to update at once (a required update).',
+    'A floor above the current release is refused.',
+  ].join('\n'),
+  flags: {
+    clear: { type: 'boolean', description: 'remove the floor' },
+  },
+  positionals: ['<version>'],
+  requiredPositionals: 0,
+  async run(args, context) {
+    const clear = args.values.clear === true;
+    const version = args.positionals[0];
+    if (clear === (version !== undefined)) {
+      throw new DaylightCliError(
+        'usage',
+        clear
+          ? `min takes a version or --clear, not both; got ${version}`
+          : 'min needs a version or --clear, such as: daylight min 1.3.0',
+      );
+    }
+    const result = await setMin({
+      store: context.store,
+      min: version ?? null,
+      cwd: context.cwd,
+      ...optional('signal', context.signal),
+    });
+    const text =
+      result.status === 'unchanged'
+        ? result.min === null
+          ? 'no floor is set; nothing changed'
+          : `min is already ${result.min}; nothing changed`
+        : result.status === 'cleared'
+          ? `cleared min (was ${result.previous})`
+          : `set min ${result.min} (was ${result.previous ?? 'none'})`;
+    return { text, json: result };
+  },
+};

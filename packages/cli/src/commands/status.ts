@@ -1,0 +1,120 @@
+import type { Urgency } from '@daylight/protocol';
+import { formatBytes, formatTimestamp, table } from '../format.js';
+import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
+import { newestFirst } from '../versions.js';
+import { commandPrefix, optional, type CommandSpec } from './command.js';
+
+export interface StatusOptions {
+  /** The registry file (resolved against `cwd`), or an opened store. */
+  readonly store: string | ReleaseStore;
+  /** @default process.cwd() */
+  readonly cwd?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface ReleaseStatus {
+  readonly version: string;
+  readonly publishedAt: string;
+  readonly urgency: Urgency;
+  readonly digest: string;
+  /** Build-relative path of the HTML shell. */
+  readonly shell: string;
+  /** True for the registry's current release. */
+  readonly current: boolean;
+  /** Files of the release, the shell included; `null` when its folder is missing or damaged. */
+  readonly files: number | null;
+  /** Their total size; `null` when the folder is missing or damaged. */
+  readonly bytes: number | null;
+  /** Why `files` and `bytes` are unknown: the folder cannot be served. */
+  readonly problem: string | null;
+}
+
+export interface StatusReport {
+  /** The registry file. */
+  readonly store: string;
+  readonly current: string | null;
+  readonly min: string | null;
+  /** Every published release, newest version first. */
+  readonly releases: readonly ReleaseStatus[];
+}
+
+/**
+ * Reads the registry and every release's manifest.
+ * @throws {DaylightCliError} `registry` when there is no registry, or it is unreadable or invalid.
+ */
+export async function status(options: StatusOptions): Promise<StatusReport> {
+  const store = resolveStore(options.store, options.cwd);
+  const { registry } = await readExisting(store);
+  const releases: ReleaseStatus[] = [];
+  for (const version of newestFirst(Object.keys(registry.releases))) {
+    options.signal?.throwIfAborted();
+    const entry = registry.releases[version]!;
+    const manifest = await store.readManifest(version);
+    let files: number | null = null;
+    let bytes: number | null = null;
+    let problem: string | null = null;
+    if (!manifest.ok) {
+      problem = manifest.error;
+    } else {
+      // The manifest lists every file but the shell; the shell's size comes from the folder.
+      const shellBytes = await store.fileBytes(version, entry.shell);
+      if (shellBytes === undefined) {
+        problem = `its shell ${entry.shell} is missing from ${store.releaseLocation(version)}`;
+      } else {
+        files = manifest.manifest.assets.length + 1;
+        bytes = manifest.manifest.assets.reduce((sum, asset) => sum + asset.bytes, shellBytes);
+      }
+    }
+    releases.push({
+      version,
+      publishedAt: entry.publishedAt,
+      urgency: entry.urgency,
+      digest: entry.digest,
+      shell: entry.shell,
+      current: registry.current === version,
+      files,
+      bytes,
+      problem,
+    });
+  }
+  return { store: store.location, current: registry.current, min: registry.min ?? null, releases };
+}
+
+export const statusCommand: CommandSpec = {
+  name: 'status',
+  summary: 'list the published releases, the current one and the floor',
+  usage: 'daylight status',
+  description: 'Newest version first; * marks the current release.',
+  flags: {},
+  positionals: [],
+  requiredPositionals: 0,
+  async run(_args, context) {
+    const report = await status({ store: context.store, cwd: context.cwd, ...optional('signal', context.signal) });
+    const head = table([
+      ['store', report.store],
+      ['current', report.current ?? 'none (run "daylight promote <version>")'],
+      ['min', report.min ?? 'none'],
+    ]);
+    if (report.releases.length === 0) {
+      return {
+        text: `${head}\n\nno releases yet; run "${commandPrefix(context)} publish <build-dir> --version <version>"`,
+        json: report,
+      };
+    }
+    const rows = report.releases.map((release) => [
+      release.current ? '*' : '',
+      release.version,
+      formatTimestamp(release.publishedAt),
+      release.urgency,
+      release.files === null ? '-' : String(release.files),
+      release.bytes === null ? '-' : formatBytes(release.bytes),
+      release.problem === null ? '' : `damaged: ${release.problem}`,
+    ]);
+    const body = table([['', 'VERSION', 'PUBLISHED', 'URGENCY', 'FILES', 'SIZE', ''], ...rows], new Set([4, 5]));
+    const damaged = report.releases.filter((release) => release.problem !== null).map((release) => release.version);
+    const warnings = damaged.map(
+      (version) => `release ${version} cannot be served; publish the same build as ${version} again to repair it`,
+    );
+    return { text: `${head}\n\n${body}\n\n* current`, json: report, warnings };
+  },
+};

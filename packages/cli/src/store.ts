@@ -1,0 +1,330 @@
+/**
+ * Where releases live. Commands talk to a {@link ReleaseStore}; today the
+ * only kind is the directory store of docs/design.md ("On disk: the release
+ * store"), picked by {@link openStore} from `--store`. A Redis store (a
+ * `redis://` location) will implement the same interface.
+ */
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { validateManifest, type ReleaseManifest } from '@daylight/protocol';
+import {
+  emptyRegistry,
+  readManifestFile,
+  releaseDir,
+  validateRegistry,
+  writeRegistryFile,
+  type Registry,
+} from '@daylight/server-middleware';
+import { hashFile, type BuildFile } from './build.js';
+import { DaylightCliError, errnoCode } from './errors.js';
+
+/** The registry as read, and what is needed to write it back safely. */
+export interface StoreSnapshot {
+  readonly registry: Registry;
+  /** False when there is no registry yet (an empty one was returned). */
+  readonly exists: boolean;
+  /** Opaque: changes whenever the registry is written. */
+  readonly revision: string | undefined;
+}
+
+/** A release's manifest as found in the store. */
+export type ManifestRead =
+  { readonly ok: true; readonly manifest: ReleaseManifest } | { readonly ok: false; readonly error: string };
+
+export interface ReleaseStore {
+  /** Where the store is, for messages: the registry file's absolute path. */
+  readonly location: string;
+  /**
+   * Reads and validates the registry. A missing registry reads as an empty
+   * one with `exists: false`; the command decides whether that is an error.
+   * @throws {DaylightCliError} `registry` when it cannot be read or is invalid.
+   */
+  read(): Promise<StoreSnapshot>;
+  /** Where a release's folder is (or would be), for messages. */
+  releaseLocation(version: string): string;
+  /** The release's manifest, validated against its version. */
+  readManifest(version: string): Promise<ManifestRead>;
+  /** Size of one of the release's files, or `undefined` when it is missing. */
+  fileBytes(version: string, buildPath: string): Promise<number | undefined>;
+  /**
+   * Changes the registry: takes the store's lock, checks that nobody wrote
+   * since `basedOn` was read, runs `change` (which may install release
+   * folders with {@link ReleaseStore.installRelease}) and writes the registry it returns.
+   * @throws {DaylightCliError} `conflict` when another command holds the lock or wrote in between.
+   */
+  update(basedOn: StoreSnapshot, change: () => Promise<Registry>): Promise<void>;
+  /**
+   * Puts a release's files and manifest in place, complete, before any registry names it.
+   * Call only inside {@link ReleaseStore.update}.
+   * @returns where the release now is.
+   */
+  installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string>;
+}
+
+/**
+ * Opens the store a `--store` value names: a path to the registry file,
+ * resolved against `cwd`.
+ * @throws {DaylightCliError} `invalid-option` for a URL scheme that is not supported yet.
+ */
+export function openStore(location: string, cwd: string): ReleaseStore {
+  if (location.trim() === '') {
+    throw new DaylightCliError(
+      'invalid-option',
+      '--store is empty; pass the path of the registry file, such as releases.json',
+    );
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1];
+  if (scheme !== undefined) {
+    throw new DaylightCliError(
+      'invalid-option',
+      `--store ${location}: ${scheme}:// stores are not supported yet; pass the path of a registry file, such as ./releases.json`,
+    );
+  }
+  return new FileStore(path.resolve(cwd, location));
+}
+
+/** A store given as a location (resolved against `cwd`) or already opened. */
+export function resolveStore(store: string | ReleaseStore, cwd: string | undefined): ReleaseStore {
+  return typeof store === 'string' ? openStore(store, cwd ?? process.cwd()) : store;
+}
+
+/**
+ * Reads a registry that must exist: commands other than `publish` have
+ * nothing to work on without one.
+ * @throws {DaylightCliError} `registry`
+ */
+export async function readExisting(store: ReleaseStore): Promise<StoreSnapshot> {
+  const snapshot = await store.read();
+  if (!snapshot.exists) {
+    throw new DaylightCliError(
+      'registry',
+      `no registry at ${store.location}; publish a release first, or point --store (or DAYLIGHT_STORE) at your releases.json`,
+    );
+  }
+  return snapshot;
+}
+
+interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  readonly since: string;
+}
+
+/** The directory store: `releases.json` and `releases/<version>/` beside it. */
+export class FileStore implements ReleaseStore {
+  readonly location: string;
+
+  constructor(registryFile: string) {
+    this.location = path.resolve(registryFile);
+  }
+
+  async read(): Promise<StoreSnapshot> {
+    let text: string;
+    try {
+      text = await readFile(this.location, 'utf8');
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === 'ENOENT') return { registry: emptyRegistry(), exists: false, revision: undefined };
+      throw new DaylightCliError(
+        'registry',
+        `registry ${this.location} cannot be read (${code ?? String(error)}); check the path and its permissions`,
+        { cause: error },
+      );
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      throw new DaylightCliError(
+        'registry',
+        `registry ${this.location} is not valid JSON (${(error as Error).message}); fix the file or restore it from a backup`,
+        { cause: error },
+      );
+    }
+    const check = validateRegistry(parsed);
+    if (!check.ok) {
+      throw new DaylightCliError(
+        'registry',
+        `registry ${this.location} is invalid: ${check.error}; fix the file or restore it from a backup`,
+      );
+    }
+    return { registry: check.registry, exists: true, revision: text };
+  }
+
+  releaseLocation(version: string): string {
+    return releaseDir(this.location, version);
+  }
+
+  async readManifest(version: string): Promise<ManifestRead> {
+    const manifest = await readManifestFile(this.location, version);
+    if (manifest === undefined) {
+      return {
+        ok: false,
+        error: `${path.join(releaseDir(this.location, version), 'manifest.json')} is missing or not JSON`,
+      };
+    }
+    const check = validateManifest(manifest, version);
+    return check.ok ? check : { ok: false, error: `its manifest is invalid: ${check.errors.join('; ')}` };
+  }
+
+  async fileBytes(version: string, buildPath: string): Promise<number | undefined> {
+    try {
+      const info = await stat(path.join(releaseDir(this.location, version), 'files', ...buildPath.split('/')));
+      return info.isFile() ? info.size : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async update(basedOn: StoreSnapshot, change: () => Promise<Registry>): Promise<void> {
+    const directory = path.dirname(this.location);
+    try {
+      await mkdir(directory, { recursive: true });
+    } catch (error) {
+      throw new DaylightCliError(
+        'io',
+        `cannot create the store directory ${directory} (${errnoCode(error) ?? String(error)})`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const release = await this.#lock();
+    try {
+      const now = await this.read();
+      if (now.revision !== basedOn.revision) {
+        throw new DaylightCliError(
+          'conflict',
+          `registry ${this.location} changed while this command ran (another command wrote it); nothing was changed, run the command again`,
+        );
+      }
+      const next = await change();
+      try {
+        await writeRegistryFile(this.location, next);
+      } catch (error) {
+        throw new DaylightCliError(
+          'io',
+          `cannot write the registry ${this.location} (${errnoCode(error) ?? String(error)})`,
+          {
+            cause: error,
+          },
+        );
+      }
+    } finally {
+      await release();
+    }
+  }
+
+  async installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string> {
+    const target = releaseDir(this.location, version);
+    const parent = path.dirname(target);
+    const suffix = randomBytes(6).toString('hex');
+    const temporary = path.join(parent, `.${version}.${suffix}.tmp`);
+    const leftover = path.join(parent, `.${version}.${suffix}.old`);
+    try {
+      await mkdir(parent, { recursive: true });
+      await mkdir(path.join(temporary, 'files'), { recursive: true });
+      for (const file of files) {
+        const destination = path.join(temporary, 'files', ...file.path.split('/'));
+        await mkdir(path.dirname(destination), { recursive: true });
+        await copyFile(file.source, destination);
+        // The manifest promises these bytes: check the copy, not the source, so
+        // a build still being written cannot slip other bytes under the hash.
+        const copied = await hashFile(destination);
+        if (copied.integrity !== file.integrity) {
+          throw new DaylightCliError(
+            'build',
+            `build file ${file.path} changed while it was being published; wait for the build to finish and publish again`,
+          );
+        }
+      }
+      await writeFile(path.join(temporary, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      try {
+        await rename(temporary, target);
+      } catch (error) {
+        const code = errnoCode(error);
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EISDIR' && code !== 'ENOTDIR') throw error;
+        // A folder the registry does not name: left by an interrupted publish. Move it aside, then replace it.
+        await rename(target, leftover);
+        await rename(temporary, target);
+        await rm(leftover, { recursive: true, force: true });
+      }
+      return target;
+    } catch (error) {
+      await rm(temporary, { recursive: true, force: true }).catch(() => undefined);
+      if (error instanceof DaylightCliError) throw error;
+      throw new DaylightCliError(
+        'io',
+        `cannot write the release folder ${target} (${errnoCode(error) ?? String(error)})`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  /**
+   * Takes `<registry>.lock`, created exclusively. A lock left by a process of
+   * this host that no longer runs is taken over; any other is a conflict,
+   * because only a person can tell whether its owner is still writing.
+   */
+  async #lock(): Promise<() => Promise<void>> {
+    const lockFile = `${this.location}.lock`;
+    const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        const handle = await open(lockFile, 'wx');
+        try {
+          await handle.writeFile(`${JSON.stringify(owner)}\n`);
+        } finally {
+          await handle.close();
+        }
+        return () => unlink(lockFile).catch(() => undefined);
+      } catch (error) {
+        if (errnoCode(error) !== 'EEXIST') {
+          throw new DaylightCliError(
+            'io',
+            `cannot create the lock ${lockFile} (${errnoCode(error) ?? String(error)})`,
+            {
+              cause: error,
+            },
+          );
+        }
+      }
+      const holder = await readLockOwner(lockFile);
+      if (attempt === 0 && holder !== undefined && holder.host === owner.host && !isRunning(holder.pid)) {
+        await unlink(lockFile).catch(() => undefined);
+        continue;
+      }
+      const who = holder === undefined ? '' : ` (process ${holder.pid} on ${holder.host}, since ${holder.since})`;
+      throw new DaylightCliError(
+        'conflict',
+        `another daylight command is changing the store${who}; wait for it to finish, or delete ${lockFile} if none is running`,
+      );
+    }
+    throw new DaylightCliError('conflict', `cannot take the lock ${lockFile}; run the command again`);
+  }
+}
+
+async function readLockOwner(file: string): Promise<LockOwner | undefined> {
+  try {
+    const value = JSON.parse(await readFile(file, 'utf8')) as Partial<LockOwner>;
+    return typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.since === 'string'
+      ? { pid: value.pid, host: value.host, since: value.since }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it runs, under another user.
+    return errnoCode(error) === 'EPERM';
+  }
+}
