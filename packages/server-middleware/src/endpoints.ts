@@ -1,0 +1,217 @@
+/**
+ * The answers of Daylight's HTTP surface (docs/design.md, "HTTP surface of
+ * the middleware"), as framework-free {@link DaylightResponse} values.
+ *
+ * | request                                 | answer                       | Cache-Control                         |
+ * | --------------------------------------- | ---------------------------- | ------------------------------------- |
+ * | `GET {base}/release`                    | `{version, min?}`, 204       | `no-store`                            |
+ * | `GET {base}/releases/{v}/manifest.json` | the manifest                 | `no-cache`                            |
+ * | `GET {base}/releases/{v}/files/{path}`  | a file of the release        | `public, max-age=31536000, immutable` |
+ * | anything else below `{base}`            | 404 (405 for other methods)  | `no-store`                            |
+ * | a navigation reaching the shell handler | the HTML shell (503 if none) | `no-cache`                            |
+ * | a path with an extension, ditto         | 404                          | `no-store`                            |
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { contentTypeOf } from './content-type.js';
+import type { Generation, LoadedRelease, ShellLoad } from './release-store.js';
+import { decodeReleasePath, hasFileExtension, resolveInside, restAfterBase, safeDecode } from './request-path.js';
+import type { DaylightRequest, DaylightResponse } from './types.js';
+
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
+const RETRY_AFTER_SECONDS = '30';
+const RELEASE_ROUTE = /^\/releases\/([^/]+)\/(?:(manifest\.json)|files\/(.+))$/;
+
+/** What the endpoints need from the server. */
+export interface EndpointContext {
+  readonly base: string;
+  /** The release's shell, cached per generation. */
+  shellOf(generation: Generation, release: LoadedRelease): Promise<ShellLoad>;
+  /** Reports a problem, once per distinct message per generation. */
+  problem(message: string): void;
+}
+
+function isHead(request: DaylightRequest): boolean {
+  return request.method === 'HEAD';
+}
+
+/** A short text answer that no cache keeps. */
+export function textResponse(
+  request: DaylightRequest,
+  status: number,
+  message: string,
+  extra: Readonly<Record<string, string>> = {},
+): DaylightResponse {
+  const body = `${message}\n`;
+  const headers = {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(body)),
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    ...extra,
+  };
+  return isHead(request) ? { status, headers } : { status, headers, body };
+}
+
+function notFound(request: DaylightRequest): DaylightResponse {
+  return textResponse(request, 404, 'Not found');
+}
+
+function bytesResponse(
+  request: DaylightRequest,
+  body: Buffer,
+  headers: Readonly<Record<string, string>>,
+): DaylightResponse {
+  const all = { ...headers, 'Content-Length': String(body.length), 'X-Content-Type-Options': 'nosniff' };
+  return isHead(request) ? { status: 200, headers: all } : { status: 200, headers: all, body };
+}
+
+/** True when `If-None-Match` lists `etag` (weak comparison, as RFC 9110 asks for this header) or is `*`. */
+export function matchesEtag(header: string | string[] | undefined, etag: string): boolean {
+  if (typeof header !== 'string') return false;
+  for (const part of header.split(',')) {
+    const tag = part.trim();
+    if (tag === '*' || tag === etag || (tag.startsWith('W/') && tag.slice(2) === etag)) return true;
+  }
+  return false;
+}
+
+function notModified(headers: Readonly<Record<string, string>>): DaylightResponse {
+  return { status: 304, headers };
+}
+
+async function fileResponse(
+  ctx: EndpointContext,
+  generation: Generation,
+  request: DaylightRequest,
+  release: LoadedRelease,
+  relative: string,
+): Promise<DaylightResponse> {
+  if (relative === release.shell) {
+    const load = await ctx.shellOf(generation, release);
+    if (!load.ok) return notFound(request);
+    const headers = { 'Cache-Control': IMMUTABLE, ETag: `"${load.shell.rawIntegrity}"` };
+    if (matchesEtag(request.headers['if-none-match'], headers.ETag)) return notModified(headers);
+    return bytesResponse(request, load.shell.raw, { ...headers, 'Content-Type': contentTypeOf(relative) });
+  }
+  const file = release.files.get(relative);
+  const absolute = file === undefined ? undefined : resolveInside(release.filesDir, relative);
+  if (file === undefined || absolute === undefined) return notFound(request);
+
+  const headers = { 'Cache-Control': IMMUTABLE, ETag: `"${file.integrity}"` };
+  if (matchesEtag(request.headers['if-none-match'], headers.ETag)) return notModified(headers);
+
+  let handle: FileHandle;
+  try {
+    handle = await open(absolute, 'r');
+  } catch (error) {
+    ctx.problem(
+      `daylight: ${absolute}: ${(error as Error).message}; release ${release.version} lists it but it cannot be opened`,
+    );
+    return notFound(request);
+  }
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new Error('is not a regular file');
+    const all = {
+      ...headers,
+      'Content-Type': contentTypeOf(relative),
+      'Content-Length': String(info.size),
+      'X-Content-Type-Options': 'nosniff',
+    };
+    if (isHead(request)) {
+      await handle.close();
+      return { status: 200, headers: all };
+    }
+    // The stream owns the handle from here and closes it when done or destroyed.
+    return { status: 200, headers: all, body: handle.createReadStream() };
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    ctx.problem(`daylight: ${absolute}: ${(error as Error).message}`);
+    return notFound(request);
+  }
+}
+
+/** Answers a request whose path is `rest` below the base path, from one generation of the registry. */
+export async function answerBelowBase(
+  ctx: EndpointContext,
+  generation: Generation | undefined,
+  request: DaylightRequest,
+  rest: string,
+): Promise<DaylightResponse> {
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    return textResponse(request, 405, 'Method not allowed', { Allow: 'GET, HEAD' });
+  }
+  if (rest === '/release') {
+    if (generation?.check === undefined) return { status: 204, headers: { 'Cache-Control': 'no-store' } };
+    const body = Buffer.from(generation.check, 'utf8');
+    return bytesResponse(request, body, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Cache-Control': 'no-store',
+    });
+  }
+  const route = RELEASE_ROUTE.exec(rest);
+  const version = route === null ? undefined : safeDecode(route[1]!);
+  const release = version === undefined ? undefined : generation?.releases.get(version);
+  if (route === null || generation === undefined || release === undefined) return notFound(request);
+
+  if (route[2] !== undefined) {
+    const headers = { 'Cache-Control': 'no-cache', ETag: release.manifestEtag };
+    if (matchesEtag(request.headers['if-none-match'], headers.ETag)) return notModified(headers);
+    return bytesResponse(request, release.manifest, {
+      ...headers,
+      'Content-Type': 'application/json; charset=utf-8',
+    });
+  }
+  const relative = decodeReleasePath(route[3]!);
+  if (relative === undefined) return notFound(request);
+  return fileResponse(ctx, generation, request, release, relative);
+}
+
+/** True when the request asks for HTML: browsers send `text/html` in `Accept` on navigations. */
+function wantsHtml(request: DaylightRequest): boolean {
+  const accept = request.headers.accept;
+  return typeof accept === 'string' && accept.toLowerCase().includes('text/html');
+}
+
+const NOTHING_PROMOTED = Buffer.from(
+  '<!doctype html>\n<meta charset="utf-8">\n<title>Not released yet</title>\n' +
+    '<p>This app has no release yet. Please try again in a minute.</p>\n',
+  'utf8',
+);
+
+function unavailable(request: DaylightRequest): DaylightResponse {
+  const headers = {
+    'Content-Type': 'text/html; charset=utf-8',
+    'Content-Length': String(NOTHING_PROMOTED.length),
+    'Cache-Control': 'no-store',
+    'Retry-After': RETRY_AFTER_SECONDS,
+  };
+  return isHead(request) ? { status: 503, headers } : { status: 503, headers, body: NOTHING_PROMOTED };
+}
+
+/**
+ * The SPA fallback: the current release's shell for a navigation, a 404 for a
+ * path with a file extension, `undefined` for anything else (not ours).
+ */
+export async function answerShell(
+  ctx: EndpointContext,
+  generation: Generation | undefined,
+  request: DaylightRequest,
+): Promise<DaylightResponse | undefined> {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
+  if (restAfterBase(request.path, ctx.base) !== undefined) return undefined;
+  if (hasFileExtension(request.path)) return notFound(request);
+  if (!wantsHtml(request)) return undefined;
+
+  const version = generation?.stamp?.version;
+  const release = version === undefined ? undefined : generation?.releases.get(version);
+  if (generation === undefined || release === undefined) return unavailable(request);
+  const load = await ctx.shellOf(generation, release);
+  if (!load.ok) return unavailable(request);
+
+  // Vary: the same URL answers an API client that does not ask for HTML differently.
+  const headers = { 'Cache-Control': 'no-cache', ETag: load.shell.etag, Vary: 'Accept' };
+  if (matchesEtag(request.headers['if-none-match'], headers.ETag)) return notModified(headers);
+  return bytesResponse(request, load.shell.html, { ...headers, 'Content-Type': 'text/html; charset=utf-8' });
+}

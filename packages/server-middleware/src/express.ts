@@ -1,0 +1,57 @@
+/**
+ * The Express adapter (Express 4 and 5). Express is an optional peer
+ * dependency: this file imports its types only.
+ *
+ * @example
+ * const daylight = createDaylight();
+ * app.use(daylightExpress(daylight));       // first
+ * app.use('/api', api);
+ * app.use(daylightExpressShell(daylight));  // last
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { isUnderBase, pathOf } from './request-path.js';
+import type { DaylightRequest, DaylightServer } from './types.js';
+import { writeResponse } from './write-response.js';
+
+export type { DaylightState } from './types.js';
+
+function viewOf(req: Request): DaylightRequest {
+  return { method: req.method, path: pathOf(req.originalUrl), headers: req.headers };
+}
+
+/**
+ * Daylight's main middleware; mount it first. Stamps every response that
+ * passes through, sets `res.locals.daylight` (`{ client?, release? }`), and
+ * answers everything below the base path.
+ */
+export function daylightExpress(server: DaylightServer): RequestHandler {
+  const base = server.basePath;
+  return function daylight(req: Request, res: Response, next: NextFunction): void {
+    res.locals.daylight = server.attach(req, res);
+    if (!isUnderBase(req.originalUrl, base)) {
+      next();
+      return;
+    }
+    server.handle(viewOf(req)).then((response) => {
+      if (response === undefined) next();
+      else writeResponse(res, response);
+    }, next);
+  };
+}
+
+/**
+ * The SPA fallback; mount it last. Answers navigations (`GET`/`HEAD` without
+ * a file extension, `Accept` with `text/html`) with the current release's
+ * HTML shell, and paths with a file extension with a 404 that is never cached.
+ * Anything else goes on to the next handler.
+ */
+export function daylightExpressShell(server: DaylightServer): RequestHandler {
+  return function daylightShell(req: Request, res: Response, next: NextFunction): void {
+    // Stamps the response too when daylightExpress is not mounted.
+    res.locals.daylight = server.attach(req, res);
+    server.handleShell(viewOf(req)).then((response) => {
+      if (response === undefined) next();
+      else writeResponse(res, response);
+    }, next);
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * Options of `createDaylight`, checked once at construction. A mistake throws
+ * a `TypeError` that names the option, the value, and the fix.
+ */
+import path from 'node:path';
+import { DEFAULT_BASE_PATH } from '@daylight/protocol';
+import { DEFAULT_REGISTRY_FILE } from './registry.js';
+import type { BeforeStamp } from './stamp.js';
+import type { DaylightLogger, DaylightServerOptions } from './types.js';
+
+export interface ResolvedOptions {
+  readonly configPath: string;
+  readonly basePath: string;
+  readonly watch: boolean;
+  readonly logger: DaylightLogger;
+}
+
+/**
+ * Test-only knobs, reachable through a symbol that is not exported from the
+ * package: fault injection for the fail-open tests, and the watcher's timings.
+ */
+export const INTERNALS = Symbol('daylight.internals');
+
+export interface DaylightInternals {
+  /** Throw from here to simulate a failure while stamping. */
+  readonly beforeStamp?: BeforeStamp;
+  /** Use `fs.watch` (else only the poll). @default true */
+  readonly fsWatch?: boolean;
+  /** @default 1000 */
+  readonly pollIntervalMs?: number;
+  /** @default 50 */
+  readonly debounceMs?: number;
+}
+
+const KNOWN = ['config', 'basePath', 'watch', 'logger'] as const;
+const PATH_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$/;
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'function' ? 'a function' : String(value);
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const saved = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = saved;
+    }
+  }
+  return row[b.length]!;
+}
+
+function suggest(name: string): string {
+  const close = KNOWN.find((known) => known.toLowerCase() === name.toLowerCase() || distance(known, name) <= 2);
+  return close === undefined ? `; the options are ${KNOWN.join(', ')}` : `; did you mean "${close}"?`;
+}
+
+function checkBasePath(value: unknown): string {
+  if (value === undefined) return DEFAULT_BASE_PATH;
+  const fix = (to: string): string => `; use ${JSON.stringify(to)}`;
+  if (typeof value !== 'string' || value === '') {
+    throw new TypeError(
+      `createDaylight: basePath must be a path such as "${DEFAULT_BASE_PATH}", got ${describe(value)}`,
+    );
+  }
+  if (!value.startsWith('/')) {
+    throw new TypeError(`createDaylight: basePath must start with "/", got ${describe(value)}${fix(`/${value}`)}`);
+  }
+  if (value === '/') {
+    throw new TypeError(
+      `createDaylight: basePath cannot be "/": Daylight's endpoints need a prefix of their own; leave it out to use "${DEFAULT_BASE_PATH}"`,
+    );
+  }
+  if (value.endsWith('/')) {
+    throw new TypeError(
+      `createDaylight: basePath must not end with "/", got ${describe(value)}${fix(value.replace(/\/+$/, '') || DEFAULT_BASE_PATH)}`,
+    );
+  }
+  const segments = value.slice(1).split('/');
+  if (segments.some((s) => s === '.' || s === '..' || !PATH_SEGMENT.test(s))) {
+    throw new TypeError(
+      `createDaylight: basePath must be a plain URL path such as "${DEFAULT_BASE_PATH}" (no empty, "." or ".." segments, no spaces, "?" or "#"), got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+function isLogger(value: unknown): value is DaylightLogger {
+  if (typeof value !== 'object' || value === null) return false;
+  const { info, warn, error } = value as Record<string, unknown>;
+  return typeof info === 'function' && typeof warn === 'function' && typeof error === 'function';
+}
+
+function checkLogger(value: unknown): DaylightLogger {
+  if (value === undefined) return console;
+  if (!isLogger(value)) {
+    throw new TypeError(
+      'createDaylight: logger must be an object with info(), warn() and error() methods, such as console',
+    );
+  }
+  return value;
+}
+
+/** Validates options and fills in defaults. @throws {TypeError} naming the option and the fix. */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`createDaylight: options must be an object such as { config: 'releases.json' }`);
+  }
+  const given = options as DaylightServerOptions & Record<string, unknown>;
+  for (const name of Object.keys(given)) {
+    if (!(KNOWN as readonly string[]).includes(name)) {
+      throw new TypeError(`createDaylight: unknown option "${name}"${suggest(name)}`);
+    }
+  }
+  const config = given.config ?? DEFAULT_REGISTRY_FILE;
+  if (typeof config !== 'string' || config === '' || config.includes('\0')) {
+    throw new TypeError(
+      `createDaylight: config must be the path of the registry file, such as "${DEFAULT_REGISTRY_FILE}", got ${describe(config)}`,
+    );
+  }
+  const watch = given.watch ?? true;
+  if (typeof watch !== 'boolean') {
+    throw new TypeError(`createDaylight: watch must be true or false, got ${describe(watch)}`);
+  }
+  return Object.freeze({
+    configPath: path.resolve(process.cwd(), config),
+    basePath: checkBasePath(given.basePath),
+    watch,
+    logger: checkLogger(given.logger),
+  });
+}
+
+/** The test-only knobs, when a test passed some. */
+export function internalsOf(options: unknown): DaylightInternals {
+  if (typeof options !== 'object' || options === null) return {};
+  return (options as { [INTERNALS]?: DaylightInternals })[INTERNALS] ?? {};
+}

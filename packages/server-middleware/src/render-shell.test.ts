@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { renderShell, type ShellFile } from './render-shell.js';
+
+const files = new Map<string, ShellFile>([
+  ['assets/app.js', { url: 'assets/app.js', integrity: 'sha384-APP' }],
+  ['assets/style.css', { url: 'assets/style.css', integrity: 'sha384-CSS' }],
+  ['assets/vendor.js', { url: 'assets/vendor.js', integrity: 'sha384-VENDOR' }],
+  ['favicon.ico', { url: 'favicon.ico', integrity: 'sha384-ICO' }],
+  ['assets/a b.js', { url: 'assets/a%20b.js', integrity: 'sha384-SPACE' }],
+]);
+
+function render(html: string, version = '1.2.0'): string {
+  return renderShell({ html, version, base: '/_daylight', files });
+}
+
+describe('renderShell', () => {
+  it('injects the release meta right after the opening head tag', () => {
+    const out = render('<!doctype html><html><head lang="en"><title>x</title></head></html>');
+    expect(out).toBe(
+      '<!doctype html><html><head lang="en"><meta name="daylight-release" content="1.2.0"><title>x</title></head></html>',
+    );
+  });
+
+  it('injects the meta after <html>, or after the doctype, when there is no head', () => {
+    expect(render('<!doctype html><html><p>x</p></html>')).toBe(
+      '<!doctype html><html><meta name="daylight-release" content="1.2.0"><p>x</p></html>',
+    );
+    expect(render('<!doctype html><p>x</p>')).toBe(
+      '<!doctype html><meta name="daylight-release" content="1.2.0"><p>x</p>',
+    );
+  });
+
+  it('does not mistake <header> or a commented-out <head> for the head', () => {
+    const out = render('<html><!-- <head> --><head><header></header></head></html>');
+    expect(out).toBe(
+      '<html><!-- <head> --><head><meta name="daylight-release" content="1.2.0"><header></header></head></html>',
+    );
+  });
+
+  it('escapes the version in the meta attribute', () => {
+    expect(render('<head>', '1.0.0-"x"')).toContain('content="1.0.0-&quot;x&quot;"');
+  });
+
+  it('rewrites a script src to the release file and adds its integrity', () => {
+    const out = render('<head><script type="module" crossorigin src="/assets/app.js"></script></head>');
+    expect(out).toContain(
+      '<script type="module" crossorigin src="/_daylight/releases/1.2.0/files/assets/app.js" integrity="sha384-APP"></script>',
+    );
+  });
+
+  it('strips a leading ./ and accepts single-quoted and unquoted values', () => {
+    const out = render(
+      `<head><link rel="stylesheet" href='./assets/style.css'><script src=assets/vendor.js></script></head>`,
+    );
+    expect(out).toContain(
+      '<link rel="stylesheet" href="/_daylight/releases/1.2.0/files/assets/style.css" integrity="sha384-CSS">',
+    );
+    expect(out).toContain('<script src="/_daylight/releases/1.2.0/files/assets/vendor.js" integrity="sha384-VENDOR">');
+  });
+
+  it('adds integrity to module preloads, keeping a self-closing slash last', () => {
+    const out = render('<head><link rel="modulepreload" href="/assets/vendor.js" /></head>');
+    expect(out).toContain(
+      '<link rel="modulepreload" href="/_daylight/releases/1.2.0/files/assets/vendor.js" integrity="sha384-VENDOR" />',
+    );
+  });
+
+  it('rewrites an icon link but gives it no integrity', () => {
+    const out = render('<head><link rel="icon" href="/favicon.ico"></head>');
+    expect(out).toContain('<link rel="icon" href="/_daylight/releases/1.2.0/files/favicon.ico">');
+  });
+
+  it('keeps an existing integrity attribute instead of adding a second one', () => {
+    const out = render('<head><script integrity="sha384-MINE" src="/assets/app.js"></script></head>');
+    expect(out).toContain('<script integrity="sha384-MINE" src="/_daylight/releases/1.2.0/files/assets/app.js">');
+    expect(out.match(/integrity=/g)).toHaveLength(1);
+  });
+
+  it('leaves files that are not part of the release alone', () => {
+    const html =
+      '<head><script src="/assets/other.js"></script><link rel="stylesheet" href="https://cdn.example.com/x.css"><script src="/assets/app.js?v=2"></script></head>';
+    expect(render(html)).toBe(html.replace('<head>', '<head><meta name="daylight-release" content="1.2.0">'));
+  });
+
+  it('leaves comments, script bodies and style bodies untouched', () => {
+    const html = [
+      '<head>',
+      '<!-- <script src="/assets/app.js"></script> -->',
+      `<script>const s = '<link rel="stylesheet" href="/assets/style.css">';</script>`,
+      '<style>/* <link href="/assets/style.css"> */</style>',
+      '</head>',
+    ].join('');
+    expect(render(html)).toBe(html.replace('<head>', '<head><meta name="daylight-release" content="1.2.0">'));
+  });
+
+  it('handles a > inside a quoted attribute value', () => {
+    const out = render('<head><script data-x="a>b" src="/assets/app.js"></script></head>');
+    expect(out).toContain(
+      '<script data-x="a>b" src="/_daylight/releases/1.2.0/files/assets/app.js" integrity="sha384-APP">',
+    );
+  });
+
+  it('finds percent-encoded file names and writes the encoded URL', () => {
+    const out = render('<head><script src="/assets/a%20b.js"></script></head>');
+    expect(out).toContain('src="/_daylight/releases/1.2.0/files/assets/a%20b.js" integrity="sha384-SPACE"');
+  });
+
+  it('encodes build metadata in the version of rewritten URLs', () => {
+    const out = render('<head><script src="/assets/app.js"></script></head>', '1.2.0+build.7');
+    expect(out).toContain('src="/_daylight/releases/1.2.0%2Bbuild.7/files/assets/app.js"');
+    expect(out).toContain('content="1.2.0+build.7"');
+  });
+
+  it('does not treat custom elements such as <scripts> or <linker> as tags to rewrite', () => {
+    const html = '<head><linker href="/assets/app.js"></linker></head>';
+    expect(render(html)).toContain('<linker href="/assets/app.js">');
+  });
+});

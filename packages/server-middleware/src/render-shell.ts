@@ -1,0 +1,154 @@
+/**
+ * Turns a release's HTML shell (the build's `index.html`) into the page the
+ * middleware serves:
+ *
+ * - `<meta name="daylight-release" content="V">` right after `<head …>`;
+ * - every `src` of a `<script>` and `href` of a `<link>` that names a file of
+ *   the release (after stripping one leading `./` or `/`) rewritten to
+ *   `{base}/releases/{V}/files/{path}`;
+ * - `integrity` added to those scripts, stylesheets and module preloads, unless
+ *   the tag already has one.
+ *
+ * Limits, on purpose: this is a careful regular-expression rewrite, not an
+ * HTML parser. It skips comments and the bodies of `<script>` and `<style>`
+ * elements, and understands quoted (`"`/`'`) and unquoted attribute values,
+ * but it only touches `<script>` and `<link>` tags (not `<img>`, `<source>`,
+ * `srcset` or CSS `url()`), only exact file names (a value with a query or a
+ * fragment, or with HTML character references, is left as it is), and it
+ * does not look inside `<template>`, `<textarea>` or `<title>`. A build tool's
+ * `index.html` is well inside those limits.
+ */
+import { RELEASE_META_NAME, assetPath } from '@daylight/protocol';
+import { safeDecode } from './request-path.js';
+
+/** A file of the release as the shell rewrite needs it. */
+export interface ShellFile {
+  /** The file's path below `files/`, percent-encoded as in the manifest (`assets/app-3f2a.js`). */
+  readonly url: string;
+  /** Its SRI value, `sha384-…`. */
+  readonly integrity: string;
+}
+
+export interface RenderShellInput {
+  /** The shell as the build wrote it. */
+  readonly html: string;
+  readonly version: string;
+  /** Daylight's base path, `/_daylight` by default. */
+  readonly base: string;
+  /** The release's files, by decoded build-relative path (`assets/app-3f2a.js`). */
+  readonly files: ReadonlyMap<string, ShellFile>;
+}
+
+// One attribute list: anything up to `>` that is not inside quotes.
+const ATTRIBUTES = String.raw`(?:[^>"']|"[^"]*"|'[^']*')*`;
+// Alternatives, tried at each position from left to right: a comment (kept as
+// it is), a <script> with its body (only the opening tag is rewritten), a
+// <link>, a <style> element (kept as it is, so "<link" in CSS is not a tag).
+const TAGS = new RegExp(
+  [
+    String.raw`<!--[\s\S]*?-->`,
+    String.raw`<(script)(?=[\s/>])(${ATTRIBUTES})>((?:[\s\S]*?<\/script\s*>)?)`,
+    String.raw`<(link)(?=[\s/>])(${ATTRIBUTES})>`,
+    String.raw`<style(?=[\s/>])${ATTRIBUTES}>[\s\S]*?<\/style\s*>`,
+  ].join('|'),
+  'gi',
+);
+const ATTRIBUTE = /([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g;
+// The opening <head> or <html> tag, not one inside a comment.
+const HEAD = new RegExp(String.raw`<!--[\s\S]*?-->|<head(?=[\s/>])${ATTRIBUTES}>`, 'gi');
+const HTML = new RegExp(String.raw`<!--[\s\S]*?-->|<html(?=[\s/>])${ATTRIBUTES}>`, 'gi');
+const DOCTYPE = /^\s*<!doctype[^>]*>/gi;
+// Link relations whose target the browser verifies with `integrity`.
+const VERIFIED_RELS = new Set(['stylesheet', 'modulepreload']);
+
+/** Escapes a value for a double-quoted HTML attribute. */
+export function escapeAttribute(value: string): string {
+  return value.replace(/[&"<>]/g, (c) => (c === '&' ? '&amp;' : c === '"' ? '&quot;' : c === '<' ? '&lt;' : '&gt;'));
+}
+
+interface Attribute {
+  readonly name: string;
+  readonly value: string | undefined;
+  readonly start: number;
+  readonly end: number;
+}
+
+function parseAttributes(text: string): Attribute[] {
+  const out: Attribute[] = [];
+  for (const match of text.matchAll(ATTRIBUTE)) {
+    out.push({
+      name: match[1]!.toLowerCase(),
+      value: match[2] ?? match[3] ?? match[4],
+      start: match.index,
+      end: match.index + match[0].length,
+    });
+  }
+  return out;
+}
+
+function lookUp(value: string, files: ReadonlyMap<string, ShellFile>): ShellFile | undefined {
+  const stripped = value.startsWith('./') ? value.slice(2) : value.startsWith('/') ? value.slice(1) : value;
+  if (stripped === '') return undefined;
+  const exact = files.get(stripped);
+  if (exact !== undefined) return exact;
+  const decoded = safeDecode(stripped);
+  return decoded === undefined ? undefined : files.get(decoded);
+}
+
+function rewriteTag(tag: 'script' | 'link', text: string, input: RenderShellInput): string {
+  const attributes = parseAttributes(text);
+  const target = tag === 'script' ? 'src' : 'href';
+  const reference = attributes.find((a) => a.name === target);
+  if (reference?.value === undefined) return text;
+  const file = lookUp(reference.value, input.files);
+  if (file === undefined) return text;
+
+  const url = assetPath(input.base, input.version, file.url);
+  let out = `${text.slice(0, reference.start)}${target}="${escapeAttribute(url)}"${text.slice(reference.end)}`;
+
+  const verified =
+    tag === 'script' ||
+    (attributes
+      .find((a) => a.name === 'rel')
+      ?.value?.toLowerCase()
+      .split(/\s+/)
+      .some((rel) => VERIFIED_RELS.has(rel)) ??
+      false);
+  if (verified && !attributes.some((a) => a.name === 'integrity')) {
+    // Before a self-closing "/" so that `<link … />` stays well formed.
+    const selfClosing = /\s*\/\s*$/.exec(out);
+    const at = selfClosing ? selfClosing.index : out.length;
+    out = `${out.slice(0, at)} integrity="${escapeAttribute(file.integrity)}"${out.slice(at)}`;
+  }
+  return out;
+}
+
+function insertAfter(html: string, pattern: RegExp, insert: string): string | undefined {
+  for (const match of html.matchAll(pattern)) {
+    if (match[0].startsWith('<!--')) continue;
+    const at = match.index + match[0].length;
+    return `${html.slice(0, at)}${insert}${html.slice(at)}`;
+  }
+  return undefined;
+}
+
+/** Renders the shell for one release. Pure; see the module comment for what it changes. */
+export function renderShell(input: RenderShellInput): string {
+  const rewritten = input.html.replace(
+    TAGS,
+    (whole: string, script?: string, scriptAttrs?: string, scriptRest?: string, link?: string, linkAttrs?: string) => {
+      if (script !== undefined) {
+        return `<${script}${rewriteTag('script', scriptAttrs ?? '', input)}>${scriptRest ?? ''}`;
+      }
+      if (link !== undefined) return `<${link}${rewriteTag('link', linkAttrs ?? '', input)}>`;
+      return whole; // a comment or a <style> element
+    },
+  );
+  const meta = `<meta name="${RELEASE_META_NAME}" content="${escapeAttribute(input.version)}">`;
+  return (
+    insertAfter(rewritten, HEAD, meta) ??
+    insertAfter(rewritten, HTML, meta) ??
+    insertAfter(rewritten, DOCTYPE, meta) ??
+    `${meta}${rewritten}`
+  );
+}

@@ -1,0 +1,258 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as api from './index.js';
+import { INTERNALS, type DaylightInternals } from './options.js';
+import { REGISTRY_SCHEMA, releaseDir } from './registry.js';
+import { createDaylight } from './server.js';
+import { createReleaseStore, createTestLogger, sampleRelease, waitFor, type ReleaseStore } from './test-support.js';
+import type { DaylightRequest, DaylightServer, DaylightServerOptions } from './types.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function storeFor(options?: Parameters<typeof createReleaseStore>[0]): Promise<ReleaseStore> {
+  const store = await createReleaseStore(options);
+  cleanups.push(() => store.cleanup());
+  return store;
+}
+
+function daylightFor(options: DaylightServerOptions, internals: DaylightInternals = {}): DaylightServer {
+  const daylight = createDaylight({ ...options, [INTERNALS]: internals } as DaylightServerOptions);
+  cleanups.push(() => daylight.close());
+  return daylight;
+}
+
+const anyRequest: DaylightRequest = { method: 'GET', path: '/api', headers: {} };
+
+describe('createDaylight options', () => {
+  it('rejects a base path without a leading slash, naming the option and the fix', () => {
+    expect(() => createDaylight({ basePath: 'daylight' })).toThrow(TypeError);
+    expect(() => createDaylight({ basePath: 'daylight' })).toThrow(/basePath must start with "\/".*use "\/daylight"/);
+  });
+
+  it('rejects a base path with a trailing slash, naming the fix', () => {
+    expect(() => createDaylight({ basePath: '/x/' })).toThrow(/basePath must not end with "\/".*use "\/x"/);
+    expect(() => createDaylight({ basePath: '/' })).toThrow(/basePath cannot be "\/"/);
+  });
+
+  it('rejects base paths that are not plain URL paths', () => {
+    for (const bad of ['/a b', '/a//b', '/a/../b', '/a?b', '']) {
+      expect(() => createDaylight({ basePath: bad }), bad).toThrow(/basePath/);
+    }
+  });
+
+  it('rejects an unknown option and suggests the right one', () => {
+    expect(() => createDaylight({ basepath: '/x' } as DaylightServerOptions)).toThrow(
+      /unknown option "basepath"; did you mean "basePath"\?/,
+    );
+    expect(() => createDaylight({ port: 3 } as DaylightServerOptions)).toThrow(/the options are config, basePath/);
+  });
+
+  it('rejects a bad config, watch or logger', () => {
+    expect(() => createDaylight({ config: '' })).toThrow(/config must be the path of the registry file/);
+    expect(() => createDaylight({ watch: 'yes' as unknown as boolean })).toThrow(/watch must be true or false/);
+    expect(() => createDaylight({ logger: { info() {} } as never })).toThrow(/logger must be an object with info/);
+    expect(() => createDaylight(null as never)).toThrow(/options must be an object/);
+  });
+
+  it('resolves the registry path against the working directory and defaults the base path', async () => {
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: 'nowhere/releases.json', watch: false, logger });
+    expect(daylight.configPath).toBe(path.resolve(process.cwd(), 'nowhere/releases.json'));
+    expect(daylight.basePath).toBe('/_daylight');
+    await daylight.ready;
+  });
+
+  it('exports the registry helpers the CLI uses', () => {
+    expect(typeof api.createDaylight).toBe('function');
+    expect(typeof api.readRegistryFile).toBe('function');
+    expect(typeof api.writeRegistryFile).toBe('function');
+    expect(typeof api.validateRegistry).toBe('function');
+    expect(typeof api.releaseDigest).toBe('function');
+    expect(typeof api.readManifestFile).toBe('function');
+    expect(api.emptyRegistry()).toEqual({ schema: 1, current: null, releases: {} });
+    expect(api.releaseDir('/srv/releases.json', '1.0.0')).toBe(path.join('/srv', 'releases', '1.0.0'));
+    expect(api.REGISTRY_SCHEMA).toBe(1);
+    expect(api.DEFAULT_REGISTRY_FILE).toBe('releases.json');
+  });
+});
+
+describe('the registry', () => {
+  it('is read at start, and ready resolves with the stamp in place', async () => {
+    const store = await storeFor({ min: '1.0.0' });
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: store.registryFile, watch: false, logger });
+    await daylight.ready;
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0', min: '1.0.0' });
+    expect(daylight.stats).toEqual({
+      malformedClientHeaders: 0,
+      stampFailures: 0,
+      registryErrors: 0,
+      registryReloads: 0,
+    });
+    expect(Object.isFrozen(daylight.stats)).toBe(true);
+    expect(logger.entries).toContainEqual({
+      level: 'info',
+      message: `daylight: ${store.registryFile}: current 1.0.0, min 1.0.0`,
+    });
+  });
+
+  it('stamps nothing when the registry has no current release', async () => {
+    const store = await storeFor({ current: null });
+    const daylight = daylightFor({ config: store.registryFile, watch: false, logger: createTestLogger() });
+    await daylight.ready;
+    expect(daylight.stampFor(anyRequest)).toBeUndefined();
+  });
+
+  it('warns clearly when the file does not exist yet, and picks it up when it appears', async () => {
+    const store = await storeFor({ withoutRegistry: true });
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: store.registryFile, logger }, { pollIntervalMs: 100 });
+    await daylight.ready;
+    expect(daylight.stampFor(anyRequest)).toBeUndefined();
+    expect(logger.entries).toEqual([
+      {
+        level: 'warn',
+        message: `daylight: ${store.registryFile} does not exist yet: run "daylight publish <build-dir> --version X" then "daylight promote X". Until then responses are not stamped.`,
+      },
+    ]);
+    await store.promote('1.1.0');
+    await waitFor(() => daylight.stampFor(anyRequest), 2000);
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.1.0' });
+  });
+
+  it('follows a promote through fs.watch on the directory', async () => {
+    const store = await storeFor();
+    const daylight = daylightFor(
+      { config: store.registryFile, logger: createTestLogger() },
+      { pollIntervalMs: 60_000 }, // the poll stays out of the way
+    );
+    await daylight.ready;
+    await store.promote('1.1.0', '1.0.0');
+    await waitFor(() => (daylight.stampFor(anyRequest)?.version === '1.1.0' ? true : undefined), 2000);
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.1.0', min: '1.0.0' });
+    expect(daylight.stats.registryReloads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('follows a promote through the stat poll when fs.watch is not available', async () => {
+    const store = await storeFor();
+    const daylight = daylightFor(
+      { config: store.registryFile, logger: createTestLogger() },
+      { fsWatch: false, pollIntervalMs: 50 },
+    );
+    await daylight.ready;
+    await store.promote('1.1.0');
+    await waitFor(() => (daylight.stampFor(anyRequest)?.version === '1.1.0' ? true : undefined), 2000);
+  });
+
+  it('keeps the last good registry on a broken file, reporting each distinct problem once', async () => {
+    const store = await storeFor();
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: store.registryFile, watch: false, logger });
+    await daylight.ready;
+
+    await writeFile(store.registryFile, '{ "schema": 1, ');
+    await daylight.reload();
+    await daylight.reload();
+    await writeFile(store.registryFile, JSON.stringify({ schema: 2, current: null, releases: {} }));
+    await daylight.reload();
+
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+    expect(daylight.stats.registryErrors).toBe(3);
+    const errors = logger.entries.filter((e) => e.level === 'error').map((e) => e.message);
+    expect(errors).toHaveLength(2);
+    expect(errors[0]).toMatch(
+      new RegExp(
+        `^daylight: ${escape(store.registryFile)}: is not valid JSON: .* — still serving the last good registry \\(current 1\\.0\\.0\\)$`,
+      ),
+    );
+    expect(errors[1]).toBe(
+      `daylight: ${store.registryFile}: "schema" must be 1, got 2 — still serving the last good registry (current 1.0.0)`,
+    );
+
+    await store.promote('1.1.0');
+    await daylight.reload();
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.1.0' });
+    expect(daylight.stats.registryReloads).toBe(1);
+  });
+
+  it('refuses a registry whose current release has no readable manifest, keeping the last good one', async () => {
+    const store = await storeFor();
+    await rm(path.join(releaseDir(store.registryFile, '1.1.0'), 'manifest.json'));
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: store.registryFile, watch: false, logger });
+    await daylight.ready;
+    await store.promote('1.1.0');
+    await daylight.reload();
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+    expect(logger.entries.at(-1)?.message).toMatch(
+      /"current" is 1\.1\.0, but that release cannot be served: .*manifest\.json: does not exist — still serving the last good registry \(current 1\.0\.0\)/,
+    );
+  });
+
+  it('serves the other releases when one that is not current has a broken manifest', async () => {
+    const store = await storeFor();
+    await writeFile(path.join(releaseDir(store.registryFile, '1.1.0'), 'manifest.json'), '{"schema":1}');
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: store.registryFile, watch: false, logger });
+    await daylight.ready;
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+    expect(logger.entries.some((e) => e.level === 'error' && /release 1\.1\.0 cannot be served/.test(e.message))).toBe(
+      true,
+    );
+    const manifest = (version: string) =>
+      daylight.handle({ method: 'GET', path: `/_daylight/releases/${version}/manifest.json`, headers: {} });
+    expect((await manifest('1.0.0'))?.status).toBe(200);
+    expect((await manifest('1.1.0'))?.status).toBe(404);
+  });
+
+  it('picks up a release published later without a restart', async () => {
+    const store = await storeFor();
+    const daylight = daylightFor({ config: store.registryFile, watch: false, logger: createTestLogger() });
+    await daylight.ready;
+    const { writeRelease } = await import('./test-support.js');
+    const published = await writeRelease(store.registryFile, sampleRelease('2.0.0'));
+    store.registry = {
+      schema: REGISTRY_SCHEMA,
+      current: '2.0.0',
+      releases: { ...store.registry.releases, '2.0.0': published },
+    };
+    await api.writeRegistryFile(store.registryFile, store.registry);
+    await daylight.reload();
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '2.0.0' });
+    const manifest = await daylight.handle({
+      method: 'GET',
+      path: '/_daylight/releases/2.0.0/manifest.json',
+      headers: {},
+    });
+    expect(manifest?.status).toBe(200);
+  });
+
+  it('stops following the file after close()', async () => {
+    const store = await storeFor();
+    const daylight = daylightFor({ config: store.registryFile, logger: createTestLogger() }, { pollIntervalMs: 20 });
+    await daylight.ready;
+    await daylight.close();
+    await store.promote('1.1.0');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+  });
+
+  it('keeps watching when the registry directory is created only later', async () => {
+    const store = await storeFor();
+    const later = path.join(store.dir, 'later', 'releases.json');
+    const daylight = daylightFor({ config: later, logger: createTestLogger() }, { pollIntervalMs: 50 });
+    await daylight.ready;
+    await mkdir(path.dirname(later));
+    await api.writeRegistryFile(later, { schema: REGISTRY_SCHEMA, current: null, releases: {} });
+    await waitFor(() => (daylight.stats.registryReloads > 0 ? true : undefined), 2000);
+    expect(daylight.stats.registryErrors).toBe(1);
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,198 @@
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { INTERNALS, type DaylightInternals } from './options.js';
+import { createDaylight } from './server.js';
+import { createReleaseStore, createTestLogger, listen, stop, type ReleaseStore } from './test-support.js';
+import type { DaylightServer, DaylightServerOptions, DaylightState } from './types.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, state: DaylightState) => void;
+
+let store: ReleaseStore;
+let servers: { close(): Promise<void> }[] = [];
+
+beforeEach(async () => {
+  store = await createReleaseStore({ min: '1.0.0' });
+});
+
+afterEach(async () => {
+  for (const s of servers) await s.close();
+  servers = [];
+  await store.cleanup();
+});
+
+async function start(
+  handler: Handler,
+  options: DaylightServerOptions = {},
+  internals: DaylightInternals = {},
+): Promise<{ origin: string; daylight: DaylightServer }> {
+  const daylight = createDaylight({
+    config: store.registryFile,
+    watch: false,
+    ...options,
+    [INTERNALS]: internals,
+  } as DaylightServerOptions);
+  await daylight.ready;
+  const server = createServer((req, res) => handler(req, res, daylight.attach(req, res)));
+  const origin = await listen(server);
+  servers.push({ close: () => stop(server) }, daylight);
+  return { origin, daylight };
+}
+
+/** A raw request, so that header lines can repeat (fetch would join them). */
+function rawGet(origin: string, headers: [string, string][]): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    // With an array of raw lines node:http adds no Host of its own.
+    const flat = [['Host', new URL(origin).host], ...headers].flat();
+    const req = httpRequest(`${origin}/`, { headers: flat }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('stamping a node:http response', () => {
+  it('adds Daylight-Release and exposes it when the response is written', async () => {
+    const { origin } = await start((_req, res) => res.end('ok'));
+    const response = await fetch(origin);
+    expect(await response.text()).toBe('ok');
+    expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
+    expect(response.headers.get('access-control-expose-headers')).toBe('Daylight-Release');
+  });
+
+  it('merges with an expose list passed to writeHead as an object', async () => {
+    const { origin } = await start((_req, res) => {
+      res.setHeader('X-Early', '1');
+      res.writeHead(200, { 'Access-Control-Expose-Headers': 'X-Total-Count' }).end();
+    });
+    const response = await fetch(origin);
+    expect(response.headers.get('access-control-expose-headers')).toBe('X-Total-Count, Daylight-Release');
+    expect(response.headers.get('x-early')).toBe('1');
+  });
+
+  it('merges with an expose list passed to writeHead as a flat array, with a status message', async () => {
+    const { origin } = await start((_req, res) => {
+      res.writeHead(201, 'Made', ['Access-Control-Expose-Headers', 'X-A', 'X-Twice', 'a', 'X-Twice', 'b']).end();
+    });
+    const response = await fetch(origin);
+    expect(response.status).toBe(201);
+    expect(response.statusText).toBe('Made');
+    expect(response.headers.get('access-control-expose-headers')).toBe('X-A, Daylight-Release');
+    expect(response.headers.get('x-twice')).toBe('a, b');
+  });
+
+  it('does not list Daylight-Release twice, whatever its case', async () => {
+    const { origin } = await start((_req, res) => {
+      res.setHeader('Access-Control-Expose-Headers', ['X-A', 'daylight-release']);
+      res.end();
+    });
+    const response = await fetch(origin);
+    expect(response.headers.get('access-control-expose-headers')).toBe('X-A, daylight-release');
+  });
+
+  it('stamps nothing when no release is promoted', async () => {
+    await store.promote(null);
+    const { origin } = await start((_req, res) => res.end('ok'));
+    const response = await fetch(origin);
+    expect(response.headers.get('daylight-release')).toBeNull();
+    expect(response.headers.get('access-control-expose-headers')).toBeNull();
+  });
+
+  it('hands the parsed client stamp to the app', async () => {
+    const { origin } = await start((_req, res, state) => res.end(JSON.stringify(state)));
+    const response = await fetch(origin, { headers: { 'Daylight-Client': 'v="1.0.0", s="q8Zk1cR2xW0a"' } });
+    expect(await response.json()).toEqual({
+      client: { version: '1.0.0', session: 'q8Zk1cR2xW0a' },
+      release: { version: '1.0.0', min: '1.0.0' },
+    });
+  });
+
+  it('ignores and counts a malformed client header, and one sent twice', async () => {
+    const { origin, daylight } = await start((_req, res, state) => res.end(JSON.stringify(state)));
+    const garbage = await rawGet(origin, [['Daylight-Client', 'v=1.0.0']]);
+    expect(garbage.status).toBe(200);
+    expect(JSON.parse(garbage.body)).toEqual({ release: { version: '1.0.0', min: '1.0.0' } });
+    const twice = await rawGet(origin, [
+      ['Daylight-Client', 'v="1.0.0", s="q8Zk1cR2xW0a"'],
+      ['Daylight-Client', 'v="1.1.0", s="q8Zk1cR2xW0a"'],
+    ]);
+    expect(JSON.parse(twice.body)).toEqual({ release: { version: '1.0.0', min: '1.0.0' } });
+    expect(daylight.stats.malformedClientHeaders).toBe(2);
+  });
+
+  it('counts every malformed header, also a value seen before', async () => {
+    const { origin, daylight } = await start((_req, res) => res.end());
+    for (let i = 0; i < 3; i++) await fetch(origin, { headers: { 'Daylight-Client': 'v="1.0.0", s="short"' } });
+    expect(daylight.stats.malformedClientHeaders).toBe(3);
+  });
+
+  it('pairs a client seen before with the release of the registry read since', async () => {
+    const { origin, daylight } = await start((_req, res, state) => res.end(JSON.stringify(state)));
+    const headers = { 'Daylight-Client': `v="1.0.0", s="q8Zk1cR2xW0a"` };
+    expect(await (await fetch(origin, { headers })).json()).toMatchObject({ release: { version: '1.0.0' } });
+    await store.promote('1.1.0');
+    await daylight.reload();
+    expect(await (await fetch(origin, { headers })).json()).toEqual({
+      client: { version: '1.0.0', session: 'q8Zk1cR2xW0a' },
+      release: { version: '1.1.0' },
+    });
+  });
+
+  it('returns the same state when attached twice to one response', async () => {
+    const { origin, daylight } = await start((req, res, state) => res.end(String(daylight.attach(req, res) === state)));
+    expect(await (await fetch(origin)).text()).toBe('true');
+  });
+});
+
+describe('failing open', () => {
+  for (const phase of ['attach', 'write'] as const) {
+    it(`sends the response unstamped when stamping fails at ${phase}, counts it and logs once a minute`, async () => {
+      const logger = createTestLogger();
+      const { origin, daylight } = await start(
+        (_req, res) => {
+          res.setHeader('Content-Type', 'application/json');
+          res.end('{"ok":true}');
+        },
+        { logger },
+        {
+          beforeStamp: (at) => {
+            if (at === phase) throw new Error(`injected at ${at}`);
+          },
+        },
+      );
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(origin);
+        expect(response.status).toBe(200);
+        expect(await response.json()).toEqual({ ok: true });
+        expect(response.headers.get('daylight-release')).toBeNull();
+      }
+      expect(daylight.stats.stampFailures).toBe(3);
+      const reports = logger.entries.filter((e) => e.level === 'error');
+      expect(reports).toHaveLength(1);
+      expect(reports[0]!.message).toMatch(/could not stamp a response/);
+      expect((reports[0]!.error as Error).message).toBe(`injected at ${phase}`);
+    });
+  }
+
+  it('still sends the response when the logger throws too', async () => {
+    const logger = createTestLogger();
+    logger.error = () => {
+      throw new Error('logger down');
+    };
+    const { origin, daylight } = await start(
+      (_req, res) => res.end('fine'),
+      { logger },
+      {
+        beforeStamp: () => {
+          throw new Error('injected');
+        },
+      },
+    );
+    const response = await fetch(origin);
+    expect(await response.text()).toBe('fine');
+    expect(daylight.stats.stampFailures).toBe(1);
+  });
+});

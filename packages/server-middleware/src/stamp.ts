@@ -1,0 +1,105 @@
+/**
+ * Stamping a response. The stamp is added when the head of the response is
+ * written, not when the request comes in, because what happens in between
+ * can remove it or overwrite what it merged with:
+ *
+ * - Koa's default error handler (`ctx.onerror`) removes every header before
+ *   writing the error;
+ * - a CORS middleware mounted after Daylight sets `Access-Control-Expose-Headers`
+ *   with `setHeader`, replacing any value already there.
+ *
+ * Every way of sending a response in node:http (`end`, `write`, `flushHeaders`,
+ * an explicit `writeHead`) goes through `res.writeHead`, so one wrapper per
+ * response covers the app, its error handlers and the frameworks' defaults.
+ */
+import type { OutgoingHttpHeader, ServerResponse } from 'node:http';
+import { RELEASE_HEADER } from '@daylight/protocol';
+
+const EXPOSE_HEADER = 'Access-Control-Expose-Headers';
+const RELEASE_TOKEN = RELEASE_HEADER.toLowerCase();
+
+/** True when a comma-separated header value lists `Daylight-Release` (case-insensitive). */
+function listsRelease(value: string): boolean {
+  if (!value.toLowerCase().includes(RELEASE_TOKEN)) return false;
+  return value.split(',').some((token) => token.trim().toLowerCase() === RELEASE_TOKEN);
+}
+
+/**
+ * Adds `Daylight-Release` to `Access-Control-Expose-Headers`, keeping what is
+ * there and never listing it twice.
+ */
+export function mergeExposeHeader(res: ServerResponse): void {
+  const current = res.getHeader(EXPOSE_HEADER);
+  if (current === undefined) {
+    res.setHeader(EXPOSE_HEADER, RELEASE_HEADER);
+    return;
+  }
+  const text = Array.isArray(current) ? current.join(', ') : String(current);
+  if (listsRelease(text)) return;
+  res.setHeader(EXPOSE_HEADER, text.trim() === '' ? RELEASE_HEADER : `${text}, ${RELEASE_HEADER}`);
+}
+
+/**
+ * Applies header fields passed to `writeHead` the way node:http does when
+ * headers were already set with `setHeader`, so that the stamp's merge sees
+ * them: an object replaces fields one by one; a flat `[name, value, …]` array
+ * replaces each named field and keeps duplicates.
+ */
+function applyFields(res: ServerResponse, fields: object): void {
+  if (Array.isArray(fields)) {
+    const flat = fields as unknown[];
+    for (let i = 0; i < flat.length; i += 2) res.removeHeader(String(flat[i]));
+    for (let i = 0; i < flat.length; i += 2) {
+      const value = flat[i + 1];
+      res.appendHeader(String(flat[i]), typeof value === 'number' ? String(value) : (value as string | string[]));
+    }
+    return;
+  }
+  for (const [name, value] of Object.entries(fields)) {
+    if (name !== '') res.setHeader(name, value as OutgoingHttpHeader);
+  }
+}
+
+/** Test-only fault injection: called when a request is attached and right before the stamp is written. */
+export type BeforeStamp = (phase: 'attach' | 'write') => void;
+
+/**
+ * Makes `res` carry `header` as `Daylight-Release` when its head is written.
+ * If anything fails, the response goes out unstamped and `onFailure` is told;
+ * the response itself is never affected.
+ */
+export function stampOnWriteHead(
+  res: ServerResponse,
+  header: string,
+  onFailure: (error: unknown) => void,
+  beforeStamp: BeforeStamp | undefined,
+): void {
+  // Called below with .apply(this, …), so it keeps its receiver.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const writeHead = res.writeHead as (...args: unknown[]) => ServerResponse;
+  res.writeHead = function daylightWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+    let forward = args;
+    if (!this.headersSent) {
+      try {
+        beforeStamp?.('write');
+        const at = typeof args[1] === 'string' ? 2 : 1;
+        const fields = args[at];
+        if (typeof fields === 'object' && fields !== null) {
+          applyFields(this, fields);
+          forward = args.slice(0, at);
+        }
+        this.setHeader(RELEASE_HEADER, header);
+        mergeExposeHeader(this);
+      } catch (error) {
+        forward = args;
+        try {
+          this.removeHeader(RELEASE_HEADER);
+        } catch {
+          // The response must go out whatever happens here.
+        }
+        onFailure(error);
+      }
+    }
+    return writeHead.apply(this, forward);
+  };
+}
