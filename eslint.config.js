@@ -8,6 +8,7 @@ export default tseslint.config(
       '**/dist/**',
       '**/node_modules/**',
       'examples/*/builds/**',
+      'examples/*/src/generated/**',
       '**/.daylight/**',
       'test-results/**',
       'playwright-report/**',

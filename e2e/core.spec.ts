@@ -1,0 +1,167 @@
+/**
+ * The core promise, in a real Chromium against a real Express or Koa server
+ * (one project each): a promote reaches an open tab through its API calls,
+ * the release downloads and is verified, and one accepted switch lands on it
+ * with the login and the unsaved form intact. Then what must not happen.
+ */
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test, expect, watch, signIn } from './support/fixtures.js';
+import { startStaleShellProxy } from './support/stale-proxy.js';
+
+test.beforeEach(async ({ page }) => {
+  // Remember whether a sign-in form ever appeared, across the switch's reload.
+  await page.addInitScript(() => {
+    new MutationObserver(() => {
+      if (document.getElementById('login')) sessionStorage.setItem('test:saw-login', location.href);
+    }).observe(document, { childList: true, subtree: true });
+  });
+});
+
+test('a promoted release is noticed, downloaded, prompted and switched to without losing the login or the form', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  await page.evaluate(() => sessionStorage.removeItem('test:saw-login'));
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  await page.locator('#f-customer').fill('Nordlicht GmbH');
+  await page.locator('#f-description').fill('Twelve desks,\nthree lamps');
+
+  await office.promote('1.1.0');
+
+  const banner = page.locator('[data-daylight-banner]');
+  await expect(banner).toBeVisible();
+  await expect(banner).toContainText('1.1.0');
+  await expect(page.locator('#daylight-status')).toHaveText('1.1.0 is downloaded and verified');
+  const before = seen.navigations.length;
+
+  await banner.getByRole('button', { name: 'Update now' }).click();
+
+  await expect(page.getByTestId('version')).toHaveText('1.1.0');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  await expect(page.locator('#f-customer')).toHaveValue('Nordlicht GmbH');
+  await expect(page.locator('#f-description')).toHaveValue('Twelve desks,\nthree lamps');
+  await expect(page.locator('#f-notes')).toBeVisible(); // the field that is new in 1.1.0
+  await expect(page.getByTestId('inbox-refreshed')).toContainText('refreshed');
+  expect(seen.navigations.length - before).toBe(1);
+  expect(new URL(page.url()).searchParams.has('_daylight')).toBe(false);
+  expect(await page.evaluate(() => sessionStorage.getItem('test:saw-login'))).toBeNull();
+  await expect(banner).toHaveCount(0);
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('an asset whose bytes do not match its hash is never switched to and the page keeps working', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  // Corrupt the published entry of 1.1.0, as a broken upload or a tampering proxy would.
+  const assets = path.join(path.dirname(office.store), 'releases/1.1.0/files/assets');
+  const entry = (await readdir(assets)).find((name) => name.startsWith('app-'))!;
+  const bytes = await readFile(path.join(assets, entry));
+  bytes[100] = bytes[100]! ^ 0xff;
+  await writeFile(path.join(assets, entry), bytes);
+
+  await signIn(page, office.url, seen);
+  await page.waitForFunction(() => 'daylight' in window);
+  await page.evaluate(() => {
+    const daylight = (window as unknown as { daylight: EventTarget }).daylight;
+    daylight.addEventListener('error', (event) => {
+      sessionStorage.setItem('test:error', (event as CustomEvent<{ error: { code: string } }>).detail.error.code);
+    });
+  });
+  await office.promote('1.1.0');
+
+  await expect(page.locator('#daylight-status')).toContainText('does not match its integrity hash');
+  expect(await page.evaluate(() => sessionStorage.getItem('test:error'))).toBe('integrity');
+  await expect(page.locator('[data-daylight-banner]')).toHaveCount(0);
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  // Still working: the inbox keeps refreshing and a save goes through.
+  const refreshed = await page.getByTestId('inbox-refreshed').textContent();
+  await expect(page.getByTestId('inbox-refreshed')).not.toHaveText(refreshed!, { timeout: 5_000 });
+  await page.locator('#f-customer').fill('still here');
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(page.locator('.saved')).toContainText('Saved as INV-');
+  expect(seen.navigations).toHaveLength(1);
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+const HOSTILE = [
+  'v="1.1.0', // unterminated
+  'v=1.1.0', // a token, not a string
+  'v="01.1.0"', // leading zero
+  'v="1.1"', // not semver
+  'v="1.1.0", min="nope"',
+  `v="1.1.0-${'a'.repeat(300)}"`, // over the length limit
+  'v="1.1.0";;;, =',
+  '<script>alert(1)</script>',
+  'v="../../../etc/passwd"',
+  'v="1.1.0"\t, s="x", v',
+  '',
+];
+
+test('malformed, oversized and hostile release headers change nothing and reach the app intact', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  let served = 0;
+  // A hostile proxy: the real server answers, then the stamp is replaced.
+  await page.route('**/api/inbox', async (route) => {
+    const response = await route.fetch();
+    const value = HOSTILE[served % HOSTILE.length]!;
+    served++;
+    await route.fulfill({ response, headers: { ...response.headers(), 'daylight-release': value } });
+  });
+  await signIn(page, office.url, seen);
+  await expect.poll(() => served, { timeout: 20_000 }).toBeGreaterThan(HOSTILE.length + 1);
+  await expect(page.locator('#inbox li')).toHaveCount(3);
+  await expect(page.locator('#inbox li').first()).toHaveText('Timesheets are due Friday');
+  const malformed = await page.evaluate(
+    () => (window as unknown as { daylight: { malformedStamps: number } }).daylight.malformedStamps,
+  );
+  expect(malformed).toBeGreaterThanOrEqual(HOSTILE.length - 2);
+  await expect(page.locator('#daylight-status')).toHaveText('up to date');
+  await expect(page.locator('[data-daylight-banner]')).toHaveCount(0);
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  expect(seen.pageErrors).toEqual([]);
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.navigations).toHaveLength(1);
+});
+
+test('a server that keeps sending the old shell gets one reload, then a reported error, and no loop', async ({
+  page,
+  office,
+}) => {
+  const proxy = await startStaleShellProxy(office.url);
+  try {
+    const seen = watch(page);
+    await signIn(page, proxy.url, seen);
+    await page.locator('#f-customer').fill('typed before the switch');
+    await office.promote('1.1.0');
+    const banner = page.locator('[data-daylight-banner]');
+    await expect(banner).toBeVisible();
+    await banner.getByRole('button', { name: 'Update now' }).click();
+
+    await expect(page.locator('#daylight-status')).toContainText('still sends the old shell');
+    await expect(page.getByTestId('version')).toHaveText('1.0.0');
+    // The typing survived the wasted reload too.
+    await expect(page.locator('#f-customer')).toHaveValue('typed before the switch');
+    expect(seen.navigations).toHaveLength(2);
+    // Several more stamped responses naming 1.1.0: no prompt, no reload.
+    const refreshed = await page.getByTestId('inbox-refreshed').textContent();
+    await expect(page.getByTestId('inbox-refreshed')).not.toHaveText(refreshed!, { timeout: 5_000 });
+    await page.waitForTimeout(2_000);
+    expect(seen.navigations).toHaveLength(2);
+    await expect(banner).toHaveCount(0);
+    expect(proxy.staleShellsServed).toBeGreaterThanOrEqual(1);
+    expect(seen.failedApi).toEqual([]);
+    expect(seen.pageErrors).toEqual([]);
+  } finally {
+    await proxy.close();
+  }
+});

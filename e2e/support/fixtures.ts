@@ -1,0 +1,109 @@
+/**
+ * Playwright fixtures: a fresh release store with the office app's 1.0.0 and
+ * 1.1.0 published and 1.0.0 promoted, the app served by a real Express or Koa
+ * server on loopback, and a promote that runs the real `daylight` CLI.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { test as base, expect, type Page, type Request } from '@playwright/test';
+import { startOfficeServer } from '../../examples/office-app/server/app.mjs';
+
+const run = promisify(execFile);
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BUILDS = path.join(ROOT, 'examples/office-app/builds');
+const BIN = path.join(ROOT, 'packages/cli/dist/bin.js');
+
+export type Framework = 'express' | 'koa';
+
+export interface Office {
+  readonly url: string;
+  /** The registry file of this test's store. */
+  readonly store: string;
+  /** Runs `daylight <args> --store <store>` as a real process; rejects on a non-zero exit. */
+  cli(...args: string[]): Promise<string>;
+  promote(version: string): Promise<void>;
+}
+
+export async function daylight(store: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [BIN, ...args, '--store', store], { cwd: ROOT });
+  return stdout;
+}
+
+export const test = base.extend<{ office: Office }, { framework: Framework }>({
+  framework: ['express', { option: true, scope: 'worker' }],
+  office: async ({ framework }, use) => {
+    for (const version of ['1.0.0', '1.1.0']) {
+      if (!existsSync(path.join(BUILDS, version, 'index.html'))) {
+        throw new Error(`examples/office-app/builds/${version} is missing: run "npm run build" first`);
+      }
+    }
+    const dir = await mkdtemp(path.join(tmpdir(), 'daylight-e2e-'));
+    const store = path.join(dir, 'releases.json');
+    await daylight(store, 'publish', path.join(BUILDS, '1.0.0'), '--version', '1.0.0');
+    await daylight(store, 'publish', path.join(BUILDS, '1.1.0'), '--version', '1.1.0');
+    await daylight(store, 'promote', '1.0.0');
+    const quiet = { info() {}, warn() {}, error() {} };
+    const server = await startOfficeServer({ framework, store, logger: quiet });
+    await use({
+      url: server.url,
+      store,
+      cli: (...args) => daylight(store, ...args),
+      async promote(version) {
+        await daylight(store, 'promote', version);
+      },
+    });
+    await server.close();
+    await rm(dir, { recursive: true, force: true });
+  },
+});
+
+export { expect };
+
+/** Records what the page did, so a test can assert nothing went wrong. */
+export interface Watch {
+  /** Top-level document requests (each one is a navigation). */
+  readonly navigations: string[];
+  /** API requests that failed on the network or answered ≥ 400. */
+  readonly failedApi: string[];
+  /** Uncaught exceptions in the page. */
+  readonly pageErrors: string[];
+}
+
+export function watch(page: Page): Watch {
+  const result: Watch = { navigations: [], failedApi: [], pageErrors: [] };
+  page.on('request', (request: Request) => {
+    if (request.isNavigationRequest() && request.frame() === page.mainFrame()) result.navigations.push(request.url());
+  });
+  page.on('requestfailed', (request) => {
+    if (new URL(request.url()).pathname.startsWith('/api/')) {
+      result.failedApi.push(`${request.method()} ${request.url()} ${request.failure()?.errorText ?? ''}`);
+    }
+  });
+  page.on('response', (response) => {
+    if (new URL(response.url()).pathname.startsWith('/api/') && response.status() >= 400) {
+      result.failedApi.push(`${response.request().method()} ${response.url()} ${response.status()}`);
+    }
+  });
+  page.on('pageerror', (error) => result.pageErrors.push(error.message));
+  return result;
+}
+
+/**
+ * Signs in on the page and waits for the invoice form. The app's first
+ * `GET /api/me` answers 401 (that is how it learns nobody is signed in yet),
+ * so `seen.failedApi` is emptied once signed in: from then on, any failure counts.
+ */
+export async function signIn(page: Page, url: string, seen?: Watch, user = 'ada'): Promise<void> {
+  await page.goto(`${url}/?poll=500`);
+  await page.locator('#user').fill(user);
+  await page.locator('#password').fill('correct horse');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.getByTestId('user')).toHaveText(`signed in as ${user}`);
+  await expect(page.locator('#invoice')).toBeVisible();
+  if (seen) seen.failedApi.length = 0;
+}

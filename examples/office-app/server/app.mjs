@@ -1,0 +1,152 @@
+// The office app's API server, on Express 5 or Koa 3, with Daylight in front.
+// The same app serves both frameworks so the demo and the end-to-end tests
+// can run each flow against each.
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import { createDaylight } from '@daylight/server-middleware';
+
+/** In-memory sessions: sid → user. A reload keeps the cookie, so it keeps the login. */
+function createSessions() {
+  const sessions = new Map();
+  return {
+    open(user) {
+      const sid = randomBytes(18).toString('base64url');
+      sessions.set(sid, user);
+      return sid;
+    },
+    user(cookieHeader) {
+      const match = /(?:^|;\s*)sid=([A-Za-z0-9_-]+)/.exec(cookieHeader ?? '');
+      return match ? sessions.get(match[1]) : undefined;
+    },
+  };
+}
+
+const COOKIE = (sid) => `sid=${sid}; HttpOnly; SameSite=Lax; Path=/`;
+const INBOX = ['Timesheets are due Friday', 'New supplier: Nordlicht GmbH', 'Office closed on the 24th'];
+
+async function expressApp(daylight, sessions) {
+  const { default: express } = await import('express');
+  const { daylightExpress, daylightExpressShell } = await import('@daylight/server-middleware/express');
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(daylightExpress(daylight));
+  app.use(express.json({ limit: '100kb' }));
+  app.post('/api/login', (req, res) => {
+    const user = typeof req.body?.user === 'string' ? req.body.user.trim() : '';
+    if (!user || typeof req.body?.password !== 'string' || req.body.password === '') {
+      res.status(400).json({ error: 'user and password are required' });
+      return;
+    }
+    res.setHeader('Set-Cookie', COOKIE(sessions.open(user)));
+    res.json({ user });
+  });
+  const auth = (req, res, next) => {
+    const user = sessions.user(req.headers.cookie);
+    if (!user) res.status(401).json({ error: 'not signed in' });
+    else {
+      res.locals.user = user;
+      next();
+    }
+  };
+  app.get('/api/me', auth, (req, res) => res.json({ user: res.locals.user }));
+  app.get('/api/inbox', auth, (req, res) => res.json({ messages: INBOX, serverTime: new Date().toISOString() }));
+  app.post('/api/invoices', auth, async (req, res) => {
+    const delay = Math.min(Number(req.query.delay ?? 0) || 0, 10_000);
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
+    res.status(201).json({ id: `INV-${randomBytes(3).toString('hex').toUpperCase()}` });
+  });
+  app.get('/api/boom', () => {
+    throw new Error('boom');
+  });
+  app.use('/api', (req, res) => res.status(404).json({ error: 'no such endpoint' }));
+  app.use(daylightExpressShell(daylight));
+  return app;
+}
+
+async function readJson(ctx, limit = 100_000) {
+  let size = 0;
+  const chunks = [];
+  for await (const chunk of ctx.req) {
+    size += chunk.length;
+    if (size > limit) ctx.throw(413, 'body too large');
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    ctx.throw(400, 'body is not JSON');
+  }
+}
+
+async function koaApp(daylight, sessions) {
+  const { default: Koa } = await import('koa');
+  const { daylightKoa, daylightKoaShell } = await import('@daylight/server-middleware/koa');
+  const app = new Koa();
+  app.silent = true;
+  app.use(daylightKoa(daylight));
+  app.use(async (ctx, next) => {
+    if (!ctx.path.startsWith('/api/')) return next();
+    const route = `${ctx.method} ${ctx.path}`;
+    if (route === 'POST /api/login') {
+      const body = await readJson(ctx);
+      const user = typeof body.user === 'string' ? body.user.trim() : '';
+      if (!user || typeof body.password !== 'string' || body.password === '') {
+        ctx.status = 400;
+        ctx.body = { error: 'user and password are required' };
+        return;
+      }
+      ctx.set('Set-Cookie', COOKIE(sessions.open(user)));
+      ctx.body = { user };
+      return;
+    }
+    if (route === 'GET /api/boom') throw new Error('boom');
+    const user = sessions.user(ctx.get('cookie'));
+    if (!user && ['GET /api/me', 'GET /api/inbox', 'POST /api/invoices'].includes(route)) {
+      ctx.status = 401;
+      ctx.body = { error: 'not signed in' };
+      return;
+    }
+    if (route === 'GET /api/me') ctx.body = { user };
+    else if (route === 'GET /api/inbox') ctx.body = { messages: INBOX, serverTime: new Date().toISOString() };
+    else if (route === 'POST /api/invoices') {
+      await readJson(ctx);
+      const delay = Math.min(Number(ctx.query.delay ?? 0) || 0, 10_000);
+      if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
+      ctx.status = 201;
+      ctx.body = { id: `INV-${randomBytes(3).toString('hex').toUpperCase()}` };
+    } else {
+      ctx.status = 404;
+      ctx.body = { error: 'no such endpoint' };
+    }
+  });
+  app.use(daylightKoaShell(daylight));
+  return app;
+}
+
+/**
+ * Starts the office app on loopback.
+ * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object }} options
+ */
+export async function startOfficeServer({ framework = 'express', store, port = 0, host = '127.0.0.1', logger }) {
+  const daylight = createDaylight({ config: store, ...(logger ? { logger } : {}) });
+  await daylight.ready;
+  const sessions = createSessions();
+  const handler =
+    framework === 'koa' ? (await koaApp(daylight, sessions)).callback() : await expressApp(daylight, sessions);
+  const server = createServer(handler);
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
+  const address = server.address();
+  return {
+    url: `http://${host}:${address.port}`,
+    daylight,
+    server,
+    async close() {
+      server.closeAllConnections?.();
+      await new Promise((resolve) => server.close(resolve));
+      await daylight.close();
+    },
+  };
+}

@@ -1,0 +1,207 @@
+/**
+ * The office app: log in, fill a long invoice form, watch the inbox refresh.
+ * Every API call goes through ky with Daylight's hooks, so every response can
+ * say which release this office should run.
+ */
+import ky from 'ky';
+import { createDaylight, type DaylightState } from '@daylight/client';
+import { mountBanner } from '@daylight/client/banner';
+import { ATLAS } from './generated/atlas.js';
+
+declare const __APP_VERSION__: string;
+declare const __APP_FLAVOUR__: { accent: string; title: string; notesField: boolean };
+declare const __APP_BROKEN__: boolean;
+
+interface Snapshot {
+  readonly form: Record<string, string>;
+  readonly route: string;
+}
+
+const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
+  ['customer', 'Customer'],
+  ['contact', 'Contact person'],
+  ['email', 'E-mail'],
+  ['street', 'Street'],
+  ['city', 'City'],
+  ['postcode', 'Postcode'],
+  ['country', 'Country'],
+  ['reference', 'Purchase order reference'],
+  ['item', 'Item'],
+  ['quantity', 'Quantity'],
+  ['price', 'Unit price'],
+  ['terms', 'Payment terms'],
+  ['description', 'Description', 'textarea'],
+];
+
+const daylight = createDaylight({
+  snapshot: (): Snapshot => ({ form: readForm(), route: location.pathname }),
+});
+const api = ky.create({ prefixUrl: '/api', hooks: daylight.kyHooks, retry: 0, timeout: 10_000 });
+const app = document.getElementById('app')!;
+
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> & { dataset?: Record<string, string> } = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  const { dataset, ...rest } = props;
+  Object.assign(node, rest);
+  Object.assign(node.dataset, dataset ?? {});
+  node.append(...children);
+  return node;
+}
+
+function readForm(): Record<string, string> {
+  const form = document.querySelector<HTMLFormElement>('#invoice');
+  if (!form) return {};
+  const values: Record<string, string> = {};
+  for (const [key, value] of new FormData(form)) values[key] = typeof value === 'string' ? value : value.name;
+  return values;
+}
+
+function describe(state: DaylightState): string {
+  switch (state.status) {
+    case 'downloading': {
+      const p = state.progress;
+      const pct = p && p.total > 0 ? Math.floor((100 * p.loaded) / p.total) : 0;
+      return `downloading ${state.target ?? ''} … ${pct}%`;
+    }
+    case 'ready':
+      return `${state.target ?? ''} is downloaded and verified`;
+    case 'error':
+      return `update problem: ${state.reason ?? ''}`;
+    case 'inert':
+      return `updates off: ${state.reason ?? ''}`;
+    default:
+      return state.status === 'idle' ? 'up to date' : state.status;
+  }
+}
+
+function header(user: string | undefined): HTMLElement {
+  const status = el('span', { id: 'daylight-status' }, describe(daylight.state));
+  daylight.addEventListener('statechange', (event) => (status.textContent = describe(event.detail)));
+  const nav = el('nav');
+  if (user) {
+    const link = (href: string, text: string): HTMLAnchorElement => {
+      const a = el('a', { href, textContent: text });
+      a.addEventListener('click', (event) => {
+        event.preventDefault();
+        history.pushState(null, '', href);
+        void route(user);
+      });
+      return a;
+    };
+    nav.append(link('/', 'Invoice'), link('/reports', 'Reports'));
+  }
+  return el(
+    'header',
+    {},
+    el('h1', {}, __APP_FLAVOUR__.title),
+    el('span', { className: 'badge', dataset: { testid: 'version' } }, __APP_VERSION__),
+    el('span', { dataset: { testid: 'user' } }, user ? `signed in as ${user}` : 'not signed in'),
+    nav,
+    status,
+  );
+}
+
+function loginView(): void {
+  const form = el(
+    'form',
+    { id: 'login' },
+    el('label', { htmlFor: 'user' }, 'User name'),
+    el('input', { id: 'user', name: 'user', autocomplete: 'username', required: true }),
+    el('label', { htmlFor: 'password' }, 'Password'),
+    el('input', {
+      id: 'password',
+      name: 'password',
+      type: 'password',
+      autocomplete: 'current-password',
+      required: true,
+    }),
+    el('button', { type: 'submit' }, 'Sign in'),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    void api
+      .post('login', { json: { user: data.get('user'), password: data.get('password') } })
+      .json<{ user: string }>()
+      .then(({ user }) => route(user));
+  });
+  app.replaceChildren(header(undefined), el('main', {}, el('section', {}, el('h2', {}, 'Sign in'), form)));
+}
+
+function invoiceView(restored: Record<string, string> | undefined): HTMLElement {
+  const fields = [...FIELDS];
+  if (__APP_FLAVOUR__.notesField) fields.push(['notes', 'Internal notes (new in 1.1)', 'textarea']);
+  const form = el('form', { id: 'invoice' });
+  for (const [name, label, kind] of fields) {
+    const input = kind === 'textarea' ? el('textarea', { rows: 3 }) : el('input');
+    input.id = `f-${name}`;
+    input.name = name;
+    input.value = restored?.[name] ?? '';
+    form.append(el('label', { htmlFor: input.id }, label), input);
+  }
+  const saved = el('p', { className: 'saved', role: 'status' });
+  form.append(el('button', { type: 'submit' }, 'Save invoice'), saved);
+  // Unsaved input holds off automatic switches; the switch snapshot keeps it either way.
+  let release: (() => void) | undefined;
+  form.addEventListener('input', () => (release ??= daylight.block('unsaved invoice')));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void api
+      .post('invoices', { json: readForm() })
+      .json<{ id: string }>()
+      .then(({ id }) => {
+        saved.textContent = `Saved as ${id}`;
+        release?.();
+        release = undefined;
+      });
+  });
+  return el('section', {}, el('h2', {}, 'New invoice'), form);
+}
+
+function inboxView(): HTMLElement {
+  const list = el('ul', { id: 'inbox' });
+  const refreshed = el('p', { dataset: { testid: 'inbox-refreshed' } }, 'not loaded yet');
+  const refresh = async (): Promise<void> => {
+    const { messages, serverTime } = await api.get('inbox').json<{ messages: string[]; serverTime: string }>();
+    list.replaceChildren(...messages.map((m) => el('li', {}, m)));
+    refreshed.textContent = `refreshed ${new Date(serverTime).toLocaleTimeString()}`;
+  };
+  const every = Number(new URLSearchParams(location.search).get('poll') ?? 3000);
+  void refresh();
+  setInterval(() => void refresh().catch(() => undefined), every);
+  return el('section', {}, el('h2', {}, 'Inbox'), list, refreshed);
+}
+
+async function route(user: string, restored?: Snapshot): Promise<void> {
+  const main = el('main');
+  if (location.pathname === '/reports') {
+    const { reportsView } = await import('./reports.js');
+    main.append(reportsView(ATLAS.length));
+  } else {
+    main.append(invoiceView(restored?.form));
+  }
+  main.append(inboxView());
+  app.replaceChildren(header(user), main);
+}
+
+async function boot(): Promise<void> {
+  daylight.start();
+  mountBanner(daylight);
+  if (__APP_BROKEN__) throw new Error(`release ${__APP_VERSION__} is broken on purpose`);
+  const restored = daylight.restored as Snapshot | undefined;
+  const me = await api.get('me', { throwHttpErrors: false });
+  if (me.ok) {
+    const { user } = await me.json<{ user: string }>();
+    await route(user, restored);
+  } else {
+    loginView();
+  }
+  daylight.ready();
+  Object.assign(window, { daylight });
+}
+
+void boot();
