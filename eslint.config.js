@@ -8,7 +8,6 @@ export default tseslint.config(
       '**/dist/**',
       '**/node_modules/**',
       'examples/*/builds/**',
-      'examples/*/src/generated/**',
       '**/.daylight/**',
       'test-results/**',
       'playwright-report/**',

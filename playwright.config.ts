@@ -16,7 +16,7 @@ export default defineConfig<object, { framework: Framework }>({
   use: {
     browserName: 'chromium',
     headless: true,
-    launchOptions: { args: CHROMIUM_ARGS, ...(executablePath ? { executablePath } : {}) },
+    launchOptions: { args: [...CHROMIUM_ARGS], ...(executablePath ? { executablePath } : {}) },
     trace: 'retain-on-failure',
   },
   projects: [

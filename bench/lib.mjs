@@ -5,7 +5,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'RESULTS.md');
+const ROOT = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+const RESULTS = path.join(ROOT, 'bench', 'RESULTS.md');
+
+/** The installed version of a package of the workspace root. */
+export async function versionOf(name) {
+  return JSON.parse(await readFile(path.join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+}
 
 export function machine() {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';

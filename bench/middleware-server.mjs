@@ -5,6 +5,7 @@
 import { createServer } from 'node:http';
 
 const [framework, variant, store] = process.argv.slice(2);
+const quiet = { info() {}, warn: console.warn, error: console.error };
 const BODY = {
   items: [
     { id: 1, name: 'desk' },
@@ -21,7 +22,7 @@ async function expressHandler() {
   if (variant === 'daylight') {
     const { createDaylight } = await import('@daylight/server-middleware');
     const { daylightExpress } = await import('@daylight/server-middleware/express');
-    const daylight = createDaylight({ config: store, watch: false });
+    const daylight = createDaylight({ config: store, watch: false, logger: quiet });
     await daylight.ready;
     app.use(daylightExpress(daylight));
   } else if (variant === 'helmet') {
@@ -38,7 +39,7 @@ async function koaHandler() {
   if (variant === 'daylight') {
     const { createDaylight } = await import('@daylight/server-middleware');
     const { daylightKoa } = await import('@daylight/server-middleware/koa');
-    const daylight = createDaylight({ config: store, watch: false });
+    const daylight = createDaylight({ config: store, watch: false, logger: quiet });
     await daylight.ready;
     app.use(daylightKoa(daylight));
   } else if (variant === 'helmet') {

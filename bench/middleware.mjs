@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { runCli } from '@daylight/cli';
-import { machine, median, writeSection } from './lib.mjs';
+import { machine, median, versionOf, writeSection } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
@@ -100,7 +100,7 @@ await writeSection(
   `## Middleware cost
 
 \`npm run bench:middleware\` — autocannon, ${CONNECTIONS} connections, ${SECONDS} s per sample after a ${SECONDS} s warm-up, ${ROUNDS} rounds with the variants' order rotated each round; each server in its own process; GET of a small JSON body on loopback.
-Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; express ${(await import('express/package.json', { with: { type: 'json' } })).default.version}, koa ${(await import('koa/package.json', { with: { type: 'json' } })).default.version}, helmet ${(await import('helmet/package.json', { with: { type: 'json' } })).default.version}.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; express ${await versionOf('express')}, koa ${await versionOf('koa')}, helmet ${await versionOf('helmet')}.
 
 ${table}
 

@@ -4,26 +4,9 @@
 // root, it installs Debian's package; elsewhere it says how to get one.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { findChromium } from './chromium.mjs';
 
-const candidates = [
-  process.env.DAYLIGHT_CHROMIUM,
-  process.env.CHROMIUM_PATH,
-  '/usr/lib/chromium/chromium',
-  '/usr/bin/chromium',
-].filter(Boolean);
-
-/** The browser Playwright downloaded itself, if it ever did. */
-function playwrightsOwn() {
-  try {
-    const path = createRequire(import.meta.url)('playwright-core').chromium.executablePath();
-    return existsSync(path) ? path : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const found = candidates.find((candidate) => existsSync(candidate)) ?? playwrightsOwn();
+const found = findChromium();
 if (found) {
   console.log(`chromium: ${found}`);
   process.exit(0);

@@ -3,7 +3,7 @@
 // way a real bundler's output looks. The same version always builds to the
 // same bytes, so publishing it again is a no-op.
 import { createHash } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -33,11 +33,31 @@ function atlas(bytes) {
   return chunks.join('');
 }
 
-export async function buildRelease(version, { outDir = path.join(root, 'builds', version), broken = false } = {}) {
+/** An esbuild plugin that swaps src/atlas.ts for `bytes` of generated data, in memory. */
+function atlasPlugin(bytes) {
+  return {
+    name: 'atlas',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]atlas\.ts$/ }, () => ({
+        contents: `export const ATLAS = ${JSON.stringify(atlas(bytes))};`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/**
+ * Builds one release of the office app.
+ * @param {string} version
+ * @param {{ outDir?: string, broken?: boolean, atlasBytes?: number }} [options]
+ *   `broken`: the release throws during boot, before `ready()`;
+ *   `atlasBytes`: size of the bundled reference data (default 2.3 MB).
+ */
+export async function buildRelease(
+  version,
+  { outDir = path.join(root, 'builds', version), broken = false, atlasBytes = 2_300_000 } = {},
+) {
   const flavour = FLAVOURS[version] ?? { accent: '#6b3fa0', title: `Office Desk ${version}`, notesField: true };
-  const generated = path.join(root, 'src', 'generated');
-  await mkdir(generated, { recursive: true });
-  await writeFile(path.join(generated, 'atlas.js'), `export const ATLAS = ${JSON.stringify(atlas(2_300_000))};\n`);
   await rm(outDir, { recursive: true, force: true });
   const result = await build({
     entryPoints: { app: path.join(root, 'src', 'main.ts') },
@@ -57,6 +77,7 @@ export async function buildRelease(version, { outDir = path.join(root, 'builds',
       __APP_BROKEN__: JSON.stringify(broken),
     },
     logLevel: 'warning',
+    plugins: [atlasPlugin(atlasBytes)],
   });
   const entry = Object.entries(result.metafile.outputs).find(([, output]) => output.entryPoint)?.[0];
   const entryPath = path.relative(outDir, path.resolve(entry)).split(path.sep).join('/');

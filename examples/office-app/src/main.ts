@@ -6,7 +6,7 @@
 import ky from 'ky';
 import { createDaylight, type DaylightState } from '@daylight/client';
 import { mountBanner } from '@daylight/client/banner';
-import { ATLAS } from './generated/atlas.js';
+import { ATLAS } from './atlas.js';
 
 declare const __APP_VERSION__: string;
 declare const __APP_FLAVOUR__: { accent: string; title: string; notesField: boolean };
