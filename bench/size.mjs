@@ -33,6 +33,10 @@ async function measure(contents, external = ['ky', 'workbox-window']) {
 const rows = [
   ['@daylight/client (core)', await measure("export * from '@daylight/client';")],
   ['@daylight/client/banner', await measure("export * from '@daylight/client/banner';")],
+  ['@daylight/client/tabs', await measure("export * from '@daylight/client/tabs';")],
+  ['@daylight/client/watchdog', await measure("export * from '@daylight/client/watchdog';")],
+  ['@daylight/client/recovery', await measure("export * from '@daylight/client/recovery';")],
+  ['@daylight/client/sw', await measure("export * from '@daylight/client/sw';")],
   [
     `workbox-window ${require('workbox-window/package.json').version} (reference)`,
     await measure("export * from 'workbox-window';", []),

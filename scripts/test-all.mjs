@@ -1,6 +1,7 @@
 // `npm test`: everything CI checks, in order, and one summary line at the end.
 //
-//   1. a browser for the end-to-end tests (scripts/ensure-chromium.mjs)
+//   1. a browser for the end-to-end tests (scripts/ensure-chromium.mjs), and
+//      redis-server for the Redis integration tests (scripts/ensure-redis.mjs)
 //   2. build every package and the demo's releases
 //   3. static checks: ESLint, Prettier, TypeScript (each counts as one check)
 //   4. unit and integration tests (vitest)
@@ -40,6 +41,9 @@ function readJson(file) {
 
 if (!run(process.execPath, ['scripts/ensure-chromium.mjs'])) {
   console.log('\nno browser for the end-to-end tests (see the message above)');
+}
+if (!run(process.execPath, ['scripts/ensure-redis.mjs'])) {
+  console.log('\nno redis-server for the Redis integration tests (see the message above)');
 }
 if (!run('npm', ['run', 'build', '--silent'])) {
   console.log('\nthe build failed; nothing else can run\n0 passed, 1 failed');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test as base, expect, type Page, type Request } from '@playwright/test';
-import { startOfficeServer } from '../../examples/office-app/server/app.mjs';
+import { startOfficeServer, type OfficeServer } from '../../examples/office-app/server/app.mjs';
 
 const run = promisify(execFile);
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -27,7 +27,17 @@ export interface Office {
   /** Runs `daylight <args> --store <store>` as a real process; rejects on a non-zero exit. */
   cli(...args: string[]): Promise<string>;
   promote(version: string): Promise<void>;
+  /** Every request the server got, as `METHOD /path?query`, in order. */
+  readonly requests: readonly string[];
+  /** What the server counted from `POST /_daylight/reports`. */
+  reportCounts(): ReturnType<OfficeServer['daylight']['reportCounts']>;
 }
+
+/** The office app's admin token in the tests: `Authorization: Bearer <it>` opens the status page. */
+export const ADMIN_TOKEN = 'e2e-admin-token';
+
+/** Automatic halts in the tests: two failed boots that are at least half of the switches. */
+export const TEST_HALT = { minFailures: 2, failureRate: 0.5 } as const;
 
 export async function daylight(store: string, ...args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, [BIN, ...args, '--store', store], { cwd: ROOT });
@@ -47,12 +57,23 @@ export const test = base.extend<{ office: Office }, { framework: Framework }>({
     await daylight(store, 'publish', path.join(BUILDS, '1.0.0'), '--version', '1.0.0');
     await daylight(store, 'publish', path.join(BUILDS, '1.1.0'), '--version', '1.1.0');
     await daylight(store, 'promote', '1.0.0');
-    const quiet = { info() {}, warn() {}, error() {} };
-    const server = await startOfficeServer({ framework, store, logger: quiet });
+    // DAYLIGHT_E2E_LOG=1 shows what the server logs.
+    const quiet = process.env.DAYLIGHT_E2E_LOG ? console : { info() {}, warn() {}, error() {} };
+    const requests: string[] = [];
+    const server = await startOfficeServer({
+      framework,
+      store,
+      logger: quiet,
+      reports: { halt: TEST_HALT },
+      onRequest: (req) => requests.push(`${req.method ?? ''} ${req.url ?? ''}`),
+      adminToken: ADMIN_TOKEN,
+    });
     await use({
       url: server.url,
       store,
       cli: (...args) => daylight(store, ...args),
+      requests,
+      reportCounts: () => server.daylight.reportCounts(),
       async promote(version) {
         await daylight(store, 'promote', version);
       },
@@ -98,8 +119,8 @@ export function watch(page: Page): Watch {
  * `GET /api/me` answers 401 (that is how it learns nobody is signed in yet),
  * so `seen.failedApi` is emptied once signed in: from then on, any failure counts.
  */
-export async function signIn(page: Page, url: string, seen?: Watch, user = 'ada'): Promise<void> {
-  await page.goto(`${url}/?poll=500`);
+export async function signIn(page: Page, url: string, seen?: Watch, user = 'ada', query = ''): Promise<void> {
+  await page.goto(`${url}/?poll=500${query}`);
   await page.locator('#user').fill(user);
   await page.locator('#password').fill('correct horse');
   await page.getByRole('button', { name: 'Sign in' }).click();

@@ -52,6 +52,17 @@ console.log(`
      signed in, your typing comes back, and the header turns green.
   4. Roll back with: npx daylight promote 1.0.0 --store ${relStore}
 
+  Pilot office first (docs/rollouts.md). Your office is the part after "@" in
+  the user name: sign in as ada@pilot in one window and bob@berlin in another
+  (a private window keeps the logins apart), then run, one at a time:
+       npx daylight promote 1.1.0 --cohort pilot --store ${relStore}          only ada's tab is offered 1.1.0
+       npx daylight promote 1.1.0 --percent 50 --key user --store ${relStore}  half of everyone else, by user
+       npx daylight promote 1.1.0 --store ${relStore}                        everyone
+       npx daylight rollback --store ${relStore}                             everyone back to 1.0.0, once
+       npx daylight rollback --cohort pilot --store ${relStore}              the pilot office too
+       npx daylight status --store ${relStore}                               cohorts, rollouts, halts
+       npx daylight history --store ${relStore}                              who changed what, when
+
   Ctrl+C stops the demo.
 `);
 

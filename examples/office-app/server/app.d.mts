@@ -1,5 +1,5 @@
-import type { Server } from 'node:http';
-import type { DaylightServer } from '@daylight/server-middleware';
+import type { IncomingMessage, Server } from 'node:http';
+import type { DaylightServer, ReportsOptions } from '@daylight/server-middleware';
 
 export interface OfficeServerOptions {
   /** @default 'express' */
@@ -11,7 +11,24 @@ export interface OfficeServerOptions {
   /** @default '127.0.0.1' */
   host?: string;
   logger?: { info(msg: string): void; warn(msg: string): void; error(msg: string, err?: unknown): void };
+  /** Passed to the middleware: size and rate limits of `POST /_daylight/reports`, automatic halts. */
+  reports?: ReportsOptions;
+  /** Called with every request before the app sees it (the tests count requests with it). */
+  onRequest?: (req: IncomingMessage) => void;
+  /** Logins, shared by servers given the same ones. @default a fresh createSessions() */
+  sessions?: OfficeSessions;
+  /** Opens the status page (`/_daylight/admin/`) to requests with `Authorization: Bearer <adminToken>`. @default admin off */
+  adminToken?: string;
 }
+
+/** The app's in-memory logins; the signed-in person's office is Daylight's cohort. */
+export interface OfficeSessions {
+  open(user: string, office: string): string;
+  user(cookieHeader: string | undefined): string | undefined;
+  office(cookieHeader: string | undefined): string | undefined;
+}
+
+export function createSessions(): OfficeSessions;
 
 export interface OfficeServer {
   readonly url: string;

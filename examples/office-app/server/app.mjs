@@ -5,20 +5,37 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createDaylight } from '@daylight/server-middleware';
 
-/** In-memory sessions: sid → user. A reload keeps the cookie, so it keeps the login. */
-function createSessions() {
+/**
+ * In-memory sessions: sid → { user, office }. A reload keeps the cookie, so it
+ * keeps the login. Two servers given the same sessions share the logins (the
+ * tests run two servers behind one proxy).
+ */
+export function createSessions() {
   const sessions = new Map();
+  const find = (cookieHeader) => {
+    const match = /(?:^|;\s*)sid=([A-Za-z0-9_-]+)/.exec(cookieHeader ?? '');
+    return match ? sessions.get(match[1]) : undefined;
+  };
   return {
-    open(user) {
+    open(user, office) {
       const sid = randomBytes(18).toString('base64url');
-      sessions.set(sid, user);
+      sessions.set(sid, { user, office });
       return sid;
     },
-    user(cookieHeader) {
-      const match = /(?:^|;\s*)sid=([A-Za-z0-9_-]+)/.exec(cookieHeader ?? '');
-      return match ? sessions.get(match[1]) : undefined;
-    },
+    user: (cookieHeader) => find(cookieHeader)?.user,
+    /** The signed-in person's office: Daylight's cohort, and the tenant key of percentage rollouts. */
+    office: (cookieHeader) => find(cookieHeader)?.office,
   };
+}
+
+/**
+ * The office a login belongs to: `office` in the body, else the part after
+ * "@" in the user name ("ada@pilot" signs in to the pilot office), else "main".
+ */
+function officeOf(body, user) {
+  const given = typeof body?.office === 'string' ? body.office.trim() : '';
+  const office = given || (user.includes('@') ? user.slice(user.lastIndexOf('@') + 1) : '') || 'main';
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(office) ? office : 'main';
 }
 
 const COOKIE = (sid) => `sid=${sid}; HttpOnly; SameSite=Lax; Path=/`;
@@ -37,7 +54,7 @@ async function expressApp(daylight, sessions) {
       res.status(400).json({ error: 'user and password are required' });
       return;
     }
-    res.setHeader('Set-Cookie', COOKIE(sessions.open(user)));
+    res.setHeader('Set-Cookie', COOKIE(sessions.open(user, officeOf(req.body, user))));
     res.json({ user });
   });
   const auth = (req, res, next) => {
@@ -95,7 +112,7 @@ async function koaApp(daylight, sessions) {
         ctx.body = { error: 'user and password are required' };
         return;
       }
-      ctx.set('Set-Cookie', COOKIE(sessions.open(user)));
+      ctx.set('Set-Cookie', COOKIE(sessions.open(user, officeOf(body, user))));
       ctx.body = { user };
       return;
     }
@@ -125,15 +142,40 @@ async function koaApp(daylight, sessions) {
 
 /**
  * Starts the office app on loopback.
- * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object }} options
+ * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object, reports?: object, onRequest?: (req: import('node:http').IncomingMessage) => void, sessions?: ReturnType<typeof createSessions>, adminToken?: string }} options
  */
-export async function startOfficeServer({ framework = 'express', store, port = 0, host = '127.0.0.1', logger }) {
-  const daylight = createDaylight({ config: store, ...(logger ? { logger } : {}) });
+export async function startOfficeServer({
+  framework = 'express',
+  store,
+  port = 0,
+  host = '127.0.0.1',
+  logger,
+  reports,
+  onRequest,
+  sessions = createSessions(),
+  adminToken,
+}) {
+  const daylight = createDaylight({
+    config: store,
+    // The cohort is the signed-in person's office, from the server's session, never from what the page sends.
+    cohort: (req) => sessions.office(req.headers.cookie),
+    keys: { user: (req) => sessions.user(req.headers.cookie), tenant: (req) => sessions.office(req.headers.cookie) },
+    ...(logger ? { logger } : {}),
+    ...(reports ? { reports } : {}),
+    // The status page and census.json below /_daylight/admin/: only for requests with the admin token.
+    ...(adminToken ? { authorize: (req) => req.headers.authorization === `Bearer ${adminToken}` } : {}),
+  });
   await daylight.ready;
-  const sessions = createSessions();
   const handler =
     framework === 'koa' ? (await koaApp(daylight, sessions)).callback() : await expressApp(daylight, sessions);
-  const server = createServer(handler);
+  const server = createServer(
+    onRequest
+      ? (req, res) => {
+          onRequest(req);
+          handler(req, res);
+        }
+      : handler,
+  );
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);

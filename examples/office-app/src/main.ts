@@ -4,8 +4,12 @@
  * say which release this office should run.
  */
 import ky from 'ky';
-import { createDaylight, type DaylightState } from '@daylight/client';
+import { createDaylight, type DaylightState, type Policy } from '@daylight/client';
 import { mountBanner } from '@daylight/client/banner';
+import { recoverChunkErrors } from '@daylight/client/recovery';
+import { enableServiceWorker, reset } from '@daylight/client/sw';
+import { coordinateTabs } from '@daylight/client/tabs';
+import { watchBoot } from '@daylight/client/watchdog';
 import { ATLAS } from './atlas.js';
 
 declare const __APP_VERSION__: string;
@@ -33,9 +37,25 @@ const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
   ['description', 'Description', 'textarea'],
 ];
 
+// Knobs for trying things out (and for the end-to-end tests): ?policy=auto,
+// ?idle=ms, ?hidden=ms, ?grace=ms, ?watchdog=ms, ?sw=1 (service worker mode). Without them, the defaults.
+const params = new URLSearchParams(location.search);
+const number = (name: string): number | undefined => (params.has(name) ? Number(params.get(name)) : undefined);
+const idle = number('idle');
+const hidden = number('hidden');
+const grace = number('grace');
 const daylight = createDaylight({
   snapshot: (): Snapshot => ({ form: readForm(), route: location.pathname }),
+  ...(params.has('policy') ? { policy: params.get('policy') as Policy } : {}),
+  ...(grace === undefined ? {} : { grace }),
+  safeMoments: { ...(idle === undefined ? {} : { idle }), ...(hidden === undefined ? {} : { hidden }) },
 });
+// Before start(): the watchdog must see an error thrown right after it.
+const watchdog = number('watchdog');
+watchBoot(daylight, watchdog === undefined ? {} : { timeout: watchdog });
+coordinateTabs(daylight);
+recoverChunkErrors(daylight);
+const serviceWorker = params.get('sw') === '1' ? enableServiceWorker(daylight) : undefined;
 const api = ky.create({ prefixUrl: '/api', hooks: daylight.kyHooks, retry: 0, timeout: 10_000 });
 const app = document.getElementById('app')!;
 
@@ -191,17 +211,24 @@ async function route(user: string, restored?: Snapshot): Promise<void> {
 async function boot(): Promise<void> {
   daylight.start();
   mountBanner(daylight);
+  Object.assign(window, { daylight, daylightServiceWorker: { worker: serviceWorker, reset } });
   if (__APP_BROKEN__) throw new Error(`release ${__APP_VERSION__} is broken on purpose`);
-  const restored = daylight.restored as Snapshot | undefined;
-  const me = await api.get('me', { throwHttpErrors: false });
-  if (me.ok) {
+  await showApp(daylight.restored as Snapshot | undefined);
+  daylight.ready();
+}
+
+/** Signed in: the app; not: the login; offline (a switch can land from the service worker's cache): a note, and the app once the network is back. */
+async function showApp(restored: Snapshot | undefined): Promise<void> {
+  const me = await api.get('me', { throwHttpErrors: false }).catch(() => undefined);
+  if (!me) {
+    window.addEventListener('online', () => void showApp(restored).catch(() => undefined), { once: true });
+    app.replaceChildren(header(undefined), el('main', {}, el('p', { dataset: { testid: 'offline' } }, 'offline')));
+  } else if (me.ok) {
     const { user } = await me.json<{ user: string }>();
     await route(user, restored);
   } else {
     loginView();
   }
-  daylight.ready();
-  Object.assign(window, { daylight });
 }
 
 void boot();

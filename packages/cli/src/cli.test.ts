@@ -55,6 +55,9 @@ describe('runCli', () => {
       status: 'promoted',
       version: '1.0.0',
       previous: null,
+      cohort: null,
+      percent: 100,
+      summary: 'promote 1.0.0 to everyone',
       store: path.join(root, 'releases.json'),
     });
 
@@ -140,14 +143,14 @@ describe('runCli', () => {
         'an extra argument',
         ['promote', '1.0.0', '1.1.0'],
         2,
-        /^daylight: unexpected argument "1\.1\.0"; usage: daylight promote <version>$/,
+        /^daylight: unexpected argument "1\.1\.0"; usage: daylight promote <version> \[--cohort <name>\] \[--percent <0-100>\] \[--key <name>\]$/,
       ],
       ['promoting without a registry', ['promote', '1.0.0'], 1, /^daylight: no registry at /],
       [
-        'a redis store, not supported yet',
-        ['status', '--store', 'redis://localhost:6379'],
+        'a store URL of an unsupported kind',
+        ['status', '--store', 'ftp://localhost/releases.json'],
         2,
-        /redis:\/\/ stores are not supported yet/,
+        /ftp:\/\/ stores are not supported; pass the path of a registry file/,
       ],
       ['a flag given twice', ['promote', '1.0.0', '--json', '--json'], 2, /flag --json is given twice/],
       [

@@ -33,8 +33,18 @@ export const DEFAULT_STORE = 'releases.json';
 const GLOBAL_FLAGS: Readonly<Record<string, FlagSpec>> = {
   store: {
     type: 'string',
-    value: '<path>',
-    description: `the registry file (default: $DAYLIGHT_STORE, else ./${DEFAULT_STORE})`,
+    value: '<path|url>',
+    description: `the registry file, or a redis:// URL (default: $DAYLIGHT_STORE, else ./${DEFAULT_STORE})`,
+  },
+  releases: {
+    type: 'string',
+    value: '<dir>',
+    description: 'with a redis:// store: the folder holding releases/<version>/ (default: $DAYLIGHT_RELEASES, else .)',
+  },
+  actor: {
+    type: 'string',
+    value: '<name>',
+    description: 'who makes the change, for the audit log (default: $DAYLIGHT_ACTOR, else $USER)',
   },
   json: { type: 'boolean', description: 'print the result as JSON on stdout' },
   help: { type: 'boolean', short: 'h', description: 'show help' },
@@ -159,7 +169,7 @@ function generalHelp(): string {
   return [
     `daylight ${packageVersion()}: publish and promote releases of a single-page app, during office hours`,
     '',
-    'usage: daylight [--store <path>] [--json] <command> [arguments]',
+    'usage: daylight [--store <path|redis-url>] [--json] <command> [arguments]',
     '',
     'commands:',
     ...[...commands.values()].map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
@@ -168,7 +178,9 @@ function generalHelp(): string {
     ...flagLines(TOP_LEVEL_FLAGS),
     '',
     'run "daylight <command> --help" for its arguments and options.',
-    'exit codes: 0 done (or nothing to do), 1 refused or failed (nothing changed), 2 wrong command line.',
+    'exit codes: 0 done (or nothing to do), 1 refused or failed (nothing changed: unknown version or',
+    'cohort, below the floor, a conflict with another command, an unreachable store), 2 wrong command',
+    'line (unknown flag, a version that is not semver, a percentage outside 0-100).',
   ].join('\n');
 }
 
@@ -194,7 +206,7 @@ function splitCommand(argv: readonly string[]): { global: string[]; command: str
     const token = argv[i]!;
     if (token === '--') return { global: argv.slice(0, i), command: argv[i + 1], rest: argv.slice(i + 2) };
     if (!token.startsWith('-') || token === '-') break;
-    i += token === '--store' ? 2 : 1;
+    i += token === '--store' || token === '--actor' || token === '--releases' ? 2 : 1;
   }
   return { global: argv.slice(0, i), command: argv[i], rest: argv.slice(i + 1) };
 }
@@ -271,16 +283,27 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
     const storeFlag = args.values.store ?? global.values.store;
     const storeArgument = typeof storeFlag === 'string' ? storeFlag : undefined;
     const fromEnv = env.DAYLIGHT_STORE === undefined || env.DAYLIGHT_STORE === '' ? undefined : env.DAYLIGHT_STORE;
-    const context: CommandContext = {
-      store: openStore(storeArgument ?? fromEnv ?? DEFAULT_STORE, cwd),
-      storeArgument,
-      cwd,
+    const flag = (name: string): string | undefined => {
+      const value = args.values[name] ?? global.values[name];
+      return typeof value === 'string' && value !== '' ? value : undefined;
     };
-    const output = await command.run(args, context);
+    const actor = flag('actor') ?? (env.DAYLIGHT_ACTOR || undefined) ?? (env.USER || undefined) ?? 'unknown';
+    const releases = flag('releases') ?? (env.DAYLIGHT_RELEASES || undefined);
+    const store = openStore(storeArgument ?? fromEnv ?? DEFAULT_STORE, cwd, {
+      actor,
+      ...(releases === undefined ? {} : { releases }),
+    });
+    const context: CommandContext = { store, storeArgument, cwd };
+    let output;
+    try {
+      output = await command.run(args, context);
+    } finally {
+      await store.close();
+    }
     for (const warning of output.warnings ?? []) stderr.write(`daylight: note: ${warning}\n`);
     const json = args.values.json === true || global.values.json === true;
     stdout.write(json ? `${JSON.stringify(output.json, null, 2)}\n` : `${output.text}\n`);
-    return EXIT_OK;
+    return output.exitCode ?? EXIT_OK;
   } catch (error) {
     if (isDaylightCliError(error)) {
       stderr.write(`daylight: ${error.message}\n`);

@@ -12,6 +12,8 @@ export type DaylightCliErrorCode =
   | 'release'
   /** The version named is not in the registry. */
   | 'not-published'
+  /** The cohort named has no release or rollout in the registry. */
+  | 'unknown-cohort'
   /** The store refuses the change: other content under the same version, a floor above the current release, another command writing at the same time. */
   | 'conflict'
   /** Reading or writing the store failed (permissions, full disk). */

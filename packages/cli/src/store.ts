@@ -1,8 +1,9 @@
 /**
- * Where releases live. Commands talk to a {@link ReleaseStore}; today the
- * only kind is the directory store of docs/design.md ("On disk: the release
- * store"), picked by {@link openStore} from `--store`. A Redis store (a
- * `redis://` location) will implement the same interface.
+ * Where releases live. Commands talk to a {@link ReleaseStore}, picked by
+ * {@link openStore} from `--store`: the directory store of docs/design.md
+ * ("On disk: the release store"), or a Redis store (`redis://…`) that keeps
+ * the registry and the audit log in Redis and the release folders on disk
+ * (`--releases`, a folder every server reads).
  */
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
@@ -10,11 +11,16 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { validateManifest, type ReleaseManifest } from '@daylight/protocol';
 import {
+  RedisRegistry,
+  RegistryConflictError,
+  appendAuditFile,
   emptyRegistry,
+  readAuditFile,
   readManifestFile,
   releaseDir,
   validateRegistry,
   writeRegistryFile,
+  type AuditEntry,
   type Registry,
 } from '@daylight/server-middleware';
 import { hashFile, type BuildFile } from './build.js';
@@ -54,13 +60,32 @@ export interface ReleaseStore {
    * folders with {@link ReleaseStore.installRelease}) and writes the registry it returns.
    * @throws {DaylightCliError} `conflict` when another command holds the lock or wrote in between.
    */
-  update(basedOn: StoreSnapshot, change: () => Promise<Registry>): Promise<void>;
+  update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<void>;
   /**
    * Puts a release's files and manifest in place, complete, before any registry names it.
    * Call only inside {@link ReleaseStore.update}.
    * @returns where the release now is.
    */
   installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string>;
+  /** The last `limit` entries of the audit log, oldest first. */
+  history(limit: number): Promise<AuditEntry[]>;
+  /** Closes connections (Redis). */
+  close(): Promise<void>;
+}
+
+/** What a change records in the audit log. */
+export interface ChangeRecord {
+  /** `publish`, `promote`, `rollback`, … */
+  readonly action: string;
+  /** One line: `promote 1.1.0 to cohort pilot`. */
+  readonly summary: string;
+}
+
+export interface OpenStoreOptions {
+  /** Who makes the changes, for the audit log. @default 'unknown' */
+  readonly actor?: string;
+  /** For a Redis store: the folder that holds `releases/<version>/`. @default cwd */
+  readonly releases?: string;
 }
 
 /**
@@ -68,7 +93,7 @@ export interface ReleaseStore {
  * resolved against `cwd`.
  * @throws {DaylightCliError} `invalid-option` for a URL scheme that is not supported yet.
  */
-export function openStore(location: string, cwd: string): ReleaseStore {
+export function openStore(location: string, cwd: string, options: OpenStoreOptions = {}): ReleaseStore {
   if (location.trim() === '') {
     throw new DaylightCliError(
       'invalid-option',
@@ -76,13 +101,17 @@ export function openStore(location: string, cwd: string): ReleaseStore {
     );
   }
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1];
+  const actor = options.actor ?? 'unknown';
+  if (scheme === 'redis' || scheme === 'rediss') {
+    return new RedisStore(location, path.resolve(cwd, options.releases ?? '.'), actor);
+  }
   if (scheme !== undefined) {
     throw new DaylightCliError(
       'invalid-option',
-      `--store ${location}: ${scheme}:// stores are not supported yet; pass the path of a registry file, such as ./releases.json`,
+      `--store ${location}: ${scheme}:// stores are not supported; pass the path of a registry file, such as ./releases.json, or a redis:// URL`,
     );
   }
-  return new FileStore(path.resolve(cwd, location));
+  return new FileStore(path.resolve(cwd, location), actor);
 }
 
 /** A store given as a location (resolved against `cwd`) or already opened. */
@@ -115,9 +144,19 @@ interface LockOwner {
 /** The directory store: `releases.json` and `releases/<version>/` beside it. */
 export class FileStore implements ReleaseStore {
   readonly location: string;
+  readonly actor: string;
 
-  constructor(registryFile: string) {
+  constructor(registryFile: string, actor = 'unknown') {
     this.location = path.resolve(registryFile);
+    this.actor = actor;
+  }
+
+  history(limit: number): Promise<AuditEntry[]> {
+    return readAuditFile(this.location, limit);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   async read(): Promise<StoreSnapshot> {
@@ -178,7 +217,7 @@ export class FileStore implements ReleaseStore {
     }
   }
 
-  async update(basedOn: StoreSnapshot, change: () => Promise<Registry>): Promise<void> {
+  async update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<void> {
     const directory = path.dirname(this.location);
     try {
       await mkdir(directory, { recursive: true });
@@ -200,9 +239,21 @@ export class FileStore implements ReleaseStore {
           `registry ${this.location} changed while this command ran (another command wrote it); nothing was changed, run the command again`,
         );
       }
-      const next = await change();
+      // Every write bumps the revision: servers report it, and tabs ignore answers older than one they acted on.
+      const changed = await change();
+      // A change that leaves the registry as it was (a repaired release folder) keeps its revision and bytes.
+      const same = JSON.stringify(changed) === JSON.stringify(now.registry);
+      const revision = (now.registry.revision ?? 0) + (same ? 0 : 1);
+      const next = { ...changed, revision };
       try {
-        await writeRegistryFile(this.location, next);
+        if (!same) await writeRegistryFile(this.location, next);
+        await appendAuditFile(this.location, {
+          revision,
+          at: new Date().toISOString(),
+          actor: this.actor,
+          action: record?.action ?? 'change',
+          summary: record?.summary ?? 'change the registry',
+        });
       } catch (error) {
         throw new DaylightCliError(
           'io',
@@ -326,5 +377,94 @@ function isRunning(pid: number): boolean {
   } catch (error) {
     // EPERM: it runs, under another user.
     return errnoCode(error) === 'EPERM';
+  }
+}
+
+/**
+ * The Redis store: the registry and its audit log in Redis (one atomic
+ * transaction per change, see @daylight/server-middleware's RedisRegistry),
+ * the release folders on disk below `releasesDir`, where every server reads them.
+ */
+export class RedisStore implements ReleaseStore {
+  readonly location: string;
+  readonly #registry: RedisRegistry;
+  /** The files a FileStore would use, for the release folders: `<releasesDir>/releases.json` is never written. */
+  readonly #files: FileStore;
+  readonly #actor: string;
+
+  constructor(url: string, releasesDir: string, actor: string) {
+    const parsed = new URL(url);
+    const prefix = parsed.searchParams.get('prefix') ?? undefined;
+    parsed.search = '';
+    this.#registry = new RedisRegistry({
+      url: parsed.href,
+      mode: 'client',
+      ...(prefix === undefined ? {} : { prefix }),
+    });
+    this.location = this.#registry.location;
+    this.#files = new FileStore(path.join(releasesDir, 'releases.json'), actor);
+    this.#actor = actor;
+  }
+
+  async #connected<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof DaylightCliError) throw error;
+      if (error instanceof RegistryConflictError) {
+        throw new DaylightCliError('conflict', `${error.message}; nothing was changed, run the command again`);
+      }
+      throw new DaylightCliError(
+        'io',
+        `the Redis store ${this.location} cannot be reached (${(error as Error).message}); check the URL and that Redis runs; nothing was changed`,
+        { cause: error },
+      );
+    }
+  }
+
+  read(): Promise<StoreSnapshot> {
+    return this.#connected(async () => {
+      const read = await this.#registry.read();
+      if (!read.ok) {
+        if ('missing' in read) return { registry: emptyRegistry(), exists: false, revision: undefined };
+        throw new DaylightCliError('registry', `registry in ${this.location} is invalid: ${read.error}`);
+      }
+      return { registry: read.registry, exists: true, revision: String(read.registry.revision ?? 0) };
+    });
+  }
+
+  releaseLocation(version: string): string {
+    return this.#files.releaseLocation(version);
+  }
+
+  readManifest(version: string): Promise<ManifestRead> {
+    return this.#files.readManifest(version);
+  }
+
+  fileBytes(version: string, buildPath: string): Promise<number | undefined> {
+    return this.#files.fileBytes(version, buildPath);
+  }
+
+  installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string> {
+    return this.#files.installRelease(version, files, manifest);
+  }
+
+  update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<void> {
+    const expected = basedOn.revision === undefined ? null : Number(basedOn.revision);
+    return this.#connected(async () => {
+      await this.#registry.update(
+        async () => ({ registry: await change(), changed: true, summary: record?.summary ?? 'change the registry' }),
+        { actor: this.#actor, action: record?.action ?? 'change' },
+        expected,
+      );
+    });
+  }
+
+  history(limit: number): Promise<AuditEntry[]> {
+    return this.#connected(() => this.#registry.history(limit));
+  }
+
+  close(): Promise<void> {
+    return this.#registry.close();
   }
 }

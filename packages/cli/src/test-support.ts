@@ -106,3 +106,22 @@ export function captureIO(
     err: () => stderr,
   };
 }
+
+/** A real Redis started by a test; see @daylight/server-middleware's `src/test-redis.ts`. */
+export interface TestRedis {
+  readonly port: number;
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real `redis-server` on a free loopback port with the server
+ * package's test helper, so the repository has one copy of it. (Imported by
+ * URL: the helper is a test file of another package, outside this one's `rootDir`.)
+ */
+export async function startRedis(): Promise<TestRedis> {
+  const helper = new URL('../../server-middleware/src/test-redis.ts', import.meta.url).href;
+  const module = (await import(helper)) as { startRedis(): Promise<TestRedis> };
+  return module.startRedis();
+}

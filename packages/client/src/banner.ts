@@ -20,20 +20,30 @@ export interface BannerOptions {
   acceptLabel?: string;
   /** @default 'Later' */
   dismissLabel?: string;
+  /**
+   * The message of a forced switch, every second until it happens; receives
+   * the release and the seconds left.
+   * @default (d, s) => `Version ${d.version} is required: updating in ${s} s.`
+   */
+  countdown?: (detail: DownloadedDetail, seconds: number) => string;
 }
 
 /**
  * Shows the banner whenever a release that the policy says to prompt for is
- * downloaded. Returns a function that removes it and stops listening.
+ * downloaded, and a countdown for a forced switch (no "Later" then). Returns
+ * a function that removes it and stops listening.
  */
 export function mountBanner(client: DaylightClient, options: BannerOptions = {}): () => void {
   let element: HTMLElement | undefined;
+  let ticker: ReturnType<typeof setInterval> | undefined;
   const remove = (): void => {
+    clearInterval(ticker);
     element?.remove();
     element = undefined;
   };
   const show = (event: CustomEvent<DownloadedDetail>): void => {
-    if (event.detail.policy !== 'prompt') return;
+    const { policy, deadline } = event.detail;
+    if (policy !== 'prompt' && policy !== 'force') return;
     remove();
     const root = document.createElement('div');
     root.setAttribute('role', 'status');
@@ -57,7 +67,20 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
       });
     });
     dismiss.addEventListener('click', remove);
-    root.append(text, accept, dismiss);
+    root.append(text, accept);
+    if (policy === 'prompt') root.append(dismiss);
+    else if (deadline !== undefined) {
+      root.dataset.daylightCountdown = '';
+      const tick = (): void => {
+        const seconds = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+        text.textContent = (options.countdown ?? ((d, s) => `Version ${d.version} is required: updating in ${s} s.`))(
+          event.detail,
+          seconds,
+        );
+      };
+      tick();
+      ticker = setInterval(tick, 1000);
+    }
     (options.container ?? document.body).append(root);
     element = root;
   };

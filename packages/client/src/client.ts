@@ -4,6 +4,7 @@ import {
   RELEASE_HEADER,
   RELEASE_META_NAME,
   changeKind,
+  compareVersions,
   formatClientHeader,
   isVersion,
   manifestPath,
@@ -16,7 +17,7 @@ import {
 import { policyFor, resolvePolicy, type Policy, type PolicyMap } from './policy.js';
 import { downloadRelease, fetchManifest, type DownloadProgress } from './download.js';
 import { DaylightError, type DaylightErrorCode } from './errors.js';
-import { readJson, writeJson } from './storage.js';
+import { pushJson, readJson, writeJson } from './storage.js';
 
 export interface DaylightOptions {
   /**
@@ -30,12 +31,36 @@ export interface DaylightOptions {
    */
   basePath?: string;
   /**
-   * What to do with a verified release, per kind of change: `auto` switches at
-   * the next safe moment (the tab hidden, or the app navigating), `prompt`
-   * fires `downloaded` with `policy: 'prompt'` and waits for `apply()`.
-   * @default { major: 'prompt', minor: 'prompt', patch: 'auto', prerelease: 'prompt', downgrade: 'auto' }
+   * What to do with a verified release, per kind of change and per release
+   * urgency; the stronger applies (`prompt` < `auto` < `force`). `auto`
+   * switches at the next safe moment, `prompt` fires `downloaded` with
+   * `policy: 'prompt'` and waits for `apply()`, `force` switches at the next
+   * safe moment or when `grace` ends. A client below the floor (`min`) is
+   * always forced. A string sets every key.
+   * @default { major: 'prompt', minor: 'prompt', patch: 'auto', prerelease: 'prompt', downgrade: 'auto', optional: 'prompt', recommended: 'prompt', critical: 'force' }
+   * @example { minor: 'auto', critical: 'prompt' }
    */
   policy?: Policy | PolicyMap;
+  /**
+   * The moments an automatic (or forced) switch may happen at. Never while a
+   * mutating request sent through Daylight is in flight, while the app holds a
+   * `block()`, or while a text field has the focus.
+   * @default { navigation: true, hidden: 5_000, idle: 120_000 }
+   */
+  safeMoments?: SafeMoments;
+  /**
+   * How long a forced switch waits for a safe moment, in ms, before it
+   * switches anyway (taking the snapshot, but still after in-flight mutating
+   * requests). `state.deadline` says when; the banner counts down.
+   * @default 60_000
+   */
+  grace?: number;
+  /**
+   * Send reports (`boot`, `boot-failure`, `stale-shell`, `stale-asset`,
+   * `integrity`, `loop-guard`) to `POST {basePath}/reports`.
+   * @default true
+   */
+  reports?: boolean;
   /**
    * Origins besides this page's that may serve release files and that API
    * calls may be stamped for (they must allow the `Daylight-Client` header in CORS).
@@ -67,6 +92,33 @@ export interface DaylightOptions {
   fetch?: typeof fetch;
 }
 
+export interface SafeMoments {
+  /** Switch when the app navigates: `history.pushState`, back/forward, or `navigated()`. @default true */
+  readonly navigation?: boolean;
+  /** Switch once the tab has been hidden this long, in ms; `false` turns it off. @default 5_000 */
+  readonly hidden?: number | false;
+  /** Switch once nobody used the page (pointer, keys, wheel, touch, focus) this long, in ms; `false` turns it off. @default 120_000 */
+  readonly idle?: number | false;
+}
+
+/** What a report to `POST {basePath}/reports` is about. */
+export type ReportKind = 'boot' | 'boot-failure' | 'stale-shell' | 'stale-asset' | 'integrity' | 'loop-guard';
+
+/**
+ * What `@daylight/client/tabs` and `/sw` plug into the client with `extend()`.
+ * Both hooks steer the flow, hence hooks rather than events.
+ */
+export interface DaylightExtension {
+  /** Wraps downloading and verifying a release's files; `run` does it in this tab. */
+  download?(version: string, run: () => Promise<void>, signal: AbortSignal): Promise<void>;
+  /**
+   * The policy says `prompt`: resolve `'prompt'` when this tab should ask, or
+   * `'auto'` when an answer given elsewhere settles it (the tab then switches
+   * at its own next safe moment).
+   */
+  prompt?(version: string, signal: AbortSignal): Promise<'prompt' | 'auto'>;
+}
+
 export type DaylightStatus = 'inert' | 'idle' | 'checking' | 'downloading' | 'ready' | 'applying' | 'error';
 
 export interface DaylightState {
@@ -76,6 +128,10 @@ export interface DaylightState {
   /** The release being downloaded or ready to switch to. */
   readonly target: string | undefined;
   readonly progress: DownloadProgress | undefined;
+  /** What happens with the release that is ready. */
+  readonly policy: Policy | undefined;
+  /** For a forced switch: when it happens at the latest (epoch ms). */
+  readonly deadline: number | undefined;
   /** Why the client is inert, or the last error. */
   readonly reason: string | undefined;
   readonly errorCode: DaylightErrorCode | undefined;
@@ -90,6 +146,8 @@ export interface DownloadedDetail extends AvailableDetail {
   readonly policy: Policy;
   readonly urgency: Urgency;
   readonly notes: string;
+  /** For `force`: when the switch happens at the latest (epoch ms). */
+  readonly deadline: number | undefined;
 }
 export interface AppliedDetail {
   readonly from: string;
@@ -114,7 +172,25 @@ export interface DaylightEventMap {
   applying: CustomEvent<{ readonly version: string }>;
   /** On the new page: the switch landed, with the state the old page saved. */
   applied: CustomEvent<AppliedDetail>;
+  /** `ready()` was called: the app booted healthily. */
+  booted: CustomEvent<{ readonly version: string }>;
+  /** On the page a failed switch came back to: `from` is the release that did not boot. */
+  rolledback: CustomEvent<AppliedDetail>;
+  /**
+   * The API refused a request from this release (a 409 problem document of
+   * the compatibility floor). The switch is forced; retry the request on the new page.
+   */
+  refused: CustomEvent<RefusedDetail>;
   error: CustomEvent<ErrorDetail>;
+}
+
+export interface RefusedDetail {
+  readonly url: string;
+  readonly method: string;
+  /** The problem type, e.g. `https://daylight.dev/problems/client-too-old`. */
+  readonly type: string;
+  /** The versions the API serves, e.g. `>=1.4.0`. */
+  readonly required: string;
 }
 
 interface SwitchRecord {
@@ -123,15 +199,36 @@ interface SwitchRecord {
   readonly state: unknown;
   /** Set once the new page has seen it, so a later reload does not restore it twice. */
   readonly landed?: boolean;
+  /** A way back from a release that did not boot; never watched, never reverted. */
+  readonly back?: boolean;
 }
 
 const SWITCH_PARAM = '_daylight';
 const SAFE_METHOD = /^(GET|HEAD|OPTIONS)$/;
 /** How long a release whose download failed on the network is left alone, in ms. */
 const RETRY_AFTER = 60_000;
+/** How long an answer older than the newest one seen is ignored (anti-flip-flop rule, docs/rollouts.md). */
+const REVISION_DWELL_MS = 120_000;
 
-function positive(name: string, value: number | undefined, fallback: number): number {
+/**
+ * The anti-flip-flop rule (docs/rollouts.md): the release check reports the
+ * registry's revision; the tab remembers the highest it has seen (in
+ * sessionStorage, so it survives the switch's reload) and ignores an answer
+ * with a lower one: it comes from a server that has not seen the latest
+ * change yet. After REVISION_DWELL_MS without the higher one, a lower
+ * revision is believed again (the store was replaced).
+ */
+function isStaleRevision(revision: unknown): boolean {
+  if (typeof revision !== 'number' || !Number.isSafeInteger(revision)) return false;
+  const seen = readJson<{ revision: number; at: number }>('revision');
+  if (seen !== undefined && revision < seen.revision && Date.now() - seen.at < REVISION_DWELL_MS) return true;
+  writeJson('revision', { revision, at: Date.now() });
+  return false;
+}
+
+function positive(name: string, value: number | false | undefined, fallback: number): number {
   if (value === undefined) return fallback;
+  if (value === false) return Infinity;
   if (!Number.isFinite(value) || value < 0) {
     throw new TypeError(`createDaylight: ${name} must be a number of milliseconds ≥ 0, got ${String(value)}`);
   }
@@ -184,6 +281,11 @@ export class DaylightClient extends EventTarget {
     allowedOrigins: readonly string[];
     checkInterval: number;
     timeout: number;
+    navigation: boolean;
+    hidden: number;
+    idle: number;
+    grace: number;
+    reports: boolean;
   }>;
   readonly #fetch: typeof fetch;
   #state: DaylightState = {
@@ -191,6 +293,8 @@ export class DaylightClient extends EventTarget {
     running: undefined,
     target: undefined,
     progress: undefined,
+    policy: undefined,
+    deadline: undefined,
     reason: 'not started: call start()',
     errorCode: undefined,
   };
@@ -203,13 +307,24 @@ export class DaylightClient extends EventTarget {
   #pendingStamp: string | undefined;
   /** Mutating requests in flight, with the time each started. */
   #inflight = new Map<object, number>();
-  #kyTokens = new WeakMap<Request, object>();
+  /** Every request in flight through Daylight, reads included: the switch waits for them. */
+  #open = new Set<object>();
+  #applying: Promise<void> | undefined;
+  #kyTokens = new WeakMap<object, object>();
   #blockers = new Set<object>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #failures = 0;
   /** Releases not to download again before a time: forever after an integrity or manifest failure. */
   #retryAt = new Map<string, number>();
   #lastCheck = 0;
+  /** The floor from the last release check. */
+  #min: string | undefined;
+  #extensions: DaylightExtension[] = [];
+  /** A safe moment was refused by a guard: switch as soon as the guards clear. */
+  #deferred = false;
+  #momentTimer: ReturnType<typeof setTimeout> | undefined;
+  #hiddenAt = 0;
+  #activeAt = Date.now();
   #cleanup: (() => void)[] = [];
   /** Stamps that did not parse; a growing number means a proxy mangles headers. */
   malformedStamps = 0;
@@ -232,8 +347,14 @@ export class DaylightClient extends EventTarget {
         );
       }
     }
+    const moments = options.safeMoments ?? {};
     this.#options = Object.freeze({
       version: options.version,
+      navigation: moments.navigation ?? true,
+      hidden: positive('safeMoments.hidden', moments.hidden, 5_000),
+      idle: positive('safeMoments.idle', moments.idle, 120_000),
+      grace: positive('grace', options.grace, 60_000),
+      reports: options.reports ?? true,
       snapshot: options.snapshot,
       allowedOrigins: Object.freeze([...(options.allowedOrigins ?? [])]),
       basePath,
@@ -252,6 +373,11 @@ export class DaylightClient extends EventTarget {
   /** On the page a switch landed on: what the old page's `snapshot` returned. */
   get restored(): unknown {
     return this.#restored;
+  }
+
+  /** Base path of the middleware's endpoints (the `basePath` option). */
+  get basePath(): string {
+    return this.#options.basePath;
   }
 
   /** This tab's random id, sent with every stamped request. */
@@ -286,10 +412,16 @@ export class DaylightClient extends EventTarget {
     this.#finishSwitch(running);
 
     const onVisibility = (): void => {
-      if (document.visibilityState === 'hidden') this.#safeMoment();
+      if (document.visibilityState === 'hidden') this.#hiddenAt = Date.now();
       else if (Date.now() - this.#lastCheck > 60_000) void this.check().catch(() => undefined);
+      this.#arm();
     };
-    const onNavigate = (): void => this.#safeMoment();
+    const onNavigate = (): void => this.navigated();
+    const onActivity = (): void => {
+      this.#activeAt = Date.now();
+    };
+    const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'focusin'];
+    for (const type of ACTIVITY) window.addEventListener(type, onActivity, { capture: true, passive: true });
     document.addEventListener('visibilitychange', onVisibility);
     window.addEventListener('popstate', onNavigate);
     // eslint-disable-next-line @typescript-eslint/unbound-method -- restored as it was on stop()
@@ -301,6 +433,7 @@ export class DaylightClient extends EventTarget {
     this.#cleanup.push(
       () => document.removeEventListener('visibilitychange', onVisibility),
       () => window.removeEventListener('popstate', onNavigate),
+      () => ACTIVITY.forEach((type) => window.removeEventListener(type, onActivity, { capture: true })),
       () => (history.pushState = pushState),
     );
     this.#schedule();
@@ -312,7 +445,78 @@ export class DaylightClient extends EventTarget {
     this.#cleanup.forEach((undo) => undo());
     this.#cleanup = [];
     clearTimeout(this.#timer);
+    clearTimeout(this.#momentTimer);
     this.#abort?.abort(new DaylightError('aborted', 'The client was stopped'));
+  }
+
+  /**
+   * Plugs in tab coordination (`@daylight/client/tabs`) or the service
+   * worker mode (`@daylight/client/sw`). Call before `start()`.
+   */
+  extend(extension: DaylightExtension): this {
+    this.#extensions.push(extension);
+    return this;
+  }
+
+  /** The app changed its route in a way Daylight cannot see (the History API is seen): a safe moment. */
+  navigated(): void {
+    if (this.#options.navigation) this.#moment();
+  }
+
+  /**
+   * On a page a switch just landed on, before `ready()`: the release it came
+   * from and this one. The boot watchdog (`@daylight/client/watchdog`) watches
+   * exactly while this is set.
+   */
+  get booting(): { readonly from: string; readonly version: string } | undefined {
+    const record = readJson<SwitchRecord>('switch');
+    const running = this.#state.running;
+    return record?.landed && !record.back && record.to === running
+      ? { from: record.from, version: running }
+      : undefined;
+  }
+
+  /**
+   * Goes back to the release the page came from because this one did not
+   * boot: remembers it as bad for this browser (it is not offered again; a
+   * later version is), reports `boot-failure`, and navigates once. Only
+   * while `booting` is set; returns whether it navigates.
+   */
+  revert(reason: string): boolean {
+    const booting = this.booting;
+    if (!booting) return false;
+    const record = readJson<SwitchRecord>('switch')!;
+    pushJson('bad', booting.version, true);
+    this.report('boot-failure', { version: booting.version, from: booting.from, message: reason });
+    this.#go({ from: booting.version, to: booting.from, state: record.state, back: true });
+    return true;
+  }
+
+  /**
+   * Sends a report to `POST {basePath}/reports` (with `keepalive`, so it
+   * survives the page leaving). Never throws; does nothing when `reports` is off.
+   */
+  report(kind: ReportKind, detail: { version?: string; from?: string; message?: string } = {}): void {
+    const running = this.#state.running;
+    if (!this.#options.reports || !running) return;
+    const body = JSON.stringify({
+      kind,
+      session: this.#session,
+      version: running,
+      ...detail,
+      message: detail.message?.slice(0, 500),
+    });
+    this.#fetch(`${this.#options.basePath}/reports`, {
+      method: 'POST',
+      body,
+      keepalive: true,
+      credentials: 'same-origin',
+      signal: AbortSignal.timeout(this.#options.timeout),
+      headers: {
+        'Content-Type': 'application/json',
+        [CLIENT_HEADER]: formatClientHeader({ version: running, session: this.#session }),
+      },
+    }).catch(() => undefined);
   }
 
   /**
@@ -320,8 +524,11 @@ export class DaylightClient extends EventTarget {
    * loop guard and forgets the switch that brought the page here.
    */
   ready(): void {
+    const booting = this.booting;
+    if (booting) this.report('boot', booting);
     writeJson('switch', undefined);
     writeJson('attempts', undefined);
+    if (this.#state.running) this.#emit('booted', { version: this.#state.running });
   }
 
   /**
@@ -333,7 +540,7 @@ export class DaylightClient extends EventTarget {
     const token = {};
     this.#blockers.add(token);
     return () => {
-      this.#blockers.delete(token);
+      if (this.#blockers.delete(token)) this.#cleared();
     };
   }
 
@@ -356,7 +563,15 @@ export class DaylightClient extends EventTarget {
    * when nothing is ready, when this tab already tried this version, or when
    * the page did not leave within `timeout`.
    */
-  async apply(): Promise<void> {
+  apply(): Promise<void> {
+    // One switch at a time: a second call (the banner and a safe moment at once) joins the first.
+    this.#applying ??= this.#apply().finally(() => {
+      this.#applying = undefined;
+    });
+    return this.#applying;
+  }
+
+  async #apply(): Promise<void> {
     const { target, running, status } = this.#state;
     if (status !== 'ready' || !target || !running) {
       throw new DaylightError(
@@ -376,6 +591,14 @@ export class DaylightClient extends EventTarget {
       this.#fail(error);
       throw error;
     }
+    // Let requests already on their way finish, so the navigation cancels
+    // none of them (a request the app does not see answered has failed).
+    // The app may still be reading a body after the response hook ran, so
+    // wait for 100 ms without any request open (at most 2 s in all).
+    for (let quiet = 0, until = Date.now() + 2_000; quiet < 100 && Date.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      quiet = this.#open.size > 0 ? 0 : quiet + 20;
+    }
     let state: unknown;
     try {
       state = this.#options.snapshot?.();
@@ -385,14 +608,8 @@ export class DaylightClient extends EventTarget {
       this.#emit('error', { error });
       throw error;
     }
-    const record: SwitchRecord = { from: running, to: target, state };
-    writeJson('switch', record);
-    writeJson('attempts', { ...attempts, [target]: (attempts[target] ?? 0) + 1 });
-    this.#set({ status: 'applying' });
-    this.#emit('applying', { version: target });
-    const url = new URL(location.href);
-    url.searchParams.set(SWITCH_PARAM, target);
-    location.replace(url.href);
+    clearTimeout(this.#momentTimer);
+    this.#go({ from: running, to: target, state });
     await new Promise((resolve) => setTimeout(resolve, this.#options.timeout));
     const error = new DaylightError(
       'timeout',
@@ -401,6 +618,18 @@ export class DaylightClient extends EventTarget {
     writeJson('switch', undefined);
     this.#set({ status: 'ready' });
     throw error;
+  }
+
+  /** Saves the switch, counts the attempt, and navigates once. */
+  #go(record: SwitchRecord): void {
+    const attempts = readJson<Record<string, number>>('attempts') ?? {};
+    writeJson('switch', record);
+    writeJson('attempts', { ...attempts, [record.to]: (attempts[record.to] ?? 0) + 1 });
+    this.#set({ status: 'applying' });
+    this.#emit('applying', { version: record.to });
+    const url = new URL(location.href);
+    url.searchParams.set(SWITCH_PARAM, record.to);
+    location.replace(url.href);
   }
 
   /**
@@ -417,11 +646,11 @@ export class DaylightClient extends EventTarget {
     const token = this.#track(init?.method ?? request?.method, headers);
     try {
       const response = await this.#fetch(input, { ...init, headers });
-      this.observe(response);
+      this.observe(response, init?.method ?? request?.method);
       return response;
     } finally {
-      this.#inflight.delete(token);
-      if (this.#state.status === 'ready') this.#safeMoment(true);
+      this.#open.delete(token);
+      if (this.#inflight.delete(token)) this.#cleared();
     }
   };
 
@@ -431,22 +660,27 @@ export class DaylightClient extends EventTarget {
    * response (or for at most `timeout`, since ky calls no hook on a network error).
    */
   get kyHooks(): {
-    beforeRequest: ((request: Request) => void)[];
+    beforeRequest: ((request: Request, options?: unknown) => void)[];
     afterResponse: ((request: Request, options: unknown, response: Response) => void)[];
   } {
+    // ky hands afterResponse a clone of the Request that beforeRequest saw, but
+    // the same normalised options object (one per call): the token is kept by that.
+    const key = (request: Request, options: unknown): object =>
+      typeof options === 'object' && options !== null ? options : request;
     return {
       beforeRequest: [
-        (request) => {
+        (request, options) => {
           if (this.#trusted(new URL(request.url).origin)) {
-            this.#kyTokens.set(request, this.#track(request.method, request.headers));
+            this.#kyTokens.set(key(request, options), this.#track(request.method, request.headers));
           }
         },
       ],
       afterResponse: [
-        (request, _options, response) => {
-          const token = this.#kyTokens.get(request);
-          if (token) this.#inflight.delete(token);
-          this.observe(response);
+        (request, options, response) => {
+          const token = this.#kyTokens.get(key(request, options));
+          if (token) this.#open.delete(token);
+          if (token && this.#inflight.delete(token)) this.#cleared();
+          this.observe(response, request.method);
         },
       ],
     };
@@ -456,8 +690,11 @@ export class DaylightClient extends EventTarget {
    * Reads the `Daylight-Release` stamp of any response the app got some
    * other way. Never throws; a malformed stamp is ignored and counted.
    */
-  observe(response: Response): void {
+  observe(response: Response, method = 'GET'): void {
     if (this.#state.status === 'inert') return;
+    if (response.status === 409 && /application\/problem\+json/.test(response.headers.get('content-type') ?? '')) {
+      this.#refused(response, method);
+    }
     const value = response.headers.get(RELEASE_HEADER);
     if (value === null) return;
     const stamp = parseReleaseHeader(value);
@@ -465,12 +702,33 @@ export class DaylightClient extends EventTarget {
       this.malformedStamps++;
       return;
     }
-    if (stamp.version === (this.#state.target ?? this.#state.running) || this.#blocked(stamp.version)) return;
+    const running = this.#state.running!;
+    const belowFloor = stamp.min !== undefined && compareVersions(running, stamp.min) < 0;
+    if (!belowFloor && (stamp.version === (this.#state.target ?? running) || this.#blocked(stamp.version))) return;
     if (this.#pendingStamp === stamp.version) return;
     this.#pendingStamp = stamp.version;
     void this.check()
       .catch(() => undefined)
       .finally(() => (this.#pendingStamp = undefined));
+  }
+
+  /**
+   * The API refused a request because this release is outside what it serves
+   * (docs/protocol.md, "Compatibility floor"): tell the app which request, so
+   * it can retry after the switch, and check now — the floor forces the switch.
+   */
+  #refused(response: Response, method: string): void {
+    response
+      .clone()
+      .json()
+      .then((problem: { type?: unknown; required?: unknown }) => {
+        const type = typeof problem.type === 'string' ? problem.type : '';
+        if (!/\/problems\/client-(too-old|unsupported|required)$/.test(type)) return;
+        const required = typeof problem.required === 'string' ? problem.required : '';
+        this.#emit('refused', { url: response.url, method: method.toUpperCase(), type, required });
+        void this.check().catch(() => undefined);
+      })
+      .catch(() => undefined);
   }
 
   #trusted(origin: string): boolean {
@@ -486,15 +744,22 @@ export class DaylightClient extends EventTarget {
       headers.set(CLIENT_HEADER, formatClientHeader({ version: this.#state.running, session: this.#session }));
     }
     if (!SAFE_METHOD.test((method ?? 'GET').toUpperCase())) this.#inflight.set(token, Date.now());
+    this.#open.add(token);
     return token;
   }
 
-  #busy(): boolean {
+  /** True while a mutating request sent through Daylight is in flight (for at most `timeout` each). */
+  #sending(): boolean {
     const now = Date.now();
     for (const [token, since] of this.#inflight) {
       if (now - since > this.#options.timeout) this.#inflight.delete(token);
       else return true;
     }
+    return false;
+  }
+
+  /** True while the app holds a blocker or someone types in a visible tab. */
+  #busy(): boolean {
     const active = typeof document === 'undefined' ? null : document.activeElement;
     const typing =
       !!active && (/^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) || (active as HTMLElement).isContentEditable);
@@ -503,16 +768,52 @@ export class DaylightClient extends EventTarget {
 
   #blocked(version: string): boolean {
     if ((this.#retryAt.get(version) ?? 0) > Date.now()) return true;
-    return (readJson<string[]>('blocked') ?? []).includes(version);
+    return [...(readJson<string[]>('blocked') ?? []), ...(readJson<string[]>('bad', true) ?? [])].includes(version);
   }
 
-  /** An automatic switch happens here, when the policy says auto and nothing holds it. */
-  #safeMoment(afterRequest = false): void {
-    const { status, target, running } = this.#state;
-    if (status !== 'ready' || !target || !running) return;
-    if (policyFor(this.#options.policy, running, target) !== 'auto' || this.#busy()) return;
-    if (afterRequest && document.visibilityState !== 'hidden') return;
+  /**
+   * A safe moment: the automatic or forced switch happens here unless a
+   * guard holds it, in which case it happens as soon as the guards clear.
+   * A forced switch past its deadline only waits for in-flight requests.
+   */
+  #moment(): void {
+    const { status, policy, deadline } = this.#state;
+    if (status !== 'ready' || policy === 'prompt') return;
+    const late = deadline !== undefined && Date.now() >= deadline;
+    if (this.#sending() || (!late && this.#busy())) {
+      this.#deferred = true;
+      return;
+    }
+    this.#deferred = false;
     this.apply().catch(() => undefined);
+  }
+
+  /** A request ended or a blocker was released. */
+  #cleared(): void {
+    if (this.#deferred) this.#moment();
+  }
+
+  /**
+   * Arms the one timer for the moments that are states rather than events:
+   * hidden long enough, idle long enough, the forced switch's deadline.
+   * While one is due and a guard holds, it looks again every second.
+   */
+  #arm(wait = 0): void {
+    clearTimeout(this.#momentTimer);
+    const { status, policy, deadline } = this.#state;
+    if (status !== 'ready' || policy === 'prompt') return;
+    const { hidden, idle } = this.#options;
+    const now = Date.now();
+    const hiddenDue = document.visibilityState === 'hidden' ? this.#hiddenAt + hidden : Infinity;
+    const due = Math.min(hiddenDue, this.#activeAt + idle, deadline ?? Infinity);
+    if (due === Infinity) return;
+    this.#momentTimer = setTimeout(
+      () => {
+        if (Date.now() >= due) this.#moment();
+        this.#arm(1_000);
+      },
+      Math.min(Math.max(wait, due - now), 2 ** 31 - 1),
+    );
   }
 
   #finishSwitch(running: string): void {
@@ -531,7 +832,8 @@ export class DaylightClient extends EventTarget {
     if (record.to === running) {
       // Landed. The record stays until ready(), so a boot that never gets there is known.
       writeJson('switch', { ...record, landed: true });
-      queueMicrotask(() => this.#emit('applied', { from: record.from, version: running, restored: record.state }));
+      const detail = { from: record.from, version: running, restored: record.state };
+      queueMicrotask(() => this.#emit(record.back ? 'rolledback' : 'applied', detail));
       return;
     }
     writeJson('switch', undefined);
@@ -551,6 +853,7 @@ export class DaylightClient extends EventTarget {
     const running = this.#state.running!;
     this.#lastCheck = Date.now();
     let wanted: string | undefined;
+    let stale = false;
     try {
       const response = await this.#fetch(releaseCheckPath(this.#options.basePath), {
         cache: 'no-store',
@@ -561,9 +864,11 @@ export class DaylightClient extends EventTarget {
       if (response.status === 204) wanted = running;
       else if (!response.ok) throw new DaylightError('network', `The release check answered HTTP ${response.status}`);
       else {
-        const body = (await response.json()) as { version?: unknown };
+        const body = (await response.json()) as { version?: unknown; min?: unknown; revision?: unknown };
         if (!isVersion(body.version)) throw new DaylightError('network', 'The release check did not name a version');
+        stale = isStaleRevision(body.revision);
         wanted = body.version;
+        this.#min = isVersion(body.min) ? body.min : undefined;
       }
       this.#failures = 0;
     } catch (error) {
@@ -572,10 +877,12 @@ export class DaylightClient extends EventTarget {
       throw error;
     }
     this.#schedule();
+    if (stale) return false;
     if (wanted === running) {
       if (this.#state.target) {
         this.#abort?.abort(new DaylightError('aborted', `The server wants ${running} again`));
-        this.#set({ status: 'idle', target: undefined, progress: undefined });
+        clearTimeout(this.#momentTimer);
+        this.#set({ status: 'idle', target: undefined, progress: undefined, policy: undefined, deadline: undefined });
       }
       return false;
     }
@@ -589,7 +896,16 @@ export class DaylightClient extends EventTarget {
     const abort = new AbortController();
     this.#abort = abort;
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(this.#options.timeout * 10)]);
-    this.#set({ status: 'downloading', target: version, progress: undefined, reason: undefined, errorCode: undefined });
+    clearTimeout(this.#momentTimer);
+    this.#set({
+      status: 'downloading',
+      target: version,
+      progress: undefined,
+      policy: undefined,
+      deadline: undefined,
+      reason: undefined,
+      errorCode: undefined,
+    });
     this.#emit('available', { version, from: running, kind: changeKind(running, version) });
     const url = new URL(manifestPath(this.#options.basePath, version), location.href).href;
     const context = {
@@ -604,11 +920,24 @@ export class DaylightClient extends EventTarget {
     };
     try {
       const manifest = await fetchManifest(url, version, context);
-      await downloadRelease(manifest, url, context);
+      let run = (): Promise<void> => downloadRelease(manifest, url, context);
+      for (const extension of this.#extensions) {
+        const inner = run;
+        if (extension.download) run = () => extension.download!(version, inner, signal);
+      }
+      await run();
       if (this.#abort !== abort) return;
       this.#manifest = manifest;
-      const policy = policyFor(this.#options.policy, running, version);
-      this.#set({ status: 'ready' });
+      const belowFloor = this.#min !== undefined && compareVersions(running, this.#min) < 0;
+      let policy = policyFor(this.#options.policy, running, version, manifest.urgency, belowFloor);
+      const deadline = policy === 'force' ? Date.now() + this.#options.grace : undefined;
+      this.#set({ status: 'ready', policy, deadline });
+      const asks = this.#extensions.find((extension) => extension.prompt !== undefined);
+      if (policy === 'prompt' && asks?.prompt) {
+        policy = await asks.prompt(version, abort.signal);
+        if (this.#abort !== abort || this.#state.status !== 'ready') return;
+        this.#set({ policy });
+      }
       this.#emit('downloaded', {
         version,
         from: running,
@@ -616,8 +945,10 @@ export class DaylightClient extends EventTarget {
         policy,
         urgency: manifest.urgency,
         notes: manifest.notes,
+        deadline,
       });
-      if (document.visibilityState === 'hidden') this.#safeMoment();
+      this.#arm();
+      if (this.#deferred) this.#moment();
     } catch (cause) {
       if (this.#abort !== abort) return;
       const error =
@@ -637,14 +968,20 @@ export class DaylightClient extends EventTarget {
   }
 
   #fail(error: DaylightError): void {
+    if (error.code === 'stale-shell' || error.code === 'integrity' || error.code === 'loop-guard') {
+      this.report(error.code, { message: error.message, ...(error.version ? { version: error.version } : {}) });
+    }
     if (error.version && error.code !== 'stale-shell' && error.code !== 'loop-guard') {
       const transient = error.code === 'network' || error.code === 'timeout';
       this.#retryAt.set(error.version, transient ? Date.now() + RETRY_AFTER : Infinity);
     }
+    clearTimeout(this.#momentTimer);
     this.#set({
       status: 'error',
       target: undefined,
       progress: undefined,
+      policy: undefined,
+      deadline: undefined,
       reason: error.message,
       errorCode: error.code,
     });

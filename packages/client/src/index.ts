@@ -10,6 +10,10 @@ export type {
   DownloadedDetail,
   AppliedDetail,
   ErrorDetail,
+  RefusedDetail,
+  SafeMoments,
+  ReportKind,
+  DaylightExtension,
 } from './client.js';
 export type { DownloadProgress } from './download.js';
 export { DaylightError, isDaylightError } from './errors.js';

@@ -1,10 +1,18 @@
-import { changeKind, type ChangeKind } from '@daylight/protocol';
+import { changeKind, type ChangeKind, type Urgency } from '@daylight/protocol';
 
-/** What to do with a verified release. */
-export type Policy = 'auto' | 'prompt';
+/**
+ * What to do with a verified release: `auto` switches at the next safe
+ * moment, `prompt` asks (the `downloaded` event, the banner), `force` switches
+ * at the next safe moment or, at the latest, when the grace period ends.
+ */
+export type Policy = 'auto' | 'prompt' | 'force';
 
-/** The kinds of change a policy can be set for; `downgrade` is a rollback. */
-export type PolicyMap = Readonly<Partial<Record<Exclude<ChangeKind, 'same'>, Policy>>>;
+/**
+ * A policy per kind of change (`downgrade` is a rollback) and per release
+ * urgency (the manifest's `urgency`). The stronger of the two applies, in
+ * the order `prompt` < `auto` < `force`.
+ */
+export type PolicyMap = Readonly<Partial<Record<Exclude<ChangeKind, 'same'> | Urgency, Policy>>>;
 
 export const DEFAULT_POLICY: Readonly<Required<PolicyMap>> = Object.freeze({
   major: 'prompt',
@@ -12,29 +20,57 @@ export const DEFAULT_POLICY: Readonly<Required<PolicyMap>> = Object.freeze({
   patch: 'auto',
   prerelease: 'prompt',
   downgrade: 'auto',
+  optional: 'prompt',
+  recommended: 'prompt',
+  critical: 'force',
 });
+
+const RANK: Readonly<Record<Policy, number>> = { prompt: 0, auto: 1, force: 2 };
 
 /**
  * Fills a policy option field by field over the defaults.
- * @throws {TypeError} naming the kind and the value when a value is not `auto` or `prompt`.
+ * @throws {TypeError} naming the key and the value when a value is not `auto`, `prompt` or `force`.
  */
 export function resolvePolicy(option: Policy | PolicyMap | undefined): Readonly<Required<PolicyMap>> {
   const resolved: Record<keyof PolicyMap, Policy> = { ...DEFAULT_POLICY };
-  for (const kind of Object.keys(DEFAULT_POLICY) as (keyof PolicyMap)[]) {
-    const value: unknown = typeof option === 'object' ? option[kind] : option;
+  if (typeof option === 'object') {
+    for (const key of Object.keys(option)) {
+      if (!(key in DEFAULT_POLICY)) {
+        throw new TypeError(
+          `createDaylight: policy has no key "${key}"; use ${Object.keys(DEFAULT_POLICY).join(', ')}`,
+        );
+      }
+    }
+  }
+  for (const key of Object.keys(DEFAULT_POLICY) as (keyof PolicyMap)[]) {
+    const value: unknown = typeof option === 'object' ? option[key] : option;
     if (value === undefined) continue;
-    if (value !== 'auto' && value !== 'prompt') {
+    if (!(typeof value === 'string' && value in RANK)) {
       throw new TypeError(
-        `createDaylight: policy for ${kind} must be "auto" or "prompt", got ${JSON.stringify(value)}`,
+        `createDaylight: policy for ${key} must be "auto", "prompt" or "force", got ${JSON.stringify(value)}`,
       );
     }
-    resolved[kind] = value;
+    resolved[key] = value as Policy;
   }
   return Object.freeze(resolved);
 }
 
-/** The policy for moving from one version to another; prompting is the safe answer for "same". */
-export function policyFor(policy: Readonly<Required<PolicyMap>>, from: string, to: string): Policy {
+/**
+ * The policy for moving from one version to another: the stronger of the
+ * change's and the urgency's. Below the floor it is always `force`; for the
+ * "same" precedence (build metadata only) prompting is the safe answer.
+ */
+export function policyFor(
+  policy: Readonly<Required<PolicyMap>>,
+  from: string,
+  to: string,
+  urgency: Urgency = 'optional',
+  belowFloor = false,
+): Policy {
+  if (belowFloor) return 'force';
   const kind = changeKind(from, to);
-  return kind === 'same' ? 'prompt' : policy[kind];
+  if (kind === 'same') return 'prompt';
+  const byKind = policy[kind];
+  const byUrgency = policy[urgency];
+  return RANK[byUrgency] > RANK[byKind] ? byUrgency : byKind;
 }

@@ -1,26 +1,38 @@
 /**
- * Per-tab memory that survives the switch's reload: sessionStorage, which
- * belongs to one tab and outlives its navigations. Every access is guarded:
- * storage can be disabled, full, or throw in private modes, and Daylight
- * must keep working (it then only loses its loop memory across reloads).
+ * Memory that survives the switch's reload. Per tab (sessionStorage, which
+ * belongs to one tab and outlives its navigations) by default; per browser
+ * (localStorage) for what every tab must know, such as a release that failed
+ * to boot. Every access is guarded: storage can be disabled, full, or throw
+ * in private modes, and Daylight must keep working (it then only loses its
+ * memory across reloads).
  */
 const PREFIX = 'daylight:';
 
-export function readJson<T>(key: string): T | undefined {
+function area(local: boolean): Storage {
+  return local ? localStorage : sessionStorage;
+}
+
+export function readJson<T>(key: string, local = false): T | undefined {
   try {
-    const text = sessionStorage.getItem(PREFIX + key);
+    const text = area(local).getItem(PREFIX + key);
     return text === null ? undefined : (JSON.parse(text) as T);
   } catch {
     return undefined;
   }
 }
 
-export function writeJson(key: string, value: unknown): boolean {
+export function writeJson(key: string, value: unknown, local = false): boolean {
   try {
-    if (value === undefined) sessionStorage.removeItem(PREFIX + key);
-    else sessionStorage.setItem(PREFIX + key, JSON.stringify(value));
+    if (value === undefined) area(local).removeItem(PREFIX + key);
+    else area(local).setItem(PREFIX + key, JSON.stringify(value));
     return true;
   } catch {
     return false;
   }
+}
+
+/** Adds `item` to a stored list (at most `limit` entries, oldest dropped). */
+export function pushJson(key: string, item: string, local = false, limit = 20): void {
+  const list = (readJson<string[]>(key, local) ?? []).filter((x) => x !== item);
+  writeJson(key, [...list, item].slice(-limit), local);
 }

@@ -14,9 +14,10 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { contentTypeOf } from './content-type.js';
-import type { Generation, LoadedRelease, ShellLoad } from './release-store.js';
+import type { Choice, Generation, LoadedRelease, ShellLoad } from './release-store.js';
 import { decodeReleasePath, hasFileExtension, resolveInside, restAfterBase, safeDecode } from './request-path.js';
 import type { DaylightRequest, DaylightResponse } from './types.js';
+import { askedVersion, shellVersion } from './previous-shell.js';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 const RETRY_AFTER_SECONDS = '30';
@@ -138,13 +139,14 @@ export async function answerBelowBase(
   generation: Generation | undefined,
   request: DaylightRequest,
   rest: string,
+  choice: Choice | undefined = generation?.base,
 ): Promise<DaylightResponse> {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     return textResponse(request, 405, 'Method not allowed', { Allow: 'GET, HEAD' });
   }
   if (rest === '/release') {
-    if (generation?.check === undefined) return { status: 204, headers: { 'Cache-Control': 'no-store' } };
-    const body = Buffer.from(generation.check, 'utf8');
+    if (choice === undefined) return { status: 204, headers: { 'Cache-Control': 'no-store' } };
+    const body = Buffer.from(choice.check, 'utf8');
     return bytesResponse(request, body, {
       'Content-Type': 'application/json; charset=utf-8',
       'Cache-Control': 'no-store',
@@ -191,20 +193,27 @@ function unavailable(request: DaylightRequest): DaylightResponse {
 }
 
 /**
- * The SPA fallback: the current release's shell for a navigation, a 404 for a
+ * The SPA fallback: the shell of the request's release (`choice`) for a navigation, a 404 for a
  * path with a file extension, `undefined` for anything else (not ours).
  */
 export async function answerShell(
   ctx: EndpointContext,
   generation: Generation | undefined,
   request: DaylightRequest,
+  choice: Choice | (() => Choice | undefined) | undefined = generation?.base,
 ): Promise<DaylightResponse | undefined> {
   if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
   if (restAfterBase(request.path, ctx.base) !== undefined) return undefined;
   if (hasFileExtension(request.path)) return notFound(request);
   if (!wantsHtml(request)) return undefined;
 
-  const version = generation?.stamp?.version;
+  // The request's own release: a pilot office's navigation gets the pilot's shell.
+  const stamp = (typeof choice === 'function' ? choice() : choice)?.stamp;
+  // `?_daylight=<v>`: a switch or a rollback may get an older published release's shell (previous-shell.ts).
+  const version =
+    stamp === undefined
+      ? undefined
+      : shellVersion(stamp, askedVersion(request.incoming), (v) => generation?.releases.has(v) ?? false);
   const release = version === undefined ? undefined : generation?.releases.get(version);
   if (generation === undefined || release === undefined) return unavailable(request);
   const load = await ctx.shellOf(generation, release);

@@ -14,9 +14,11 @@ import type { DaylightRequest, DaylightServer } from './types.js';
 import { writeResponse } from './write-response.js';
 
 export type { DaylightState } from './types.js';
+export { daylightExpressFloor } from './floor/express-floor.js';
+export type { FloorOptions, FloorProblem } from './floor/floor.js';
 
 function viewOf(req: Request): DaylightRequest {
-  return { method: req.method, path: pathOf(req.originalUrl), headers: req.headers };
+  return { method: req.method, path: pathOf(req.originalUrl), headers: req.headers, incoming: req };
 }
 
 /**

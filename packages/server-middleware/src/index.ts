@@ -13,7 +13,11 @@ export type {
   DaylightServerOptions,
   DaylightState,
   DaylightStats,
+  HaltOptions,
+  HaltResult,
 } from './types.js';
+export { REPORT_KINDS } from './reports.js';
+export type { ReportCount, ReportKind, ReportsOptions } from './reports.js';
 export type { ClientStamp, ReleaseStamp } from '@daylight/protocol';
 export {
   DEFAULT_REGISTRY_FILE,
@@ -26,4 +30,47 @@ export {
   validateRegistry,
   writeRegistryFile,
 } from './registry.js';
-export type { PublishedRelease, Registry, RegistryRead } from './registry.js';
+export type { Cohort, Halt, Pin, PublishedRelease, Registry, RegistryRead, Rollout, TargetRules } from './registry.js';
+export { COHORT_NAME, KEY_NAME } from './registry.js';
+export { BUCKETS, bucketOf, compilePlan, resolveRelease, thresholdOf } from './resolve.js';
+export type { Plan, RequestFacts } from './resolve.js';
+export {
+  DEFAULT_ROLLOUT_KEY,
+  RegistryChangeError,
+  floorChange,
+  haltChange,
+  isRegistryChangeError,
+  pinChange,
+  promoteChange,
+  rollbackChange,
+  targetName,
+} from './registry-changes.js';
+export type {
+  AuditEntry,
+  ChangeOutcome,
+  FloorChange,
+  HaltChange,
+  PinChange,
+  PromoteChange,
+  RegistryChangeErrorCode,
+  RollbackChange,
+} from './registry-changes.js';
+export {
+  RegistryLockedError,
+  appendAuditFile,
+  auditFileOf,
+  lockRegistryFile,
+  readAuditFile,
+  updateRegistryFile,
+} from './file-registry.js';
+export { DEFAULT_REDIS_PREFIX, RedisRegistry, RegistryConflictError } from './redis-registry.js';
+export type { RedisRegistryOptions, RedisRead } from './redis-registry.js';
+export * from './census/index.js';
+export {
+  FLOOR_STATUS,
+  PROBLEM_CLIENT_REQUIRED,
+  PROBLEM_CLIENT_TOO_OLD,
+  PROBLEM_CLIENT_UNSUPPORTED,
+  createFloor,
+} from './floor/floor.js';
+export type { FloorInput, FloorOptions, FloorProblem } from './floor/floor.js';

@@ -13,9 +13,11 @@ import { isUnderBase, pathOf } from './request-path.js';
 import type { DaylightRequest, DaylightResponse, DaylightServer } from './types.js';
 
 export type { DaylightState } from './types.js';
+export { daylightKoaFloor } from './floor/koa-floor.js';
+export type { FloorOptions, FloorProblem } from './floor/floor.js';
 
 function viewOf(ctx: Context): DaylightRequest {
-  return { method: ctx.method, path: pathOf(ctx.originalUrl), headers: ctx.headers };
+  return { method: ctx.method, path: pathOf(ctx.originalUrl), headers: ctx.headers, incoming: ctx.req };
 }
 
 function respond(ctx: Context, response: DaylightResponse): void {

@@ -2,17 +2,32 @@
  * Options of `createDaylight`, checked once at construction. A mistake throws
  * a `TypeError` that names the option, the value, and the fix.
  */
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { DEFAULT_BASE_PATH } from '@daylight/protocol';
-import { DEFAULT_REGISTRY_FILE } from './registry.js';
+import { DEFAULT_REDIS_PREFIX } from './redis-registry.js';
+import { DEFAULT_REGISTRY_FILE, KEY_NAME } from './registry.js';
 import type { BeforeStamp } from './stamp.js';
 import type { DaylightLogger, DaylightServerOptions } from './types.js';
+import type { ReportsOptions } from './reports.js';
+import type { Authorize } from './admin/admin.js';
+import { checkAuthorize, checkCensusOption, type ResolvedCensus } from './census/options.js';
 
 export interface ResolvedOptions {
   readonly configPath: string;
   readonly basePath: string;
   readonly watch: boolean;
   readonly logger: DaylightLogger;
+  /** Checked by createReports (reports.ts). */
+  readonly reports: ReportsOptions | undefined;
+  readonly cohort: ((req: IncomingMessage) => string | undefined | null) | undefined;
+  /** The `keys` option in its order. */
+  readonly keys: ReadonlyMap<string, (req: IncomingMessage) => string | undefined | null>;
+  readonly redis: { readonly url: string; readonly prefix: string } | undefined;
+  /** Counting sessions per release and cohort (census/), or `false`. */
+  readonly census: ResolvedCensus | false;
+  /** Opens `{base}/admin/` to requests it approves (admin/). */
+  readonly authorize: Authorize | undefined;
 }
 
 /**
@@ -32,7 +47,18 @@ export interface DaylightInternals {
   readonly debounceMs?: number;
 }
 
-const KNOWN = ['config', 'basePath', 'watch', 'logger'] as const;
+const KNOWN = [
+  'config',
+  'basePath',
+  'watch',
+  'logger',
+  'cohort',
+  'keys',
+  'redis',
+  'reports',
+  'census',
+  'authorize',
+] as const;
 const PATH_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$/;
 
 function describe(value: unknown): string {
@@ -126,12 +152,65 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (typeof watch !== 'boolean') {
     throw new TypeError(`createDaylight: watch must be true or false, got ${describe(watch)}`);
   }
+  if (given.cohort !== undefined && typeof given.cohort !== 'function') {
+    throw new TypeError(
+      `createDaylight: cohort must be a function of the request, such as (req) => officeOf(req), got ${describe(given.cohort)}`,
+    );
+  }
   return Object.freeze({
     configPath: path.resolve(process.cwd(), config),
     basePath: checkBasePath(given.basePath),
     watch,
     logger: checkLogger(given.logger),
+    reports: given.reports,
+    cohort: given.cohort,
+    keys: checkKeys(given.keys),
+    redis: checkRedis(given.redis),
+    census: checkCensusOption(given.census),
+    authorize: checkAuthorize(given.authorize),
   });
+}
+
+type KeyFunction = (req: IncomingMessage) => string | undefined | null;
+
+function checkKeys(value: unknown): ReadonlyMap<string, KeyFunction> {
+  const keys = new Map<string, KeyFunction>();
+  if (value === undefined) return keys;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      'createDaylight: keys must be an object of functions, such as { user: (req) => userOf(req), tenant: (req) => tenantOf(req) }',
+    );
+  }
+  for (const [name, fn] of Object.entries(value)) {
+    if (!KEY_NAME.test(name)) {
+      throw new TypeError(
+        `createDaylight: keys.${name}: a key name is lower-case letters, digits, "_" or "-", starting with a letter, such as tenant`,
+      );
+    }
+    if (typeof fn !== 'function') {
+      throw new TypeError(`createDaylight: keys.${name} must be a function of the request, got ${describe(fn)}`);
+    }
+    keys.set(name, fn as KeyFunction);
+  }
+  return keys;
+}
+
+function checkRedis(value: unknown): ResolvedOptions['redis'] {
+  if (value === undefined) return undefined;
+  const given = typeof value === 'object' && value !== null ? (value as { url?: unknown; prefix?: unknown }) : {};
+  const url = typeof value === 'string' ? value : given.url;
+  const prefix = given.prefix;
+  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+    throw new TypeError(
+      `createDaylight: redis must be a URL such as "redis://127.0.0.1:6379/0" or { url, prefix }, got ${describe(url ?? value)}`,
+    );
+  }
+  if (prefix !== undefined && (typeof prefix !== 'string' || !/^[\w:.-]{1,64}$/.test(prefix))) {
+    throw new TypeError(
+      `createDaylight: redis.prefix must be a short key prefix such as "daylight", got ${describe(prefix)}`,
+    );
+  }
+  return Object.freeze({ url, prefix: prefix ?? DEFAULT_REDIS_PREFIX });
 }
 
 /** The test-only knobs, when a test passed some. */

@@ -79,8 +79,8 @@ describe('the built package', () => {
     `;
     const result = JSON.parse(node([], script)) as Record<string, unknown>;
     expect(result).toEqual({
-      express: ['daylightExpress', 'daylightExpressShell'],
-      koa: ['daylightKoa', 'daylightKoaShell'],
+      express: ['daylightExpress', 'daylightExpressFloor', 'daylightExpressShell'],
+      koa: ['daylightKoa', 'daylightKoaFloor', 'daylightKoaShell'],
       core: 'function,function',
       handlerArity: 3,
       stamp: { version: '1.0.0' },

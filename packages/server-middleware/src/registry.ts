@@ -21,14 +21,69 @@ export interface PublishedRelease {
   readonly urgency: Urgency;
 }
 
-export interface Registry {
+/** A release given to a share of a target's requests, by a hash of a key (docs/rollouts.md). */
+export interface Rollout {
+  readonly release: string;
+  /** 0–100, at most two decimals: the share of keys whose bucket (0–9999) is below `percent × 100`. */
+  readonly percent: number;
+  /** Which request key is hashed: a name of the server's `keys` option, such as `tenant` or `user`. */
+  readonly key: string;
+  readonly startedAt: string;
+}
+
+/** A release stopped in a target: by hand (`daylight halt`) or by the server (`server.halt()`). */
+export interface Halt {
+  readonly release: string;
+  readonly at: string;
+  readonly reason: string;
+}
+
+/**
+ * What a target (everyone, or one cohort) runs. For everyone, `current` is the
+ * release and these members sit at the top level of the registry.
+ */
+export interface TargetRules {
+  /** Releases this target ran before, oldest first; `daylight rollback` returns to the last one. */
+  readonly previous?: readonly string[];
+  readonly rollout?: Rollout;
+  readonly halted?: Halt;
+  /** The hash salt of this target's rollouts. @default the cohort's name, `*` for everyone */
+  readonly salt?: string;
+}
+
+export interface Cohort extends TargetRules {
+  /** The release the cohort runs; `null` follows everyone's `current` (its rollout may still apply). */
+  readonly release: string | null;
+}
+
+/** One tenant or user held on a release, keyed `<key>:<value>` in {@link Registry.pins}. */
+export interface Pin {
+  readonly release: string;
+  readonly at: string;
+  readonly note?: string;
+}
+
+export interface Registry extends TargetRules {
   readonly schema: typeof REGISTRY_SCHEMA;
+  /** Grows by one with every change a store writes; the release check reports it (anti-flip-flop rule). */
+  readonly revision?: number;
   /** The release every client should run; `null` before the first promote. */
   readonly current: string | null;
   /** The oldest client version the API still serves. */
   readonly min?: string;
   readonly releases: Readonly<Record<string, PublishedRelease>>;
+  /** Named groups with their own release or rollout. */
+  readonly cohorts?: Readonly<Record<string, Cohort>>;
+  /** Keys `<key>:<value>`, such as `tenant:acme`. */
+  readonly pins?: Readonly<Record<string, Pin>>;
 }
+
+/** A cohort name: letters, digits, `.`, `_`, `-`; at most 64 characters. */
+export const COHORT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A key name of the server's `keys` option. */
+export const KEY_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+/** The most pins and cohorts a registry may hold. */
+export const MAX_COHORTS = 100_000;
 
 export type RegistryRead =
   { readonly ok: true; readonly registry: Registry } | { readonly ok: false; readonly error: string };
@@ -81,8 +136,93 @@ export function validateRegistry(input: unknown): RegistryRead {
   if (input.min !== undefined && !isVersion(input.min)) {
     errors.push(`"min" must be a semver version such as 1.3.0, got ${JSON.stringify(input.min)}`);
   }
+  if (input.revision !== undefined && !(Number.isSafeInteger(input.revision) && (input.revision as number) >= 0)) {
+    errors.push(`"revision" must be a whole number ≥ 0, got ${JSON.stringify(input.revision)}`);
+  }
+  validateRules(input, '', releases, errors);
+  if (input.cohorts !== undefined) {
+    if (!isRecord(input.cohorts)) errors.push('"cohorts" must be an object keyed by cohort name');
+    else {
+      for (const [name, cohort] of Object.entries(input.cohorts)) {
+        const where = `cohorts["${name}"]`;
+        if (!COHORT_NAME.test(name)) errors.push(`${where}: the name must be letters, digits, ".", "_" or "-"`);
+        if (!isRecord(cohort)) {
+          errors.push(`${where} must be an object`);
+          continue;
+        }
+        if (cohort.release !== null && !isPublished(cohort.release, releases)) {
+          errors.push(`${where}.release must be a published version or null, got ${JSON.stringify(cohort.release)}`);
+        }
+        validateRules(cohort, `${where}.`, releases, errors);
+      }
+    }
+  }
+  if (input.pins !== undefined) {
+    if (!isRecord(input.pins)) errors.push('"pins" must be an object keyed by "<key>:<value>"');
+    else {
+      for (const [key, pin] of Object.entries(input.pins)) {
+        const where = `pins["${key}"]`;
+        const colon = key.indexOf(':');
+        if (colon < 1 || !KEY_NAME.test(key.slice(0, colon)) || colon === key.length - 1) {
+          errors.push(`${where}: the key must be "<key>:<value>", such as "tenant:acme"`);
+        }
+        if (!isRecord(pin) || !isPublished(pin.release, releases)) {
+          errors.push(`${where}.release must be a published version`);
+        } else if (typeof pin.at !== 'string') errors.push(`${where}.at must be an ISO 8601 timestamp`);
+      }
+    }
+  }
   if (errors.length > 0) return { ok: false, error: errors.join('; ') };
   return { ok: true, registry: input as unknown as Registry };
+}
+
+function isPublished(version: unknown, releases: Record<string, unknown>): boolean {
+  return typeof version === 'string' && isVersion(version) && version in releases;
+}
+
+/** Checks the members a target may carry: `previous`, `rollout`, `halted`, `salt`. */
+function validateRules(
+  input: Record<string, unknown>,
+  where: string,
+  releases: Record<string, unknown>,
+  errors: string[],
+): void {
+  if (input.previous !== undefined) {
+    if (!Array.isArray(input.previous) || !input.previous.every((v) => isVersion(v))) {
+      errors.push(`${where}previous must be a list of versions`);
+    }
+  }
+  if (input.salt !== undefined && (typeof input.salt !== 'string' || input.salt === '' || input.salt.length > 64)) {
+    errors.push(`${where}salt must be a short non-empty string`);
+  }
+  if (input.halted !== undefined) {
+    const halt = input.halted;
+    if (!isRecord(halt) || !isVersion(halt.release) || typeof halt.at !== 'string' || typeof halt.reason !== 'string') {
+      errors.push(`${where}halted must be { release, at, reason }`);
+    }
+  }
+  if (input.rollout !== undefined) {
+    const rollout = input.rollout;
+    if (!isRecord(rollout)) {
+      errors.push(`${where}rollout must be an object`);
+      return;
+    }
+    if (!isPublished(rollout.release, releases)) {
+      errors.push(`${where}rollout.release must be a published version, got ${JSON.stringify(rollout.release)}`);
+    }
+    const percent = rollout.percent;
+    if (
+      typeof percent !== 'number' ||
+      !(percent >= 0 && percent <= 100) ||
+      Math.round(percent * 100) !== percent * 100
+    ) {
+      errors.push(`${where}rollout.percent must be a number from 0 to 100 with at most two decimals`);
+    }
+    if (typeof rollout.key !== 'string' || !KEY_NAME.test(rollout.key)) {
+      errors.push(`${where}rollout.key must be a key name such as "tenant" or "user"`);
+    }
+    if (typeof rollout.startedAt !== 'string') errors.push(`${where}rollout.startedAt must be an ISO 8601 timestamp`);
+  }
 }
 
 /**

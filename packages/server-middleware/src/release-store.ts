@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MAX_MANIFEST_BYTES, formatReleaseHeader, validateManifest, type ReleaseStamp } from '@daylight/protocol';
 import { releaseDir, type PublishedRelease, type Registry } from './registry.js';
+import { compilePlan, type Plan } from './resolve.js';
 import { decodeReleasePath, resolveInside } from './request-path.js';
 import { renderShell, type ShellFile } from './render-shell.js';
 import type { DaylightState } from './types.js';
@@ -144,9 +145,26 @@ export async function loadShell(release: LoadedRelease, base: string): Promise<S
   return { ok: true, shell: { raw, rawIntegrity: `sha384-${hash('sha384', raw)}`, html, etag: etagOf(html) } };
 }
 
+/** One release as a request may resolve to it, with everything precomputed. */
+export interface Choice {
+  readonly stamp: ReleaseStamp;
+  /** `Daylight-Release`, formatted once. */
+  readonly header: string;
+  /** The body of `GET {base}/release`: `{ version, min?, revision? }`. */
+  readonly check: string;
+  /** The state of a request that sent no client header. */
+  readonly state: DaylightState;
+}
+
 /** Everything served from one successful read of the registry. */
 export interface Generation {
   readonly registry: Registry;
+  /** The registry compiled for resolution (resolve.ts). */
+  readonly plan: Plan;
+  /** Every release the plan can resolve to, by version. */
+  readonly choices: ReadonlyMap<string, Choice>;
+  /** Everyone's release (`current`), or `undefined` when nothing is promoted. */
+  readonly base: Choice | undefined;
   readonly stamp: ReleaseStamp | undefined;
   /** `Daylight-Release`, formatted once. */
   readonly header: string | undefined;
@@ -160,20 +178,32 @@ export interface Generation {
   readonly shells: Map<string, Promise<ShellLoad>>;
 }
 
+function choiceOf(version: string, registry: Registry): Choice {
+  const stamp: ReleaseStamp = Object.freeze(registry.min === undefined ? { version } : { version, min: registry.min });
+  const check = registry.revision === undefined ? stamp : { ...stamp, revision: registry.revision };
+  return Object.freeze({
+    stamp,
+    header: formatReleaseHeader(stamp),
+    check: JSON.stringify(check),
+    state: Object.freeze({ release: stamp }),
+  });
+}
+
 /** @throws {TypeError} when the registry's versions cannot be formatted (validation makes that unreachable). */
 export function createGeneration(registry: Registry, releases: ReadonlyMap<string, LoadedRelease>): Generation {
-  const stamp: ReleaseStamp | undefined =
-    registry.current === null
-      ? undefined
-      : Object.freeze(
-          registry.min === undefined ? { version: registry.current } : { version: registry.current, min: registry.min },
-        );
+  const plan = compilePlan(registry);
+  const choices = new Map<string, Choice>();
+  for (const version of plan.releases) choices.set(version, choiceOf(version, registry));
+  const base = registry.current === null ? undefined : choices.get(registry.current);
   return {
     registry,
-    stamp,
-    header: stamp === undefined ? undefined : formatReleaseHeader(stamp),
-    check: stamp === undefined ? undefined : JSON.stringify(stamp),
-    state: Object.freeze(stamp === undefined ? {} : { release: stamp }),
+    plan,
+    choices,
+    base,
+    stamp: base?.stamp,
+    header: base?.header,
+    check: base?.check,
+    state: base?.state ?? Object.freeze({}),
     releases,
     shells: new Map(),
   };

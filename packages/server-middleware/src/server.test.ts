@@ -92,6 +92,7 @@ describe('the registry', () => {
       stampFailures: 0,
       registryErrors: 0,
       registryReloads: 0,
+      resolveFailures: 0,
     });
     expect(Object.isFrozen(daylight.stats)).toBe(true);
     expect(logger.entries).toContainEqual({

@@ -6,18 +6,29 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CLIENT_HEADER, parseClientHeader, type ClientStamp, type ReleaseStamp } from '@daylight/protocol';
 import { answerBelowBase, answerShell, textResponse, type EndpointContext } from './endpoints.js';
+import { createReports, type ReportCount, type Reports } from './reports.js';
+import { createAdmin, type Admin } from './admin/admin.js';
+import type { CensusSnapshot } from './census/census.js';
+import { ServerCensus } from './census/server-census.js';
+import type { ChangeOutcome } from './registry-changes.js';
 import { internalsOf, resolveOptions, type DaylightInternals, type ResolvedOptions } from './options.js';
-import { readRegistryFile, type Registry } from './registry.js';
+import { updateRegistryFile } from './file-registry.js';
+import { RedisRegistry } from './redis-registry.js';
+import { haltChange } from './registry-changes.js';
+import { readRegistryFile, type Registry, type RegistryRead } from './registry.js';
+import { resolveRelease, type RequestFacts } from './resolve.js';
 import { fileSignature, MISSING, watchRegistry, type RegistryWatcher } from './registry-watcher.js';
 import {
   createGeneration,
   loadRelease,
+  type Choice,
   loadShell,
   type Generation,
   type LoadedRelease,
   type ShellLoad,
 } from './release-store.js';
 import { restAfterBase } from './request-path.js';
+import { answerServiceWorker } from './service-worker.js';
 import { stampOnWriteHead } from './stamp.js';
 import type {
   DaylightRequest,
@@ -26,6 +37,8 @@ import type {
   DaylightServerOptions,
   DaylightState,
   DaylightStats,
+  HaltOptions,
+  HaltResult,
 } from './types.js';
 
 /** Where `attach` keeps a response's state, so a second call returns the same one. */
@@ -36,6 +49,8 @@ const CLIENT_HEADER_LOWER = CLIENT_HEADER.toLowerCase();
 const CLIENT_CACHE_SIZE = 10_000;
 /** Stamp failures are logged at most this often. */
 const FAILURE_LOG_INTERVAL_MS = 60_000;
+/** With Redis, how often the revision is polled beside pub/sub (a message missed during a reconnect). */
+const REDIS_POLL_MS = 1000;
 
 type Counters = { -readonly [K in keyof DaylightStats]: DaylightStats[K] };
 
@@ -53,10 +68,14 @@ export function createDaylight(options?: DaylightServerOptions): DaylightServer 
 }
 
 function describeRegistry(registry: Registry): string {
-  if (registry.current === null) return 'current none';
-  return registry.min === undefined
-    ? `current ${registry.current}`
-    : `current ${registry.current}, min ${registry.min}`;
+  const base = registry.current === null ? 'current none' : `current ${registry.current}`;
+  const parts = [base];
+  if (registry.min !== undefined) parts.push(`min ${registry.min}`);
+  if (registry.rollout !== undefined) parts.push(`rollout ${registry.rollout.release} ${registry.rollout.percent}%`);
+  const cohorts = Object.keys(registry.cohorts ?? {}).length;
+  if (cohorts > 0) parts.push(`${cohorts} cohort${cohorts === 1 ? '' : 's'}`);
+  if (registry.revision !== undefined) parts.push(`revision ${registry.revision}`);
+  return parts.join(', ');
 }
 
 class Daylight implements DaylightServer {
@@ -66,7 +85,19 @@ class Daylight implements DaylightServer {
 
   readonly #options: ResolvedOptions;
   readonly #internals: DaylightInternals;
-  readonly #counters: Counters = { malformedClientHeaders: 0, stampFailures: 0, registryErrors: 0, registryReloads: 0 };
+  readonly #counters: Counters = {
+    malformedClientHeaders: 0,
+    stampFailures: 0,
+    registryErrors: 0,
+    registryReloads: 0,
+    resolveFailures: 0,
+  };
+  /** True when the app gave a `cohort` or `keys` callback: the release may differ per request. */
+  readonly #perRequest: boolean;
+  readonly #keyOrder: readonly string[];
+  readonly #redis: RedisRegistry | undefined;
+  #redisPoll: NodeJS.Timeout | undefined;
+  #lastResolveLog = Number.NEGATIVE_INFINITY;
   #generation: Generation | undefined;
   /** Loaded releases by `version\ndigest`: manifests never change for a given digest. */
   #releases = new Map<string, LoadedRelease>();
@@ -90,24 +121,84 @@ class Daylight implements DaylightServer {
   #clientStates = new Map<string, DaylightState | null>();
 
   readonly #endpoints: EndpointContext;
+  readonly #reports: Reports;
+  /** Sessions per release and cohort (census/); `undefined` with `census: false`. */
+  readonly #census: ServerCensus | undefined;
+  readonly #admin: Admin;
 
   constructor(options: ResolvedOptions, internals: DaylightInternals) {
     this.#options = options;
     this.#internals = internals;
     this.basePath = options.basePath;
     this.configPath = options.configPath;
+    // Automatic halts go through halt() (issue #3's operation); the cohort is the server's own view of the request.
+    this.#reports = createReports(options.reports, {
+      halt: (halt) => this.halt(halt),
+      logger: options.logger,
+      // A cohort without an assignment of its own runs everyone's release: its reports count, and halt, there.
+      cohortOf: (req) => {
+        try {
+          const cohort = req === undefined ? undefined : options.cohort?.(req);
+          return cohort != null && this.#generation?.registry.cohorts?.[cohort] !== undefined ? cohort : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+    });
     this.#endpoints = {
       base: options.basePath,
       shellOf: (generation, release) => this.#shellOf(generation, release),
       problem: (message) => this.#reportOnce(message),
     };
-    if (options.watch) {
+    this.#perRequest = options.cohort !== undefined || options.keys.size > 0;
+    this.#keyOrder = [...options.keys.keys()];
+    if (options.redis !== undefined) {
+      this.#redis = new RedisRegistry({ url: options.redis.url, prefix: options.redis.prefix, mode: 'server' });
+      if (options.watch) {
+        void this.#redis
+          .subscribe(() => void this.reload())
+          .catch((error: unknown) => {
+            this.#registryProblem(`cannot subscribe to Redis: ${(error as Error).message}`, false);
+          });
+        this.#redisPoll = setInterval(() => void this.#pollRedis(), internals.pollIntervalMs ?? REDIS_POLL_MS);
+        this.#redisPoll.unref();
+      }
+    } else if (options.watch) {
       this.#watcher = watchRegistry(this.configPath, () => void this.reload(), {
         fsWatch: internals.fsWatch ?? true,
         pollIntervalMs: internals.pollIntervalMs ?? 1000,
         debounceMs: internals.debounceMs ?? 50,
       });
     }
+    const guardedCohort = options.cohort;
+    this.#census =
+      options.census === false
+        ? undefined
+        : new ServerCensus({
+            census: options.census,
+            redis: options.redis,
+            logger: options.logger,
+            cohortOf:
+              guardedCohort === undefined
+                ? undefined
+                : (req) => {
+                    try {
+                      const cohort = guardedCohort(req);
+                      return typeof cohort === 'string' && cohort !== '' ? cohort : undefined;
+                    } catch {
+                      return undefined;
+                    }
+                  },
+          });
+    this.#admin = createAdmin({
+      base: options.basePath,
+      authorize: options.authorize,
+      logger: options.logger,
+      registry: () => this.#generation?.registry,
+      census: () => this.census(),
+      reports: () => this.#reports.counts(),
+      change: (apply, action) => this.#applyChange(apply, action),
+    });
     this.ready = this.reload();
   }
 
@@ -115,8 +206,128 @@ class Daylight implements DaylightServer {
     return Object.freeze({ ...this.#counters });
   }
 
-  stampFor(_request: DaylightRequest): ReleaseStamp | undefined {
-    return this.#generation?.stamp;
+  stampFor(request: DaylightRequest): ReleaseStamp | undefined {
+    return this.#choiceFor(this.#generation, request.incoming)?.stamp;
+  }
+
+  async census(): Promise<CensusSnapshot | undefined> {
+    return this.#census?.snapshot();
+  }
+
+  /** A change from the status page, written like `halt()`: through the store, with an audit entry. */
+  async #applyChange(
+    apply: (registry: Registry) => ChangeOutcome,
+    action: string,
+  ): Promise<{ changed: boolean; summary: string; revision: number }> {
+    const audit = { actor: 'status-page', action };
+    const result =
+      this.#redis !== undefined
+        ? await this.#redis.update((registry) => {
+            if (registry === undefined) throw new Error(`there is no registry in ${this.#redis!.location} yet`);
+            return apply(registry);
+          }, audit)
+        : await updateRegistryFile(this.configPath, apply, audit);
+    if (result.outcome.changed) {
+      this.#options.logger.warn(`daylight: ${result.outcome.summary} (from the status page)`);
+      await this.reload();
+    }
+    return { changed: result.outcome.changed, summary: result.outcome.summary, revision: result.revision };
+  }
+
+  reportCounts(): readonly ReportCount[] {
+    return this.#reports.counts();
+  }
+
+  async halt(options: HaltOptions): Promise<HaltResult> {
+    const now = new Date();
+    const apply = (registry: Registry) =>
+      haltChange(registry, {
+        release: options.release,
+        reason: options.reason,
+        now,
+        ...(options.cohort === undefined ? {} : { cohort: options.cohort }),
+      });
+    const audit = { actor: options.actor ?? 'server', action: 'halt' };
+    let result: { outcome: { changed: boolean; summary: string }; revision: number };
+    if (this.#redis !== undefined) {
+      result = await this.#redis.update((registry) => {
+        if (registry === undefined) throw new Error(`there is no registry in ${this.#redis!.location} yet`);
+        return apply(registry);
+      }, audit);
+    } else {
+      result = await updateRegistryFile(this.configPath, apply, audit);
+    }
+    if (result.outcome.changed) {
+      this.#options.logger.warn(`daylight: ${result.outcome.summary}`);
+      await this.reload();
+    }
+    return { changed: result.outcome.changed, summary: result.outcome.summary, revision: result.revision };
+  }
+
+  /**
+   * The release for a request: everyone's when the registry is uniform or the
+   * app resolves nothing per request; else pins, cohort and rollout
+   * (resolve.ts). A throwing callback counts as no cohort and no key.
+   */
+  #choiceFor(generation: Generation | undefined, req: IncomingMessage | undefined): Choice | undefined {
+    if (generation === undefined) return undefined;
+    if (!this.#perRequest || generation.plan.uniform || req === undefined) return generation.base;
+    const keys = this.#options.keys;
+    let failed = false;
+    const call = (fn: (req: IncomingMessage) => string | undefined | null): string | undefined => {
+      try {
+        const value = fn(req);
+        return typeof value === 'string' && value !== '' ? value : undefined;
+      } catch (error) {
+        if (!failed) this.#resolveFailed(error);
+        failed = true;
+        return undefined;
+      }
+    };
+    const cohortOf = this.#options.cohort;
+    const memo = new Map<string, string | undefined>();
+    const facts: RequestFacts = {
+      cohort: cohortOf === undefined || generation.plan.cohorts.size === 0 ? undefined : call(cohortOf),
+      key(name) {
+        if (memo.has(name)) return memo.get(name);
+        const fn = keys.get(name);
+        const value = fn === undefined ? undefined : call(fn);
+        memo.set(name, value);
+        return value;
+      },
+    };
+    const version = resolveRelease(generation.plan, facts, this.#keyOrder);
+    return version === null ? undefined : generation.choices.get(version);
+  }
+
+  #resolveFailed(error: unknown): void {
+    this.#counters.resolveFailures++;
+    const now = Date.now();
+    if (now - this.#lastResolveLog < FAILURE_LOG_INTERVAL_MS) return;
+    this.#lastResolveLog = now;
+    try {
+      this.#options.logger.error(
+        "daylight: the cohort or keys callback threw, so the request got everyone's release (reported at most once a minute)",
+        error,
+      );
+    } catch {
+      // A throwing logger must not break the response.
+    }
+  }
+
+  async #pollRedis(): Promise<void> {
+    const redis = this.#redis;
+    if (redis === undefined || this.#closed) return;
+    try {
+      const client = await redis.client();
+      const text = await client.get(redis.registryKey);
+      const revision = text === null ? undefined : (JSON.parse(text) as { revision?: unknown }).revision;
+      if (revision !== this.#generation?.registry.revision || this.#lastRegistryProblem !== undefined) {
+        await this.reload();
+      }
+    } catch {
+      // Redis is down: keep serving the last registry; the next poll or the subscription's reconnect resyncs.
+    }
   }
 
   reload(): Promise<void> {
@@ -134,7 +345,10 @@ class Daylight implements DaylightServer {
     this.#closed = true;
     this.#watcher?.close();
     this.#watcher = undefined;
+    clearInterval(this.#redisPoll);
     await this.#tail;
+    await this.#redis?.close();
+    await this.#census?.close();
   }
 
   attach(req: IncomingMessage, res: ServerResponse): DaylightState {
@@ -146,13 +360,37 @@ class Daylight implements DaylightServer {
       const generation = this.#generation;
       const beforeStamp = this.#internals.beforeStamp;
       if (beforeStamp !== undefined) beforeStamp('attach');
+      if (generation !== undefined && this.#perRequest && !generation.plan.uniform) {
+        // Resolved once, when first needed: at the latest when the head is written, after the app's middleware.
+        let resolved: Choice | undefined | null = null;
+        const choice = (): Choice | undefined =>
+          resolved === null ? (resolved = this.#choiceFor(generation, req)) : resolved;
+        stampOnWriteHead(res, () => choice()?.header, this.#stampFailed, beforeStamp);
+        const client =
+          req.headers[CLIENT_HEADER_LOWER] === undefined
+            ? undefined
+            : this.#withClient(req, generation, EMPTY_STATE).client;
+        if (client !== undefined) this.#census?.observe(req, res, client);
+        // `release` is a getter: reading it resolves, so an app that never reads it pays nothing early.
+        state = Object.freeze({
+          ...(client === undefined ? {} : { client }),
+          get release() {
+            return choice()?.stamp;
+          },
+        }) as DaylightState;
+        holder[STATE] = state;
+        return state;
+      }
       if (generation !== undefined) {
         if (generation.header !== undefined) {
           stampOnWriteHead(res, generation.header, this.#stampFailed, beforeStamp);
         }
         state = generation.state;
       }
-      if (req.headers[CLIENT_HEADER_LOWER] !== undefined) state = this.#withClient(req, generation, state);
+      if (req.headers[CLIENT_HEADER_LOWER] !== undefined) {
+        state = this.#withClient(req, generation, state);
+        if (state.client !== undefined) this.#census?.observe(req, res, state.client);
+      }
     } catch (error) {
       this.#stampFailed(error);
     }
@@ -164,7 +402,17 @@ class Daylight implements DaylightServer {
     const rest = restAfterBase(request.path, this.basePath);
     if (rest === undefined) return undefined;
     try {
-      return await answerBelowBase(this.#endpoints, this.#generation, request, rest);
+      if (rest === '/reports') return await this.#reports.handle(request);
+      if (rest === '/admin' || rest.startsWith('/admin/')) return await this.#admin.handle(request, rest);
+      if (rest === '/sw.js') return answerServiceWorker(request, rest);
+      const generation = this.#generation;
+      return await answerBelowBase(
+        this.#endpoints,
+        generation,
+        request,
+        rest,
+        this.#choiceFor(generation, request.incoming),
+      );
     } catch (error) {
       this.#options.logger.error(`daylight: could not answer ${request.method} ${request.path}`, error);
       return textResponse(request, 500, 'Internal error');
@@ -173,7 +421,10 @@ class Daylight implements DaylightServer {
 
   async handleShell(request: DaylightRequest): Promise<DaylightResponse | undefined> {
     try {
-      return await answerShell(this.#endpoints, this.#generation, request);
+      const generation = this.#generation;
+      return await answerShell(this.#endpoints, generation, request, () =>
+        this.#choiceFor(generation, request.incoming),
+      );
     } catch (error) {
       this.#options.logger.error(`daylight: could not answer ${request.method} ${request.path} with the shell`, error);
       return textResponse(request, 500, 'Internal error');
@@ -251,11 +502,25 @@ class Daylight implements DaylightServer {
   async #read(): Promise<void> {
     const initial = this.#reads++ === 0;
     try {
-      const signature = await fileSignature(this.configPath);
-      this.#watcher?.remember(signature);
-      const read = await readRegistryFile(this.configPath);
+      let read: RegistryRead;
+      let missing = false;
+      if (this.#redis !== undefined) {
+        try {
+          const answer = await this.#redis.read();
+          read = answer;
+          missing = 'missing' in answer;
+        } catch (error) {
+          this.#registryProblem(`Redis ${this.#redis.location} cannot be reached (${(error as Error).message})`, false);
+          return;
+        }
+      } else {
+        const signature = await fileSignature(this.configPath);
+        this.#watcher?.remember(signature);
+        read = await readRegistryFile(this.configPath);
+        missing = signature === MISSING;
+      }
       if (!read.ok) {
-        this.#registryProblem(read.error, signature === MISSING);
+        this.#registryProblem(read.error, missing);
         return;
       }
       const { releases, warnings, error } = await this.#loadReleases(read.registry);
@@ -265,6 +530,7 @@ class Daylight implements DaylightServer {
       }
       const previous = this.#generation;
       this.#generation = createGeneration(read.registry, releases);
+      this.#census?.setReleases(Object.keys(read.registry.releases));
       this.#clientStates = new Map();
       if (!initial) this.#counters.registryReloads++;
       this.#lastRegistryProblem = undefined;
@@ -324,6 +590,16 @@ class Daylight implements DaylightServer {
     if (problem === this.#lastRegistryProblem || this.#closed) return;
     this.#lastRegistryProblem = problem;
     const logger = this.#options.logger;
+    if (this.#redis !== undefined) {
+      const where = `${this.#redis.location} (${this.#redis.registryKey})`;
+      const serving = this.#generation;
+      logger.error(
+        serving === undefined
+          ? `daylight: ${where}: ${problem} — no registry read yet, so responses are not stamped`
+          : `daylight: ${where}: ${problem} — still serving the last registry (${describeRegistry(serving.registry)})`,
+      );
+      return;
+    }
     const serving = this.#generation;
     if (serving === undefined && missing) {
       logger.warn(

@@ -64,13 +64,14 @@ function applyFields(res: ServerResponse, fields: object): void {
 export type BeforeStamp = (phase: 'attach' | 'write') => void;
 
 /**
- * Makes `res` carry `header` as `Daylight-Release` when its head is written.
+ * Makes `res` carry `header` as `Daylight-Release` when its head is written
+ * (a function is called then, and its `undefined` leaves the response unstamped).
  * If anything fails, the response goes out unstamped and `onFailure` is told;
  * the response itself is never affected.
  */
 export function stampOnWriteHead(
   res: ServerResponse,
-  header: string,
+  header: string | (() => string | undefined),
   onFailure: (error: unknown) => void,
   beforeStamp: BeforeStamp | undefined,
 ): void {
@@ -88,8 +89,12 @@ export function stampOnWriteHead(
           applyFields(this, fields);
           forward = args.slice(0, at);
         }
-        this.setHeader(RELEASE_HEADER, header);
-        mergeExposeHeader(this);
+        // A function resolves the request's release now, after the app's middleware ran.
+        const value = typeof header === 'string' ? header : header();
+        if (value !== undefined) {
+          this.setHeader(RELEASE_HEADER, value);
+          mergeExposeHeader(this);
+        }
       } catch (error) {
         forward = args;
         try {

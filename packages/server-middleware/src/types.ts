@@ -5,6 +5,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ClientStamp, ReleaseStamp } from '@daylight/protocol';
+import type { ReportCount, ReportsOptions } from './reports.js';
+import type { CensusSnapshot } from './census/census.js';
+import type { CensusServerOptions } from './census/options.js';
 
 /** Where Daylight reports problems. `console` fits. */
 export interface DaylightLogger {
@@ -39,12 +42,60 @@ export interface DaylightServerOptions {
    * @default console
    */
   logger?: DaylightLogger;
+  /**
+   * `POST {base}/reports`: size limit, rate limit per session, and when to
+   * halt a release automatically (reports.ts).
+   * @default { maxBytes: 4096, perMinute: 20, halt: { minFailures: 5, failureRate: 0.2 } }
+   */
+  reports?: ReportsOptions;
+  /**
+   * The request's cohort, from the server's own view of it (the signed-in
+   * tenant or office), never from anything the client claims. Called when
+   * Daylight needs the answer: for the stamp, when the response head is written
+   * (after your middleware ran); for `GET {base}/release` and the shell, when
+   * Daylight answers them (before the middleware mounted after it), so derive
+   * it from what the request carries (a session cookie, a token). Return
+   * `undefined` for no cohort (everyone's rules). A throw counts as no cohort.
+   * @default no cohorts: everyone gets everyone's release
+   * @example cohort: (req) => sessions.get(req)?.office
+   */
+  cohort?: (req: IncomingMessage) => string | undefined | null;
+  /**
+   * The stable keys percentage rollouts hash and pins match, by name
+   * (`daylight promote 1.2.0 --percent 10 --key tenant`). Their order is the
+   * order pins are looked up in: put the most specific first.
+   * @default {} (no rollouts by percentage, no pins)
+   * @example keys: { user: (req) => sessions.get(req)?.user, tenant: (req) => sessions.get(req)?.office }
+   */
+  keys?: Readonly<Record<string, (req: IncomingMessage) => string | undefined | null>>;
+  /**
+   * Read the registry from Redis instead of the file, for several servers:
+   * `redis://host:6379/0`, or `{ url, prefix }` (keys `<prefix>:registry`…;
+   * default prefix `daylight`). Release folders still live beside `config`,
+   * on a folder every server can read. Changes arrive through pub/sub; while
+   * Redis is down the server keeps serving the last registry it read.
+   * @default undefined (the file store)
+   */
+  redis?: string | { readonly url: string; readonly prefix?: string };
+  /**
+   * Count distinct sessions per release and cohort over 5 minutes, an hour
+   * and a day (docs/census.md). With `redis`, every server writes its counts
+   * there every `flushIntervalMs`, so any server and the CLI see the fleet.
+   * `false` turns it off.
+   * @default true ({ maxSeries: 256, flushIntervalMs: 5000 })
+   */
+  census?: boolean | CensusServerOptions;
+  /**
+   * Opens the status page and the admin JSON below `{base}/admin/` to the
+   * requests it returns true for (your own authentication: a session, a
+   * token). Without it those paths answer 403; when it returns false, 401.
+   * @default undefined (admin off)
+   * @example authorize: (req) => req.headers.authorization === `Bearer ${process.env.DAYLIGHT_ADMIN_TOKEN}`
+   */
+  authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
 }
 
-/**
- * A plain view of a request, independent of the framework. The cohorts work
- * resolves a cohort from it; the core release is the same for everyone.
- */
+/** A plain view of a request, independent of the framework. */
 export interface DaylightRequest {
   /** The HTTP method, upper case. */
   readonly method: string;
@@ -52,6 +103,8 @@ export interface DaylightRequest {
   readonly path: string;
   /** The request headers, names in lower case (node:http's shape). */
   readonly headers: IncomingHttpHeaders;
+  /** The node:http request (Express's `req`, Koa's `ctx.req`): the `cohort` and `keys` callbacks get it. Without it, everyone's release. */
+  readonly incoming?: IncomingMessage;
 }
 
 /** What the adapters put in `res.locals.daylight` (Express) and `ctx.state.daylight` (Koa). */
@@ -72,6 +125,30 @@ export interface DaylightStats {
   readonly registryErrors: number;
   /** Successful reads of the registry after the first one. */
   readonly registryReloads: number;
+  /** Requests whose `cohort` or `keys` callback threw; they got everyone's release. */
+  readonly resolveFailures: number;
+}
+
+/** What `server.halt()` takes. */
+export interface HaltOptions {
+  /** The release to stop. */
+  readonly release: string;
+  /** The cohort it is stopped in. @default everyone */
+  readonly cohort?: string;
+  /** Why, for the audit log and `daylight status`. */
+  readonly reason: string;
+  /** Who, for the audit log. @default 'server' */
+  readonly actor?: string;
+}
+
+/** What `server.halt()` did. */
+export interface HaltResult {
+  /** False when the target did not run the release, or its rollout was already halted. */
+  readonly changed: boolean;
+  /** One line, as recorded in the audit log. */
+  readonly summary: string;
+  /** The registry's revision afterwards. */
+  readonly revision: number;
 }
 
 /**
@@ -92,10 +169,28 @@ export interface DaylightServer {
   /** Resolves after the first read of the registry, whether it succeeded or not. Never rejects. */
   readonly ready: Promise<void>;
   /**
-   * The stamp for a request, or `undefined` when nothing is promoted. The core
-   * release has no cohorts, so it is the same for every request.
+   * The stamp for a request — its pin, cohort or rollout (`request.incoming`
+   * feeds the callbacks) — or `undefined` when nothing is promoted for it.
    */
   stampFor(request: DaylightRequest): ReleaseStamp | undefined;
+  /**
+   * Stops a release in a cohort (or for everyone): a rollout of it is halted,
+   * a cohort that runs it fully goes back to its previous release. Written to
+   * the store (file or Redis) with an audit entry, so every server follows;
+   * this server applies it before the promise resolves. Rejects with a
+   * `RegistryChangeError` (`not-published`, `unknown-cohort`) or when the
+   * store cannot be written; the registry is then unchanged.
+   * @example await daylight.halt({ release: '1.1.0', cohort: 'pilot', reason: '12 failed boots in 5 minutes' })
+   */
+  halt(options: HaltOptions): Promise<HaltResult>;
+  /** Boots and boot failures reported to `POST {base}/reports`, per release and cohort, since the server started. */
+  reportCounts(): readonly ReportCount[];
+  /**
+   * The census: this server's, or the whole fleet's when `redis` is set
+   * (read from Redis; rejects when Redis cannot be reached). `undefined` when
+   * `census: false`.
+   */
+  census(): Promise<CensusSnapshot | undefined>;
   /** Reads the registry now. Resolves when done; a failed read is logged and the last good registry kept. Never rejects. */
   reload(): Promise<void>;
   /** A snapshot of the counters. */

@@ -33,6 +33,8 @@ export interface CommandOutput {
   readonly text: string;
   readonly json: unknown;
   readonly warnings?: readonly string[];
+  /** The exit status when the command ran to the end but answers "no" (`daylight gate`). @default 0 */
+  readonly exitCode?: number;
 }
 
 export interface CommandSpec {

@@ -4,11 +4,26 @@
  * command line for it and prints its result.
  */
 import type { CommandSpec } from './command.js';
+import { withCensusSection } from './census-section.js';
+import { gateCommand } from './gate.js';
 import { minCommand } from './min.js';
 import { promoteCommand } from './promote.js';
 import { publishCommand } from './publish.js';
+import { floorCommand, haltCommand, historyCommand, pinCommand, rollbackCommand, unpinCommand } from './rollouts.js';
 import { statusCommand } from './status.js';
 
 export const commands: ReadonlyMap<string, CommandSpec> = new Map(
-  [publishCommand, promoteCommand, statusCommand, minCommand].map((command) => [command.name, command]),
+  [
+    publishCommand,
+    promoteCommand,
+    rollbackCommand,
+    haltCommand,
+    pinCommand,
+    unpinCommand,
+    floorCommand,
+    minCommand,
+    withCensusSection(statusCommand),
+    historyCommand,
+    gateCommand,
+  ].map((command) => [command.name, command]),
 );

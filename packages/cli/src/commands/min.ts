@@ -50,12 +50,20 @@ export async function setMin(options: SetMinOptions): Promise<SetMinResult> {
       `min ${min} is above the current release ${registry.current}: every client would be told to update to a release that does not exist yet; promote ${min} or later first`,
     );
   }
-  await store.update(snapshot, () => {
-    // Rebuild without "min" rather than setting it to undefined: the file must not carry an empty member.
-    const { min: _previous, ...rest } = registry;
-    const next: Registry = min === null ? rest : { ...rest, min };
-    return Promise.resolve(next);
-  });
+  await store.update(
+    snapshot,
+    () => {
+      // Rebuild without "min" rather than setting it to undefined: the file must not carry an empty member.
+      const { min: _previous, ...rest } = registry;
+      const next: Registry = min === null ? rest : { ...rest, min };
+      return Promise.resolve(next);
+    },
+    {
+      action: 'floor',
+      summary:
+        min === null ? `clear the floor (was ${previous})` : `set the floor to ${min} (was ${previous ?? 'none'})`,
+    },
+  );
   return { ...base, status: min === null ? 'cleared' : 'set' };
 }
 

@@ -1,35 +1,50 @@
-import { compareVersions } from '@daylight/protocol';
+import { promoteChange } from '@daylight/server-middleware';
 import { DaylightCliError } from '../errors.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
 import { checkVersion, oldestFirst } from '../versions.js';
-import { optional, type CommandSpec } from './command.js';
+import { compute } from './change.js';
+import { optional, stringFlag, type CommandSpec } from './command.js';
 
 export interface PromoteOptions {
   /** The registry file (resolved against `cwd`), or an opened store. */
   readonly store: string | ReleaseStore;
   /** A published version. */
   readonly version: string;
+  /** The cohort to promote to. @default everyone */
+  readonly cohort?: string;
+  /** A share of the target, 0–100; 100 (the default) assigns the release to the whole target. */
+  readonly percent?: number;
+  /** The request key a percentage hashes: `tenant`, `user`… @default the running rollout's, else `tenant` */
+  readonly key?: string;
   /** @default process.cwd() */
   readonly cwd?: string;
   readonly signal?: AbortSignal;
 }
 
 export interface PromoteResult {
-  /** `unchanged` when the version was already current. */
+  /** `unchanged` when the version was already the target's release (or rollout at that percentage). */
   readonly status: 'promoted' | 'unchanged';
   readonly version: string;
-  /** The current release before the command; `null` when none was. */
+  /** The target's release before the command; `null` when none was (a cohort that followed everyone). */
   readonly previous: string | null;
-  /** The registry file. */
+  /** The cohort, or `null` for everyone. */
+  readonly cohort: string | null;
+  /** 100 for a full promote. */
+  readonly percent: number;
+  /** What changed, as written to the audit log. */
+  readonly summary: string;
+  /** The store's location. */
   readonly store: string;
 }
 
 /**
- * Makes a published release the one every client should run.
+ * Promotes a published release: to everyone or to a cohort, fully or to a
+ * percentage of it (see docs/rollouts.md for the rules).
  *
  * Refused when the version is not published, when its folder is missing or
- * damaged (the server could not serve it), or when it is below the floor
- * `min` (every client on it would be told to update at once).
+ * damaged (the server could not serve it), when it is below the floor `min`
+ * (every client on it would be told to update at once), or when the
+ * percentage is outside 0–100.
  *
  * @throws {DaylightCliError} `invalid-option`, `registry`, `not-published`, `release`, `conflict` or `io`; the store is unchanged.
  */
@@ -46,14 +61,21 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
       `version ${version} is not published; published: ${published.length > 0 ? published.join(', ') : 'none'}`,
     );
   }
-  const base = { version, previous: registry.current, store: store.location };
-  if (registry.current === version) return { ...base, status: 'unchanged' };
-  if (registry.min !== undefined && compareVersions(version, registry.min) < 0) {
-    throw new DaylightCliError(
-      'conflict',
-      `version ${version} is below the floor min ${registry.min}: every client on it would be forced to update; promote ${registry.min} or later, or lower the floor with "daylight min"`,
-    );
-  }
+  const cohort = options.cohort;
+  const percent = options.percent ?? 100;
+  const now = new Date();
+  const outcome = compute(() =>
+    promoteChange(registry, {
+      version,
+      percent,
+      now,
+      ...optional('cohort', cohort),
+      ...optional('key', options.key),
+    }),
+  );
+  const previous = cohort === undefined ? registry.current : (registry.cohorts?.[cohort]?.release ?? null);
+  const base = { version, previous, cohort: cohort ?? null, percent, summary: outcome.summary, store: store.location };
+  if (!outcome.changed) return { ...base, status: 'unchanged' };
   const manifest = await store.readManifest(version);
   if (!manifest.ok) {
     throw new DaylightCliError(
@@ -61,32 +83,75 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
       `release ${version} cannot be served: ${manifest.error}; publish the same build as ${version} again to repair it`,
     );
   }
-  await store.update(snapshot, () => Promise.resolve({ ...registry, current: version }));
+  await store.update(snapshot, () => Promise.resolve(outcome.registry), {
+    action: 'promote',
+    summary: outcome.summary,
+  });
   return { ...base, status: 'promoted' };
+}
+
+/** Parses `--percent`: a number from 0 to 100 with at most two decimals (a trailing `%` is allowed). */
+export function parsePercent(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim().replace(/%$/, '');
+  const percent = Number(text);
+  if (
+    text === '' ||
+    !Number.isFinite(percent) ||
+    percent < 0 ||
+    percent > 100 ||
+    Math.round(percent * 100) !== percent * 100
+  ) {
+    throw new DaylightCliError(
+      'invalid-option',
+      `--percent ${JSON.stringify(value)} is not a percentage from 0 to 100 (at most two decimals), such as --percent 10`,
+    );
+  }
+  return percent;
 }
 
 export const promoteCommand: CommandSpec = {
   name: 'promote',
-  summary: 'make a published release the one every client should run',
-  usage: 'daylight promote <version>',
+  summary: 'promote a published release: to everyone or a cohort, fully or to a percentage',
+  usage: 'daylight promote <version> [--cohort <name>] [--percent <0-100>] [--key <name>]',
   description: [
-    'Sets the registry\'s "current" release. Servers pick the change up within a',
-    'second and start stamping responses with it; clients switch at their next safe moment.',
+    'Without options, makes <version> the release everyone runs. --cohort gives it to one',
+    "cohort only (the server resolves each request's cohort). --percent rolls it out to that",
+    'share of the target, chosen by a hash of the request key (--key, default tenant): growing',
+    'the percentage keeps everyone who was in. Servers pick the change up within a second.',
   ].join('\n'),
-  flags: {},
+  flags: {
+    cohort: { type: 'string', value: '<name>', description: 'promote to this cohort only (default: everyone)' },
+    percent: { type: 'string', value: '<0-100>', description: 'roll out to this share of the target (default: 100)' },
+    key: {
+      type: 'string',
+      value: '<name>',
+      description: 'the request key the percentage hashes: tenant, user… (default: tenant)',
+    },
+  },
   positionals: ['<version>'],
   requiredPositionals: 1,
   async run(args, context) {
+    const cohort = stringFlag(args, 'cohort');
+    const key = stringFlag(args, 'key');
     const result = await promote({
       store: context.store,
       version: args.positionals[0]!,
       cwd: context.cwd,
+      ...optional('cohort', cohort),
+      ...optional('percent', parsePercent(stringFlag(args, 'percent'))),
+      ...optional('key', key),
       ...optional('signal', context.signal),
     });
+    const plain = result.cohort === null && result.percent === 100;
     const text =
       result.status === 'unchanged'
-        ? `${result.version} is already current; nothing changed`
-        : `promoted ${result.version} (was ${result.previous ?? 'none'})`;
-    return { text, json: result };
+        ? plain
+          ? `${result.version} is already current; nothing changed`
+          : `${result.summary}; nothing changed`
+        : plain
+          ? `promoted ${result.version} (was ${result.previous ?? 'none'})`
+          : `${result.summary}${result.percent === 100 ? ` (was ${result.previous ?? `everyone's release`})` : ''}`;
+    return { text: text.replace(/^promote /, 'promoted ').replace(/^roll out /, 'rolled out '), json: result };
   },
 };

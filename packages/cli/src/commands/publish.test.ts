@@ -81,6 +81,7 @@ describe('publish', () => {
       .join('\n');
     expect(registry).toEqual({
       schema: 1,
+      revision: 1,
       current: null,
       releases: {
         '1.1.0': {
@@ -152,14 +153,18 @@ describe('publish', () => {
     expect(await snapshotTree(root)).toEqual(before);
   });
 
-  it('keeps registry members it does not know, for the cohorts work', async () => {
+  it('keeps registry members it does not know, and the cohorts', async () => {
     const { build, store } = await sampleProject();
     await mkdir(path.dirname(store), { recursive: true });
-    await writeFile(store, JSON.stringify({ schema: 1, current: null, releases: {}, cohorts: { beta: '1.0.0' } }));
+    const cohorts = { beta: { release: null, rollout: { release: '1.1.0', percent: 5, key: 'user', startedAt: 'x' } } };
+    await writeFile(store, JSON.stringify({ schema: 1, current: null, releases: {}, census: { keep: true } }));
 
     await publish({ store, buildDir: build, version: '1.1.0' });
+    const registry = JSON.parse(await readFile(store, 'utf8')) as Record<string, unknown>;
+    await writeFile(store, JSON.stringify({ ...registry, cohorts }));
+    await publish({ store, buildDir: build, version: '1.0.0' });
 
-    expect(JSON.parse(await readFile(store, 'utf8'))).toMatchObject({ cohorts: { beta: '1.0.0' } });
+    expect(JSON.parse(await readFile(store, 'utf8'))).toMatchObject({ census: { keep: true }, cohorts, revision: 2 });
   });
 
   it('replaces a release folder that the registry does not name', async () => {

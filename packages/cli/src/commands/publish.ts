@@ -243,10 +243,14 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     }
     // Same bytes, but the folder the registry names is missing or damaged: write it again.
     let directory = '';
-    await store.update(snapshot, async () => {
-      directory = await store.installRelease(version, build.files, manifest);
-      return snapshot.registry;
-    });
+    await store.update(
+      snapshot,
+      async () => {
+        directory = await store.installRelease(version, build.files, manifest);
+        return snapshot.registry;
+      },
+      { action: 'publish', summary: `repair the folder of ${version}` },
+    );
     warnings.push(
       `the folder of ${version} was missing or damaged (${onDisk.error}); it was written again from this build`,
     );
@@ -255,10 +259,14 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
 
   const entryRecord: PublishedRelease = { publishedAt, digest, shell: shellPath, urgency };
   let directory = '';
-  await store.update(snapshot, async () => {
-    directory = await store.installRelease(version, build.files, manifest);
-    return { ...snapshot.registry, releases: { ...snapshot.registry.releases, [version]: entryRecord } };
-  });
+  await store.update(
+    snapshot,
+    async () => {
+      directory = await store.installRelease(version, build.files, manifest);
+      return { ...snapshot.registry, releases: { ...snapshot.registry.releases, [version]: entryRecord } };
+    },
+    { action: 'publish', summary: `publish ${version}` },
+  );
   return { ...result, status: 'published', directory, manifest, warnings };
 }
 

@@ -1,4 +1,5 @@
 import type { Urgency } from '@daylight/protocol';
+import type { TargetRules } from '@daylight/server-middleware';
 import { formatBytes, formatTimestamp, table } from '../format.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
 import { newestFirst } from '../versions.js';
@@ -29,11 +30,29 @@ export interface ReleaseStatus {
   readonly problem: string | null;
 }
 
+/** One row of the targets table: everyone, or a cohort. */
+export interface TargetStatus {
+  /** `null` for everyone. */
+  readonly cohort: string | null;
+  /** The target's release; for a cohort `null` means it follows everyone. */
+  readonly release: string | null;
+  readonly rollout: { readonly release: string; readonly percent: number; readonly key: string } | null;
+  readonly halted: { readonly release: string; readonly at: string; readonly reason: string } | null;
+  /** What `rollback` would return to. */
+  readonly previous: string | null;
+}
+
 export interface StatusReport {
-  /** The registry file. */
+  /** The store's location. */
   readonly store: string;
+  /** Grows with every change. */
+  readonly revision: number | null;
   readonly current: string | null;
   readonly min: string | null;
+  /** Everyone first, then every cohort by name. */
+  readonly targets: readonly TargetStatus[];
+  /** Pins by `<key>:<value>`. */
+  readonly pins: Readonly<Record<string, string>>;
   /** Every published release, newest version first. */
   readonly releases: readonly ReleaseStatus[];
 }
@@ -77,12 +96,48 @@ export async function status(options: StatusOptions): Promise<StatusReport> {
       problem,
     });
   }
-  return { store: store.location, current: registry.current, min: registry.min ?? null, releases };
+  const target = (cohort: string | null, rules: TargetRules, release: string | null): TargetStatus => ({
+    cohort,
+    release,
+    rollout:
+      rules.rollout === undefined
+        ? null
+        : { release: rules.rollout.release, percent: rules.rollout.percent, key: rules.rollout.key },
+    halted: rules.halted ?? null,
+    previous: rules.previous?.at(-1) ?? null,
+  });
+  const targets = [
+    target(null, registry, registry.current),
+    ...Object.entries(registry.cohorts ?? {})
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, cohort]) => target(name, cohort, cohort.release)),
+  ];
+  const pins = Object.fromEntries(Object.entries(registry.pins ?? {}).map(([key, pin]) => [key, pin.release]));
+  return {
+    store: store.location,
+    revision: registry.revision ?? null,
+    current: registry.current,
+    min: registry.min ?? null,
+    targets,
+    pins,
+    releases,
+  };
+}
+
+function describeTarget(row: TargetStatus): string[] {
+  const halted = row.halted === null ? '' : `halted ${row.halted.release}: ${row.halted.reason}`;
+  return [
+    row.cohort ?? '(everyone)',
+    row.release ?? (row.cohort === null ? 'none' : "everyone's"),
+    row.rollout === null ? '-' : `${row.rollout.release} to ${row.rollout.percent}% by ${row.rollout.key}`,
+    row.previous ?? '-',
+    halted,
+  ];
 }
 
 export const statusCommand: CommandSpec = {
   name: 'status',
-  summary: 'list the published releases, the current one and the floor',
+  summary: 'show releases, cohorts, rollouts, halts, pins and the floor',
   usage: 'daylight status',
   description: 'Newest version first; * marks the current release.',
   flags: {},
@@ -94,6 +149,7 @@ export const statusCommand: CommandSpec = {
       ['store', report.store],
       ['current', report.current ?? 'none (run "daylight promote <version>")'],
       ['min', report.min ?? 'none'],
+      ['rev', report.revision === null ? '-' : String(report.revision)],
     ]);
     if (report.releases.length === 0) {
       return {
@@ -111,10 +167,16 @@ export const statusCommand: CommandSpec = {
       release.problem === null ? '' : `damaged: ${release.problem}`,
     ]);
     const body = table([['', 'VERSION', 'PUBLISHED', 'URGENCY', 'FILES', 'SIZE', ''], ...rows], new Set([4, 5]));
+    const targets = table([
+      ['COHORT', 'RELEASE', 'ROLLOUT', 'PREVIOUS', 'HALTED'],
+      ...report.targets.map(describeTarget),
+    ]);
+    const pins = Object.entries(report.pins).map(([key, release]) => `pinned  ${key} → ${release}`);
+    const extra = `\n\n${targets}${pins.length > 0 ? `\n\n${pins.join('\n')}` : ''}`;
     const damaged = report.releases.filter((release) => release.problem !== null).map((release) => release.version);
     const warnings = damaged.map(
       (version) => `release ${version} cannot be served; publish the same build as ${version} again to repair it`,
     );
-    return { text: `${head}\n\n${body}\n\n* current`, json: report, warnings };
+    return { text: `${head}\n\n${body}\n\n* current${extra}`, json: report, warnings };
   },
 };

@@ -1,0 +1,128 @@
+/**
+ * Service worker mode (`@daylight/client/sw`, the demo's `?sw=1`) in a real
+ * Chromium against the real Express and Koa servers: a downloaded release
+ * switches with the network down, an old tab's lazy chunks keep loading from
+ * its version's cache until no tab runs it, and `reset()` removes the worker
+ * and every cache. The first update check after a worker installs can take
+ * seconds: the waits here are generous.
+ */
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import { test, expect, watch, signIn } from './support/fixtures.js';
+
+const version = (page: Page) => page.getByTestId('version');
+const status = (page: Page) => page.locator('#daylight-status');
+const banner = (page: Page) => page.locator('[data-daylight-banner]');
+const cacheNames = (page: Page) => page.evaluate(() => caches.keys());
+const SLOW = { timeout: 20_000 };
+
+/** Empties the browser's HTTP cache, so that only the worker's caches can answer. */
+async function clearHttpCache(page: Page): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.clearBrowserCache');
+  await cdp.detach();
+}
+
+/** Waits until Daylight's worker controls the page and holds `expected` in its caches. */
+async function controlled(page: Page, expected: string[]): Promise<void> {
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, SLOW);
+  await expect.poll(() => cacheNames(page), SLOW).toEqual(expect.arrayContaining(expected));
+}
+
+test('a downloaded release switches with the network down, and the app works once it is back', async ({
+  page,
+  context,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&sw=1');
+  await controlled(page, ['daylight-1.0.0']);
+  expect(new URL(await page.evaluate(() => navigator.serviceWorker.controller!.scriptURL)).pathname).toBe(
+    '/_daylight/sw.js',
+  );
+  await page.locator('#f-customer').fill('typed before the switch');
+
+  await office.promote('1.1.0');
+  await expect(status(page)).toHaveText('1.1.0 is downloaded and verified', SLOW);
+  // "ready" comes only after the worker cached 1.1.0, shell included.
+  expect(await cacheNames(page)).toContain('daylight-1.1.0');
+
+  await context.setOffline(true);
+  await clearHttpCache(page); // the shell and files can only come from the worker's cache
+  const before = office.requests.length;
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.getByTestId('offline')).toBeVisible(); // 1.1.0's code runs: its shell and scripts came from the cache
+  expect(seen.navigations.at(-1)).toContain('_daylight=1.1.0');
+  expect(office.requests.slice(before)).toEqual([]); // nothing of the switch reached the server
+
+  await context.setOffline(false);
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada', SLOW);
+  await expect(page.locator('#f-notes')).toBeVisible(); // the 1.1 form
+  await expect(page.locator('#f-customer')).toHaveValue('typed before the switch');
+  await expect(page.getByTestId('inbox-refreshed')).toContainText('refreshed');
+  await expect(version(page)).toHaveText('1.1.0');
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test("an old tab's lazy chunks load from its version's cache after the server lost them; the cache goes with the last tab", async ({
+  context,
+  office,
+}) => {
+  const old = await context.newPage();
+  const seen = watch(old);
+  await signIn(old, office.url, seen, 'ada', '&sw=1');
+  await controlled(old, ['daylight-1.0.0']);
+
+  await office.promote('1.1.0');
+  const fresh = await context.newPage();
+  await fresh.goto(`${office.url}/?poll=500&sw=1`);
+  await expect(version(fresh)).toHaveText('1.1.0');
+  await controlled(fresh, ['daylight-1.0.0', 'daylight-1.1.0']);
+
+  // 1.0.0's Reports chunk disappears from the server (the release store on disk).
+  const assets = path.join(path.dirname(office.store), 'releases/1.0.0/files/assets');
+  let deleted = 0;
+  for (const name of await readdir(assets)) {
+    if (name.startsWith('chunk-') && (await readFile(path.join(assets, name), 'utf8')).includes('Quarterly')) {
+      await unlink(path.join(assets, name));
+      deleted++;
+    }
+  }
+  expect(deleted).toBe(1);
+  // Only the worker's cache can have it now.
+  await clearHttpCache(old);
+  await old.getByRole('link', { name: 'Reports' }).click();
+  await expect(old.getByTestId('reports')).toContainText('Quarterly figures');
+  await expect(version(old)).toHaveText('1.0.0');
+  expect(seen.pageErrors).toEqual([]);
+
+  // The last tab on 1.0.0 closes; the next report to the worker cleans up.
+  await old.close();
+  await fresh.reload();
+  await expect(version(fresh)).toHaveText('1.1.0');
+  await expect.poll(() => cacheNames(fresh), SLOW).not.toContain('daylight-1.0.0');
+  expect(await cacheNames(fresh)).toContain('daylight-1.1.0');
+});
+
+test('reset() unregisters the worker and deletes every Daylight cache', async ({ page, office }) => {
+  await signIn(page, office.url, undefined, 'ada', '&sw=1');
+  await controlled(page, ['daylight-1.0.0']);
+
+  const result = await page.evaluate(() => {
+    const { daylightServiceWorker } = window as unknown as {
+      daylightServiceWorker: { reset(): Promise<{ unregistered: number; caches: string[] }> };
+    };
+    return daylightServiceWorker.reset();
+  });
+  expect(result.unregistered).toBe(1);
+  expect(result.caches).toContain('daylight-1.0.0');
+  expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length)).toBe(0);
+  expect((await cacheNames(page)).filter((name) => name.startsWith('daylight-'))).toEqual([]);
+
+  // Without ?sw=1 the next page is not controlled by any worker, and the app still works.
+  await page.goto(`${office.url}/?poll=500`);
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  expect(await page.evaluate(() => navigator.serviceWorker.controller)).toBeNull();
+});

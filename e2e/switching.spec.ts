@@ -1,0 +1,263 @@
+/**
+ * Switching at the right moment and surviving a bad release (issue #4), in a
+ * real Chromium against the real Express and Koa servers: guards hold
+ * automatic switches, several tabs act as one, a release that does not boot
+ * undoes itself and halts its rollout, chunk errors recover without loops.
+ * Idle time runs on Playwright's clock.
+ */
+import { mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import { buildRelease } from '../examples/office-app/scripts/build.mjs';
+import { test, expect, watch, signIn, TEST_HALT } from './support/fixtures.js';
+
+/** Releases built for this file only (once per worker): 1.2.0 throws on boot, 1.1.1 is a fixed re-release. */
+let extraBuilds: string;
+test.beforeAll(async () => {
+  extraBuilds = await mkdtemp(path.join(tmpdir(), 'daylight-builds-'));
+  await buildRelease('1.2.0', { broken: true, outDir: path.join(extraBuilds, '1.2.0'), atlasBytes: 1000 });
+  await buildRelease('1.1.1', { outDir: path.join(extraBuilds, '1.1.1'), atlasBytes: 1000 });
+});
+test.afterAll(async () => {
+  await rm(extraBuilds, { recursive: true, force: true });
+});
+
+const version = (page: Page) => page.getByTestId('version');
+const status = (page: Page) => page.locator('#daylight-status');
+const banner = (page: Page) => page.locator('[data-daylight-banner]');
+const ready = (page: Page, v: string) => expect(status(page)).toHaveText(`${v} is downloaded and verified`);
+
+test('a dirty form holds an automatic switch until it is saved, and the switch keeps the login', async ({
+  page,
+  office,
+}) => {
+  await page.clock.install();
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&policy=auto&idle=60000');
+  await page.locator('#f-customer').fill('unsaved customer');
+  await page.getByRole('heading', { name: 'New invoice' }).click(); // the focus leaves the field
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+
+  // A minute idle is a safe moment, but the unsaved invoice holds the switch.
+  await page.clock.fastForward(61_000);
+  await page.clock.fastForward(2_000); // and the one-second re-check after it
+  await expect(page.getByTestId('inbox-refreshed')).toContainText('refreshed');
+  expect(seen.navigations).toHaveLength(1);
+  await expect(version(page)).toHaveText('1.0.0');
+
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.locator('#f-customer')).toHaveValue('unsaved customer');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  const saved = office.requests.findIndex((r) => r.startsWith('POST /api/invoices'));
+  const switched = office.requests.findIndex((r) => r.includes('_daylight=1.1.0'));
+  expect(saved).toBeGreaterThan(-1);
+  expect(switched).toBeGreaterThan(saved);
+  expect(seen.navigations).toHaveLength(2);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('a POST in flight delays an automatic switch until its response arrived', async ({ page, office }) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&policy=auto');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+
+  const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
+  await page.evaluate(() => {
+    const { daylight } = window as unknown as { daylight: { fetch: typeof fetch } };
+    void daylight.fetch('/api/invoices?delay=2500', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+  });
+  const clicked = Date.now();
+  await page.getByRole('link', { name: 'Reports' }).click(); // a navigation: a safe moment, held by the POST
+  const response = await answered;
+  const answeredAt = Date.now();
+  expect(response.status()).toBe(201);
+  await expect(version(page)).toHaveText('1.1.0');
+  const index = office.requests.findIndex((r) => r.includes('_daylight=1.1.0'));
+  expect(index).toBeGreaterThan(office.requests.findIndex((r) => r.startsWith('POST /api/invoices')));
+  expect(answeredAt - clicked).toBeGreaterThan(1_500);
+  expect(seen.navigations).toHaveLength(2);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('three tabs: one downloads, one prompts, all three end on the new release, no dead button', async ({
+  context,
+  office,
+}) => {
+  const pages = [await context.newPage(), await context.newPage(), await context.newPage()];
+  for (const page of pages) await page.clock.install();
+  await signIn(pages[0]!, office.url, undefined, 'ada', '&idle=30000');
+  for (const page of pages.slice(1)) {
+    await page.goto(`${office.url}/?poll=500&idle=30000`);
+    await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  }
+  await office.promote('1.1.0');
+  for (const page of pages) await ready(page, '1.1.0');
+
+  const bannerCounts = async () => Promise.all(pages.map((page) => banner(page).count()));
+  await expect.poll(bannerCounts).toEqual(expect.arrayContaining([1]));
+  expect((await bannerCounts()).reduce((a, b) => a + b)).toBe(1);
+  const entry = office.requests.filter((r) => /^GET \/_daylight\/releases\/1\.1\.0\/files\/assets\/app-/.test(r));
+  expect(entry).toHaveLength(1);
+
+  const prompting = pages[(await bannerCounts()).indexOf(1)]!;
+  const others = pages.filter((page) => page !== prompting);
+  await prompting.getByRole('button', { name: 'Update now' }).click();
+  await expect(version(prompting)).toHaveText('1.1.0');
+
+  // The others are settled: no prompt; each switches at its own safe moment.
+  for (const page of others) await expect(banner(page)).toHaveCount(0);
+  await others[0]!.getByRole('link', { name: 'Reports' }).click();
+  await expect(version(others[0]!)).toHaveText('1.1.0');
+  // The clock belongs to the whole context: let the navigating tab finish its
+  // boot (ready()) before moving time on, or its boot watchdog fires too.
+  await others[0]!.waitForFunction(
+    () => (window as unknown as { daylight?: { booting?: unknown } }).daylight?.booting === undefined,
+  );
+  await others[1]!.clock.fastForward(31_000);
+  for (const page of others) await expect(version(page)).toHaveText('1.1.0');
+  for (const page of pages) {
+    await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+    await expect(banner(page)).toHaveCount(0);
+  }
+  expect(office.requests.filter((r) => /releases\/1\.1\.0\/files\/assets\/app-/.test(r))).toHaveLength(1);
+});
+
+test('a release that throws on boot sends the tab back, is reported, and enough failures halt it', async ({
+  page,
+  browser,
+  office,
+}) => {
+  const WATCHDOG = 4_000;
+  const second = await browser.newContext();
+  try {
+    const tabs = [page, await second.newPage()];
+    for (const tab of tabs) await signIn(tab, office.url, undefined, 'ada', `&watchdog=${WATCHDOG}`);
+    await tabs[0]!.locator('#f-customer').fill('kept through the rollback');
+    await office.cli('publish', path.join(extraBuilds, '1.2.0'), '--version', '1.2.0');
+    await office.promote('1.2.0');
+
+    for (const [i, tab] of tabs.entries()) {
+      const seen = watch(tab);
+      await expect(banner(tab)).toContainText('1.2.0');
+      const clicked = Date.now();
+      await banner(tab).getByRole('button', { name: 'Update now' }).click();
+      await expect.poll(() => seen.navigations.length).toBe(2);
+      await expect(version(tab)).toHaveText('1.0.0');
+      const elapsed = Date.now() - clicked;
+      test.info().annotations.push({ type: 'rollback', description: `tab ${i + 1} back on 1.0.0 after ${elapsed} ms` });
+      expect(elapsed).toBeLessThan(WATCHDOG + 3_000);
+      expect(seen.navigations[0]).toContain('_daylight=1.2.0');
+      expect(seen.navigations[1]).toContain('_daylight=1.0.0');
+      expect(seen.pageErrors.join()).toContain('broken on purpose');
+      await expect.poll(() => office.reportCounts().find((c) => c.release === '1.2.0')?.failures).toBe(i + 1);
+    }
+    await expect(tabs[0]!.locator('#f-customer')).toHaveValue('kept through the rollback');
+
+    // Two failures out of two switches: past TEST_HALT, the server halted 1.2.0.
+    expect(TEST_HALT.minFailures).toBe(2);
+    await expect
+      .poll(async () => (JSON.parse(await readFile(office.store, 'utf8')) as { current: string }).current)
+      .toBe('1.0.0');
+    expect(office.reportCounts().find((c) => c.release === '1.2.0')?.halted).toBe(true);
+    // The bad version is never offered to these tabs again.
+    for (const tab of tabs) {
+      await expect(status(tab)).toHaveText('up to date');
+      await expect(banner(tab)).toHaveCount(0);
+    }
+  } finally {
+    await second.close();
+  }
+});
+
+test('a lazy chunk deleted on the server: the tab recovers onto the new release, no error screen', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  const assets = path.join(path.dirname(office.store), 'releases/1.0.0/files/assets');
+  for (const name of await readdir(assets)) {
+    if (name.startsWith('chunk-') && (await readFile(path.join(assets, name), 'utf8')).includes('Quarterly')) {
+      await unlink(path.join(assets, name));
+    }
+  }
+
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.getByTestId('reports')).toContainText('Quarterly figures are ready');
+  expect(new URL(page.url()).pathname).toBe('/reports');
+  expect(seen.navigations).toHaveLength(2);
+});
+
+test('a chunk that always fails: reported as a stale asset, at most one switch, no reload loop', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  // Like an ad-blocker: the Reports chunk never loads as a script (Daylight's own download of it still works).
+  await page.route('**/assets/chunk-*.js', async (route) => {
+    if (route.request().resourceType() !== 'script') return route.continue();
+    const response = await route.fetch();
+    if ((await response.text()).includes('Quarterly')) await route.abort();
+    else await route.fulfill({ response });
+  });
+  await signIn(page, office.url, seen);
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect.poll(() => office.reportCounts().find((c) => c.kinds['stale-asset'])?.kinds['stale-asset']).toBe(1);
+  expect(seen.navigations).toHaveLength(1);
+
+  // A second failure is not reported again and reloads nothing either.
+  await page.getByRole('link', { name: 'Invoice' }).click();
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect(page.getByTestId('inbox-refreshed')).toContainText('refreshed');
+
+  // With a newer release there is one switch to it. There the chunk fails again while the
+  // page boots; whatever follows (at most the watchdog's one way back), it settles.
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  await page.getByRole('link', { name: 'Invoice' }).click();
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect.poll(() => seen.navigations.length).toBeGreaterThanOrEqual(2);
+  // Proving that nothing more happens takes some waiting: three seconds of a page left alone.
+  await page.waitForTimeout(3_000);
+  const settled = seen.navigations.length;
+  expect(settled).toBeLessThanOrEqual(3);
+  await page.waitForTimeout(3_000);
+  expect(seen.navigations).toHaveLength(settled);
+  expect(office.reportCounts().reduce((sum, c) => sum + (c.kinds['stale-asset'] ?? 0), 0)).toBeLessThanOrEqual(3);
+});
+
+test('releases A → B → A: tabs on B go back to A once, and a later B′ is offered', async ({ page, office }) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  await office.promote('1.1.0');
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+
+  await office.promote('1.0.0'); // the rollback: a downgrade, automatic at the next safe moment
+  await ready(page, '1.0.0');
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect(version(page)).toHaveText('1.0.0');
+  await expect(page.getByTestId('reports')).toBeVisible();
+  const refreshed = await page.getByTestId('inbox-refreshed').textContent();
+  await expect(page.getByTestId('inbox-refreshed')).not.toHaveText(refreshed!);
+  expect(seen.navigations).toHaveLength(3);
+
+  await office.cli('publish', path.join(extraBuilds, '1.1.1'), '--version', '1.1.1');
+  await office.promote('1.1.1');
+  await expect(banner(page)).toContainText('1.1.1');
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.1');
+  expect(seen.navigations).toHaveLength(4);
+  expect(seen.pageErrors).toEqual([]);
+});

@@ -1,0 +1,51 @@
+/**
+ * Shared by the commands that change the registry: read it, compute the
+ * change with the model's pure functions (@daylight/server-middleware), and
+ * write it through the store, which checks that nobody wrote in between and
+ * records the change in the audit log.
+ */
+import { isRegistryChangeError, type ChangeOutcome, type Registry } from '@daylight/server-middleware';
+import { DaylightCliError, type DaylightCliErrorCode } from '../errors.js';
+import { readExisting, type ReleaseStore } from '../store.js';
+
+const CODES: Record<string, DaylightCliErrorCode> = {
+  'not-published': 'not-published',
+  'unknown-cohort': 'unknown-cohort',
+  invalid: 'invalid-option',
+  'below-floor': 'conflict',
+  'nothing-to-roll-back': 'conflict',
+};
+
+/** The model's refusal as the CLI's error; anything else unchanged. */
+export function cliErrorOf(error: unknown): unknown {
+  if (isRegistryChangeError(error)) return new DaylightCliError(CODES[error.code] ?? 'conflict', error.message);
+  return error;
+}
+
+/** Runs a model function, turning its refusal into a {@link DaylightCliError}. */
+export function compute(apply: () => ChangeOutcome): ChangeOutcome {
+  try {
+    return apply();
+  } catch (error) {
+    throw cliErrorOf(error);
+  }
+}
+
+/**
+ * Reads the registry, computes the change, and writes it when it changes anything.
+ * @throws {DaylightCliError} the model's refusal, `registry`, `conflict` or `io`; the store is unchanged.
+ */
+export async function changeRegistry(
+  store: ReleaseStore,
+  action: string,
+  apply: (registry: Registry) => ChangeOutcome,
+  signal?: AbortSignal,
+): Promise<ChangeOutcome & { readonly before: Registry }> {
+  const snapshot = await readExisting(store);
+  signal?.throwIfAborted();
+  const outcome = compute(() => apply(snapshot.registry));
+  if (outcome.changed) {
+    await store.update(snapshot, () => Promise.resolve(outcome.registry), { action, summary: outcome.summary });
+  }
+  return { ...outcome, before: snapshot.registry };
+}

@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../cli.js';
+import { captureIO, removeTempDirs, sampleProject, snapshotTree, writeFiles } from '../test-support.js';
+
+afterEach(removeTempDirs);
+
+async function run(cwd: string, argv: string[], env: Record<string, string> = {}) {
+  const io = captureIO(cwd, env);
+  const code = await runCli(argv, io);
+  return { code, stdout: io.out(), stderr: io.err() };
+}
+
+/** A project with 1.0.0 and 1.1.0 published and 1.0.0 promoted to everyone. */
+async function project() {
+  const { root } = await sampleProject();
+  await writeFiles(`${root}/build2`, {
+    'index.html': '<!doctype html><html><head><script type="module" src="/assets/app-2.js"></script></head></html>',
+    'assets/app-2.js': 'console.log("app 2");\n',
+  });
+  for (const argv of [
+    ['publish', 'build', '--version', '1.0.0'],
+    ['publish', 'build2', '--version', '1.1.0'],
+    ['promote', '1.0.0'],
+  ]) {
+    expect(await run(root, argv, { DAYLIGHT_ACTOR: 'ci' })).toMatchObject({ code: 0 });
+  }
+  return root;
+}
+
+async function registry(root: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(`${root}/releases.json`, 'utf8')) as Record<string, unknown>;
+}
+
+describe('cohorts and rollouts on the command line', () => {
+  it('promotes to a pilot cohort, widens to 50% and 100% of everyone, and rolls back', async () => {
+    const root = await project();
+    expect(await run(root, ['promote', '1.1.0', '--cohort', 'pilot'])).toMatchObject({
+      code: 0,
+      stdout: "promoted 1.1.0 to cohort pilot (was everyone's release)\n",
+    });
+    expect(await run(root, ['promote', '1.1.0', '--percent', '50', '--key', 'user'])).toMatchObject({
+      code: 0,
+      stdout: 'rolled out 1.1.0 to 50% of everyone by user\n',
+    });
+    expect(await registry(root)).toMatchObject({
+      current: '1.0.0',
+      cohorts: { pilot: { release: '1.1.0' } },
+      rollout: { release: '1.1.0', percent: 50, key: 'user' },
+    });
+    expect(await run(root, ['promote', '1.1.0'])).toMatchObject({ code: 0, stdout: 'promoted 1.1.0 (was 1.0.0)\n' });
+    expect(await registry(root)).toMatchObject({ current: '1.1.0', previous: ['1.0.0'] });
+    expect((await registry(root)).rollout).toBeUndefined();
+
+    const status = await run(root, ['status']);
+    expect(status.stdout).toMatch(/^\(everyone\) +1\.1\.0 +- +1\.0\.0$/m);
+    expect(status.stdout).toMatch(/^pilot +1\.1\.0 +- +-$/m);
+
+    expect(await run(root, ['rollback'])).toMatchObject({
+      code: 0,
+      stdout: 'done: roll back everyone from 1.1.0 to 1.0.0\n',
+    });
+    expect(await run(root, ['rollback', '--cohort', 'pilot'])).toMatchObject({ code: 0 });
+    expect(await registry(root)).toMatchObject({ current: '1.0.0' });
+    expect((await registry(root)).cohorts).toBeUndefined();
+  });
+
+  it('records every change in the audit log, with the actor', async () => {
+    const root = await project();
+    await run(root, ['promote', '1.1.0', '--cohort', 'pilot', '--actor', 'grace']);
+    await run(root, ['halt', '1.1.0', '--cohort', 'pilot', '--reason', 'boots fail'], { USER: 'ops' });
+    const shown = await run(root, ['history', '--json']);
+    const entries = (JSON.parse(shown.stdout) as { entries: { actor: string; action: string; summary: string }[] })
+      .entries;
+    expect(entries.map((e) => [e.actor, e.action])).toEqual([
+      ['ci', 'publish'],
+      ['ci', 'publish'],
+      ['ci', 'promote'],
+      ['grace', 'promote'],
+      ['ops', 'halt'],
+    ]);
+    expect(entries.at(-1)!.summary).toMatch(/^halt 1\.1\.0 in cohort pilot: boots fail; roll back cohort pilot/);
+    expect((await run(root, ['history'])).stdout).toMatch(
+      /^\d+ +\d{4}-\d\d-\d\d \d\d:\d\d UTC +grace +promote 1\.1\.0 to cohort pilot$/m,
+    );
+  });
+
+  it('pins a tenant, shows it, and unpins it', async () => {
+    const root = await project();
+    expect(await run(root, ['pin', 'acme', '1.1.0', '--key', 'tenant'])).toMatchObject({ code: 0 });
+    expect((await run(root, ['status'])).stdout).toContain('pinned  tenant:acme → 1.1.0');
+    expect(await run(root, ['unpin', 'acme'])).toMatchObject({
+      code: 0,
+      stdout: 'done: unpin tenant:acme (was on 1.1.0)\n',
+    });
+    expect(await run(root, ['unpin', 'acme'])).toMatchObject({
+      code: 0,
+      stdout: 'tenant:acme is not pinned; nothing changed\n',
+    });
+  });
+
+  it('never lowers the floor unless told to', async () => {
+    const root = await project();
+    await run(root, ['promote', '1.1.0']);
+    expect(await run(root, ['floor', '1.1.0'])).toMatchObject({ code: 0 });
+    expect(await run(root, ['floor', '1.0.0'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/pass --lower/) as unknown,
+    });
+    expect(await run(root, ['floor', '1.0.0', '--lower'])).toMatchObject({ code: 0 });
+    expect(await registry(root)).toMatchObject({ min: '1.0.0' });
+  });
+
+  describe('refusals: a clear message, a non-zero exit, nothing changed', () => {
+    it.each([
+      [
+        'an unknown version',
+        ['promote', '9.9.9', '--cohort', 'pilot'],
+        1,
+        /version 9\.9\.9 is not published; published: 1\.0\.0, 1\.1\.0/,
+      ],
+      [
+        'a percentage above 100',
+        ['promote', '1.1.0', '--percent', '150'],
+        2,
+        /--percent "150" is not a percentage from 0 to 100/,
+      ],
+      ['a negative percentage', ['promote', '1.1.0', '--percent=-5'], 2, /--percent "-5" is not a percentage/],
+      [
+        'an unknown cohort',
+        ['rollback', '--cohort', 'nowhere'],
+        1,
+        /cohort nowhere has no release or rollout in the registry; known cohorts: none/,
+      ],
+      ['a bad cohort name', ['promote', '1.1.0', '--cohort', 'a b'], 2, /is not a cohort name/],
+      ['nothing to roll back', ['rollback'], 1, /everyone has no earlier release to roll back to/],
+      [
+        'an unreachable Redis store',
+        ['status', '--store', 'redis://127.0.0.1:1'],
+        1,
+        /the Redis store redis:\/\/127\.0\.0\.1:1\/? cannot be reached/,
+      ],
+    ])('%s', async (_name, argv, code, message) => {
+      const root = await project();
+      const before = await snapshotTree(root);
+      const result = await run(root, argv);
+      expect(result.code).toBe(code);
+      expect(result.stdout).toBe('');
+      expect(result.stderr.trimEnd()).toMatch(message);
+      expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+      expect(await snapshotTree(root)).toEqual(before);
+    });
+  });
+});

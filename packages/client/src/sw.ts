@@ -1,0 +1,250 @@
+/**
+ * Service worker mode (`@daylight/client/sw`): Daylight's worker, served by
+ * the middleware at `{basePath}/sw.js`, keeps each release's verified files
+ * in a cache of its own (`daylight-<version>`), so that
+ *
+ * - a switch lands even when the network drops after the download (the
+ *   target's shell is cached too, and answers the switch's navigation when
+ *   the network cannot);
+ * - the files of a release stay servable while a tab still runs it (lazy
+ *   chunks of an old tab keep loading after the server dropped them);
+ * - a release's cache is deleted only when no open tab runs it.
+ *
+ * The worker fetches every file itself and checks it against the manifest's
+ * SRI hash before caching it (after this tab's own verified download, so the
+ * bytes come from the HTTP cache). Registration uses workbox-window (an
+ * optional peer dependency). Where service workers are unavailable (an
+ * insecure context, no `navigator.serviceWorker`) the client works exactly as
+ * without this module, and `mode`/`reason` say so.
+ */
+import { Workbox, messageSW } from 'workbox-window';
+import type { DaylightClient, DaylightExtension } from './client.js';
+
+export interface ServiceWorkerOptions {
+  /**
+   * URL of Daylight's worker script.
+   * @default `${client.basePath}/sw.js` (served by the middleware)
+   */
+  scriptUrl?: string;
+  /**
+   * The scope the worker controls. The middleware allows `/`
+   * (`Service-Worker-Allowed: /`).
+   * @default '/'
+   */
+  scope?: string;
+  /**
+   * Also cache the release this tab runs (its files only, verified), so its
+   * lazy chunks keep loading after the server deleted them. Costs one
+   * download of the release where the HTTP cache does not have it yet.
+   * @default true
+   */
+  precacheRunning?: boolean;
+  /**
+   * Limit for registering and for each request to the worker, in ms. A
+   * worker that does not answer in time never blocks a switch: the download
+   * counts as done and the switch goes over the network.
+   * @default 30_000
+   */
+  timeout?: number;
+}
+
+export interface DaylightServiceWorker {
+  /** `worker`: Daylight's worker is (being) registered; `none`: not available here, see `reason`. */
+  readonly mode: 'worker' | 'none';
+  /** Why the mode is `none`, or the last precache that failed (the switch then needs the network). */
+  readonly reason: string | undefined;
+  /** Resolves with the registration once the worker is active, or `undefined` when there is none. Never rejects. */
+  readonly ready: Promise<ServiceWorkerRegistration | undefined>;
+  /** The versions the worker holds in its caches (empty without a worker). Never rejects. */
+  cached(): Promise<string[]>;
+}
+
+export interface ResetOptions {
+  /**
+   * The worker to unregister, by its script's path.
+   * @default '/_daylight/sw.js'
+   */
+  scriptUrl?: string;
+  /**
+   * Limit for the whole reset, in ms.
+   * @default 10_000
+   */
+  timeout?: number;
+}
+
+export interface ResetResult {
+  /** How many registrations of Daylight's worker were removed. */
+  readonly unregistered: number;
+  /** The `daylight-*` caches deleted. */
+  readonly caches: readonly string[];
+}
+
+interface WorkerReply {
+  readonly ok: boolean;
+  readonly versions?: string[];
+  readonly error?: string;
+}
+
+function unavailable(): string | undefined {
+  if (typeof window === 'undefined' || typeof navigator === 'undefined') return 'no browser window here';
+  if (!window.isSecureContext) return 'not a secure context (service workers need https or localhost)';
+  if (!('serviceWorker' in navigator)) return 'this browser has no service workers (navigator.serviceWorker)';
+  return undefined;
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string, signal?: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    const abort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    if (signal?.aborted) return abort();
+    signal?.addEventListener('abort', abort, { once: true });
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
+        resolve(value);
+      },
+      (error: Error) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** The URL the client's switch navigates to: this page with `?_daylight=<version>`. */
+function switchUrl(version: string): string {
+  const url = new URL(location.href);
+  url.searchParams.set('_daylight', version);
+  return url.href;
+}
+
+/**
+ * Registers Daylight's service worker for this client and precaches each
+ * release the client downloads. Call before `start()`. Where service workers
+ * are unavailable it returns `mode: 'none'` and changes nothing.
+ * @throws {TypeError} when an option has the wrong type.
+ */
+export function enableServiceWorker(client: DaylightClient, options: ServiceWorkerOptions = {}): DaylightServiceWorker {
+  const timeout = options.timeout ?? 30_000;
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    throw new TypeError(`enableServiceWorker: timeout must be a number of milliseconds > 0, got ${String(timeout)}`);
+  }
+  for (const name of ['scriptUrl', 'scope'] as const) {
+    const value = options[name];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) {
+      throw new TypeError(`enableServiceWorker: ${name} must be a non-empty string, got ${JSON.stringify(value)}`);
+    }
+  }
+  const scriptUrl = options.scriptUrl ?? `${client.basePath}/sw.js`;
+  const scope = options.scope ?? '/';
+  const precacheRunning = options.precacheRunning ?? true;
+
+  let reason = unavailable();
+  if (reason !== undefined) {
+    return { mode: 'none', reason, ready: Promise.resolve(undefined), cached: () => Promise.resolve([]) };
+  }
+  let mode: 'worker' | 'none' = 'worker';
+  let announce: (() => void) | undefined;
+  const started = new Promise<void>((resolve) => (announce = resolve));
+  const onState = (): void => {
+    if (client.state.running === undefined) return;
+    client.removeEventListener('statechange', onState);
+    announce?.();
+  };
+  client.addEventListener('statechange', onState);
+  onState();
+
+  const workbox = new Workbox(scriptUrl, { scope });
+  // Registered once the client knows its version (after start()) and the page has loaded.
+  const ready = started
+    .then(() => within(workbox.register(), timeout, `Registering ${scriptUrl}`))
+    .then(async (registration) => {
+      if (!registration) throw new Error(`${scriptUrl} could not be registered`);
+      await within(workbox.active, timeout, `Activating ${scriptUrl}`);
+      return registration;
+    })
+    .catch((error: unknown) => {
+      mode = 'none';
+      reason = `the service worker is not used: ${(error as Error).message}`;
+      return undefined;
+    });
+
+  const ask = async (message: Record<string, unknown>, signal?: AbortSignal): Promise<WorkerReply> => {
+    const registration = await within(ready, timeout, `Registering ${scriptUrl}`, signal);
+    const worker = registration?.active;
+    if (!worker) throw new Error(reason ?? 'no active service worker');
+    return within(messageSW(worker, message) as Promise<WorkerReply>, timeout, 'The service worker', signal);
+  };
+
+  // Tell the worker which release this tab runs: it keeps that version's cache while the tab is open.
+  void ready.then(async (registration) => {
+    const version = client.state.running;
+    if (!registration || version === undefined) return;
+    const answer = await ask({ type: 'daylight:running', version, precache: precacheRunning }).catch(
+      (error: Error) => ({ ok: false, error: error.message }),
+    );
+    if (!answer.ok) reason = `could not cache ${version}: ${answer.error ?? 'no answer'}`;
+  });
+
+  const extension: DaylightExtension = {
+    async download(version, run, signal) {
+      await run();
+      // The switch works without the cache (over the network), so a failure here only says so.
+      try {
+        const answer = await ask({ type: 'daylight:precache', version, shell: switchUrl(version) }, signal);
+        if (!answer.ok) throw new Error(answer.error ?? 'no answer');
+      } catch (error) {
+        if (signal.aborted) throw signal.reason;
+        reason = `release ${version} is not cached for offline use: ${(error as Error).message}`;
+      }
+    },
+  };
+  client.extend(extension);
+
+  return {
+    get mode() {
+      return mode;
+    },
+    get reason() {
+      return reason;
+    },
+    ready,
+    async cached() {
+      try {
+        const answer = await ask({ type: 'daylight:status' });
+        return answer.versions ?? [];
+      } catch {
+        return [];
+      }
+    },
+  };
+}
+
+/**
+ * The escape hatch: unregisters Daylight's worker (the registration whose
+ * script is `scriptUrl`) and deletes every `daylight-*` cache. Pages it
+ * controls stay controlled until they navigate; an app that keeps calling
+ * `enableServiceWorker` registers it again on its next load. Works without
+ * a client, and resolves with nothing removed where service workers are unavailable.
+ */
+export async function reset(options: ResetOptions = {}): Promise<ResetResult> {
+  const timeout = options.timeout ?? 10_000;
+  if (unavailable() !== undefined) return { unregistered: 0, caches: [] };
+  const path = new URL(options.scriptUrl ?? '/_daylight/sw.js', location.href).pathname;
+  const work = async (): Promise<ResetResult> => {
+    let unregistered = 0;
+    for (const registration of await navigator.serviceWorker.getRegistrations()) {
+      const worker = registration.active ?? registration.waiting ?? registration.installing;
+      if (worker && new URL(worker.scriptURL).pathname === path && (await registration.unregister())) unregistered++;
+    }
+    const names = typeof caches === 'undefined' ? [] : (await caches.keys()).filter((n) => n.startsWith('daylight-'));
+    await Promise.all(names.map((name) => caches.delete(name)));
+    return { unregistered, caches: names };
+  };
+  return within(work(), timeout, 'Resetting the service worker');
+}

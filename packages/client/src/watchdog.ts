@@ -1,0 +1,89 @@
+/**
+ * The boot watchdog (`@daylight/client/watchdog`). After a switch, the new
+ * release must call `ready()` within `timeout`, without an uncaught error or
+ * unhandled rejection before it. Otherwise the tab goes back to the release
+ * it came from (`client.revert()`): the bad version is remembered for this
+ * browser (a later version is offered again, this one is not) and reported as
+ * `boot-failure`, which the server counts to halt the rollout.
+ *
+ * Install it before `client.start()`, so that an error thrown right after the
+ * start is seen.
+ */
+import type { DaylightClient } from './client.js';
+
+export interface WatchdogOptions {
+  /**
+   * How long a release that was switched to has to call `ready()`, in ms.
+   * @default 15_000
+   */
+  timeout?: number;
+  /**
+   * Treat an uncaught error or unhandled rejection before `ready()` as a
+   * failed boot (without waiting for the timeout).
+   * @default true
+   */
+  errors?: boolean;
+}
+
+export interface BootWatchdog {
+  /** Why the boot failed, once it did. */
+  readonly failure: string | undefined;
+  /** Stops watching. */
+  stop(): void;
+}
+
+/**
+ * Watches the boot of a release a switch lands on.
+ * @throws {TypeError} when `timeout` is not a positive number of milliseconds.
+ */
+export function watchBoot(client: DaylightClient, options: WatchdogOptions = {}): BootWatchdog {
+  const timeout = options.timeout ?? 15_000;
+  if (!Number.isFinite(timeout) || timeout <= 0) {
+    throw new TypeError(`watchBoot: timeout must be a number of milliseconds > 0, got ${String(timeout)}`);
+  }
+  let failure: string | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopped = false;
+  const fail = (reason: string): void => {
+    if (stopped) return;
+    // Before start() nothing says whether this page is a switch: keep the first failure for `applied`.
+    failure ??= reason;
+    if (client.booting) {
+      stop();
+      client.revert(failure);
+    }
+  };
+  const onError = (event: ErrorEvent): void => fail(`uncaught error before ready(): ${event.message}`);
+  const onRejection = (event: PromiseRejectionEvent): void => {
+    const reason = event.reason as { message?: unknown } | undefined;
+    const message = typeof reason?.message === 'string' ? reason.message : JSON.stringify(event.reason);
+    fail(`unhandled rejection before ready(): ${message}`);
+  };
+  const onApplied = (): void => {
+    if (!client.booting) return;
+    if (failure !== undefined) fail(failure);
+    else timer = setTimeout(() => fail(`no ready() within ${timeout} ms`), timeout);
+  };
+  const stop = (): void => {
+    stopped = true;
+    clearTimeout(timer);
+    if (typeof window !== 'undefined' && options.errors !== false) {
+      window.removeEventListener('error', onError);
+      window.removeEventListener('unhandledrejection', onRejection);
+    }
+    client.removeEventListener('applied', onApplied);
+    client.removeEventListener('booted', stop);
+  };
+  if (typeof window !== 'undefined' && options.errors !== false) {
+    window.addEventListener('error', onError);
+    window.addEventListener('unhandledrejection', onRejection);
+  }
+  client.addEventListener('applied', onApplied);
+  client.addEventListener('booted', stop);
+  return {
+    get failure() {
+      return failure;
+    },
+    stop,
+  };
+}

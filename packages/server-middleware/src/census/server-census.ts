@@ -1,0 +1,82 @@
+/**
+ * The census as the server runs it: one {@link Census}, fed from `attach()`,
+ * and with `redis` a {@link RedisCensus} that merges it with the fleet's.
+ * Recording is fail-open: nothing here may break a response.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientStamp } from '@daylight/protocol';
+import type { DaylightLogger } from '../types.js';
+import { createCensus, DEFAULT_COHORT, type Census, type CensusSnapshot } from './census.js';
+import type { ResolvedCensus } from './options.js';
+import { RedisCensus } from './redis-census.js';
+
+export interface ServerCensusOptions {
+  readonly census: ResolvedCensus;
+  readonly redis: { readonly url: string; readonly prefix: string } | undefined;
+  readonly logger: DaylightLogger;
+  /** The app's cohort callback, already guarded (never throws). */
+  readonly cohortOf: ((req: IncomingMessage) => string | undefined) | undefined;
+  readonly now?: () => number;
+}
+
+export class ServerCensus {
+  readonly census: Census;
+  readonly #redis: RedisCensus | undefined;
+  readonly #cohortOf: ((req: IncomingMessage) => string | undefined) | undefined;
+  /** Recording failures (counted, never thrown). */
+  failures = 0;
+
+  constructor(options: ServerCensusOptions) {
+    this.census = createCensus({ maxSeries: options.census.maxSeries, ...(options.now ? { now: options.now } : {}) });
+    this.#cohortOf = options.cohortOf;
+    if (options.redis !== undefined) {
+      this.#redis = new RedisCensus(this.census, {
+        redis: options.redis.url,
+        prefix: options.redis.prefix,
+        flushIntervalMs: options.census.flushIntervalMs,
+        logger: options.logger,
+        ...(options.now ? { now: options.now } : {}),
+      });
+      this.#redis.start();
+    }
+  }
+
+  /**
+   * Counts a request from `client`. Without a cohort callback it is counted at
+   * once (cohort `default`); with one, when the response finishes — after the
+   * app's middleware has put the signed-in user on the request.
+   */
+  observe(req: IncomingMessage, res: ServerResponse, client: ClientStamp): void {
+    const cohortOf = this.#cohortOf;
+    if (cohortOf === undefined) {
+      this.#record(client, DEFAULT_COHORT);
+      return;
+    }
+    try {
+      res.once('finish', () => this.#record(client, cohortOf(req) ?? DEFAULT_COHORT));
+    } catch {
+      this.failures++;
+    }
+  }
+
+  setReleases(versions: Iterable<string>): void {
+    this.census.setReleases(versions);
+  }
+
+  /** The fleet's census with Redis, else this server's. */
+  async snapshot(): Promise<CensusSnapshot> {
+    return this.#redis === undefined ? this.census.snapshot() : this.#redis.read();
+  }
+
+  async close(): Promise<void> {
+    await this.#redis?.close();
+  }
+
+  #record(client: ClientStamp, cohort: string): void {
+    try {
+      this.census.record(client.version, cohort, client.session);
+    } catch {
+      this.failures++;
+    }
+  }
+}

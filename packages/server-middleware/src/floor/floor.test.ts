@@ -1,0 +1,121 @@
+import { createServer, type Server } from 'node:http';
+import express from 'express';
+import Koa from 'koa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { daylightExpress } from '../express.js';
+import { daylightKoa } from '../koa.js';
+import { createDaylight } from '../server.js';
+import { createReleaseStore, createTestLogger, listen, sampleRelease, stop } from '../test-support.js';
+import type { DaylightServer } from '../types.js';
+import { daylightExpressFloor } from './express-floor.js';
+import { createFloor, type FloorOptions } from './floor.js';
+import { daylightKoaFloor } from './koa-floor.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const frameworks = {
+  express(daylight: DaylightServer, options: FloorOptions): Server {
+    const app = express();
+    app.use(daylightExpress(daylight));
+    app.use('/api', daylightExpressFloor(options));
+    app.get('/api/v1/inbox', (_req, res) => res.json({ ok: true }));
+    app.get('/api/v2/inbox', (_req, res) => res.json({ ok: true }));
+    return createServer(app);
+  },
+  koa(daylight: DaylightServer, options: FloorOptions): Server {
+    const app = new Koa();
+    app.use(daylightKoa(daylight));
+    app.use(daylightKoaFloor(options));
+    app.use((ctx) => {
+      if (ctx.path.startsWith('/api/')) ctx.body = { ok: true };
+    });
+    const handle = app.callback();
+    return createServer((req, res) => void handle(req, res));
+  },
+};
+
+describe.each(Object.entries(frameworks))('the compatibility floor on %s', (_name, build) => {
+  async function api(options: FloorOptions) {
+    const store = await createReleaseStore({
+      releases: [sampleRelease('1.0.0'), sampleRelease('1.3.0'), sampleRelease('2.0.0')],
+      current: '1.3.0',
+      min: '1.3.0',
+    });
+    cleanups.push(() => store.cleanup());
+    const daylight = createDaylight({ config: store.registryFile, watch: false, logger: createTestLogger() });
+    await daylight.ready;
+    cleanups.push(() => daylight.close());
+    const server = build(daylight, options);
+    const url = await listen(server);
+    cleanups.push(() => stop(server));
+    return async (path: string, version?: string) => {
+      const headers: Record<string, string> =
+        version === undefined ? {} : { 'Daylight-Client': `v="${version}", s="tab-aaaaaaaa"` };
+      const response = await fetch(`${url}${path}`, { headers });
+      const type = response.headers.get('content-type') ?? '';
+      const body = (type.includes('json') ? await response.json() : await response.text()) as Record<string, unknown>;
+      return { status: response.status, type, stamp: response.headers.get('daylight-release'), body };
+    };
+  }
+
+  it('refuses a client below the registry floor with a problem document, still stamped', async () => {
+    const call = await api({});
+    const refused = await call('/api/v1/inbox', '1.0.0');
+    expect(refused.status).toBe(409);
+    expect(refused.type).toMatch(/^application\/problem\+json/);
+    expect(refused.stamp).toBe('v="1.3.0", min="1.3.0"');
+    expect(refused.body).toEqual({
+      type: 'https://daylight.dev/problems/client-too-old',
+      title: 'This version of the app is too old for the API',
+      status: 409,
+      detail: 'version 1.0.0 is below 1.3.0, the oldest version the API serves; switch to 1.3.0',
+      instance: '/api/v1/inbox',
+      release: '1.3.0',
+      version: '1.0.0',
+      required: '>=1.3.0',
+    });
+    expect((await call('/api/v1/inbox', '1.3.0')).status).toBe(200);
+  });
+
+  it('leaves requests without the Daylight header alone unless told to refuse them', async () => {
+    const lenient = await api({});
+    expect((await lenient('/api/v1/inbox')).status).toBe(200);
+    const strict = await api({ withoutClient: 'refuse' });
+    const refused = await strict('/api/v1/inbox');
+    expect(refused.status).toBe(409);
+    expect(refused.body.type).toBe('https://daylight.dev/problems/client-required');
+  });
+
+  it('applies the longest route prefix, and tells too old from unsupported', async () => {
+    const call = await api({ range: '>=1.3.0 <3', routes: { '/api/v2/': '>=2.0.0' } });
+    expect((await call('/api/v1/inbox', '1.3.0')).status).toBe(200);
+    const v2 = await call('/api/v2/inbox', '1.3.0');
+    expect(v2.status).toBe(409);
+    expect(v2.body).toMatchObject({ type: 'https://daylight.dev/problems/client-too-old', required: '>=2.0.0' });
+    expect((await call('/api/v2/inbox', '2.0.0')).status).toBe(200);
+    const future = await call('/api/v1/inbox', '3.1.0');
+    expect(future.body).toMatchObject({
+      type: 'https://daylight.dev/problems/client-unsupported',
+      required: '>=1.3.0 <3',
+    });
+  });
+
+  it('serves a client newer than its release after a rollback, as long as it is inside the floor', async () => {
+    const call = await api({ range: '>=1.3.0 <3' });
+    const newer = await call('/api/v1/inbox', '2.0.0');
+    expect(newer.status).toBe(200);
+    expect(newer.stamp).toBe('v="1.3.0", min="1.3.0"'); // it is told to go back to 1.3.0, and served meanwhile
+  });
+});
+
+describe('createFloor', () => {
+  it('refuses a range that is not semver at construction, naming it', () => {
+    expect(() => createFloor({ range: 'newest' })).toThrow(
+      /range must be a semver range such as ">=1\.3\.0", got "newest"/,
+    );
+    expect(() => createFloor({ routes: { api: '>=1' } })).toThrow(/routes keys are path prefixes/);
+  });
+});

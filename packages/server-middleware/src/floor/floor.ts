@@ -1,0 +1,193 @@
+/**
+ * The compatibility floor on the API (docs/migrations.md, "The floor"): a
+ * request from a client outside the versions the API serves is refused with
+ * an RFC 9457 problem document, before the app's handlers run.
+ *
+ * Status 409 Conflict: the client's version conflicts with the API's
+ * current contract. (426 Upgrade Required would be the obvious name, but
+ * RFC 9110 ties it to a protocol switch and requires an `Upgrade` header
+ * naming one; proxies and HTTP clients may act on it.)
+ *
+ * Rules, in order:
+ * 1. a request without a (well-formed) `Daylight-Client` header passes,
+ *    unless `withoutClient: 'refuse'` (other API consumers are unaffected by default);
+ * 2. a client below the registry's `min` (the floor `daylight floor` sets) is
+ *    refused as `client-too-old`;
+ * 3. a client outside the range for the route (the longest `routes` prefix,
+ *    else `range`) is refused: `client-too-old` below it, `client-unsupported` above it.
+ *
+ * A client newer than its cohort's release (after a rollback) is served as
+ * long as it satisfies 2 and 3; its stamp names the older release, which it
+ * follows like any change.
+ */
+import { CLIENT_HEADER, type ClientStamp, type ReleaseStamp } from '@daylight/protocol';
+import semver from 'semver';
+import type { DaylightResponse } from '../types.js';
+
+/** The status of every refusal. */
+export const FLOOR_STATUS = 409;
+export const PROBLEM_CLIENT_TOO_OLD = 'https://daylight.dev/problems/client-too-old';
+export const PROBLEM_CLIENT_UNSUPPORTED = 'https://daylight.dev/problems/client-unsupported';
+export const PROBLEM_CLIENT_REQUIRED = 'https://daylight.dev/problems/client-required';
+
+export interface FloorOptions {
+  /**
+   * A semver range every client must satisfy, besides the registry's `min`.
+   * Pre-releases are included (`>=1.3.0` accepts `1.4.0-rc.1`).
+   * @default no range: only `min`
+   * @example range: '>=1.3.0 <3'
+   */
+  readonly range?: string;
+  /**
+   * Ranges per path prefix; the longest matching prefix wins over `range`.
+   * @example routes: { '/api/v2/': '>=2.0.0' }
+   */
+  readonly routes?: Readonly<Record<string, string>>;
+  /**
+   * Refuse clients below the registry's `min`.
+   * @default true
+   */
+  readonly useMin?: boolean;
+  /**
+   * Requests without a `Daylight-Client` header: `allow` them (other API
+   * consumers, scripts) or `refuse` them (`client-required`).
+   * @default 'allow'
+   */
+  readonly withoutClient?: 'allow' | 'refuse';
+}
+
+/** The body of a refusal (`application/problem+json`). */
+export interface FloorProblem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: typeof FLOOR_STATUS;
+  readonly detail: string;
+  /** The path that was refused. */
+  readonly instance: string;
+  /** The client's version, when it sent one. */
+  readonly version?: string;
+  /** The versions this route serves, as a semver range. */
+  readonly required: string;
+  /** The release this client should switch to (its stamp), when one is promoted. */
+  readonly release?: string;
+}
+
+/** What the check reads from Daylight's request state. */
+export interface FloorInput {
+  readonly client?: ClientStamp;
+  readonly release?: ReleaseStamp;
+}
+
+const CACHE_SIZE = 10_000;
+
+function checkRange(range: unknown, where: string): string {
+  if (typeof range !== 'string' || semver.validRange(range) === null) {
+    throw new TypeError(
+      `daylight floor: ${where} must be a semver range such as ">=1.3.0", got ${JSON.stringify(range)}`,
+    );
+  }
+  return range;
+}
+
+function problem(body: FloorProblem): DaylightResponse {
+  const text = `${JSON.stringify(body)}\n`;
+  return {
+    status: FLOOR_STATUS,
+    headers: {
+      'Content-Type': 'application/problem+json; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(text)),
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+    },
+    body: text,
+  };
+}
+
+/**
+ * Creates the floor check: `(path, state) => refusal | undefined`. Validates
+ * the ranges at once.
+ * @throws {TypeError} naming the option and the fix.
+ */
+export function createFloor(
+  options: FloorOptions = {},
+): (path: string, input: FloorInput) => DaylightResponse | undefined {
+  const range = options.range === undefined ? undefined : checkRange(options.range, 'range');
+  const routes = Object.entries(options.routes ?? {})
+    .map(([prefix, value]) => {
+      if (!prefix.startsWith('/'))
+        throw new TypeError(
+          `daylight floor: routes keys are path prefixes starting with "/", got ${JSON.stringify(prefix)}`,
+        );
+      return [prefix, checkRange(value, `routes[${JSON.stringify(prefix)}]`)] as const;
+    })
+    .sort(([a], [b]) => b.length - a.length);
+  const useMin = options.useMin ?? true;
+  const withoutClient = options.withoutClient ?? 'allow';
+  if (withoutClient !== 'allow' && withoutClient !== 'refuse') {
+    throw new TypeError(
+      `daylight floor: withoutClient must be "allow" or "refuse", got ${JSON.stringify(withoutClient)}`,
+    );
+  }
+  /** Versions already checked against a range: `range\nversion` → -1 below, 0 inside, 1 above. */
+  const verdicts = new Map<string, -1 | 0 | 1>();
+  const against = (version: string, wanted: string): -1 | 0 | 1 => {
+    const key = `${wanted}\n${version}`;
+    let verdict = verdicts.get(key);
+    if (verdict === undefined) {
+      verdict = semver.satisfies(version, wanted, { includePrerelease: true })
+        ? 0
+        : semver.gtr(version, wanted, { includePrerelease: true })
+          ? 1
+          : -1;
+      if (verdicts.size >= CACHE_SIZE) verdicts.clear();
+      verdicts.set(key, verdict);
+    }
+    return verdict;
+  };
+
+  return function floor(path, input) {
+    const wanted = routes.find(([prefix]) => path.startsWith(prefix))?.[1] ?? range;
+    const min = useMin ? input.release?.min : undefined;
+    const target = input.release?.version;
+    const client = input.client;
+    const base = {
+      status: FLOOR_STATUS,
+      instance: path,
+      ...(target === undefined ? {} : { release: target }),
+    } as const;
+    if (client === undefined) {
+      if (withoutClient === 'allow') return undefined;
+      return problem({
+        ...base,
+        type: PROBLEM_CLIENT_REQUIRED,
+        title: 'This API serves the Daylight client only',
+        detail: `send the ${CLIENT_HEADER} header with the version of the app`,
+        required: [min === undefined ? '' : `>=${min}`, wanted ?? ''].filter(Boolean).join(' ') || '*',
+      });
+    }
+    if (min !== undefined && semver.lt(client.version, min)) {
+      return problem({
+        ...base,
+        type: PROBLEM_CLIENT_TOO_OLD,
+        title: 'This version of the app is too old for the API',
+        detail: `version ${client.version} is below ${min}, the oldest version the API serves; switch to ${target ?? 'a newer release'}`,
+        version: client.version,
+        required: `>=${min}`,
+      });
+    }
+    if (wanted === undefined) return undefined;
+    const verdict = against(client.version, wanted);
+    if (verdict === 0) return undefined;
+    return problem({
+      ...base,
+      type: verdict < 0 ? PROBLEM_CLIENT_TOO_OLD : PROBLEM_CLIENT_UNSUPPORTED,
+      title:
+        verdict < 0
+          ? 'This version of the app is too old for the API'
+          : 'This version of the app is not served by the API',
+      detail: `version ${client.version} is outside ${wanted}, the versions ${path} serves`,
+      version: client.version,
+      required: wanted,
+    });
+  };
+}

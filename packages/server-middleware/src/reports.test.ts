@@ -1,0 +1,134 @@
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createReports, type ReportsDeps, type ReportsOptions } from './reports.js';
+import { shellVersion } from './previous-shell.js';
+import type { DaylightRequest } from './types.js';
+
+const SESSION = 'abcdefghijkl';
+
+function post(body: string | object, headers: Record<string, string> = {}): DaylightRequest {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const incoming = Readable.from([Buffer.from(text)]) as unknown as IncomingMessage;
+  return {
+    method: 'POST',
+    path: '/_daylight/reports',
+    headers: { 'content-type': 'application/json', ...headers },
+    incoming,
+  };
+}
+
+function setup(options?: ReportsOptions, cohort?: string) {
+  const halts: { release: string; cohort?: string; reason: string }[] = [];
+  const warnings: string[] = [];
+  const deps: ReportsDeps = {
+    halt: (halt) => {
+      halts.push(halt);
+      return Promise.resolve();
+    },
+    logger: { info() {}, warn: (m) => warnings.push(m), error() {} },
+    cohortOf: () => cohort,
+  };
+  return { reports: createReports(options, deps), halts, warnings };
+}
+
+const failure = (session = SESSION) => ({ kind: 'boot-failure', version: '1.2.0', from: '1.1.0', session });
+const boot = (session = SESSION) => ({ kind: 'boot', version: '1.2.0', from: '1.1.0', session });
+
+describe('POST {base}/reports', () => {
+  it('accepts a valid report with 204 and counts it per release and cohort', async () => {
+    const { reports } = setup(undefined, 'pilot');
+    expect((await reports.handle(post(failure()))).status).toBe(204);
+    expect(reports.counts()).toEqual([
+      expect.objectContaining({ release: '1.2.0', cohort: 'pilot', failures: 1, boots: 0, halted: false }),
+    ]);
+  });
+
+  it.each([
+    ['not JSON', '{nope', 400],
+    ['an array', '[]', 400],
+    ['an unknown kind', { kind: 'crash', version: '1.2.0', session: SESSION }, 400],
+    ['a bad version', { kind: 'boot', version: '1.2', session: SESSION }, 400],
+    ['no session', { kind: 'boot', version: '1.2.0' }, 400],
+    ['a long message', { kind: 'stale-asset', version: '1.2.0', session: SESSION, message: 'x'.repeat(501) }, 400],
+  ])('rejects %s', async (_name, body, status) => {
+    const { reports } = setup();
+    expect((await reports.handle(post(body))).status).toBe(status);
+    expect(reports.counts()).toEqual([]);
+  });
+
+  it('rejects a body over the size limit with 413, also without Content-Length', async () => {
+    const { reports } = setup({ maxBytes: 512 });
+    const big = { ...boot(), message: 'x'.repeat(480), pad: 'y'.repeat(100) };
+    expect((await reports.handle(post(big))).status).toBe(413);
+    expect((await reports.handle(post(boot(), { 'content-length': '9999' }))).status).toBe(413);
+  });
+
+  it('rejects other content types and methods', async () => {
+    const { reports } = setup();
+    expect((await reports.handle(post(boot(), { 'content-type': 'application/x-www-form-urlencoded' }))).status).toBe(
+      415,
+    );
+    expect((await reports.handle({ ...post(boot()), method: 'GET' })).status).toBe(405);
+  });
+
+  it('rate-limits each session on its own', async () => {
+    const { reports } = setup({ perMinute: 2 });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await reports.handle(post(boot()))).status);
+    expect(statuses).toEqual([204, 204, 429]);
+    expect(await reports.handle(post(boot('another-session')))).toMatchObject({ status: 204 });
+  });
+
+  it('halts a release once failures reach the minimum and the rate, and only once', async () => {
+    const { reports, halts, warnings } = setup({ halt: { minFailures: 3, failureRate: 0.5 } });
+    await reports.handle(post(boot('session-0001')));
+    await reports.handle(post(boot('session-0002')));
+    await reports.handle(post(failure('session-0003')));
+    await reports.handle(post(failure('session-0004')));
+    expect(halts).toEqual([]); // the rate is reached (50%), the minimum (3) is not
+    await reports.handle(post(failure('session-0005')));
+    expect(halts).toHaveLength(1);
+    expect(halts[0]?.release).toBe('1.2.0');
+    expect(halts[0]?.reason).toContain('3 of 5 switches');
+    expect(warnings[0]).toMatch(/halting 1\.2\.0/);
+    await reports.handle(post(failure('session-0006')));
+    expect(halts).toHaveLength(1);
+    expect(reports.counts()[0]).toMatchObject({ failures: 4, boots: 2, halted: true });
+  });
+
+  it('does not halt when enough switches boot healthily, or when halting is off', async () => {
+    const healthy = setup({ halt: { minFailures: 1, failureRate: 0.5 } });
+    for (let i = 0; i < 3; i++) await healthy.reports.handle(post(boot(`session-b${i}xxxx`)));
+    await healthy.reports.handle(post(failure()));
+    expect(healthy.halts).toEqual([]);
+    const off = setup({ halt: false });
+    await off.reports.handle(post(failure()));
+    expect(off.halts).toEqual([]);
+  });
+
+  it('halts in the cohort the server resolved, not one the report names', async () => {
+    const { reports, halts } = setup({ halt: { minFailures: 1, failureRate: 0 } }, 'pilot');
+    await reports.handle(post({ ...failure(), cohort: 'everyone' }));
+    expect(halts[0]).toMatchObject({ cohort: 'pilot' });
+  });
+
+  it('rejects invalid options naming the option', () => {
+    expect(() => setup({ maxBytes: 10 })).toThrow(/reports\.maxBytes must be a number from 256/);
+    expect(() => setup({ halt: { failureRate: 2 } })).toThrow(/reports\.halt\.failureRate/);
+  });
+});
+
+describe('the shell a switch asks for with ?_daylight', () => {
+  const published = (v: string): boolean => ['1.0.0', '1.1.0', '1.2.0', '0.9.0'].includes(v);
+  it('serves an older published release, the way back from a failed boot', () => {
+    expect(shellVersion({ version: '1.2.0' }, '1.1.0', published)).toBe('1.1.0');
+  });
+  it('never serves a newer release, so the parameter cannot opt into a pilot', () => {
+    expect(shellVersion({ version: '1.1.0' }, '1.2.0', published)).toBe('1.1.0');
+  });
+  it('never serves one below the floor or one that is not published', () => {
+    expect(shellVersion({ version: '1.2.0', min: '1.0.0' }, '0.9.0', published)).toBe('1.2.0');
+    expect(shellVersion({ version: '1.2.0' }, '1.0.5', published)).toBe('1.2.0');
+  });
+});

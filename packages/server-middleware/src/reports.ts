@@ -1,0 +1,195 @@
+/**
+ * `POST {base}/reports`: what browsers tell the server about switches. The
+ * endpoint validates each report (JSON, a known kind, versions that parse),
+ * bounds its size, rate-limits each session, counts boots and boot failures
+ * per release and cohort, and halts a rollout once its boots fail too often:
+ * at least `minFailures` failures AND a failure rate of at least
+ * `failureRate` among the switches to it that reported (`boot` + `boot-failure`).
+ *
+ * The cohort is the server's own view of the request (the `cohort` option),
+ * never something the report claims.
+ */
+import type { IncomingMessage } from 'node:http';
+import { CLIENT_HEADER, SESSION_ID_PATTERN, isVersion, parseClientHeader } from '@daylight/protocol';
+import type { DaylightLogger, DaylightRequest, DaylightResponse } from './types.js';
+
+/** The kinds of report the endpoint accepts. */
+export const REPORT_KINDS = ['boot', 'boot-failure', 'stale-shell', 'stale-asset', 'integrity', 'loop-guard'] as const;
+export type ReportKind = (typeof REPORT_KINDS)[number];
+
+export interface ReportsOptions {
+  /**
+   * The largest report accepted, in bytes; a larger one gets 413.
+   * @default 4096
+   */
+  maxBytes?: number;
+  /**
+   * Reports accepted per session per minute; more get 429.
+   * @default 20
+   */
+  perMinute?: number;
+  /**
+   * When to halt a release in a cohort automatically, or `false` to only count.
+   * @default { minFailures: 5, failureRate: 0.2 }
+   */
+  halt?: false | { readonly minFailures?: number; readonly failureRate?: number };
+}
+
+/** Boots reported for one release in one cohort. */
+export interface ReportCount {
+  readonly release: string;
+  /** `undefined`: requests without a cohort. */
+  readonly cohort: string | undefined;
+  /** Healthy boots after a switch. */
+  readonly boots: number;
+  /** Switches that did not boot and went back. */
+  readonly failures: number;
+  /** Reports by kind, all of them. */
+  readonly kinds: Readonly<Partial<Record<ReportKind, number>>>;
+  /** True once a halt was asked for. */
+  readonly halted: boolean;
+}
+
+/** What halting needs from the server: `server.halt()` (issue #3's operation). */
+export type HaltRollout = (halt: {
+  release: string;
+  cohort?: string;
+  reason: string;
+  actor?: string;
+}) => Promise<unknown>;
+
+export interface ReportsDeps {
+  readonly halt: HaltRollout;
+  readonly logger: DaylightLogger;
+  /** The request's cohort, or `undefined`. Never throws (the server guards the app's callback). */
+  readonly cohortOf: (req: IncomingMessage | undefined) => string | undefined;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface Reports {
+  handle(request: DaylightRequest): Promise<DaylightResponse>;
+  counts(): readonly ReportCount[];
+}
+
+const SESSIONS_MAX = 10_000;
+const MESSAGE_MAX = 500;
+
+function whole(name: string, value: unknown, fallback: number, min: number, max = Infinity): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new TypeError(
+      `createDaylight: reports.${name} must be a number from ${min}${max === Infinity ? ' up' : ` to ${max}`}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Validates the options and returns the endpoint. @throws {TypeError} naming the option and the fix. */
+export function createReports(options: ReportsOptions | undefined, deps: ReportsDeps): Reports {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new TypeError('createDaylight: reports must be an object such as { halt: { minFailures: 5 } } or false');
+  }
+  const maxBytes = whole('maxBytes', options?.maxBytes, 4096, 256, 65_536);
+  const perMinute = whole('perMinute', options?.perMinute, 20, 1);
+  const haltOption = options?.halt;
+  const minFailures = haltOption === false ? Infinity : whole('halt.minFailures', haltOption?.minFailures, 5, 1);
+  const failureRate = haltOption === false ? Infinity : whole('halt.failureRate', haltOption?.failureRate, 0.2, 0, 1);
+  const now = deps.now ?? Date.now;
+  const sessions = new Map<string, { start: number; count: number }>();
+  const counts = new Map<
+    string,
+    { -readonly [K in keyof ReportCount]: ReportCount[K] } & { kinds: Partial<Record<ReportKind, number>> }
+  >();
+
+  const answer = (request: DaylightRequest, status: number, message?: string): DaylightResponse => {
+    const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
+    if (status === 405) headers.Allow = 'POST';
+    if (message === undefined || request.method === 'HEAD') return { status, headers };
+    return { status, headers: { ...headers, 'Content-Type': 'text/plain; charset=utf-8' }, body: `${message}\n` };
+  };
+
+  const limited = (session: string): boolean => {
+    const at = now();
+    let entry = sessions.get(session);
+    if (entry === undefined || at - entry.start >= 60_000) {
+      if (sessions.size >= SESSIONS_MAX) sessions.clear();
+      entry = { start: at, count: 0 };
+      sessions.set(session, entry);
+    }
+    return ++entry.count > perMinute;
+  };
+
+  const count = (kind: ReportKind, release: string, cohort: string | undefined): void => {
+    const key = `${release}\n${cohort ?? ''}`;
+    let entry = counts.get(key);
+    if (entry === undefined) {
+      entry = { release, cohort, boots: 0, failures: 0, kinds: {}, halted: false };
+      counts.set(key, entry);
+    }
+    entry.kinds[kind] = (entry.kinds[kind] ?? 0) + 1;
+    if (kind === 'boot') entry.boots++;
+    if (kind !== 'boot-failure') return;
+    entry.failures++;
+    const rate = entry.failures / (entry.failures + entry.boots);
+    if (entry.halted || entry.failures < minFailures || rate < failureRate) return;
+    entry.halted = true;
+    const where = cohort === undefined ? '' : ` in cohort ${cohort}`;
+    const reason = `${entry.failures} of ${entry.failures + entry.boots} switches to ${release}${where} failed to boot (${Math.round(rate * 100)}%)`;
+    deps.logger.warn(`daylight: halting ${release}${where}: ${reason}`);
+    deps
+      .halt({ release, reason, actor: 'reports', ...(cohort === undefined ? {} : { cohort }) })
+      .catch((error: unknown) => {
+        entry.halted = false; // the next failure tries again
+        deps.logger.error(`daylight: could not halt ${release}${where}`, error);
+      });
+  };
+
+  return {
+    counts: () => [...counts.values()].map((entry) => Object.freeze({ ...entry, kinds: { ...entry.kinds } })),
+    async handle(request) {
+      if (request.method !== 'POST') return answer(request, 405, 'Method not allowed');
+      const type = String(request.headers['content-type'] ?? '').toLowerCase();
+      if (!type.includes('application/json') && !type.startsWith('text/plain')) {
+        return answer(request, 415, 'Reports are JSON (Content-Type: application/json)');
+      }
+      if (Number(request.headers['content-length'] ?? 0) > maxBytes) {
+        return answer(request, 413, `Reports are at most ${maxBytes} bytes`);
+      }
+      const stream = request.incoming;
+      if (stream === undefined) return answer(request, 400, 'No body');
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > maxBytes) return answer(request, 413, `Reports are at most ${maxBytes} bytes`);
+        chunks.push(chunk);
+      }
+      let report: Record<string, unknown>;
+      try {
+        const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+        report = parsed as Record<string, unknown>;
+      } catch {
+        return answer(request, 400, 'A report is a JSON object');
+      }
+      const { kind, version, from, message } = report;
+      if (!(REPORT_KINDS as readonly unknown[]).includes(kind)) {
+        return answer(request, 400, `"kind" must be one of ${REPORT_KINDS.join(', ')}`);
+      }
+      if (!isVersion(version)) return answer(request, 400, '"version" must be a semver version');
+      if (from !== undefined && !isVersion(from)) return answer(request, 400, '"from" must be a semver version');
+      if (message !== undefined && (typeof message !== 'string' || message.length > MESSAGE_MAX)) {
+        return answer(request, 400, `"message" must be a string of at most ${MESSAGE_MAX} characters`);
+      }
+      const header = request.headers[CLIENT_HEADER.toLowerCase()];
+      const session = (typeof header === 'string' ? parseClientHeader(header)?.session : undefined) ?? report.session;
+      if (typeof session !== 'string' || !SESSION_ID_PATTERN.test(session)) {
+        return answer(request, 400, '"session" must be the tab\'s session id');
+      }
+      if (limited(session)) return answer(request, 429, `At most ${perMinute} reports per minute per session`);
+      count(kind as ReportKind, version, deps.cohortOf(request.incoming));
+      return answer(request, 204);
+    },
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * Which release a request gets: pins, cohorts and percentage rollouts,
+ * compiled once per read of the registry into maps, so resolving a request
+ * costs a few map lookups and one short hash whatever the number of releases
+ * and cohorts. The rules, in order (docs/rollouts.md):
+ *
+ * 1. a pin of one of the request's keys (`user:ada`, `tenant:acme`), in the
+ *    order of the server's `keys` option;
+ * 2. the request's cohort: its rollout when the key's bucket is inside it, else
+ *    its release; a cohort that has no release of its own follows everyone;
+ * 3. everyone: the rollout when the bucket is inside it, else `current`.
+ *
+ * The floor wins over all of them: a pin, cohort release or rollout below
+ * `min` is dropped when compiling and the next rule applies. A halted rollout
+ * is dropped the same way.
+ */
+import { compareVersions } from '@daylight/protocol';
+import type { Registry, TargetRules } from './registry.js';
+
+/** Buckets per target: a rollout of `p` percent takes the buckets below `p × 100`. */
+export const BUCKETS = 10_000;
+/** The salt of everyone's rollouts when the registry names none. */
+export const EVERYONE_SALT = '*';
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** Continues a 32-bit FNV-1a hash over the UTF-16 code units of `text`. */
+function fnvUpdate(hash: number, text: string): number {
+  let h = hash;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, FNV_PRIME);
+  }
+  return h;
+}
+
+/** murmur3's 32-bit finaliser: FNV-1a alone leaves the last characters of similar keys in the low bits. */
+function fmix32(hash: number): number {
+  let h = hash;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * The bucket (0–9999) of a key in a target: FNV-1a over `salt:key`, finished
+ * with fmix32, modulo 10,000. Pure and the same on every server and platform.
+ * @example bucketOf('pilot', 'acme') // always the same number
+ */
+export function bucketOf(salt: string, key: string): number {
+  return fmix32(fnvUpdate(fnvUpdate(FNV_OFFSET, `${salt}:`), key)) % BUCKETS;
+}
+
+interface CompiledRollout {
+  readonly release: string;
+  /** Buckets below this are in. */
+  readonly threshold: number;
+  readonly key: string;
+  /** FNV state after `salt:`, so a request hashes only its key. */
+  readonly seed: number;
+}
+
+interface CompiledTarget {
+  readonly release: string | null;
+  readonly rollout: CompiledRollout | undefined;
+}
+
+/** A registry compiled for {@link resolveRelease}. */
+export interface Plan {
+  readonly everyone: CompiledTarget;
+  readonly cohorts: ReadonlyMap<string, CompiledTarget>;
+  /** Pins by key name, then by value. */
+  readonly pins: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Every release the plan can resolve to. */
+  readonly releases: ReadonlySet<string>;
+  /** Key names the plan reads (pins and rollouts). */
+  readonly keys: ReadonlySet<string>;
+  /** True when nothing depends on the request: everyone gets `everyone.release`. */
+  readonly uniform: boolean;
+}
+
+/** Threshold of a percentage: 12.5 → 1250 buckets. */
+export function thresholdOf(percent: number): number {
+  return Math.round(percent * 100);
+}
+
+function aboveFloor(version: string | null | undefined, min: string | undefined): version is string {
+  return typeof version === 'string' && (min === undefined || compareVersions(version, min) >= 0);
+}
+
+function compileRollout(rules: TargetRules, salt: string, min: string | undefined): CompiledRollout | undefined {
+  const rollout = rules.rollout;
+  if (rollout === undefined || !aboveFloor(rollout.release, min)) return undefined;
+  if (rules.halted?.release === rollout.release) return undefined;
+  const threshold = thresholdOf(rollout.percent);
+  if (threshold <= 0) return undefined;
+  return { release: rollout.release, threshold, key: rollout.key, seed: fnvUpdate(FNV_OFFSET, `${salt}:`) };
+}
+
+/** Compiles a (validated) registry. */
+export function compilePlan(registry: Registry): Plan {
+  const min = registry.min;
+  const releases = new Set<string>();
+  const keys = new Set<string>();
+  const note = (target: CompiledTarget): CompiledTarget => {
+    if (target.release !== null) releases.add(target.release);
+    if (target.rollout !== undefined) {
+      releases.add(target.rollout.release);
+      keys.add(target.rollout.key);
+    }
+    return target;
+  };
+  const everyone = note({
+    // `current` is never below the floor: the CLI refuses both ways of getting there.
+    release: registry.current,
+    rollout: compileRollout(registry, registry.salt ?? EVERYONE_SALT, min),
+  });
+  const cohorts = new Map<string, CompiledTarget>();
+  for (const [name, cohort] of Object.entries(registry.cohorts ?? {})) {
+    const own = aboveFloor(cohort.release, min) ? cohort.release : null;
+    const rollout = compileRollout(cohort, cohort.salt ?? name, min);
+    // A cohort with nothing of its own (or nothing above the floor) follows everyone.
+    if (own === null && rollout === undefined) continue;
+    cohorts.set(
+      name,
+      note({ release: own ?? everyone.release, rollout: rollout ?? (own === null ? everyone.rollout : undefined) }),
+    );
+  }
+  const pins = new Map<string, Map<string, string>>();
+  for (const [key, pin] of Object.entries(registry.pins ?? {})) {
+    if (!aboveFloor(pin.release, min)) continue;
+    const colon = key.indexOf(':');
+    const name = key.slice(0, colon);
+    let byValue = pins.get(name);
+    if (byValue === undefined) pins.set(name, (byValue = new Map<string, string>()));
+    byValue.set(key.slice(colon + 1), pin.release);
+    releases.add(pin.release);
+    keys.add(name);
+  }
+  return {
+    everyone,
+    cohorts,
+    pins,
+    releases,
+    keys,
+    uniform: cohorts.size === 0 && pins.size === 0 && everyone.rollout === undefined,
+  };
+}
+
+/** What a request brings to the resolution: its cohort and its keys, computed on demand. */
+export interface RequestFacts {
+  readonly cohort: string | undefined;
+  key(name: string): string | undefined;
+}
+
+function pick(target: CompiledTarget, facts: RequestFacts): string | null {
+  const rollout = target.rollout;
+  if (rollout !== undefined) {
+    const value = facts.key(rollout.key);
+    if (value !== undefined && fmix32(fnvUpdate(rollout.seed, value)) % BUCKETS < rollout.threshold) {
+      return rollout.release;
+    }
+  }
+  return target.release;
+}
+
+/**
+ * The release for a request, or `null` when nothing is promoted for it.
+ * @param keyOrder the server's key names in priority order, for pins
+ */
+export function resolveRelease(plan: Plan, facts: RequestFacts, keyOrder: readonly string[]): string | null {
+  if (plan.pins.size > 0) {
+    for (const name of keyOrder) {
+      const byValue = plan.pins.get(name);
+      if (byValue === undefined) continue;
+      const value = facts.key(name);
+      const pinned = value === undefined ? undefined : byValue.get(value);
+      if (pinned !== undefined) return pinned;
+    }
+  }
+  const cohort = facts.cohort === undefined ? undefined : plan.cohorts.get(facts.cohort);
+  return pick(cohort ?? plan.everyone, facts);
+}

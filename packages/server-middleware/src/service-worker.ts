@@ -1,0 +1,331 @@
+/**
+ * Daylight's service worker (`GET {base}/sw.js`), for the client's optional
+ * service worker mode (`@daylight/client/sw`, docs/switching.md).
+ *
+ * The worker is plain JavaScript with no imports (no workbox runtime): it
+ * derives the base path from its own URL, so one script serves any base.
+ *
+ * - `daylight-<version>` caches hold a release's files, each fetched by the
+ *   worker and checked against the manifest's SRI hash before it is stored
+ *   (never unverified bytes), plus the shell for a switch's target.
+ * - `{base}/releases/<v>/files/…`: cache-first for versions it holds, the
+ *   network otherwise. Nothing else is answered from a cache except a
+ *   navigation whose network request failed (then a cached shell). A missing
+ *   JS file is never answered with HTML.
+ * - Tabs report the version they run (and a switch's target); a version's
+ *   cache is deleted only when no open tab runs it or is switching to it.
+ */
+import type { DaylightRequest, DaylightResponse } from './types.js';
+
+/**
+ * The worker's source. Bump `WORKER_REVISION` in it with every change: the
+ * browser compares the script byte for byte to decide that it changed.
+ */
+export const SERVICE_WORKER_SOURCE = String.raw`/* Daylight service worker. Served by @daylight/server-middleware at {base}/sw.js. */
+'use strict';
+var WORKER_REVISION = 1;
+var PREFIX = 'daylight-';
+var META_CACHE = 'daylight-meta';
+var BASE = new URL(self.location.href).pathname.replace(/\/sw\.js$/, '');
+var TABS_KEY = BASE + '/__sw/tabs';
+var FILE_ROUTE = /^\/releases\/([^/]+)\/files\/(.+)$/;
+var VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
+var ALGORITHMS = { sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512' };
+var META_TAG = /<meta name="daylight-release" content="([^"]+)">/;
+
+/** Precaches in progress, by version: a second request for one waits for the first. */
+var inflight = new Map();
+/** clientId -> { version, target }, mirrored in the meta cache (a worker is stopped and restarted at will). */
+var tabs;
+
+function cacheName(version) {
+  return PREFIX + version;
+}
+function shellKey(version) {
+  return new URL(BASE + '/releases/' + version + '/__shell', self.location.href).href;
+}
+function doneKey(version) {
+  return new URL(BASE + '/releases/' + version + '/__complete', self.location.href).href;
+}
+
+/** Semver precedence, enough to pick the newest cached version. */
+function compare(a, b) {
+  var x = VERSION.exec(a), y = VERSION.exec(b);
+  if (!x || !y) return 0;
+  for (var i = 1; i <= 3; i++) {
+    var d = Number(x[i]) - Number(y[i]);
+    if (d !== 0) return d;
+  }
+  if (x[4] === y[4]) return 0;
+  if (x[4] === undefined) return 1;
+  if (y[4] === undefined) return -1;
+  return x[4] < y[4] ? -1 : 1;
+}
+
+async function loadTabs() {
+  if (tabs) return tabs;
+  var stored = {};
+  try {
+    var hit = await caches.match(TABS_KEY, { cacheName: META_CACHE });
+    if (hit) stored = await hit.json();
+  } catch (error) {
+    stored = {};
+  }
+  tabs = tabs || new Map(Object.entries(stored));
+  return tabs;
+}
+
+async function saveTabs() {
+  var cache = await caches.open(META_CACHE);
+  await cache.put(TABS_KEY, new Response(JSON.stringify(Object.fromEntries(tabs)), {
+    headers: { 'Content-Type': 'application/json' },
+  }));
+}
+
+function toBase64(buffer) {
+  var binary = '';
+  var bytes = new Uint8Array(buffer);
+  for (var i = 0; i < bytes.length; i += 0x8000) {
+    binary += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(binary);
+}
+
+/** Resolves with the body when it matches the SRI hash; rejects otherwise. */
+async function verified(url, integrity) {
+  var dash = integrity.indexOf('-');
+  var algorithm = ALGORITHMS[integrity.slice(0, dash)];
+  if (!algorithm) throw new Error(url + ': unsupported integrity ' + integrity);
+  // The page's verified download put the file in the HTTP cache (it is served immutable).
+  var response = await fetch(url, { credentials: 'same-origin' });
+  if (!response.ok) throw new Error(url + ' answered HTTP ' + response.status);
+  var body = await response.arrayBuffer();
+  var digest = toBase64(await crypto.subtle.digest(algorithm, body));
+  if (digest !== integrity.slice(dash + 1)) throw new Error(url + ' does not match its integrity hash');
+  var headers = { 'Content-Type': response.headers.get('Content-Type') || 'application/octet-stream' };
+  return new Response(body, { status: 200, headers: headers });
+}
+
+/**
+ * Caches every file of a release, each verified against the manifest. With
+ * shellUrl, also the shell that URL answers (it must carry the version's
+ * meta tag; its scripts carry integrity, so the browser checks them again).
+ */
+async function precache(version, shellUrl) {
+  var name = cacheName(version);
+  if (!(await caches.match(doneKey(version), { cacheName: name }))) {
+    var manifestUrl = new URL(BASE + '/releases/' + version + '/manifest.json', self.location.href).href;
+    var response = await fetch(manifestUrl, { cache: 'no-cache', credentials: 'same-origin' });
+    if (!response.ok) throw new Error(manifestUrl + ' answered HTTP ' + response.status);
+    var manifest = await response.json();
+    if (!manifest || manifest.version !== version || !Array.isArray(manifest.assets)) {
+      throw new Error(manifestUrl + ' is not the manifest of ' + version);
+    }
+    var cache = await caches.open(name);
+    for (var asset of manifest.assets) {
+      var url = new URL(asset.url, manifestUrl);
+      // Files on other origins (allowedOrigins) are left to the HTTP cache.
+      if (url.origin !== self.location.origin) continue;
+      if (await cache.match(url.href)) continue;
+      await cache.put(url.href, await verified(url.href, String(asset.integrity)));
+    }
+    await cache.put(doneKey(version), new Response(String(manifest.assets.length)));
+  }
+  if (shellUrl) {
+    var shellCache = await caches.open(name);
+    if (!(await shellCache.match(shellKey(version)))) {
+      var target = new URL(shellUrl, self.location.href);
+      if (target.origin !== self.location.origin) throw new Error('the shell must be on this origin');
+      var shell = await fetch(target.href, {
+        cache: 'no-cache',
+        credentials: 'same-origin',
+        headers: { Accept: 'text/html' },
+      });
+      var type = shell.headers.get('Content-Type') || '';
+      var html = shell.ok && type.indexOf('text/html') === 0 ? await shell.text() : '';
+      var meta = META_TAG.exec(html);
+      if (!meta || meta[1] !== version) throw new Error(target.href + ' did not answer the shell of ' + version);
+      await shellCache.put(shellKey(version), new Response(html, {
+        headers: { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' },
+      }));
+    }
+  }
+}
+
+function precacheOnce(version, shellUrl) {
+  var key = version + ' ' + (shellUrl || '');
+  var pending = inflight.get(key);
+  if (!pending) {
+    pending = precache(version, shellUrl).finally(function () {
+      inflight.delete(key);
+    });
+    inflight.set(key, pending);
+  }
+  return pending;
+}
+
+async function cachedVersions() {
+  var names = await caches.keys();
+  return names
+    .filter(function (n) { return n.indexOf(PREFIX) === 0 && VERSION.test(n.slice(PREFIX.length)); })
+    .map(function (n) { return n.slice(PREFIX.length); })
+    .sort(compare);
+}
+
+/**
+ * Deletes the cache of every version that no open tab runs or is switching
+ * to, except the newest (the offline fallback for a new navigation). Tabs
+ * that have not reported yet make it keep everything this time.
+ */
+async function cleanup() {
+  var known = await loadTabs();
+  var open = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  var ids = new Set(open.map(function (c) { return c.id; }));
+  var changed = false;
+  for (var id of Array.from(known.keys())) {
+    if (!ids.has(id)) {
+      known.delete(id);
+      changed = true;
+    }
+  }
+  if (changed) await saveTabs();
+  if (open.some(function (c) { return !known.has(c.id); })) return;
+  var keep = new Set();
+  known.forEach(function (tab) {
+    if (tab.version) keep.add(tab.version);
+    if (tab.target) keep.add(tab.target);
+  });
+  inflight.forEach(function (_, key) { keep.add(key.split(' ')[0]); });
+  var versions = await cachedVersions();
+  if (versions.length > 0) keep.add(versions[versions.length - 1]);
+  await Promise.all(versions.filter(function (v) { return !keep.has(v); }).map(function (v) {
+    return caches.delete(cacheName(v));
+  }));
+}
+
+/** The shell for a navigation the network could not answer. */
+async function fallbackShell(url) {
+  var candidates = [];
+  var asked = url.searchParams.get('_daylight');
+  if (asked && VERSION.test(asked)) candidates.push(asked);
+  var known = await loadTabs();
+  var targets = [];
+  known.forEach(function (tab) { if (tab.target) targets.push(tab.target); });
+  candidates.push.apply(candidates, targets.sort(compare).reverse());
+  candidates.push.apply(candidates, (await cachedVersions()).reverse());
+  for (var version of candidates) {
+    var hit = await caches.match(shellKey(version), { cacheName: cacheName(version) });
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+// skipWaiting and claim are safe here, unlike in an app's own precaching
+// worker (DIM#11809, observ-ing/core#683): this worker never maps a URL to
+// a different version's bytes. Every release file has its version in its URL
+// and is answered cache-first from that version's own cache or from the
+// network, navigations go to the network first, and no cache is deleted
+// while an open tab runs or targets its version. A new worker taking over a
+// page mid-session therefore serves that page exactly what the old one did:
+// there is no waiting worker to get stuck (w3c/ServiceWorker#1238) and no
+// reload is ever tied to the worker's lifecycle; the client's switch is its
+// own navigation.
+self.addEventListener('install', function () {
+  self.skipWaiting();
+});
+
+self.addEventListener('activate', function (event) {
+  event.waitUntil(self.clients.claim().then(cleanup));
+});
+
+self.addEventListener('message', function (event) {
+  var data = event.data || {};
+  var port = event.ports && event.ports[0];
+  var source = event.source;
+  var reply = function (message) {
+    if (port) port.postMessage(message);
+  };
+  var work = (async function () {
+    if (data.type === 'daylight:status') {
+      reply({ ok: true, versions: await cachedVersions(), revision: WORKER_REVISION });
+      return;
+    }
+    if (data.type !== 'daylight:running' && data.type !== 'daylight:precache') return;
+    if (typeof data.version !== 'string' || !VERSION.test(data.version) || !source) {
+      reply({ ok: false, error: 'a version such as 1.4.2 is needed' });
+      return;
+    }
+    var known = await loadTabs();
+    var tab = known.get(source.id) || {};
+    if (data.type === 'daylight:running') {
+      known.set(source.id, { version: data.version, target: tab.target === data.version ? undefined : tab.target });
+    } else {
+      known.set(source.id, { version: tab.version, target: data.version });
+    }
+    await saveTabs();
+    try {
+      if (data.type === 'daylight:precache') await precacheOnce(data.version, data.shell);
+      else if (data.precache) await precacheOnce(data.version);
+      reply({ ok: true, versions: await cachedVersions() });
+    } catch (error) {
+      // A file that does not verify leaves nothing of the release behind.
+      await caches.delete(cacheName(data.version));
+      reply({ ok: false, error: String(error && error.message ? error.message : error) });
+    }
+    await cleanup();
+  })();
+  event.waitUntil(work.catch(function () {}));
+});
+
+self.addEventListener('fetch', function (event) {
+  var request = event.request;
+  if (request.method !== 'GET') return;
+  var url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.mode === 'navigate') {
+    // Network first: the server decides which shell a navigation gets; only
+    // a failed network (not an HTTP error) falls back to a cached shell.
+    event.respondWith(fetch(request).catch(function (error) {
+      return fallbackShell(url).then(function (shell) {
+        if (shell) return shell;
+        throw error;
+      });
+    }));
+    return;
+  }
+  if (url.pathname.indexOf(BASE + '/releases/') !== 0) return;
+  var route = FILE_ROUTE.exec(url.pathname.slice(BASE.length));
+  if (!route) return;
+  var version = decodeURIComponent(route[1]);
+  if (!VERSION.test(version)) return;
+  event.respondWith(caches.match(url.origin + url.pathname, { cacheName: cacheName(version) }).then(function (hit) {
+    return hit || fetch(request);
+  }));
+});
+`;
+
+const SOURCE = Buffer.from(SERVICE_WORKER_SOURCE, 'utf8');
+
+/**
+ * `GET {base}/sw.js`: the worker, `no-cache` so the browser's update check
+ * sees a new one at once, allowed to control the whole origin (`/`).
+ * `undefined` for any other path below the base.
+ */
+export function answerServiceWorker(request: DaylightRequest, rest: string): DaylightResponse | undefined {
+  if (rest !== '/sw.js') return undefined;
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    return {
+      status: 405,
+      headers: { Allow: 'GET, HEAD', 'Cache-Control': 'no-store', 'Content-Type': 'text/plain; charset=utf-8' },
+      body: 'Method not allowed\n',
+    };
+  }
+  const headers = {
+    'Content-Type': 'text/javascript; charset=utf-8',
+    'Content-Length': String(SOURCE.length),
+    'Cache-Control': 'no-cache',
+    'Service-Worker-Allowed': '/',
+    'X-Content-Type-Options': 'nosniff',
+  };
+  return request.method === 'HEAD' ? { status: 200, headers } : { status: 200, headers, body: SOURCE };
+}
