@@ -66,7 +66,7 @@ Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}.
 | --- | ---: | ---: |
 ${table.join('\n')}
 
-Core ${verdict}. CI fails above the budget (\`npm test\` runs \`node bench/size.mjs --check\`).`,
+Core ${verdict}. The budget is not enforced in CI yet: \`node bench/size.mjs --check\` exits 1 above it, and \`npm test\` will run it once the core fits (it does not today).`,
   );
 }
 if (process.argv.includes('--check') && core.gzip > CORE_BUDGET) process.exit(1);

@@ -43,10 +43,13 @@ const INBOX = ['Timesheets are due Friday', 'New supplier: Nordlicht GmbH', 'Off
 
 async function expressApp(daylight, sessions) {
   const { default: express } = await import('express');
-  const { daylightExpress, daylightExpressShell } = await import('@daylight/server-middleware/express');
+  const { daylightExpress, daylightExpressShell, daylightExpressFloor } =
+    await import('@daylight/server-middleware/express');
   const app = express();
   app.disable('x-powered-by');
   app.use(daylightExpress(daylight));
+  // Clients below the registry's floor (`daylight floor 1.1.0`) get a 409 problem document.
+  app.use('/api', daylightExpressFloor());
   app.use(express.json({ limit: '100kb' }));
   app.post('/api/login', (req, res) => {
     const user = typeof req.body?.user === 'string' ? req.body.user.trim() : '';
@@ -97,10 +100,11 @@ async function readJson(ctx, limit = 100_000) {
 
 async function koaApp(daylight, sessions) {
   const { default: Koa } = await import('koa');
-  const { daylightKoa, daylightKoaShell } = await import('@daylight/server-middleware/koa');
+  const { daylightKoa, daylightKoaShell, daylightKoaFloor } = await import('@daylight/server-middleware/koa');
   const app = new Koa();
   app.silent = true;
   app.use(daylightKoa(daylight));
+  app.use(daylightKoaFloor());
   app.use(async (ctx, next) => {
     if (!ctx.path.startsWith('/api/')) return next();
     const route = `${ctx.method} ${ctx.path}`;
@@ -161,7 +165,9 @@ export async function startOfficeServer({
     cohort: (req) => sessions.office(req.headers.cookie),
     keys: { user: (req) => sessions.user(req.headers.cookie), tenant: (req) => sessions.office(req.headers.cookie) },
     ...(logger ? { logger } : {}),
-    ...(reports ? { reports } : {}),
+    // Boot reports count toward an automatic halt only from signed-in people:
+    // made-up session ids cannot halt a rollout on their own.
+    reports: { trust: (req) => sessions.user(req.headers.cookie) !== undefined, ...reports },
     // The status page and census.json below /_daylight/admin/: only for requests with the admin token.
     ...(adminToken ? { authorize: (req) => req.headers.authorization === `Bearer ${adminToken}` } : {}),
   });

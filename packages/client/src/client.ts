@@ -886,9 +886,37 @@ export class DaylightClient extends EventTarget {
       }
       return false;
     }
-    if (wanted === this.#state.target || this.#blocked(wanted)) return false;
+    if (wanted === this.#state.target) {
+      this.#escalate(running, wanted);
+      return false;
+    }
+    if (this.#blocked(wanted)) return false;
     void this.#download(running, wanted);
     return true;
+  }
+
+  /**
+   * The floor rose above this tab after its release was already verified
+   * (prompted, or waiting for a safe moment): the switch becomes forced, with
+   * the grace period starting now.
+   */
+  #escalate(running: string, version: string): void {
+    const { status, policy } = this.#state;
+    const manifest = this.#manifest;
+    if (status !== 'ready' || policy === 'force' || !manifest || manifest.version !== version) return;
+    if (this.#min === undefined || compareVersions(running, this.#min) >= 0) return;
+    const deadline = Date.now() + this.#options.grace;
+    this.#set({ policy: 'force', deadline });
+    this.#emit('downloaded', {
+      version,
+      from: running,
+      kind: changeKind(running, version),
+      policy: 'force',
+      urgency: manifest.urgency,
+      notes: manifest.notes,
+      deadline,
+    });
+    this.#arm();
   }
 
   async #download(running: string, version: string): Promise<void> {

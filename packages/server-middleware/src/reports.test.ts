@@ -72,6 +72,40 @@ describe('POST {base}/reports', () => {
     expect((await reports.handle({ ...post(boot()), method: 'GET' })).status).toBe(405);
   });
 
+  it('counts one boot or failure per session and release, so one tab cannot halt a rollout', async () => {
+    const { reports, halts } = setup({ halt: { minFailures: 2, failureRate: 0.2 } });
+    for (let i = 0; i < 5; i++) expect((await reports.handle(post(failure()))).status).toBe(204);
+    expect(reports.counts()).toEqual([expect.objectContaining({ failures: 1, halted: false })]);
+    expect(halts).toEqual([]);
+    await reports.handle(post(failure('second-session')));
+    expect(halts).toHaveLength(1);
+  });
+
+  it('lets only trusted reports count toward a halt when trust is set', async () => {
+    const trusted = new Set(['trusted-tab-1', 'trusted-tab-2']);
+    const { reports, halts } = setup({
+      halt: { minFailures: 2, failureRate: 0.2 },
+      trust: (req) => trusted.has(String(req.headers['x-test-session'])),
+    });
+    for (const session of ['made-up-0001', 'made-up-0002', 'made-up-0003']) {
+      const request = post(failure(session));
+      (request.incoming as unknown as { headers: object }).headers = { 'x-test-session': session };
+      expect((await reports.handle(request)).status).toBe(204);
+    }
+    expect(reports.counts()).toEqual([expect.objectContaining({ failures: 0, kinds: { 'boot-failure': 3 } })]);
+    expect(halts).toEqual([]);
+    for (const session of trusted) {
+      const request = post(failure(session));
+      (request.incoming as unknown as { headers: object }).headers = { 'x-test-session': session };
+      await reports.handle(request);
+    }
+    expect(halts).toHaveLength(1);
+  });
+
+  it('rejects a trust option that is not a function', () => {
+    expect(() => setup({ trust: true as unknown as () => boolean })).toThrow(/reports.trust must be a function/);
+  });
+
   it('rate-limits each session on its own', async () => {
     const { reports } = setup({ perMinute: 2 });
     const statuses = [];

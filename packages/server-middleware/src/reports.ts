@@ -33,6 +33,18 @@ export interface ReportsOptions {
    * @default { minFailures: 5, failureRate: 0.2 }
    */
   halt?: false | { readonly minFailures?: number; readonly failureRate?: number };
+  /**
+   * Which reports may count toward an automatic halt. Every valid report is
+   * accepted and counted by kind, but `boots` and `failures` — and so halts —
+   * only count reports for which this returns true, for example those sent
+   * with a signed-in user's cookie. Without it, anyone who can reach the
+   * endpoint can fabricate failures from made-up session ids; set it (or
+   * `halt: false`) on an app open to the internet. Each session counts once
+   * per release either way.
+   * @default every report counts
+   * @example trust: (req) => sessions.has(cookieOf(req))
+   */
+  trust?: (request: IncomingMessage) => boolean | Promise<boolean>;
 }
 
 /** Boots reported for one release in one cohort. */
@@ -73,6 +85,7 @@ export interface Reports {
 }
 
 const SESSIONS_MAX = 10_000;
+const COUNTED_MAX = 100_000;
 const MESSAGE_MAX = 500;
 
 function whole(name: string, value: unknown, fallback: number, min: number, max = Infinity): number {
@@ -96,6 +109,10 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
   const minFailures = haltOption === false ? Infinity : whole('halt.minFailures', haltOption?.minFailures, 5, 1);
   const failureRate = haltOption === false ? Infinity : whole('halt.failureRate', haltOption?.failureRate, 0.2, 0, 1);
   const now = deps.now ?? Date.now;
+  const trust = options?.trust;
+  if (trust !== undefined && typeof trust !== 'function') {
+    throw new TypeError('createDaylight: reports.trust must be a function (request) => boolean');
+  }
   const sessions = new Map<string, { start: number; count: number }>();
   const counts = new Map<
     string,
@@ -120,7 +137,16 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     return ++entry.count > perMinute;
   };
 
-  const count = (kind: ReportKind, release: string, cohort: string | undefined): void => {
+  /** `session\nrelease` pairs that already counted a boot or a failure: one each. */
+  const counted = new Set<string>();
+
+  const count = (
+    kind: ReportKind,
+    release: string,
+    cohort: string | undefined,
+    session: string,
+    trusted: boolean,
+  ): void => {
     const key = `${release}\n${cohort ?? ''}`;
     let entry = counts.get(key);
     if (entry === undefined) {
@@ -128,6 +154,11 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
       counts.set(key, entry);
     }
     entry.kinds[kind] = (entry.kinds[kind] ?? 0) + 1;
+    if ((kind !== 'boot' && kind !== 'boot-failure') || !trusted) return;
+    const once = `${session}\n${release}`;
+    if (counted.has(once)) return;
+    if (counted.size >= COUNTED_MAX) counted.clear();
+    counted.add(once);
     if (kind === 'boot') entry.boots++;
     if (kind !== 'boot-failure') return;
     entry.failures++;
@@ -188,7 +219,15 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
         return answer(request, 400, '"session" must be the tab\'s session id');
       }
       if (limited(session)) return answer(request, 429, `At most ${perMinute} reports per minute per session`);
-      count(kind as ReportKind, version, deps.cohortOf(request.incoming));
+      let trusted = true;
+      if (trust !== undefined && request.incoming !== undefined) {
+        try {
+          trusted = (await trust(request.incoming)) === true;
+        } catch {
+          trusted = false;
+        }
+      }
+      count(kind as ReportKind, version, deps.cohortOf(request.incoming), session, trusted);
       return answer(request, 204);
     },
   };
