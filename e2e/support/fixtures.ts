@@ -76,6 +76,14 @@ export const test = base.extend<{ office: Office }, { framework: Framework }>({
       reportCounts: () => server.daylight.reportCounts(),
       async promote(version) {
         await daylight(store, 'promote', version);
+        // The server follows the registry through fs.watch (and a 1 s poll): on
+        // a loaded machine give it a moment, so a page opened next sees the change.
+        for (const until = Date.now() + 5_000; Date.now() < until;) {
+          const answer = await fetch(`${server.url}/_daylight/release`).catch(() => undefined);
+          const body = answer?.ok ? ((await answer.json()) as { version?: string }) : undefined;
+          if (body?.version === version) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
       },
     });
     await server.close();
