@@ -102,6 +102,13 @@ describe('POST {base}/reports', () => {
     expect(halts).toHaveLength(1);
   });
 
+  it('halts nothing by default, without trust or an explicit halt option', async () => {
+    const { reports, halts } = setup();
+    for (let i = 0; i < 20; i++) await reports.handle(post(failure(`made-up-${String(i).padStart(4, '0')}`)));
+    expect(reports.counts()).toEqual([expect.objectContaining({ failures: 20, halted: false })]);
+    expect(halts).toEqual([]);
+  });
+
   it('rejects a trust option that is not a function', () => {
     expect(() => setup({ trust: true as unknown as () => boolean })).toThrow(/reports.trust must be a function/);
   });

@@ -30,7 +30,8 @@ export interface ReportsOptions {
   perMinute?: number;
   /**
    * When to halt a release in a cohort automatically, or `false` to only count.
-   * @default { minFailures: 5, failureRate: 0.2 }
+   * Without `trust`, halting is on only when this is given.
+   * @default { minFailures: 5, failureRate: 0.2 } when `trust` is set; otherwise off
    */
   halt?: false | { readonly minFailures?: number; readonly failureRate?: number };
   /**
@@ -106,8 +107,11 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
   const maxBytes = whole('maxBytes', options?.maxBytes, 4096, 256, 65_536);
   const perMinute = whole('perMinute', options?.perMinute, 20, 1);
   const haltOption = options?.halt;
-  const minFailures = haltOption === false ? Infinity : whole('halt.minFailures', haltOption?.minFailures, 5, 1);
-  const failureRate = haltOption === false ? Infinity : whole('halt.failureRate', haltOption?.failureRate, 0.2, 0, 1);
+  // Halting on reports nobody vouches for would let made-up session ids halt
+  // a rollout: without `trust`, only an explicit `halt` option turns it on.
+  const halting = haltOption !== false && (options?.trust !== undefined || haltOption !== undefined);
+  const minFailures = !halting ? Infinity : whole('halt.minFailures', haltOption?.minFailures, 5, 1);
+  const failureRate = !halting ? Infinity : whole('halt.failureRate', haltOption?.failureRate, 0.2, 0, 1);
   const now = deps.now ?? Date.now;
   const trust = options?.trust;
   if (trust !== undefined && typeof trust !== 'function') {
@@ -139,6 +143,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
 
   /** `session\nrelease` pairs that already counted a boot or a failure: one each. */
   const counted = new Set<string>();
+  let saidHaltingIsOff = false;
 
   const count = (
     kind: ReportKind,
@@ -162,6 +167,12 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     if (kind === 'boot') entry.boots++;
     if (kind !== 'boot-failure') return;
     entry.failures++;
+    if (!halting && haltOption === undefined && !saidHaltingIsOff) {
+      saidHaltingIsOff = true;
+      deps.logger.info(
+        'daylight: boot failures are counted but halt nothing: set reports.trust (whose reports to believe) or reports.halt to halt automatically',
+      );
+    }
     const rate = entry.failures / (entry.failures + entry.boots);
     if (entry.halted || entry.failures < minFailures || rate < failureRate) return;
     entry.halted = true;
