@@ -642,6 +642,7 @@ export class DaylightClient extends EventTarget {
     const href = request ? request.url : input instanceof URL ? input.href : (input as string);
     const url = new URL(href, typeof location === 'undefined' ? undefined : location.href);
     if (!this.#trusted(url.origin)) return this.#fetch(input, init);
+    await this.#held();
     const headers = new Headers(init?.headers ?? request?.headers);
     const token = this.#track(init?.method ?? request?.method, headers);
     try {
@@ -660,7 +661,7 @@ export class DaylightClient extends EventTarget {
    * response (or for at most `timeout`, since ky calls no hook on a network error).
    */
   get kyHooks(): {
-    beforeRequest: ((request: Request, options?: unknown) => void)[];
+    beforeRequest: ((request: Request, options?: unknown) => Promise<void>)[];
     afterResponse: ((request: Request, options: unknown, response: Response) => void)[];
   } {
     // ky hands afterResponse a clone of the Request that beforeRequest saw, but
@@ -669,8 +670,9 @@ export class DaylightClient extends EventTarget {
       typeof options === 'object' && options !== null ? options : request;
     return {
       beforeRequest: [
-        (request, options) => {
+        async (request, options) => {
           if (this.#trusted(new URL(request.url).origin)) {
+            await this.#held();
             this.#kyTokens.set(key(request, options), this.#track(request.method, request.headers));
           }
         },
@@ -738,6 +740,15 @@ export class DaylightClient extends EventTarget {
   }
 
   /** Adds the request header; returns a token that counts the request as in flight when it mutates. */
+  /**
+   * While a switch is under way, new requests wait for it: the page is about
+   * to leave, and a request it started now would be cancelled by the
+   * navigation. If the switch fails, they go out as usual.
+   */
+  async #held(): Promise<void> {
+    if (this.#applying) await this.#applying.catch(() => undefined);
+  }
+
   #track(method: string | undefined, headers: Headers): object {
     const token = {};
     if (this.#state.running) {
