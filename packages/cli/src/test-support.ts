@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { CliIO } from './cli.js';
+import { isDaylightCliError } from './errors.js';
 
 const created: string[] = [];
 
@@ -124,4 +125,15 @@ export async function startRedis(): Promise<TestRedis> {
   const helper = new URL('../../server-middleware/src/test-redis.ts', import.meta.url).href;
   const module = (await import(helper)) as { startRedis(): Promise<TestRedis> };
   return module.startRedis();
+}
+
+/** Awaits a promise that must reject with a DaylightCliError; its code and message. */
+export async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isDaylightCliError(error)) return { code: error.code, message: error.message };
+    throw error;
+  }
+  throw new Error('expected the promise to reject');
 }

@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { REGISTRY_SCHEMA, validateRegistry, type Registry } from './registry.js';
+import { PUBLISHED_ENTRY } from './test-support.js';
 import { BUCKETS, bucketOf, compilePlan, resolveRelease, type RequestFacts } from './resolve.js';
 
-const published = {
-  publishedAt: '2026-11-27T09:00:00.000Z',
-  digest: `sha384-${'A'.repeat(64)}`,
-  shell: 'index.html',
-  urgency: 'optional',
-} as const;
+const published = PUBLISHED_ENTRY;
 
 function registry(extra: Partial<Registry> = {}): Registry {
   const value: Registry = {

@@ -192,3 +192,11 @@ export async function stop(server: Server): Promise<void> {
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
+
+/** A registry entry for a published release, for tests of the registry's pure logic. */
+export const PUBLISHED_ENTRY = {
+  publishedAt: '2026-11-27T09:00:00.000Z',
+  digest: `sha384-${'A'.repeat(64)}`,
+  shell: 'index.html',
+  urgency: 'optional',
+} as const;

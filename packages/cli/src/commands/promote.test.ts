@@ -3,23 +3,12 @@ import { access, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isDaylightCliError } from '../errors.js';
-import { removeTempDirs, sampleProject, snapshotTree } from '../test-support.js';
+import { rejection, removeTempDirs, sampleProject, snapshotTree } from '../test-support.js';
 import { setMin } from './min.js';
 import { promote } from './promote.js';
 import { publish } from './publish.js';
 
 afterEach(removeTempDirs);
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDaylightCliError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 async function twoReleases() {
   const project = await sampleProject();

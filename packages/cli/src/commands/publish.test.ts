@@ -2,21 +2,18 @@ import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { validateManifest } from '@daylight/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isDaylightCliError } from '../errors.js';
-import { removeTempDirs, sampleFiles, sampleProject, snapshotTree, sri, writeFiles } from '../test-support.js';
+import {
+  rejection,
+  removeTempDirs,
+  sampleFiles,
+  sampleProject,
+  snapshotTree,
+  sri,
+  writeFiles,
+} from '../test-support.js';
 import { publish } from './publish.js';
 
 afterEach(removeTempDirs);
-
-async function rejection(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    if (isDaylightCliError(error)) return { code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('publish', () => {
   it('writes a manifest whose SRI hashes and sizes match the files, and that validates', async () => {
