@@ -4,11 +4,11 @@ import {
   RELEASE_HEADER,
   RELEASE_META_NAME,
   changeKind,
+  clientStamp,
   compareVersions,
-  formatClientHeader,
   isVersion,
   manifestPath,
-  parseReleaseHeader,
+  readReleaseStamp,
   releaseCheckPath,
   type ChangeKind,
   type ReleaseManifest,
@@ -406,7 +406,8 @@ export class DaylightClient extends EventTarget {
       });
       return this;
     }
-    this.#session = readJson<string>('session') ?? randomId();
+    const stored = readJson<unknown>('session');
+    this.#session = typeof stored === 'string' && /^[\w-]{8,64}$/.test(stored) ? stored : randomId();
     writeJson('session', this.#session);
     this.#set({ status: 'idle', running, reason: undefined });
     this.#finishSwitch(running);
@@ -514,7 +515,7 @@ export class DaylightClient extends EventTarget {
       signal: AbortSignal.timeout(this.#options.timeout),
       headers: {
         'Content-Type': 'application/json',
-        [CLIENT_HEADER]: formatClientHeader({ version: running, session: this.#session }),
+        [CLIENT_HEADER]: clientStamp(running, this.#session),
       },
     }).catch(() => undefined);
   }
@@ -699,7 +700,7 @@ export class DaylightClient extends EventTarget {
     }
     const value = response.headers.get(RELEASE_HEADER);
     if (value === null) return;
-    const stamp = parseReleaseHeader(value);
+    const stamp = readReleaseStamp(value);
     if (!stamp) {
       this.malformedStamps++;
       return;
@@ -752,7 +753,7 @@ export class DaylightClient extends EventTarget {
   #track(method: string | undefined, headers: Headers): object {
     const token = {};
     if (this.#state.running) {
-      headers.set(CLIENT_HEADER, formatClientHeader({ version: this.#state.running, session: this.#session }));
+      headers.set(CLIENT_HEADER, clientStamp(this.#state.running, this.#session));
     }
     if (!SAFE_METHOD.test((method ?? 'GET').toUpperCase())) this.#inflight.set(token, Date.now());
     this.#open.add(token);
@@ -870,7 +871,7 @@ export class DaylightClient extends EventTarget {
         cache: 'no-store',
         credentials: 'same-origin',
         signal: AbortSignal.timeout(this.#options.timeout),
-        headers: { [CLIENT_HEADER]: formatClientHeader({ version: running, session: this.#session }) },
+        headers: { [CLIENT_HEADER]: clientStamp(running, this.#session) },
       });
       if (response.status === 204) wanted = running;
       else if (!response.ok) throw new DaylightError('network', `The release check answered HTTP ${response.status}`);

@@ -4,7 +4,7 @@
  * The verified responses land in the browser's HTTP cache (release files are
  * served `immutable`), so the switch's reload reads them from there.
  */
-import { MAX_MANIFEST_BYTES, validateManifest, type ManifestAsset, type ReleaseManifest } from '@daylight/protocol';
+import { MAX_MANIFEST_BYTES, checkManifest, type ManifestAsset, type ReleaseManifest } from '@daylight/protocol';
 import { DaylightError } from './errors.js';
 
 export interface DownloadProgress {
@@ -105,13 +105,11 @@ export async function fetchManifest(url: string, version: string, context: Downl
   } catch (error) {
     throw new DaylightError('manifest', `The manifest of ${version} at ${url} is not JSON`, { cause: error, version });
   }
-  const result = validateManifest(parsed, version);
-  if (!result.ok) {
-    throw new DaylightError('manifest', `The manifest of ${version} is invalid: ${result.errors.join('; ')}`, {
-      version,
-    });
+  const manifest = checkManifest(parsed, version);
+  if (typeof manifest === 'string') {
+    throw new DaylightError('manifest', `The manifest of ${version} is invalid: ${manifest}`, { version });
   }
-  return result.manifest;
+  return manifest;
 }
 
 /** Resolves every file's URL against the manifest's and refuses origins that are not allowed. */

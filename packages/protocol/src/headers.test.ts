@@ -11,48 +11,9 @@ import {
   type ClientStamp,
   type ReleaseStamp,
 } from './headers.js';
-import { anyValue, binaryString, sessionId, version } from './test-arbitraries.js';
+import { anyValue, binaryString, grammarSoup, sessionId, version } from './test-arbitraries.js';
 
 const parsers = { parseDictionary, parseClientHeader, parseReleaseHeader } as const;
-
-/** Fragments of the dictionary grammar, so random strings reach deep into the parser. */
-const grammarSoup = fc
-  .array(
-    fc.constantFrom(
-      'v',
-      's',
-      'min',
-      'x',
-      '*',
-      '=',
-      '"',
-      '\\',
-      '1.0.0',
-      'q8Zk1cR2xW0a',
-      ',',
-      ' ',
-      '\t',
-      ';',
-      '?1',
-      '?',
-      '(',
-      ')',
-      ':',
-      'aGk=',
-      '@',
-      '%',
-      '%c3%a9',
-      '-',
-      '.',
-      '1',
-      '123456789012345',
-      'tok/en',
-      '\r\n',
-      'é',
-    ),
-    { maxLength: 40 },
-  )
-  .map((parts) => parts.join(''));
 
 describe('formatClientHeader and parseClientHeader', () => {
   it('writes the documented wire format', () => {

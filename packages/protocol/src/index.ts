@@ -25,3 +25,4 @@ export type { ManifestAsset, ReleaseManifest, ManifestValidation, Urgency } from
 export { MAX_VERSION_LENGTH, parseVersion, isVersion, compareVersions, changeKind } from './version.js';
 export type { ParsedVersion, ChangeKind } from './version.js';
 export { DEFAULT_BASE_PATH, RELEASE_META_NAME, releaseCheckPath, manifestPath, assetPath } from './paths.js';
+export { readReleaseStamp, clientStamp, checkManifest } from './compact.js';

@@ -101,3 +101,47 @@ export const anyValue: fc.Arbitrary<unknown> = fc.anything({
   withTypedArray: true,
   withUnicodeString: true,
 });
+
+/** Fragments of the dictionary grammar, so random strings reach deep into the parser. */
+export const grammarSoup: fc.Arbitrary<string> = fc
+  .array(
+    fc.constantFrom(
+      'v',
+      's',
+      'min',
+      'x',
+      '*',
+      '=',
+      '"',
+      '\\',
+      '1.0.0',
+      'q8Zk1cR2xW0a',
+      ',',
+      ' ',
+      '\t',
+      ';',
+      '?1',
+      '?',
+      '(',
+      ')',
+      ':',
+      'aGk=',
+      '@',
+      '%',
+      '%c3%a9',
+      '-',
+      '.',
+      '1',
+      '123456789012345',
+      'tok/en',
+      '\r\n',
+      'é',
+      '%ff',
+      '%"',
+      't%ff',
+      'min=',
+      'v="1.0.0"',
+    ),
+    { maxLength: 40 },
+  )
+  .map((parts) => parts.join(''));
