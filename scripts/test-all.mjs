@@ -3,7 +3,8 @@
 //   1. a browser for the end-to-end tests (scripts/ensure-chromium.mjs), and
 //      redis-server for the Redis integration tests (scripts/ensure-redis.mjs)
 //   2. build every package and the demo's releases
-//   3. static checks: ESLint, Prettier, TypeScript (each counts as one check)
+//   3. static checks: ESLint, Prettier, TypeScript, the client's size
+//      (bench/size.mjs --check); each counts as one check
 //   4. unit and integration tests (vitest)
 //   5. end-to-end tests in Chromium (Playwright)
 //
@@ -54,6 +55,7 @@ const checks = [
   ['eslint', 'npx', ['eslint', '.']],
   ['prettier', 'npx', ['prettier', '--check', '.']],
   ['typescript', 'npm', ['run', 'typecheck', '--silent']],
+  ['client size', process.execPath, ['bench/size.mjs', '--check']],
 ];
 for (const [name, command, args] of checks) {
   const ok = run(command, args);

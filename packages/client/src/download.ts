@@ -23,13 +23,9 @@ interface DownloadContext {
 
 const ALGORITHMS: Record<string, string> = { sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512' };
 
+/** Base64 of a digest (at most 64 bytes, so one `fromCharCode` call is safe). */
 function toBase64(buffer: ArrayBuffer): string {
-  let binary = '';
-  const bytes = new Uint8Array(buffer);
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
+  return btoa(String.fromCharCode(...new Uint8Array(buffer)));
 }
 
 async function get(url: string, context: DownloadContext, version: string, integrity?: string): Promise<Response> {
@@ -62,22 +58,13 @@ async function readBody(response: Response, onChunk: (bytes: number) => void): P
     return buffer;
   }
   const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
+    if (done) return new Uint8Array(await new Blob(chunks).arrayBuffer());
+    chunks.push(value as Uint8Array<ArrayBuffer>);
     onChunk(value.byteLength);
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 /** Fetches, bounds and validates a release's manifest. */
