@@ -10,6 +10,8 @@ export interface SetMinOptions {
   readonly store: string | ReleaseStore;
   /** The oldest client version the API still serves, or `null` to remove the floor. */
   readonly min: string | null;
+  /** Allow a floor below the current one (as `daylight floor --lower`). @default false */
+  readonly lower?: boolean;
   /** @default process.cwd() */
   readonly cwd?: string;
   readonly signal?: AbortSignal;
@@ -30,8 +32,10 @@ export interface SetMinResult {
  * API no longer serves them and must update.
  *
  * A floor above the current release is refused: clients would be sent to a
- * release that cannot satisfy it. The floor does not have to be a published
- * version.
+ * release that cannot satisfy it. A floor below the current floor is refused
+ * unless `lower` is set, as `daylight floor` does: lowering it lets clients
+ * back that the API had stopped serving. The floor does not have to be a
+ * published version.
  *
  * @throws {DaylightCliError} `invalid-option`, `registry`, `conflict` or `io`; the store is unchanged.
  */
@@ -44,6 +48,12 @@ export async function setMin(options: SetMinOptions): Promise<SetMinResult> {
   const previous = registry.min ?? null;
   const base = { min, previous, store: store.location };
   if (previous === min) return { ...base, status: 'unchanged' };
+  if (min !== null && previous !== null && compareVersions(min, previous) < 0 && options.lower !== true) {
+    throw new DaylightCliError(
+      'conflict',
+      `min ${min} is below the current floor ${previous}: clients the API stopped serving would be let back; pass --lower if that is what you want`,
+    );
+  }
   if (min !== null && registry.current !== null && compareVersions(registry.current, min) < 0) {
     throw new DaylightCliError(
       'conflict',
@@ -70,13 +80,14 @@ export async function setMin(options: SetMinOptions): Promise<SetMinResult> {
 export const minCommand: CommandSpec = {
   name: 'min',
   summary: 'set or clear the floor: the oldest client version the API still serves',
-  usage: 'daylight min <version> | daylight min --clear',
+  usage: 'daylight min <version> [--lower] | daylight min --clear',
   description: [
     'Clients below the floor are told to update at once (a required update).',
-    'A floor above the current release is refused.',
+    'A floor above the current release is refused; lowering the floor takes --lower.',
   ].join('\n'),
   flags: {
     clear: { type: 'boolean', description: 'remove the floor' },
+    lower: { type: 'boolean', description: 'allow a floor below the current one' },
   },
   positionals: ['<version>'],
   requiredPositionals: 0,
@@ -94,6 +105,7 @@ export const minCommand: CommandSpec = {
     const result = await setMin({
       store: context.store,
       min: version ?? null,
+      lower: args.values.lower === true,
       cwd: context.cwd,
       ...optional('signal', context.signal),
     });

@@ -116,4 +116,17 @@ describe('setMin', () => {
     });
     expect(await snapshotTree(root)).toEqual(before);
   });
+
+  it('never lowers the floor unless told to, and changes nothing when it refuses', async () => {
+    const { root, store } = await twoReleases();
+    await promote({ store, version: '1.1.0' });
+    await setMin({ store, min: '1.1.0' });
+    const before = await snapshotTree(root);
+    expect(await rejection(setMin({ store, min: '1.0.0' }))).toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/below the current floor 1\.1\.0.*--lower/) as unknown,
+    });
+    expect(await snapshotTree(root)).toEqual(before);
+    expect(await setMin({ store, min: '1.0.0', lower: true })).toMatchObject({ status: 'set', previous: '1.1.0' });
+  });
 });
