@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
-import { ADMIN_TOKEN, ROOT, expect, signIn, test } from './support/fixtures.js';
+import { ADMIN_TOKEN, ADMIN_USER, ROOT, expect, signIn, test } from './support/fixtures.js';
 
 const ADMIN = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -23,6 +23,16 @@ test('without the admin token every admin path answers 401 and shows nothing of 
     expect(text.trim()).toBe('Unauthorized');
     expect(text).not.toMatch(/1\.0\.0|1\.1\.0|main|default/);
   }
+});
+
+test('a signed-in admin opens the status page in the browser, as the demo shows it', async ({ page, office }) => {
+  await signIn(page, office.url, undefined, ADMIN_USER);
+  const response = await page.goto(`${office.url}/_daylight/admin/`);
+  expect(response?.status()).toBe(200);
+  await expect(page.locator('body')).toContainText('1.0.0');
+  // Signing out of the admin session closes the page again.
+  await page.context().clearCookies();
+  expect((await page.goto(`${office.url}/_daylight/admin/`))?.status()).toBe(401);
 });
 
 test('with the admin token the page shows rollouts, the live census with its chart, and promotes from the page', async ({

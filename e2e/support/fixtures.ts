@@ -35,6 +35,8 @@ export interface Office {
 
 /** The office app's admin token in the tests: `Authorization: Bearer <it>` opens the status page. */
 export const ADMIN_TOKEN = 'e2e-admin-token';
+/** A user the office app lets see the status page once signed in (as the demo does). */
+export const ADMIN_USER = 'ops@hq';
 
 /** Automatic halts in the tests: two failed boots that are at least half of the switches. */
 export const TEST_HALT = { minFailures: 2, failureRate: 0.5 } as const;
@@ -67,6 +69,7 @@ export const test = base.extend<{ office: Office }, { framework: Framework }>({
       reports: { halt: TEST_HALT },
       onRequest: (req) => requests.push(`${req.method ?? ''} ${req.url ?? ''}`),
       adminToken: ADMIN_TOKEN,
+      admins: [ADMIN_USER],
     });
     await use({
       url: server.url,

@@ -33,10 +33,10 @@ if ((await cli('promote', '1.0.0')) !== 0) process.exit(1);
 
 let app;
 try {
-  app = await startOfficeServer({ framework, store, port: Number(values.port) });
+  app = await startOfficeServer({ framework, store, port: Number(values.port), admins: ['ops@hq'] });
 } catch (error) {
   if (error.code !== 'EADDRINUSE') throw error;
-  app = await startOfficeServer({ framework, store, port: 0 });
+  app = await startOfficeServer({ framework, store, port: 0, admins: ['ops@hq'] });
 }
 
 const relStore = path.relative(process.cwd(), store);
@@ -62,6 +62,9 @@ console.log(`
        npx daylight rollback --cohort pilot --store ${relStore}              the pilot office too
        npx daylight status --store ${relStore}                               cohorts, rollouts, halts
        npx daylight history --store ${relStore}                              who changed what, when
+
+  The status page: sign in as ops@hq and open ${app.url}/_daylight/admin/
+  (live sessions per release and cohort, the rollouts, the floor).
 
   Ctrl+C stops the demo.
 `);

@@ -19,6 +19,8 @@ export interface OfficeServerOptions {
   sessions?: OfficeSessions;
   /** Opens the status page (`/_daylight/admin/`) to requests with `Authorization: Bearer <adminToken>`. @default admin off */
   adminToken?: string;
+  /** Also opens the status page to these users once signed in (the demo uses `ops@hq`). @default [] */
+  admins?: readonly string[];
 }
 
 /** The app's in-memory logins; the signed-in person's office is Daylight's cohort. */

@@ -146,7 +146,7 @@ async function koaApp(daylight, sessions) {
 
 /**
  * Starts the office app on loopback.
- * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object, reports?: object, onRequest?: (req: import('node:http').IncomingMessage) => void, sessions?: ReturnType<typeof createSessions>, adminToken?: string }} options
+ * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object, reports?: object, onRequest?: (req: import('node:http').IncomingMessage) => void, sessions?: ReturnType<typeof createSessions>, adminToken?: string, admins?: readonly string[] }} options
  */
 export async function startOfficeServer({
   framework = 'express',
@@ -158,6 +158,7 @@ export async function startOfficeServer({
   onRequest,
   sessions = createSessions(),
   adminToken,
+  admins = [],
 }) {
   const daylight = createDaylight({
     config: store,
@@ -168,8 +169,15 @@ export async function startOfficeServer({
     // Boot reports count toward an automatic halt only from signed-in people:
     // made-up session ids cannot halt a rollout on their own.
     reports: { trust: (req) => sessions.user(req.headers.cookie) !== undefined, ...reports },
-    // The status page and census.json below /_daylight/admin/: only for requests with the admin token.
-    ...(adminToken ? { authorize: (req) => req.headers.authorization === `Bearer ${adminToken}` } : {}),
+    // The status page and census.json below /_daylight/admin/: only for requests
+    // with the admin token (scripts, tests) or from a signed-in admin (a browser).
+    ...(adminToken || admins.length > 0
+      ? {
+          authorize: (req) =>
+            (adminToken !== undefined && req.headers.authorization === `Bearer ${adminToken}`) ||
+            admins.includes(sessions.user(req.headers.cookie) ?? ''),
+        }
+      : {}),
   });
   await daylight.ready;
   const handler =
