@@ -32,7 +32,10 @@ export async function writeSection(name, body) {
   const a = text.indexOf(start);
   const b = text.indexOf(end);
   text = a >= 0 && b > a ? text.slice(0, a) + block + text.slice(b + end.length) : `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(RESULTS, text);
+  // Formatted as `npm test` checks it (prettier --check .), tables aligned.
+  const prettier = await import('prettier');
+  const config = (await prettier.resolveConfig(RESULTS)) ?? {};
+  await writeFile(RESULTS, await prettier.format(text, { ...config, filepath: RESULTS }));
 }
 
 export function median(values) {
