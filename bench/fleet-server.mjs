@@ -1,0 +1,162 @@
+// One API server of the fleet benchmark (bench/fleet.mjs), in its own process:
+// Express 5 or Koa 3 with Daylight in front, the registry and the census in
+// Redis, a small JSON API, and the SPA shell fallback last.
+//
+//   FLEET_REDIS=redis://127.0.0.1:6379 FLEET_CONFIG=/tmp/x/releases.json \
+//   FLEET_ADMIN=<token> FLEET_RELEASES=1.0.0,1.1.0 node bench/fleet-server.mjs <express|koa>
+//
+// The cohort is the office in the `office` cookie (a stand-in for a session
+// lookup; a browser sends the cookie on every request, navigations included).
+// `GET /fleet/stats` answers what the benchmark reads about this process:
+// memory, CPU, Daylight's counters, the boot reports, and the size of a shadow
+// census (below). Prints `listening <url>` once it serves.
+//
+// The shadow census: the server's own census lives in a private field, so its
+// byte count cannot be read from outside. This process keeps a second
+// `Census` from the same package, fed at the same point with the same
+// (version, cohort, session) for every request — `attach()` is idempotent, so
+// calling it first gives the very state the middleware counts — keeping
+// deltas and draining them every flush interval like the Redis merge does.
+// Its `bytes` is the in-process memory of the census registers.
+import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createCensus, createDaylight, DEFAULT_FLUSH_INTERVAL_MS } from '@daylight/server-middleware';
+
+const framework = process.argv[2] ?? 'express';
+const releases = (process.env.FLEET_RELEASES ?? '').split(',').filter(Boolean);
+const adminToken = process.env.FLEET_ADMIN ?? '';
+const logged = { warn: 0, error: 0 };
+const logger = {
+  info() {},
+  warn(message) {
+    logged.warn++;
+    process.stderr.write(`[${framework}] ${message}\n`);
+  },
+  error(message, error) {
+    logged.error++;
+    process.stderr.write(`[${framework}] ${message}${error ? ` ${String(error)}` : ''}\n`);
+  },
+};
+
+/** The office from the `office` cookie: the request's cohort. */
+function officeOf(req) {
+  const match = /(?:^|;\s*)office=([A-Za-z0-9_-]{1,64})/.exec(req.headers.cookie ?? '');
+  return match ? match[1] : undefined;
+}
+
+const daylight = createDaylight({
+  config: process.env.FLEET_CONFIG,
+  redis: process.env.FLEET_REDIS,
+  logger,
+  cohort: officeOf,
+  authorize: (req) => adminToken !== '' && req.headers['x-fleet-admin'] === adminToken,
+});
+await daylight.ready;
+
+const shadow = createCensus();
+shadow.setReleases(releases);
+shadow.trackDeltas();
+setInterval(() => shadow.drain(), DEFAULT_FLUSH_INTERVAL_MS).unref();
+
+/** Counts the request in the shadow census exactly when and how the server's census does. */
+function shadowCount(req, res) {
+  const client = daylight.attach(req, res).client;
+  if (client !== undefined)
+    res.once('finish', () => shadow.record(client.version, officeOf(req) ?? 'default', client.session));
+}
+
+const lag = monitorEventLoopDelay({ resolution: 10 });
+lag.enable();
+function stats(gc) {
+  if (gc && typeof globalThis.gc === 'function') globalThis.gc();
+  return {
+    framework,
+    pid: process.pid,
+    memory: process.memoryUsage(),
+    cpu: process.cpuUsage(),
+    census: { bytes: shadow.bytes, series: shadow.seriesCount },
+    daylight: daylight.stats,
+    reports: daylight.reportCounts(),
+    logged,
+    lag: { p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 },
+  };
+}
+
+const INBOX = ['Timesheets are due Friday', 'New supplier: Nordlicht GmbH', 'Office closed on the 24th'];
+let nextId = 1;
+const item = (id) => ({ id, title: `Invoice ${id}`, amount: (id * 37) % 1000, status: id % 3 === 0 ? 'paid' : 'open' });
+
+async function expressApp() {
+  const { default: express } = await import('express');
+  const { daylightExpress, daylightExpressShell } = await import('@daylight/server-middleware/express');
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    shadowCount(req, res);
+    next();
+  });
+  app.use(daylightExpress(daylight));
+  app.get('/fleet/stats', (req, res) => res.json(stats(req.query.gc === '1')));
+  app.use(express.json({ limit: '16kb' }));
+  app.get('/api/inbox', (req, res) => res.json({ messages: INBOX, serverTime: new Date().toISOString() }));
+  app.get('/api/items/:id', (req, res) => res.json(item(Number(req.params.id) || 0)));
+  app.post('/api/items', (req, res) => res.status(201).json({ id: nextId++, saved: typeof req.body === 'object' }));
+  app.use('/api', (req, res) => res.status(404).json({ error: 'no such endpoint' }));
+  app.use(daylightExpressShell(daylight));
+  return app;
+}
+
+async function readBody(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function koaApp() {
+  const { default: Koa } = await import('koa');
+  const { daylightKoa, daylightKoaShell } = await import('@daylight/server-middleware/koa');
+  const app = new Koa();
+  app.silent = true;
+  app.use((ctx, next) => {
+    shadowCount(ctx.req, ctx.res);
+    return next();
+  });
+  app.use(daylightKoa(daylight));
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/fleet/stats') {
+      ctx.body = stats(ctx.query.gc === '1');
+      return;
+    }
+    if (!ctx.path.startsWith('/api/')) return next();
+    const id = /^\/api\/items\/(\d+)$/.exec(ctx.path)?.[1];
+    if (ctx.method === 'GET' && ctx.path === '/api/inbox') {
+      ctx.body = { messages: INBOX, serverTime: new Date().toISOString() };
+    } else if (ctx.method === 'GET' && id !== undefined) {
+      ctx.body = item(Number(id));
+    } else if (ctx.method === 'POST' && ctx.path === '/api/items') {
+      const body = await readBody(ctx.req);
+      ctx.status = 201;
+      ctx.body = { id: nextId++, saved: body.startsWith('{') };
+    } else {
+      ctx.status = 404;
+      ctx.body = { error: 'no such endpoint' };
+    }
+  });
+  app.use(daylightKoaShell(daylight));
+  return app.callback();
+}
+
+const handler = framework === 'koa' ? await koaApp() : await expressApp();
+const server = createServer(handler);
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`listening http://127.0.0.1:${server.address().port}\n`);
+});
+const stop = async () => {
+  server.closeAllConnections();
+  server.close();
+  await daylight.close();
+  process.exit(0);
+};
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());
