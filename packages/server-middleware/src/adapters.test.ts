@@ -3,7 +3,7 @@
  * 127.0.0.1, driven over HTTP with fetch (and node:http where fetch would
  * normalise the path first).
  */
-import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import express5, { type NextFunction, type Request, type Response } from 'express';
@@ -14,7 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { daylightExpress, daylightExpressShell } from './express.js';
 import { daylightKoa, daylightKoaShell } from './koa.js';
 import { INTERNALS, type DaylightInternals } from './options.js';
-import { releaseDir } from './registry.js';
+import { releaseDir, writeRegistryFile } from './registry.js';
 import { createDaylight } from './server.js';
 import {
   createReleaseStore,
@@ -39,10 +39,40 @@ function denied(): AppError {
   return Object.assign(new Error('denied'), { status: 401, expose: true, headers: { 'WWW-Authenticate': 'Bearer' } });
 }
 
+/** An error that lists headers of its own for the browser, as `@koa/cors` does with `keepHeadersOnError`. */
+function conflict(): AppError {
+  return Object.assign(new Error('conflict'), {
+    status: 409,
+    expose: true,
+    headers: { 'Access-Control-Expose-Headers': 'X-Conflict' },
+  });
+}
+
+/** A JSON body that cannot be serialised: the framework fails while writing it. */
+function circular(): Record<string, unknown> {
+  const body: Record<string, unknown> = { ok: true };
+  body.self = body;
+  return body;
+}
+
+/** The app's own sign-in, mounted after Daylight: the office comes from the session (here a test header). */
+interface SignedIn extends IncomingMessage {
+  office?: string;
+}
+
+function signIn(req: IncomingMessage): void {
+  const session = req.headers['x-session'];
+  if (typeof session === 'string') (req as SignedIn).office = session.split('@')[1];
+}
+
 function expressApp(createApp: typeof express5, daylight: DaylightServer): Server {
   const app = createApp();
   app.set('env', 'test'); // keeps finalhandler from printing stacks
   app.use(daylightExpress(daylight));
+  app.use((req, _res, next) => {
+    signIn(req);
+    next();
+  });
   app.get('/api/ok', (_req, res) => void res.json({ ok: true }));
   app.get('/api/state', (_req, res) => void res.json(res.locals.daylight as unknown));
   app.get('/api/cors', (_req, res) => {
@@ -58,6 +88,16 @@ function expressApp(createApp: typeof express5, daylight: DaylightServer): Serve
   app.get('/api/denied', () => {
     throw denied();
   });
+  app.get('/api/conflict', () => {
+    throw conflict();
+  });
+  app.get('/api/forbidden', () => {
+    throw Object.assign(new Error('Forbidden'), { status: 403, expose: true });
+  });
+  app.get('/api/throw-string', () => {
+    throw 'boom';
+  });
+  app.get('/api/circular', (_req, res) => void res.json(circular()));
   app.use(daylightExpressShell(daylight));
   app.use((error: AppError, _req: Request, res: Response, next: NextFunction) => {
     if (error.teapot === true) res.status(418).json({ error: 'teapot' });
@@ -70,6 +110,10 @@ function koaApp(KoaClass: typeof Koa3, daylight: DaylightServer): Server {
   const app = new KoaClass();
   app.silent = true;
   app.use(daylightKoa(daylight));
+  app.use(async (ctx, next) => {
+    signIn(ctx.req);
+    await next();
+  });
   app.use(async (ctx, next) => {
     try {
       await next();
@@ -97,6 +141,17 @@ function koaApp(KoaClass: typeof Koa3, daylight: DaylightServer): Server {
         throw Object.assign(new Error('custom'), { teapot: true });
       case '/api/denied':
         throw denied();
+      case '/api/conflict':
+        throw conflict();
+      case '/api/forbidden':
+        ctx.throw(403);
+        return;
+      case '/api/throw-string':
+        throw 'boom';
+      case '/api/circular':
+        // Koa serialises the body after every middleware has returned.
+        ctx.body = circular();
+        return;
       default:
         await next();
     }
@@ -193,6 +248,37 @@ describe.each(frameworks)('$name', ({ app }) => {
       expect(response.headers.get('daylight-release')).toBe(STAMP);
     });
 
+    it('stamps an error thrown with a status, such as ctx.throw(403)', async () => {
+      const { origin } = await start();
+      const response = await fetch(`${origin}/api/forbidden`);
+      expect(response.status).toBe(403);
+      expect(response.headers.get('daylight-release')).toBe(STAMP);
+      expect(response.headers.get('access-control-expose-headers')).toBe('Daylight-Release');
+    });
+
+    it("merges the stamp into an error's own Access-Control-Expose-Headers", async () => {
+      const { origin } = await start();
+      const response = await fetch(`${origin}/api/conflict`);
+      expect(response.status).toBe(409);
+      expect(response.headers.get('daylight-release')).toBe(STAMP);
+      expect(response.headers.get('access-control-expose-headers')).toBe('X-Conflict, Daylight-Release');
+    });
+
+    it('stamps the 500 for a thrown value that is not an Error', async () => {
+      const { origin } = await start();
+      const response = await fetch(`${origin}/api/throw-string`);
+      expect(response.status).toBe(500);
+      expect(response.headers.get('daylight-release')).toBe(STAMP);
+    });
+
+    it('stamps the 500 for a body the framework cannot serialise', async () => {
+      const { origin } = await start();
+      const response = await fetch(`${origin}/api/circular`);
+      expect(response.status).toBe(500);
+      expect(response.headers.get('daylight-release')).toBe(STAMP);
+      expect(response.headers.get('access-control-expose-headers')).toBe('Daylight-Release');
+    });
+
     it("stamps the response written by the app's own error handler", async () => {
       const { origin } = await start();
       const response = await fetch(`${origin}/api/teapot`);
@@ -236,21 +322,41 @@ describe.each(frameworks)('$name', ({ app }) => {
       expect(daylight.stats.malformedClientHeaders).toBe(1);
     });
 
-    it('fails open: when stamping throws, the API response goes out unstamped', async () => {
-      const { origin, daylight, logger } = await start(
-        {},
-        {
-          beforeStamp: () => {
-            throw new Error('injected');
+    for (const phase of ['attach', 'write', 'both'] as const) {
+      it(`fails open: when stamping throws (${phase}), the API response goes out unstamped`, async () => {
+        const { origin, daylight, logger } = await start(
+          {},
+          {
+            beforeStamp: (at) => {
+              if (phase === 'both' || at === phase) throw new Error('injected');
+            },
           },
-        },
-      );
-      const response = await fetch(`${origin}/api/ok`);
-      expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({ ok: true });
-      expect(response.headers.get('daylight-release')).toBeNull();
-      expect(daylight.stats.stampFailures).toBe(1);
-      expect(logger.entries.filter((e) => e.level === 'error')).toHaveLength(1);
+        );
+        const response = await fetch(`${origin}/api/ok`);
+        expect(response.status).toBe(200);
+        expect(await response.json()).toEqual({ ok: true });
+        expect(response.headers.get('daylight-release')).toBeNull();
+        expect(daylight.stats.stampFailures).toBe(1);
+        expect(logger.entries.filter((e) => e.level === 'error')).toHaveLength(1);
+      });
+    }
+  });
+
+  describe('stamping per cohort', () => {
+    it("stamps the release of the cohort the app's own middleware signed in, on success and on errors", async () => {
+      const { origin, daylight } = await start({ cohort: (req) => (req as SignedIn).office });
+      await writeRegistryFile(store.registryFile, { ...store.registry, cohorts: { pilot: { release: '1.1.0' } } });
+      await daylight.reload();
+      const pilot = { 'x-session': 'ann@pilot' };
+      for (const route of ['/api/ok', '/api/throw', '/api/forbidden', '/api/circular', '/api/nope']) {
+        const response = await fetch(`${origin}${route}`, { headers: { ...pilot, accept: 'application/json' } });
+        expect([route, response.headers.get('daylight-release')]).toEqual([route, 'v="1.1.0", min="1.0.0"']);
+        expect(response.headers.get('access-control-expose-headers')).toBe('Daylight-Release');
+      }
+      const other = await fetch(`${origin}/api/ok`, { headers: { 'x-session': 'bob@berlin' } });
+      expect(other.headers.get('daylight-release')).toBe(STAMP);
+      const cors = await fetch(`${origin}/api/cors`, { headers: pilot });
+      expect(cors.headers.get('access-control-expose-headers')).toBe('X-Total-Count, Daylight-Release');
     });
   });
 
