@@ -59,6 +59,33 @@ test('a dirty form holds an automatic switch until it is saved, and the switch k
   expect(seen.pageErrors).toEqual([]);
 });
 
+test('the idle moment waits for idleness: a person still working is not switched', async ({ page, office }) => {
+  await page.clock.install();
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&policy=auto&idle=60000');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+
+  // Work on (pointer and clicks outside any text field) past the minute counted from before the release was ready.
+  for (let i = 0; i < 4; i++) {
+    await page.clock.fastForward(20_000);
+    await page.mouse.move(100 + i * 10, 200);
+    await page.getByRole('heading', { name: 'New invoice' }).click();
+  }
+  await page.clock.fastForward(2_000);
+  await expect(page.getByTestId('inbox-refreshed')).toContainText('refreshed');
+  await expect(version(page)).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(1);
+
+  // A minute without activity is the safe moment.
+  await page.clock.fastForward(61_000);
+  await page.clock.fastForward(2_000);
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  expect(seen.navigations).toHaveLength(2);
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('a POST in flight delays an automatic switch until its response arrived', async ({ page, office }) => {
   const seen = watch(page);
   await signIn(page, office.url, seen, 'ada', '&policy=auto');

@@ -812,20 +812,25 @@ export class DaylightClient extends EventTarget {
    */
   #arm(wait = 0): void {
     clearTimeout(this.#momentTimer);
-    const { status, policy, deadline } = this.#state;
+    const { status, policy } = this.#state;
     if (status !== 'ready' || policy === 'prompt') return;
-    const { hidden, idle } = this.#options;
-    const now = Date.now();
-    const hiddenDue = document.visibilityState === 'hidden' ? this.#hiddenAt + hidden : Infinity;
-    const due = Math.min(hiddenDue, this.#activeAt + idle, deadline ?? Infinity);
+    const due = this.#due();
     if (due === Infinity) return;
     this.#momentTimer = setTimeout(
       () => {
-        if (Date.now() >= due) this.#moment();
+        // Read the moments again: the person may have been active since the timer was set.
+        if (Date.now() >= this.#due()) this.#moment();
         this.#arm(1_000);
       },
-      Math.min(Math.max(wait, due - now), 2 ** 31 - 1),
+      Math.min(Math.max(wait, due - Date.now()), 2 ** 31 - 1),
     );
+  }
+
+  /** When the next state-like safe moment is due: hidden long enough, idle long enough, or the deadline. */
+  #due(): number {
+    const { hidden, idle } = this.#options;
+    const hiddenDue = document.visibilityState === 'hidden' ? this.#hiddenAt + hidden : Infinity;
+    return Math.min(hiddenDue, this.#activeAt + idle, this.#state.deadline ?? Infinity);
   }
 
   #finishSwitch(running: string): void {

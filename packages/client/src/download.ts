@@ -62,7 +62,7 @@ async function readBody(response: Response, onChunk: (bytes: number) => void): P
   for (;;) {
     const { done, value } = await reader.read();
     if (done) return new Uint8Array(await new Blob(chunks).arrayBuffer());
-    chunks.push(value as Uint8Array<ArrayBuffer>);
+    chunks.push(value);
     onChunk(value.byteLength);
   }
 }
