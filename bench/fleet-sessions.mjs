@@ -20,9 +20,9 @@
 //   verified against its SHA-384 SRI hash (node:crypto); a newer download
 //   supersedes it; a network failure leaves that release alone for 60 s;
 // - policy `auto`: the switch waits for a safe moment — the next navigation
-//   (route change), or the idle moment the SDK arms when the release is
-//   ready (last user activity + `idle`; the SDK does not move it when the
-//   person becomes active again, and neither does this);
+//   (route change), or the idle moment: `idle` after the person's last
+//   activity, read again when the timer fires (as the SDK does since the
+//   fleet found it did not);
 // - the switch waits 100 ms for open requests (there are none: a session
 //   makes its calls in sequence), counts an attempt for the target (a second
 //   attempt before a healthy boot is the loop guard's refusal), and
@@ -378,19 +378,24 @@ class Session {
       }
       this.status = 'ready';
       if (version === newVersion) this.readyAt = now();
-      // policy auto: the idle moment, armed once from the last activity (#arm in client.ts).
-      const due = this.lastActivity + config.idleMs;
-      this.momentTimer = setTimeout(
-        () => {
-          this.momentDue = true;
-          this.wake?.();
-        },
-        Math.max(0, due - now()),
-      );
+      this.armIdle();
     } catch (error) {
       if (!current()) return;
       this.fail(error.code ?? 'network', version);
     }
+  }
+
+  /** Policy auto: the idle moment (#arm and #due in client.ts), read again when the timer fires. */
+  armIdle() {
+    clearTimeout(this.momentTimer);
+    this.momentTimer = setTimeout(
+      () => {
+        if (now() < this.lastActivity + config.idleMs) return this.armIdle();
+        this.momentDue = true;
+        this.wake?.();
+      },
+      Math.max(0, this.lastActivity + config.idleMs - now()),
+    );
   }
 
   fail(code, version) {
