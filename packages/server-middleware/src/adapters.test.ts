@@ -57,7 +57,7 @@ function circular(): Record<string, unknown> {
 
 /** The app's own sign-in, mounted after Daylight: the office comes from the session (here a test header). */
 interface SignedIn extends IncomingMessage {
-  office?: string;
+  office?: string | undefined;
 }
 
 function signIn(req: IncomingMessage): void {
