@@ -3,7 +3,13 @@
  * 127.0.0.1, driven over HTTP with fetch (and node:http where fetch would
  * normalise the path first).
  */
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import express5, { type NextFunction, type Request, type Response } from 'express';
@@ -593,5 +599,72 @@ describe.each(frameworks)('$name', ({ app }) => {
       const response = await fetch(`${origin}/api/ok`);
       expect(response.headers.get('daylight-release')).toBe(STAMP);
     });
+  });
+});
+
+describe.each([
+  { name: 'Koa 3', KoaClass: Koa3 },
+  { name: 'Koa 2', KoaClass: Koa2 },
+])('$name with the error handler mounted before Daylight', ({ KoaClass }) => {
+  let store: ReleaseStore;
+  let daylight: DaylightServer;
+  let server: Server;
+  let origin: string;
+
+  beforeEach(async () => {
+    store = await createReleaseStore({ min: '1.0.0' });
+    daylight = createDaylight({ config: store.registryFile, watch: false, logger: createTestLogger() });
+    await daylight.ready;
+    const app = new KoaClass();
+    app.silent = true;
+    // The usual Koa layout: the app's error handler first, so it also catches Daylight's errors.
+    app.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch (error) {
+        ctx.status = (error as AppError).status ?? 500;
+        ctx.body = { error: (error as Error).message };
+      }
+    });
+    app.use(daylightKoa(daylight));
+    app.use((ctx) => {
+      if (ctx.path === '/api/forbidden') ctx.throw(403, 'no entry');
+      if (ctx.path === '/api/circular') ctx.body = circular();
+      if (ctx.path === '/api/ok') ctx.body = { ok: true };
+    });
+    const callback = app.callback();
+    server = createServer((req, res) => void callback(req, res));
+    origin = await listen(server);
+  });
+
+  afterEach(async () => {
+    await stop(server);
+    await daylight.close();
+    await store.cleanup();
+  });
+
+  it('stamps the answer of that error handler', async () => {
+    const response = await fetch(`${origin}/api/forbidden`);
+    expect(response.status).toBe(403);
+    expect(await response.json()).toEqual({ error: 'no entry' });
+    expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
+    expect(response.headers.get('access-control-expose-headers')).toBe('Daylight-Release');
+  });
+
+  it("stamps Koa's answer to a body that fails once every middleware returned", async () => {
+    const response = await fetch(`${origin}/api/circular`);
+    expect(response.status).toBe(500);
+    expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
+  });
+
+  it('leaves res.writeHead alone on the way through (the cheap path)', async () => {
+    let wrapped: boolean | undefined;
+    server.prependListener('request', (_req, res: ServerResponse) => {
+      res.once('finish', () => (wrapped = Object.hasOwn(res, 'writeHead')));
+    });
+    const response = await fetch(`${origin}/api/ok`);
+    expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
+    await waitFor(() => wrapped);
+    expect(wrapped).toBe(false);
   });
 });

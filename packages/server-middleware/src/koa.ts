@@ -33,17 +33,42 @@ function respond(ctx: Context, response: DaylightResponse): void {
  * passes through, sets `ctx.state.daylight` (`{ client?, release? }`), and
  * answers everything below the base path.
  *
- * The stamp survives Koa's default error handler, which removes every header
- * before it writes the error: the stamp is added when the head of the
- * response is written (see stamp.ts), after that removal.
+ * Koa writes the response only after every middleware has returned, so the
+ * stamp is set once the app ran: it merges with the `Access-Control-Expose-Headers`
+ * the app set, costs no closure and no wrapper around `res.writeHead`, and
+ * Koa's own header checks on the way (`ctx.body = …`) do not meet it.
+ *
+ * Errors take the slower way, the stamp added when the head is written
+ * (`stampOnWrite`): an error thrown past Daylight is answered by an error
+ * handler mounted before it or by Koa's (`ctx.onerror`), which removes every
+ * header first. Koa's also runs for errors met after every middleware
+ * returned, while writing the body (one that does not serialise), so each
+ * request's context gets an `onerror` of its own that arms the stamp and hands
+ * over to the app's (`app.context.onerror`: Koa's, unless the app replaced it).
  */
 export function daylightKoa(server: DaylightServer): Middleware {
   const base = server.basePath;
+  // One function for every request: the app's handler is on the context's prototype.
+  function daylightOnerror(this: Context, error: Error): void {
+    server.stampOnWrite(this.req, this.res);
+    (Object.getPrototypeOf(this) as Context).onerror.call(this, error);
+  }
   return async function daylight(ctx: Context, next: Next): Promise<void> {
-    (ctx.state as Record<string, unknown>).daylight = server.attach(ctx.req, ctx.res);
+    const { req, res } = ctx;
+    (ctx.state as Record<string, unknown>).daylight = server.begin(req, res);
+    ctx.onerror = daylightOnerror;
     const response = isUnderBase(ctx.originalUrl, base) ? await server.handle(viewOf(ctx)) : undefined;
-    if (response === undefined) await next();
-    else respond(ctx, response);
+    if (response !== undefined) respond(ctx, response);
+    else {
+      try {
+        await next();
+      } catch (error) {
+        // An error handler mounted before Daylight may answer instead of Koa's.
+        server.stampOnWrite(req, res);
+        throw error;
+      }
+    }
+    server.stamp(req, res);
   };
 }
 
@@ -55,7 +80,9 @@ export function daylightKoa(server: DaylightServer): Middleware {
  */
 export function daylightKoaShell(server: DaylightServer): Middleware {
   return async function daylightShell(ctx: Context, next: Next): Promise<void> {
-    (ctx.state as Record<string, unknown>).daylight = server.attach(ctx.req, ctx.res);
+    // Stamps the response too when daylightKoa is not mounted (it sets the state first).
+    const state = ctx.state as Record<string, unknown>;
+    state.daylight ??= server.attach(ctx.req, ctx.res);
     await next();
     if (ctx.status !== 404 || ctx.body != null) return;
     const response = await server.handleShell(viewOf(ctx));

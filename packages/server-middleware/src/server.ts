@@ -29,7 +29,7 @@ import {
 } from './release-store.js';
 import { restAfterBase } from './request-path.js';
 import { answerServiceWorker } from './service-worker.js';
-import { stampOnWriteHead } from './stamp.js';
+import { removeStamp, stampNow, stampOnWriteHead } from './stamp.js';
 import type {
   DaylightRequest,
   DaylightResponse,
@@ -43,6 +43,7 @@ import type {
 
 /** Where `attach` keeps a response's state, so a second call returns the same one. */
 const STATE = Symbol('daylight.state');
+type Attached = ServerResponse & { [STATE]?: DaylightState };
 const EMPTY_STATE: DaylightState = Object.freeze({});
 const CLIENT_HEADER_LOWER = CLIENT_HEADER.toLowerCase();
 /** Parsed client headers kept per generation; the cache is emptied when full. */
@@ -119,6 +120,8 @@ class Daylight implements DaylightServer {
    * hot path parses each one once.
    */
   #clientStates = new Map<string, DaylightState | null>();
+  /** Responses `stampOnWrite` wrapped (errors only), so a second call does not wrap them again. */
+  readonly #armed = new WeakSet<ServerResponse>();
 
   readonly #endpoints: EndpointContext;
   readonly #reports: Reports;
@@ -352,7 +355,7 @@ class Daylight implements DaylightServer {
   }
 
   attach(req: IncomingMessage, res: ServerResponse): DaylightState {
-    const holder = res as ServerResponse & { [STATE]?: DaylightState };
+    const holder = res as Attached;
     const existing = holder[STATE];
     if (existing !== undefined) return existing;
     let state = EMPTY_STATE;
@@ -396,6 +399,61 @@ class Daylight implements DaylightServer {
     }
     holder[STATE] = state;
     return state;
+  }
+
+  begin(req: IncomingMessage, res: ServerResponse): DaylightState {
+    const generation = this.#generation;
+    // A release per request is resolved when the head is written, after the app ran.
+    if (generation !== undefined && this.#perRequest && !generation.plan.uniform) return this.attach(req, res);
+    let state = EMPTY_STATE;
+    try {
+      this.#internals.beforeStamp?.('attach');
+      if (generation !== undefined) state = generation.state;
+      if (req.headers[CLIENT_HEADER_LOWER] !== undefined) {
+        state = this.#withClient(req, generation, state);
+        if (state.client !== undefined) this.#census?.observe(req, res, state.client);
+      }
+    } catch (error) {
+      this.#stampFailed(error);
+      // Counted once: the response goes out unstamped, as the log says.
+      (res as Attached)[STATE] = state;
+    }
+    return state;
+  }
+
+  stamp(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      // A response attach() saw carries its wrapper; one begin() failed on goes out unstamped.
+      if (res.headersSent || (res as Attached)[STATE] !== undefined) return;
+      const generation = this.#generation;
+      if (generation === undefined) return;
+      const header =
+        this.#perRequest && !generation.plan.uniform ? this.#choiceFor(generation, req)?.header : generation.header;
+      if (header === undefined) return;
+      this.#internals.beforeStamp?.('write');
+      stampNow(res, header);
+    } catch (error) {
+      removeStamp(res);
+      this.#stampFailed(error);
+    }
+  }
+
+  stampOnWrite(req: IncomingMessage, res: ServerResponse): void {
+    try {
+      // A response attach() saw carries its wrapper already; one begin() failed on goes out unstamped.
+      if (res.headersSent || (res as Attached)[STATE] !== undefined || this.#armed.has(res)) return;
+      this.#armed.add(res);
+      const generation = this.#generation;
+      if (generation === undefined) return;
+      const beforeStamp = this.#internals.beforeStamp;
+      if (this.#perRequest && !generation.plan.uniform) {
+        stampOnWriteHead(res, () => this.#choiceFor(generation, req)?.header, this.#stampFailed, beforeStamp);
+      } else if (generation.header !== undefined) {
+        stampOnWriteHead(res, generation.header, this.#stampFailed, beforeStamp);
+      }
+    } catch (error) {
+      this.#stampFailed(error);
+    }
   }
 
   async handle(request: DaylightRequest): Promise<DaylightResponse | undefined> {

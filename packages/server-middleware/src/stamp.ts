@@ -1,21 +1,32 @@
 /**
- * Stamping a response. The stamp is added when the head of the response is
- * written, not when the request comes in, because what happens in between
- * can remove it or overwrite what it merged with:
+ * Stamping a response. The stamp must be on the head of the response however
+ * it is written, and what happens between the request coming in and the head
+ * going out can remove it or overwrite what it merged with:
  *
  * - Koa's default error handler (`ctx.onerror`) removes every header before
  *   writing the error;
  * - a CORS middleware mounted after Daylight sets `Access-Control-Expose-Headers`
  *   with `setHeader`, replacing any value already there.
  *
- * Every way of sending a response in node:http (`end`, `write`, `flushHeaders`,
- * an explicit `writeHead`) goes through `res.writeHead`, so one wrapper per
- * response covers the app, its error handlers and the frameworks' defaults.
+ * Two ways, then:
+ *
+ * - {@link stampOnWriteHead} adds the stamp when the head is written. Every way
+ *   of sending a response in node:http (`end`, `write`, `flushHeaders`, an
+ *   explicit `writeHead`) goes through `res.writeHead`, so one wrapper per
+ *   response covers the app, its error handlers and the frameworks' defaults.
+ *   Express needs it: it never hands control back once the app answered.
+ * - {@link stampNow} sets it at once. Koa hands control back after the app ran
+ *   and before it writes the response (`await next()`): the stamp set then
+ *   sees what the app set, with no closure and nothing added to `res`. Koa's
+ *   error handler still goes through {@link stampOnWriteHead} (koa.ts).
  */
 import type { OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { RELEASE_HEADER } from '@daylight/protocol';
 
 const EXPOSE_HEADER = 'Access-Control-Expose-Headers';
+// Look-ups go by the lower-case names: node:http lower-cases the name on every
+// getHeader and hasHeader, which allocates unless it is lower-case already.
+const EXPOSE_KEY = EXPOSE_HEADER.toLowerCase();
 const RELEASE_TOKEN = RELEASE_HEADER.toLowerCase();
 
 /** True when a comma-separated header value lists `Daylight-Release` (case-insensitive). */
@@ -29,7 +40,7 @@ function listsRelease(value: string): boolean {
  * there and never listing it twice.
  */
 export function mergeExposeHeader(res: ServerResponse): void {
-  const current = res.getHeader(EXPOSE_HEADER);
+  const current = res.getHeader(EXPOSE_KEY);
   if (current === undefined) {
     res.setHeader(EXPOSE_HEADER, RELEASE_HEADER);
     return;
@@ -37,6 +48,25 @@ export function mergeExposeHeader(res: ServerResponse): void {
   const text = Array.isArray(current) ? current.join(', ') : String(current);
   if (listsRelease(text)) return;
   res.setHeader(EXPOSE_HEADER, text.trim() === '' ? RELEASE_HEADER : `${text}, ${RELEASE_HEADER}`);
+}
+
+/**
+ * Sets `header` as `Daylight-Release` on `res` now and lists it in
+ * `Access-Control-Expose-Headers`, keeping what is there. The caller removes
+ * the stamp if this throws.
+ */
+export function stampNow(res: ServerResponse, header: string): void {
+  res.setHeader(RELEASE_HEADER, header);
+  mergeExposeHeader(res);
+}
+
+/** Takes the stamp off a response whose stamping failed half-way, so it goes out unstamped rather than unexposed. */
+export function removeStamp(res: ServerResponse): void {
+  try {
+    if (!res.headersSent) res.removeHeader(RELEASE_HEADER);
+  } catch {
+    // The response must go out whatever happens here.
+  }
 }
 
 /**
@@ -97,11 +127,7 @@ export function stampOnWriteHead(
         }
       } catch (error) {
         forward = args;
-        try {
-          this.removeHeader(RELEASE_HEADER);
-        } catch {
-          // The response must go out whatever happens here.
-        }
+        removeStamp(this);
         onFailure(error);
       }
     }

@@ -206,6 +206,33 @@ export interface DaylightServer {
    */
   attach(req: IncomingMessage, res: ServerResponse): DaylightState;
   /**
+   * For adapters of frameworks that hand control back after the app ran and
+   * before they write the response (Koa's `await next()`): reads the client's
+   * header and returns the request's state like `attach`, but leaves the stamp
+   * to `stamp(req, res)`, which the adapter calls once the app ran — cheaper
+   * than `attach`'s wrapper around `res.writeHead`. When an error handler that
+   * may remove every header takes over (Koa's `ctx.onerror`), the adapter calls
+   * `stampOnWrite(req, res)`. When the release depends on the request
+   * (`cohort`, `keys`), this is `attach`. Never throws.
+   */
+  begin(req: IncomingMessage, res: ServerResponse): DaylightState;
+  /**
+   * For adapters, after `begin` and the app: sets `Daylight-Release` on `res`
+   * now, resolved for the request, and adds it to `Access-Control-Expose-Headers`
+   * (keeping what the app put there). Does nothing once the head is sent.
+   * Never throws.
+   */
+  stamp(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * For adapters, when an error handler that may remove every header (Koa's
+   * `ctx.onerror`) is about to write the response: arranges for `res` to carry
+   * the stamp when its head is written, like `attach` does. Also for an error
+   * thrown past the adapter, which a handler mounted before it may answer.
+   * Does nothing once the head is sent, or when `attach` or an earlier call
+   * already saw `res`. Never throws.
+   */
+  stampOnWrite(req: IncomingMessage, res: ServerResponse): void;
+  /**
    * For adapters: answers a request below `basePath`, or resolves `undefined`
    * when the path is not below it (call the next handler). Never rejects.
    */
