@@ -369,11 +369,7 @@ class Daylight implements DaylightServer {
         const choice = (): Choice | undefined =>
           resolved === null ? (resolved = this.#choiceFor(generation, req)) : resolved;
         stampOnWriteHead(res, () => choice()?.header, this.#stampFailed, beforeStamp);
-        const client =
-          req.headers[CLIENT_HEADER_LOWER] === undefined
-            ? undefined
-            : this.#withClient(req, generation, EMPTY_STATE).client;
-        if (client !== undefined) this.#census?.observe(req, res, client);
+        const { client } = this.#observeClient(req, res, generation, EMPTY_STATE);
         // `release` is a getter: reading it resolves, so an app that never reads it pays nothing early.
         state = Object.freeze({
           ...(client === undefined ? {} : { client }),
@@ -390,15 +386,25 @@ class Daylight implements DaylightServer {
         }
         state = generation.state;
       }
-      if (req.headers[CLIENT_HEADER_LOWER] !== undefined) {
-        state = this.#withClient(req, generation, state);
-        if (state.client !== undefined) this.#census?.observe(req, res, state.client);
-      }
+      state = this.#observeClient(req, res, generation, state);
     } catch (error) {
       this.#stampFailed(error);
     }
     holder[STATE] = state;
     return state;
+  }
+
+  /** Adds the request's client stamp to `state` and counts it in the census; `state` as it is without one. */
+  #observeClient(
+    req: IncomingMessage,
+    res: ServerResponse,
+    generation: Generation | undefined,
+    state: DaylightState,
+  ): DaylightState {
+    if (req.headers[CLIENT_HEADER_LOWER] === undefined) return state;
+    const next = this.#withClient(req, generation, state);
+    if (next.client !== undefined) this.#census?.observe(req, res, next.client);
+    return next;
   }
 
   begin(req: IncomingMessage, res: ServerResponse): DaylightState {
@@ -408,11 +414,7 @@ class Daylight implements DaylightServer {
     let state = EMPTY_STATE;
     try {
       this.#internals.beforeStamp?.('attach');
-      if (generation !== undefined) state = generation.state;
-      if (req.headers[CLIENT_HEADER_LOWER] !== undefined) {
-        state = this.#withClient(req, generation, state);
-        if (state.client !== undefined) this.#census?.observe(req, res, state.client);
-      }
+      state = this.#observeClient(req, res, generation, generation?.state ?? state);
     } catch (error) {
       this.#stampFailed(error);
       // Counted once: the response goes out unstamped, as the log says.
