@@ -18,9 +18,9 @@
 // calling it first gives the very state the middleware counts — keeping
 // deltas and draining them every flush interval like the Redis merge does.
 // Its `bytes` is the in-process memory of the census registers.
-import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createCensus, createDaylight, DEFAULT_FLUSH_INTERVAL_MS } from '@daylight/server-middleware';
+import { serveOnLoopback } from '../scripts/serve.mjs';
 
 const framework = process.argv[2] ?? 'express';
 const releases = (process.env.FLEET_RELEASES ?? '').split(',').filter(Boolean);
@@ -147,16 +147,4 @@ async function koaApp() {
 }
 
 const handler = framework === 'koa' ? await koaApp() : await expressApp();
-const server = createServer(handler);
-server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`listening http://127.0.0.1:${server.address().port}\n`);
-});
-const stop = async () => {
-  server.closeAllConnections();
-  server.close();
-  await daylight.close();
-  process.exit(0);
-};
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
+serveOnLoopback(handler, daylight, { keepAliveTimeout: 60_000 });

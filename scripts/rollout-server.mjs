@@ -4,10 +4,10 @@
 // Prints `listening <url>` on stdout once it serves.
 //
 //   DAYLIGHT_REDIS=redis://127.0.0.1:6379 DAYLIGHT_CONFIG=/srv/shared/releases.json node scripts/rollout-server.mjs
-import { createServer } from 'node:http';
 import express from 'express';
 import { createDaylight } from '@daylight/server-middleware';
 import { daylightExpress } from '@daylight/server-middleware/express';
+import { serveOnLoopback } from './serve.mjs';
 
 const quiet = { info() {}, warn() {}, error: (message) => process.stderr.write(`${message}\n`) };
 const daylight = createDaylight({
@@ -20,15 +20,4 @@ await daylight.ready;
 const app = express();
 app.use(daylightExpress(daylight));
 app.get('/api/ping', (req, res) => res.json({ ok: true, pid: process.pid }));
-const server = createServer(app);
-server.listen(0, '127.0.0.1', () => {
-  process.stdout.write(`listening http://127.0.0.1:${server.address().port}\n`);
-});
-const stop = async () => {
-  server.closeAllConnections();
-  server.close();
-  await daylight.close();
-  process.exit(0);
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+serveOnLoopback(app, daylight);
