@@ -4,7 +4,7 @@
  * The verified responses land in the browser's HTTP cache (release files are
  * served `immutable`), so the switch's reload reads them from there.
  */
-import { MAX_MANIFEST_BYTES, checkManifest, type ManifestAsset, type ReleaseManifest } from '@daylight/protocol';
+import { MAX_MANIFEST_BYTES, checkManifest, type ReleaseManifest } from '@daylight/protocol';
 import { DaylightError } from './errors.js';
 
 export interface DownloadProgress {
@@ -21,101 +21,61 @@ interface DownloadContext {
   readonly onProgress: (progress: DownloadProgress) => void;
 }
 
-const ALGORITHMS: Record<string, string> = { sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512' };
+/** `sha384-…` → the Web Crypto name, `SHA-384`. */
+const algorithm = (integrity: string): string => integrity.slice(0, 6).toUpperCase().replace('SHA', 'SHA-');
 
-/** Base64 of a digest (at most 64 bytes, so one `fromCharCode` call is safe). */
-function toBase64(buffer: ArrayBuffer): string {
-  return btoa(String.fromCharCode(...new Uint8Array(buffer)));
-}
-
+/**
+ * Fetches one file of a release. Without SubtleCrypto (plain `http:` on an
+ * intranet), the browser checks `integrity` itself and rejects on a mismatch.
+ */
 async function get(url: string, context: DownloadContext, version: string, integrity?: string): Promise<Response> {
+  const native = !!integrity && !crypto.subtle;
   let response: Response;
   try {
     response = await context.fetch(url, {
       signal: context.signal,
       credentials: 'same-origin',
-      ...(integrity && !crypto.subtle ? { integrity } : {}),
+      ...(native ? { integrity } : {}),
     });
-  } catch (error) {
+  } catch (cause) {
     if (context.signal.aborted) throw context.signal.reason;
-    // Without SubtleCrypto, the browser checks `integrity` and rejects on a mismatch.
-    const code = integrity && !crypto.subtle ? 'integrity' : 'network';
-    throw new DaylightError(code, `Downloading ${url} for release ${version} failed`, { cause: error, version });
-  }
-  if (!response.ok) {
-    throw new DaylightError('network', `Downloading ${url} for release ${version} answered HTTP ${response.status}`, {
+    throw new DaylightError(native ? 'integrity' : 'network', `Downloading ${url} for release ${version} failed`, {
+      cause,
       version,
     });
   }
-  return response;
+  if (response.ok) return response;
+  throw new DaylightError('network', `Downloading ${url} for release ${version} answered HTTP ${response.status}`, {
+    version,
+  });
 }
 
 /** Reads a body, reporting each chunk's size as it arrives. */
-async function readBody(response: Response, onChunk: (bytes: number) => void): Promise<Uint8Array<ArrayBuffer>> {
-  if (!response.body) {
-    const buffer = new Uint8Array(await response.arrayBuffer());
-    onChunk(buffer.byteLength);
-    return buffer;
-  }
-  const reader = response.body.getReader();
+async function readBody(response: Response, onChunk: (bytes: number) => void): Promise<ArrayBuffer> {
   const chunks: Uint8Array<ArrayBuffer>[] = [];
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return new Uint8Array(await new Blob(chunks).arrayBuffer());
-    chunks.push(value);
-    onChunk(value.byteLength);
-  }
+  const reader = response.body?.getReader();
+  for (let chunk; reader && !(chunk = await reader.read()).done; onChunk(chunk.value.byteLength))
+    chunks.push(chunk.value);
+  return new Blob(chunks).arrayBuffer();
 }
 
 /** Fetches, bounds and validates a release's manifest. */
 export async function fetchManifest(url: string, version: string, context: DownloadContext): Promise<ReleaseManifest> {
   const response = await get(url, context, version);
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > MAX_MANIFEST_BYTES) {
-    throw new DaylightError(
-      'manifest',
-      `The manifest of ${version} is ${declared} bytes; at most ${MAX_MANIFEST_BYTES} are read`,
-      {
-        version,
-      },
-    );
-  }
-  const bytes = await readBody(response, () => undefined);
-  if (bytes.byteLength > MAX_MANIFEST_BYTES) {
-    throw new DaylightError('manifest', `The manifest of ${version} is larger than ${MAX_MANIFEST_BYTES} bytes`, {
-      version,
-    });
-  }
+  const fail = (problem: string, cause?: unknown): never => {
+    throw new DaylightError('manifest', `The manifest of ${version} at ${url} ${problem}`, { cause, version });
+  };
+  if (Number(response.headers.get('content-length')) > MAX_MANIFEST_BYTES) fail(`is over ${MAX_MANIFEST_BYTES} bytes`);
+  const bytes = await response.arrayBuffer();
+  if (bytes.byteLength > MAX_MANIFEST_BYTES) fail(`is over ${MAX_MANIFEST_BYTES} bytes`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder().decode(bytes));
-  } catch (error) {
-    throw new DaylightError('manifest', `The manifest of ${version} at ${url} is not JSON`, { cause: error, version });
+  } catch (cause) {
+    fail('is not JSON', cause);
   }
   const manifest = checkManifest(parsed, version);
-  if (typeof manifest === 'string') {
-    throw new DaylightError('manifest', `The manifest of ${version} is invalid: ${manifest}`, { version });
-  }
-  return manifest;
-}
-
-/** Resolves every file's URL against the manifest's and refuses origins that are not allowed. */
-export function resolveAssets(
-  manifest: ReleaseManifest,
-  manifestUrl: string,
-  allowedOrigins: readonly string[],
-): { url: string; asset: ManifestAsset }[] {
-  return manifest.assets.map((asset) => {
-    const url = new URL(asset.url, manifestUrl);
-    if (url.origin !== new URL(manifestUrl).origin && !allowedOrigins.includes(url.origin)) {
-      throw new DaylightError(
-        'origin',
-        `Release ${manifest.version} lists ${url.href}, whose origin is not allowed; add "${url.origin}" to allowedOrigins if you trust it`,
-        { version: manifest.version },
-      );
-    }
-    return { url: url.href, asset };
-  });
+  return typeof manifest === 'string' ? fail(`is invalid: ${manifest}`) : manifest;
 }
 
 /** Downloads and verifies every file of a release, in order, with progress. */
@@ -124,32 +84,39 @@ export async function downloadRelease(
   manifestUrl: string,
   context: DownloadContext,
 ): Promise<void> {
-  const files = resolveAssets(manifest, manifestUrl, context.allowedOrigins);
-  const total = files.reduce((sum, file) => sum + file.asset.bytes, 0);
+  const { version, assets } = manifest;
+  // Every URL is checked before any is fetched: an origin that is not allowed refuses the whole release.
+  const files = assets.map((asset) => {
+    const url = new URL(asset.url, manifestUrl);
+    if (url.origin !== new URL(manifestUrl).origin && !context.allowedOrigins.includes(url.origin)) {
+      throw new DaylightError(
+        'origin',
+        `Release ${version} lists ${url.href}, whose origin is not allowed; add "${url.origin}" to allowedOrigins if you trust it`,
+        { version },
+      );
+    }
+    return { ...asset, url: url.href };
+  });
+  const total = files.reduce((sum, file) => sum + file.bytes, 0);
   let loaded = 0;
-  context.onProgress({ loaded, total });
-  for (const { url, asset } of files) {
-    const response = await get(url, context, manifest.version, asset.integrity);
-    const dash = asset.integrity.indexOf('-');
-    const algorithm = ALGORITHMS[asset.integrity.slice(0, dash)]!;
+  const progress = (bytes: number): void => context.onProgress({ loaded: (loaded += bytes), total });
+  progress(0);
+  for (const { url, integrity, bytes } of files) {
+    const response = await get(url, context, version, integrity);
     if (!crypto.subtle) {
       // The browser verified `integrity` for us; count the file whole.
       await response.arrayBuffer();
-      loaded += asset.bytes;
-    } else {
-      const body = await readBody(response, (bytes) => {
-        loaded += bytes;
-        context.onProgress({ loaded, total });
-      });
-      const digest = toBase64(await crypto.subtle.digest(algorithm, body));
-      if (digest !== asset.integrity.slice(dash + 1)) {
-        throw new DaylightError(
-          'integrity',
-          `${url} does not match its integrity hash in release ${manifest.version}; the release is not used`,
-          { version: manifest.version },
-        );
-      }
+      progress(bytes);
+      continue;
     }
-    context.onProgress({ loaded, total });
+    const digest = await crypto.subtle.digest(algorithm(integrity), await readBody(response, progress));
+    if (btoa(String.fromCharCode(...new Uint8Array(digest))) !== integrity.slice(7)) {
+      throw new DaylightError(
+        'integrity',
+        `${url} does not match its integrity hash in release ${version}; the release is not used`,
+        { version },
+      );
+    }
+    progress(0);
   }
 }
