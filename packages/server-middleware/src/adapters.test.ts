@@ -227,15 +227,26 @@ describe.each(frameworks)('$name', ({ app }) => {
   }
 
   const STAMP = 'v="1.0.0", min="1.0.0"';
+  /** A cross-origin request: only its response lists the stamp in Access-Control-Expose-Headers. */
+  const CROSS = { Origin: 'https://app.example' };
 
   describe('stamping', () => {
-    it('stamps a successful response and exposes the header', async () => {
+    it('stamps a successful response and exposes the header to a cross-origin request', async () => {
       const { origin } = await start();
-      const response = await fetch(`${origin}/api/ok`);
+      const response = await fetch(`${origin}/api/ok`, { headers: CROSS });
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ ok: true });
       expect(response.headers.get('daylight-release')).toBe(STAMP);
       expect(response.headers.get('access-control-expose-headers')).toBe('Daylight-Release');
+    });
+
+    it("stamps a same-origin request (no Origin) without an expose list, and keeps the app's", async () => {
+      const { origin } = await start();
+      const response = await fetch(`${origin}/api/ok`);
+      expect(response.headers.get('daylight-release')).toBe(STAMP);
+      expect(response.headers.get('access-control-expose-headers')).toBeNull();
+      const cors = await fetch(`${origin}/api/cors`);
+      expect(cors.headers.get('access-control-expose-headers')).toBe('X-Total-Count');
     });
 
     // [case, path, status, Access-Control-Expose-Headers (null: not checked)]
@@ -252,7 +263,7 @@ describe.each(frameworks)('$name', ({ app }) => {
       ['the 500 for a body the framework cannot serialise', '/api/circular', 500, 'Daylight-Release'],
     ])('stamps %s', async (_, where, status, expose) => {
       const { origin } = await start();
-      const response = await fetch(`${origin}${where}`);
+      const response = await fetch(`${origin}${where}`, { headers: CROSS });
       expect(response.status).toBe(status);
       expect(response.headers.get('daylight-release')).toBe(STAMP);
       if (expose !== null) expect(response.headers.get('access-control-expose-headers')).toBe(expose);
@@ -285,7 +296,7 @@ describe.each(frameworks)('$name', ({ app }) => {
 
     it("merges the stamp into the app's Access-Control-Expose-Headers", async () => {
       const { origin } = await start();
-      const response = await fetch(`${origin}/api/cors`);
+      const response = await fetch(`${origin}/api/cors`, { headers: CROSS });
       expect(response.headers.get('access-control-expose-headers')).toBe('X-Total-Count, Daylight-Release');
     });
 
@@ -334,7 +345,7 @@ describe.each(frameworks)('$name', ({ app }) => {
       const { origin, daylight } = await start({ cohort: (req) => (req as SignedIn).office });
       await writeRegistryFile(store.registryFile, { ...store.registry, cohorts: { pilot: { release: '1.1.0' } } });
       await daylight.reload();
-      const pilot = { 'x-session': 'ann@pilot' };
+      const pilot = { 'x-session': 'ann@pilot', ...CROSS };
       for (const route of ['/api/ok', '/api/throw', '/api/forbidden', '/api/circular', '/api/nope']) {
         const response = await fetch(`${origin}${route}`, { headers: { ...pilot, accept: 'application/json' } });
         expect([route, response.headers.get('daylight-release')]).toEqual([route, 'v="1.1.0", min="1.0.0"']);
@@ -625,7 +636,7 @@ describe.each([
   });
 
   it('stamps the answer of that error handler', async () => {
-    const response = await fetch(`${origin}/api/forbidden`);
+    const response = await fetch(`${origin}/api/forbidden`, { headers: { Origin: 'https://app.example' } });
     expect(response.status).toBe(403);
     expect(await response.json()).toEqual({ error: 'no entry' });
     expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
@@ -647,5 +658,62 @@ describe.each([
     expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
     await waitFor(() => wrapped);
     expect(wrapped).toBe(false);
+  });
+});
+
+describe.each([
+  { name: 'Express 5', createApp: express5 },
+  { name: 'Express 4', createApp: express4 },
+])('$name: when the stamp goes on', ({ createApp }) => {
+  let store: ReleaseStore;
+  let daylight: DaylightServer;
+  const running: { close(): Promise<void> }[] = [];
+
+  afterEach(async () => {
+    for (const item of running.splice(0).reverse()) await item.close();
+    await store.cleanup();
+  });
+
+  /** An app whose handler reports whether the stamp is already on the response when it runs. */
+  async function start(options: DaylightServerOptions = {}): Promise<string> {
+    store = await createReleaseStore({ min: '1.0.0' });
+    daylight = createDaylight({
+      config: store.registryFile,
+      watch: false,
+      logger: createTestLogger(),
+      ...options,
+    });
+    await daylight.ready;
+    const app = createApp();
+    app.use(daylightExpress(daylight));
+    app.get('/api/seen', (_req, res) => void res.json({ early: res.getHeader('Daylight-Release') ?? null }));
+    const server = createServer(app);
+    const origin = await listen(server);
+    running.push(daylight, { close: () => stop(server) });
+    return origin;
+  }
+
+  it('stamps a same-origin request before the app runs (one setHeader, no wrapper)', async () => {
+    const origin = await start();
+    const response = await fetch(`${origin}/api/seen`);
+    expect(await response.json()).toEqual({ early: 'v="1.0.0", min="1.0.0"' });
+    expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
+  });
+
+  it('stamps a cross-origin request when the head is written, to join the expose list', async () => {
+    const origin = await start();
+    const response = await fetch(`${origin}/api/seen`, { headers: { Origin: 'https://app.example' } });
+    expect(await response.json()).toEqual({ early: null });
+    expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
+    expect(response.headers.get('access-control-expose-headers')).toBe('Daylight-Release');
+  });
+
+  it('resolves a per-cohort release when the head is written, after the app signed in', async () => {
+    const origin = await start({ cohort: (req) => (req.headers['x-office'] as string | undefined) ?? 'default' });
+    await writeRegistryFile(store.registryFile, { ...store.registry, cohorts: { pilot: { release: '1.1.0' } } });
+    await daylight.reload();
+    const response = await fetch(`${origin}/api/seen`, { headers: { 'x-office': 'pilot' } });
+    expect(await response.json()).toEqual({ early: null });
+    expect(response.headers.get('daylight-release')).toBe('v="1.1.0", min="1.0.0"');
   });
 });

@@ -10,7 +10,7 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { isUnderBase, pathOf } from './request-path.js';
-import type { DaylightRequest, DaylightServer } from './types.js';
+import type { DaylightRequest, DaylightServer, DaylightState } from './types.js';
 import { writeResponse } from './write-response.js';
 
 export type { DaylightState } from './types.js';
@@ -25,11 +25,24 @@ function viewOf(req: Request): DaylightRequest {
  * Daylight's main middleware; mount it first. Stamps every response that
  * passes through, sets `res.locals.daylight` (`{ client?, release? }`), and
  * answers everything below the base path.
+ *
+ * Express never hands control back once the app answered, so the stamp goes
+ * on before the app runs or when the head is written. A request without an
+ * `Origin` header (same-origin reads, most API calls) gets no expose list,
+ * so nothing the app sets later has to be merged with: it is stamped now, for
+ * one `setHeader` (Express's and finalhandler's error paths keep headers). A
+ * cross-origin request, and any request when the release depends on it
+ * (`cohort`, `keys`), is stamped when the head is written, after the app's
+ * CORS middleware and sign-in ran (`attach`: a wrapper around `res.writeHead`).
  */
 export function daylightExpress(server: DaylightServer): RequestHandler {
   const base = server.basePath;
   return function daylight(req: Request, res: Response, next: NextFunction): void {
-    res.locals.daylight = server.attach(req, res);
+    if (req.headers.origin === undefined) {
+      // begin() is attach() when the release depends on the request; stamp() then does nothing.
+      res.locals.daylight = server.begin(req, res);
+      server.stamp(req, res);
+    } else res.locals.daylight = server.attach(req, res);
     if (!isUnderBase(req.originalUrl, base)) {
       next();
       return;
@@ -50,7 +63,7 @@ export function daylightExpress(server: DaylightServer): RequestHandler {
 export function daylightExpressShell(server: DaylightServer): RequestHandler {
   return function daylightShell(req: Request, res: Response, next: NextFunction): void {
     // Stamps the response too when daylightExpress is not mounted.
-    res.locals.daylight = server.attach(req, res);
+    (res.locals as { daylight?: DaylightState }).daylight ??= server.attach(req, res);
     server.handleShell(viewOf(req)).then((response) => {
       if (response === undefined) next();
       else writeResponse(res, response);

@@ -54,13 +54,23 @@ function rawGet(origin: string, headers: [string, string][]): Promise<{ status: 
   });
 }
 
+/** A cross-origin request: only its response lists the stamp in Access-Control-Expose-Headers. */
+const CROSS = { headers: { Origin: 'https://app.example' } };
+
 describe('stamping a node:http response', () => {
-  it('adds Daylight-Release and exposes it when the response is written', async () => {
+  it('adds Daylight-Release and exposes it to a cross-origin request when the response is written', async () => {
     const { origin } = await start((_req, res) => res.end('ok'));
-    const response = await fetch(origin);
+    const response = await fetch(origin, CROSS);
     expect(await response.text()).toBe('ok');
     expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
     expect(response.headers.get('access-control-expose-headers')).toBe('Daylight-Release');
+  });
+
+  it('adds no expose list for a same-origin request (no Origin header): the browser reads none', async () => {
+    const { origin } = await start((_req, res) => res.end('ok'));
+    const response = await fetch(origin);
+    expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
+    expect(response.headers.get('access-control-expose-headers')).toBeNull();
   });
 
   it('merges with an expose list passed to writeHead as an object', async () => {
@@ -68,7 +78,7 @@ describe('stamping a node:http response', () => {
       res.setHeader('X-Early', '1');
       res.writeHead(200, { 'Access-Control-Expose-Headers': 'X-Total-Count' }).end();
     });
-    const response = await fetch(origin);
+    const response = await fetch(origin, CROSS);
     expect(response.headers.get('access-control-expose-headers')).toBe('X-Total-Count, Daylight-Release');
     expect(response.headers.get('x-early')).toBe('1');
   });
@@ -77,7 +87,7 @@ describe('stamping a node:http response', () => {
     const { origin } = await start((_req, res) => {
       res.writeHead(201, 'Made', ['Access-Control-Expose-Headers', 'X-A', 'X-Twice', 'a', 'X-Twice', 'b']).end();
     });
-    const response = await fetch(origin);
+    const response = await fetch(origin, CROSS);
     expect(response.status).toBe(201);
     expect(response.statusText).toBe('Made');
     expect(response.headers.get('access-control-expose-headers')).toBe('X-A, Daylight-Release');
@@ -89,14 +99,14 @@ describe('stamping a node:http response', () => {
       res.setHeader('Access-Control-Expose-Headers', ['X-A', 'daylight-release']);
       res.end();
     });
-    const response = await fetch(origin);
+    const response = await fetch(origin, CROSS);
     expect(response.headers.get('access-control-expose-headers')).toBe('X-A, daylight-release');
   });
 
   it('stamps nothing when no release is promoted', async () => {
     await store.promote(null);
     const { origin } = await start((_req, res) => res.end('ok'));
-    const response = await fetch(origin);
+    const response = await fetch(origin, CROSS);
     expect(response.headers.get('daylight-release')).toBeNull();
     expect(response.headers.get('access-control-expose-headers')).toBeNull();
   });

@@ -217,9 +217,12 @@ export interface DaylightServer {
    */
   begin(req: IncomingMessage, res: ServerResponse): DaylightState;
   /**
-   * For adapters, after `begin` and the app: sets `Daylight-Release` on `res`
-   * now, resolved for the request, and adds it to `Access-Control-Expose-Headers`
-   * (keeping what the app put there). Does nothing once the head is sent.
+   * For adapters, after `begin` (and the app, when the framework hands control
+   * back; Express's adapter calls it before the app, for requests without an
+   * `Origin` header, which have no expose list to merge with): sets `Daylight-Release` on `res`
+   * now, resolved for the request, and — for a request with an `Origin` header —
+   * adds it to `Access-Control-Expose-Headers` (keeping what the app put there).
+   * Does nothing once the head is sent.
    * Never throws.
    */
   stamp(req: IncomingMessage, res: ServerResponse): void;
