@@ -19,7 +19,7 @@ import { machine, writeSection } from './lib.mjs';
 /** The core's budget, minified and gzipped, in bytes (issue #6: 4 kB). */
 export const CORE_BUDGET = 4096;
 /** What CI enforces until the core fits the budget: its size today and 100 B for fixes. Lower it as the core shrinks. */
-export const CORE_CEILING = 7_800;
+export const CORE_CEILING = 7_732;
 const require = createRequire(import.meta.url);
 
 async function measure(contents, external = ['ky', 'workbox-window']) {
@@ -88,10 +88,11 @@ backstop timer), the verified download (manifest check, streaming SHA digests, p
 policies (per kind and urgency, the floor, force with a grace period, the navigation/hidden/idle safe moments), guards
 (mutating requests, \`block()\`, focus, requests held during the switch, the loop guard and the stale-shell check), the
 snapshot handed across the switch, reports, and the hooks the tabs, watchdog and service-worker parts plug into.
-What limits it: code rather than messages. An experiment that removed every error message, the ky hooks, the
+What limits it: code rather than messages, spread over every part — docs/decisions.md ("CI enforces a size ceiling")
+has the ledger, each part's marginal cost. An experiment that removed every error message, the ky hooks, the
 watchdog's \`revert()\`, the floor's 409 handling and reports still measured 6.6 kB; the protocol part (strict semver,
-the RFC 9651 reader, the manifest check) is the line above. Moving those parts into opt-in entry points buys about
-0.5 kB; reaching 4 kB needs the core redesigned for size. That is open work.`,
+the RFC 9651 reader, the manifest check) is the line above. Reaching 4 kB means taking behaviours the design asks for
+out of the core; the budget or the core's scope needs a decision (the ledger ends with the options).`,
   );
 }
 if (process.argv.includes('--check') && core.gzip > enforced) {
