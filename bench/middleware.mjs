@@ -9,7 +9,7 @@
 // next, more than the 3 % the target is about. So, where valgrind is installed,
 // the benchmark also counts the instructions each server executes per request
 // (cachegrind; the difference between serving N1 and N2 requests, so start-up
-// cancels out; median of REPEATS): steady to about 1 %, and the ratio bare/variant is the
+// cancels out; node --single-threaded; median of REPEATS): steady to about 1 %, and the ratio bare/variant is the
 // share of bare's capacity the variant leaves.
 //
 //   npm run bench:middleware    ROUNDS=5 SECONDS=4 CONNECTIONS=32 by default;
@@ -70,11 +70,12 @@ const PINNED =
   (await import('node:os')).availableParallelism() >= 2 &&
   spawnSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
 
-/** Starts one server; `prefix` runs it under another command (taskset, valgrind). */
-function startServer(framework, variant, prefix = PINNED ? ['taskset', '-c', '1'] : []) {
+/** Starts one server; `prefix` runs it under another command (taskset, valgrind), with node's `flags`. */
+function startServer(framework, variant, prefix = PINNED ? ['taskset', '-c', '1'] : [], flags = []) {
   return new Promise((resolve, reject) => {
     const server = variant === 'daylight-cors' ? 'daylight' : variant;
-    const argv = [...prefix, process.execPath, path.join(here, 'middleware-server.mjs'), framework, server, store];
+    const script = path.join(here, 'middleware-server.mjs');
+    const argv = [...prefix, process.execPath, ...flags, script, framework, server, store];
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (data) => (stderr += data));
@@ -121,19 +122,21 @@ for (let round = 1; round <= ROUNDS; round++) {
 
 /** Instructions the server executes to start and answer `requests` requests (cachegrind's I refs). */
 async function instructions(framework, variant, requests) {
-  const { port, stop } = await startServer(framework, variant, [
-    'valgrind',
-    '--tool=cachegrind',
-    '--cache-sim=no',
-    '--cachegrind-out-file=/dev/null',
-  ]);
+  // --single-threaded: V8 collects garbage and compiles on the main thread, so how much of that work a run
+  // does depends on what it allocates and runs, not on how its threads were scheduled.
+  const { port, stop } = await startServer(
+    framework,
+    variant,
+    ['valgrind', '--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'],
+    ['--single-threaded'],
+  );
   await load(port, variant, { amount: requests, connections: 8 });
   const refs = /I\s+refs:\s+([\d,]+)/.exec(await stop())?.[1];
   if (refs === undefined) throw new Error(`valgrind printed no instruction count for ${framework}/${variant}`);
   return Number(refs.replaceAll(',', ''));
 }
 
-// Median of REPEATS counts per variant: a collection that lands in one run and not the other moves a count by ~2 %.
+// Median of REPEATS counts per variant: single differences spread by about 1 %.
 const perRequest = {};
 if (VALGRIND) {
   for (const framework of FRAMEWORKS) {
@@ -218,5 +221,5 @@ ${table}
 
 ${verdicts.map((v) => `- ${v}`).join('\n')}
 
-${PINNED ? 'The load generator ran on the first core and each server on the second (taskset).' : 'The load generator and the server shared the cores (not pinned).'} Absolute figures are low and noisy on this machine: one sample can be 20 % off the next, more than the target is about. ${VALGRIND ? `Instructions per request: each server run under valgrind (cachegrind) for ${N1.toLocaleString('en')} and for ${N2.toLocaleString('en')} requests (8 connections), the difference divided by ${(N2 - N1).toLocaleString('en')}, so start-up cancels out; the median of ${REPEATS} such differences (single ones differ by up to ~2 %, when a garbage collection lands in one run and not the other). Capacity vs bare is bare's count over the variant's: the throughput the variant leaves when the server is CPU-bound. The verdict is read from it.` : 'valgrind is not installed here, so instructions per request were not counted (apt-get install valgrind).'}`,
+${PINNED ? 'The load generator ran on the first core and each server on the second (taskset).' : 'The load generator and the server shared the cores (not pinned).'} Absolute figures are low and noisy on this machine: one sample can be 20 % off the next, more than the target is about. ${VALGRIND ? `Instructions per request: each server run under valgrind (cachegrind) for ${N1.toLocaleString('en')} and for ${N2.toLocaleString('en')} requests (8 connections), the difference divided by ${(N2 - N1).toLocaleString('en')}, so start-up cancels out; node runs with \`--single-threaded\` there (garbage collection and compilation on the main thread, so thread scheduling does not change the count); the median of ${REPEATS} such differences (single ones spread by about 1 %; without \`--single-threaded\`, Daylight on Koa counted about 424,000 in one run and 450,000 in the next). Capacity vs bare is bare's count over the variant's: the throughput the variant leaves when the server is CPU-bound. The verdict is read from it.` : 'valgrind is not installed here, so instructions per request were not counted (apt-get install valgrind).'}`,
 );
