@@ -16,13 +16,13 @@
 //                               INSTRUCTIONS=0 skips the count, N1=1000 N2=4000 REPEATS=3;
 //                               on Debian as root it installs valgrind when missing
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { runCli } from '@daylight/cli';
+import { installFromDebian } from '../scripts/debian-install.mjs';
 import { machine, median, versionOf, writeSection } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -34,17 +34,7 @@ const N2 = Number(process.env.N2 ?? 4_000);
 const REPEATS = Number(process.env.REPEATS ?? 3);
 const hasValgrind = () => spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0;
 // On Debian, as root, the count installs what it needs (as the tests do for Chromium and Redis).
-if (
-  process.env.INSTRUCTIONS !== '0' &&
-  !hasValgrind() &&
-  existsSync('/etc/debian_version') &&
-  process.getuid?.() === 0
-) {
-  console.log("valgrind is missing; installing Debian's valgrind package");
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'valgrind'], { stdio: 'inherit', env });
-}
+if (process.env.INSTRUCTIONS !== '0' && !hasValgrind()) installFromDebian('valgrind');
 const VALGRIND = process.env.INSTRUCTIONS !== '0' && hasValgrind();
 const FRAMEWORKS = ['express', 'koa'];
 // `daylight-cors` is the Daylight server under requests that carry `Origin`, as

@@ -2,9 +2,8 @@
 // $CHROMIUM_PATH), Debian's /usr/lib/chromium/chromium or /usr/bin/chromium,
 // or one Playwright downloaded itself. On a Debian machine with none, as
 // root, it installs Debian's package; elsewhere it says how to get one.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { findChromium } from './chromium.mjs';
+import { installFromDebian } from './debian-install.mjs';
 
 const found = findChromium();
 if (found) {
@@ -12,14 +11,7 @@ if (found) {
   process.exit(0);
 }
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (existsSync('/etc/debian_version') && isRoot) {
-  console.log("chromium: none found; installing Debian's package (apt-get install -y chromium)…");
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'chromium'], { stdio: 'inherit', env });
-  process.exit(existsSync('/usr/bin/chromium') ? 0 : 1);
-}
+if (installFromDebian('chromium', { recommends: true }) && findChromium()) process.exit(0);
 console.error(`chromium: no browser found for the end-to-end tests. Either
   - set DAYLIGHT_CHROMIUM to a Chromium or Chrome executable, or
   - on Debian/Ubuntu: sudo apt-get install chromium, or
