@@ -267,6 +267,11 @@ class Daylight implements DaylightServer {
     return { changed: result.outcome.changed, summary: result.outcome.summary, revision: result.revision };
   }
 
+  /** True when requests may get different releases: the app resolves cohorts or keys, and the registry uses them. */
+  #variesByRequest(generation: Generation): boolean {
+    return this.#perRequest && !generation.plan.uniform;
+  }
+
   /**
    * The release for a request: everyone's when the registry is uniform or the
    * app resolves nothing per request; else pins, cohort and rollout
@@ -274,7 +279,7 @@ class Daylight implements DaylightServer {
    */
   #choiceFor(generation: Generation | undefined, req: IncomingMessage | undefined): Choice | undefined {
     if (generation === undefined) return undefined;
-    if (!this.#perRequest || generation.plan.uniform || req === undefined) return generation.base;
+    if (!this.#variesByRequest(generation) || req === undefined) return generation.base;
     const keys = this.#options.keys;
     let failed = false;
     const call = (fn: (req: IncomingMessage) => string | undefined | null): string | undefined => {
@@ -363,7 +368,7 @@ class Daylight implements DaylightServer {
       const generation = this.#generation;
       const beforeStamp = this.#internals.beforeStamp;
       if (beforeStamp !== undefined) beforeStamp('attach');
-      if (generation !== undefined && this.#perRequest && !generation.plan.uniform) {
+      if (generation !== undefined && this.#variesByRequest(generation)) {
         // Resolved once, when first needed: at the latest when the head is written, after the app's middleware.
         let resolved: Choice | undefined | null = null;
         const choice = (): Choice | undefined =>
@@ -410,7 +415,7 @@ class Daylight implements DaylightServer {
   begin(req: IncomingMessage, res: ServerResponse): DaylightState {
     const generation = this.#generation;
     // A release per request is resolved when the head is written, after the app ran.
-    if (generation !== undefined && this.#perRequest && !generation.plan.uniform) return this.attach(req, res);
+    if (generation !== undefined && this.#variesByRequest(generation)) return this.attach(req, res);
     let state = EMPTY_STATE;
     try {
       this.#internals.beforeStamp?.('attach');
@@ -427,10 +432,7 @@ class Daylight implements DaylightServer {
     try {
       // A response attach() saw carries its wrapper; one begin() failed on goes out unstamped.
       if (res.headersSent || (res as Attached)[STATE] !== undefined) return;
-      const generation = this.#generation;
-      if (generation === undefined) return;
-      const header =
-        this.#perRequest && !generation.plan.uniform ? this.#choiceFor(generation, req)?.header : generation.header;
+      const header = this.#choiceFor(this.#generation, req)?.header;
       if (header === undefined) return;
       this.#internals.beforeStamp?.('write');
       stampNow(res, header);
@@ -447,12 +449,10 @@ class Daylight implements DaylightServer {
       this.#armed.add(res);
       const generation = this.#generation;
       if (generation === undefined) return;
-      const beforeStamp = this.#internals.beforeStamp;
-      if (this.#perRequest && !generation.plan.uniform) {
-        stampOnWriteHead(res, () => this.#choiceFor(generation, req)?.header, this.#stampFailed, beforeStamp);
-      } else if (generation.header !== undefined) {
-        stampOnWriteHead(res, generation.header, this.#stampFailed, beforeStamp);
-      }
+      const header = this.#variesByRequest(generation)
+        ? () => this.#choiceFor(generation, req)?.header
+        : generation.header;
+      if (header !== undefined) stampOnWriteHead(res, header, this.#stampFailed, this.#internals.beforeStamp);
     } catch (error) {
       this.#stampFailed(error);
     }

@@ -14,11 +14,14 @@
  *   of sending a response in node:http (`end`, `write`, `flushHeaders`, an
  *   explicit `writeHead`) goes through `res.writeHead`, so one wrapper per
  *   response covers the app, its error handlers and the frameworks' defaults.
- *   Express needs it: it never hands control back once the app answered.
+ *   Express needs it for cross-origin requests: it never hands control back
+ *   once the app answered, and the stamp must join the expose list set later.
  * - {@link stampNow} sets it at once. Koa hands control back after the app ran
  *   and before it writes the response (`await next()`): the stamp set then
  *   sees what the app set, with no closure and nothing added to `res`. Koa's
  *   error handler still goes through {@link stampOnWriteHead} (koa.ts).
+ *   Express stamps a request without `Origin` this way before the app runs:
+ *   with no expose list, nothing set later needs merging (express.ts).
  */
 import type { OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { RELEASE_HEADER } from '@daylight/protocol';
@@ -55,9 +58,9 @@ export function mergeExposeHeader(res: ServerResponse): void {
 }
 
 /**
- * Sets `header` as `Daylight-Release` on `res` now and lists it in
- * `Access-Control-Expose-Headers`, keeping what is there. The caller removes
- * the stamp if this throws.
+ * Sets `header` as `Daylight-Release` on `res` now and, for a request with
+ * `Origin`, lists it in `Access-Control-Expose-Headers`, keeping what is
+ * there. The caller removes the stamp if this throws.
  */
 export function stampNow(res: ServerResponse, header: string): void {
   res.setHeader(RELEASE_HEADER, header);
