@@ -22,6 +22,7 @@ import { daylightKoa, daylightKoaShell } from './koa.js';
 import { INTERNALS, type DaylightInternals } from './options.js';
 import { releaseDir, writeRegistryFile } from './registry.js';
 import { createDaylight } from './server.js';
+import { isArmed } from './stamp.js';
 import {
   createReleaseStore,
   createTestLogger,
@@ -649,10 +650,10 @@ describe.each([
     expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
   });
 
-  it('leaves res.writeHead alone on the way through (the cheap path)', async () => {
+  it('arms no stamp for the head on the way through (the cheap path)', async () => {
     let wrapped: boolean | undefined;
     server.prependListener('request', (_req, res: ServerResponse) => {
-      res.once('finish', () => (wrapped = Object.hasOwn(res, 'writeHead')));
+      res.once('finish', () => (wrapped = isArmed(res)));
     });
     const response = await fetch(`${origin}/api/ok`);
     expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');

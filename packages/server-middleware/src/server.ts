@@ -41,9 +41,11 @@ import type {
   HaltResult,
 } from './types.js';
 
-/** Where `attach` keeps a response's state, so a second call returns the same one. */
-const STATE = Symbol('daylight.state');
-type Attached = ServerResponse & { [STATE]?: DaylightState };
+/**
+ * Where `attach` keeps a response's state, so a second call returns the same
+ * one: in a WeakMap, not on the response (see `armed` in stamp.ts for why).
+ */
+const states = new WeakMap<ServerResponse, DaylightState>();
 const EMPTY_STATE: DaylightState = Object.freeze({});
 const CLIENT_HEADER_LOWER = CLIENT_HEADER.toLowerCase();
 /** Parsed client headers kept per generation; the cache is emptied when full. */
@@ -360,8 +362,7 @@ class Daylight implements DaylightServer {
   }
 
   attach(req: IncomingMessage, res: ServerResponse): DaylightState {
-    const holder = res as Attached;
-    const existing = holder[STATE];
+    const existing = states.get(res);
     if (existing !== undefined) return existing;
     let state = EMPTY_STATE;
     try {
@@ -382,7 +383,7 @@ class Daylight implements DaylightServer {
             return choice()?.stamp;
           },
         }) as DaylightState;
-        holder[STATE] = state;
+        states.set(res, state);
         return state;
       }
       if (generation !== undefined) {
@@ -395,7 +396,7 @@ class Daylight implements DaylightServer {
     } catch (error) {
       this.#stampFailed(error);
     }
-    holder[STATE] = state;
+    states.set(res, state);
     return state;
   }
 
@@ -423,7 +424,7 @@ class Daylight implements DaylightServer {
     } catch (error) {
       this.#stampFailed(error);
       // Counted once: the response goes out unstamped, as the log says.
-      (res as Attached)[STATE] = state;
+      states.set(res, state);
     }
     return state;
   }
@@ -431,7 +432,7 @@ class Daylight implements DaylightServer {
   stamp(req: IncomingMessage, res: ServerResponse): void {
     try {
       // A response attach() saw carries its wrapper; one begin() failed on goes out unstamped.
-      if (res.headersSent || (res as Attached)[STATE] !== undefined) return;
+      if (res.headersSent || states.has(res)) return;
       const header = this.#choiceFor(this.#generation, req)?.header;
       if (header === undefined) return;
       this.#internals.beforeStamp?.('write');
@@ -445,7 +446,7 @@ class Daylight implements DaylightServer {
   stampOnWrite(req: IncomingMessage, res: ServerResponse): void {
     try {
       // A response attach() saw carries its wrapper already; one begin() failed on goes out unstamped.
-      if (res.headersSent || (res as Attached)[STATE] !== undefined || this.#armed.has(res)) return;
+      if (res.headersSent || states.has(res) || this.#armed.has(res)) return;
       this.#armed.add(res);
       const generation = this.#generation;
       if (generation === undefined) return;

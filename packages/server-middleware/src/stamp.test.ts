@@ -1,7 +1,16 @@
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { connect, createServer as createHttp2Server } from 'node:http2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { INTERNALS, type DaylightInternals } from './options.js';
 import { createDaylight } from './server.js';
+import { stampOnWriteHead } from './stamp.js';
 import { createReleaseStore, createTestLogger, listen, stop, type ReleaseStore } from './test-support.js';
 import type { DaylightServer, DaylightServerOptions, DaylightState } from './types.js';
 
@@ -151,6 +160,35 @@ describe('stamping a node:http response', () => {
     });
   });
 
+  it('adds nothing to the response object: state and the write-time stamp live in WeakMaps', async () => {
+    let added: Promise<(string | symbol)[]> | undefined;
+    const { origin } = await start((_req, res) => {
+      added = new Promise((resolve) =>
+        res.once('finish', () =>
+          resolve(Reflect.ownKeys(res).filter((key) => key === 'writeHead' || String(key).includes('daylight'))),
+        ),
+      );
+      res.end('ok');
+    });
+    const response = await fetch(origin, CROSS);
+    expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
+    expect(await added).toEqual([]);
+  });
+
+  it('merges with an expose list that another wrapper of res.writeHead sets (as on-headers does)', async () => {
+    const { origin } = await start((_req, res) => {
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
+      const inner = res.writeHead as (...args: unknown[]) => ServerResponse;
+      res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+        this.setHeader('Access-Control-Expose-Headers', 'X-Late');
+        return inner.apply(this, args);
+      };
+      res.end('ok');
+    });
+    const response = await fetch(origin, CROSS);
+    expect(response.headers.get('access-control-expose-headers')).toBe('X-Late, Daylight-Release');
+  });
+
   it('returns the same state when attached twice to one response', async () => {
     const { origin, daylight } = await start((req, res, state) => res.end(String(daylight.attach(req, res) === state)));
     expect(await (await fetch(origin)).text()).toBe('true');
@@ -204,5 +242,30 @@ describe('failing open', () => {
     const response = await fetch(origin);
     expect(await response.text()).toBe('fine');
     expect(daylight.stats.stampFailures).toBe(1);
+  });
+});
+
+describe('stamping an HTTP/2 compatibility response', () => {
+  it('wraps its writeHead: node:http2 responses are not node:http ServerResponses', async () => {
+    const failures: unknown[] = [];
+    const server = createHttp2Server((_req, res) => {
+      stampOnWriteHead(res as unknown as ServerResponse, 'v="1.0.0"', (error) => failures.push(error), undefined);
+      res.end('ok');
+    });
+    const origin = await listen(server as unknown as Server);
+    servers.push({ close: () => new Promise((done) => server.close(() => done())) });
+    const session = connect(origin);
+    try {
+      const headers = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+        const stream = session.request({ ':path': '/', origin: 'https://app.example' });
+        stream.on('response', resolve).on('error', reject);
+        stream.resume();
+      });
+      expect(headers['daylight-release']).toBe('v="1.0.0"');
+      expect(headers['access-control-expose-headers']).toBe('Daylight-Release');
+      expect(failures).toEqual([]);
+    } finally {
+      session.close();
+    }
   });
 });

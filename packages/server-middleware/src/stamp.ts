@@ -12,18 +12,19 @@
  *
  * - {@link stampOnWriteHead} adds the stamp when the head is written. Every way
  *   of sending a response in node:http (`end`, `write`, `flushHeaders`, an
- *   explicit `writeHead`) goes through `res.writeHead`, so one wrapper per
- *   response covers the app, its error handlers and the frameworks' defaults.
- *   Express needs it for cross-origin requests: it never hands control back
- *   once the app answered, and the stamp must join the expose list set later.
+ *   explicit `writeHead`) goes through `writeHead`, so arming the response
+ *   for the one wrapper on `ServerResponse.prototype.writeHead` covers the
+ *   app, its error handlers and the frameworks' defaults. Express needs it for
+ *   cross-origin requests: it never hands control back once the app answered,
+ *   and the stamp must join the expose list set later.
  * - {@link stampNow} sets it at once. Koa hands control back after the app ran
  *   and before it writes the response (`await next()`): the stamp set then
- *   sees what the app set, with no closure and nothing added to `res`. Koa's
+ *   sees what the app set, with no closure and no WeakMap entry. Koa's
  *   error handler still goes through {@link stampOnWriteHead} (koa.ts).
  *   Express stamps a request without `Origin` this way before the app runs:
  *   with no expose list, nothing set later needs merging (express.ts).
  */
-import type { OutgoingHttpHeader, ServerResponse } from 'node:http';
+import { ServerResponse, type OutgoingHttpHeader } from 'node:http';
 import { RELEASE_HEADER } from '@daylight/protocol';
 
 const EXPOSE_HEADER = 'Access-Control-Expose-Headers';
@@ -100,11 +101,51 @@ function applyFields(res: ServerResponse, fields: object): void {
 /** Test-only fault injection: called when a request is attached and right before the stamp is written. */
 export type BeforeStamp = (phase: 'attach' | 'write') => void;
 
+/** What the head's writer calls for an armed response: stamps it and returns the arguments to forward. */
+type Stamper = (res: ServerResponse, args: unknown[]) => unknown[];
+
+/**
+ * Responses armed by {@link stampOnWriteHead}, each with its stamper. Kept
+ * here rather than on the response: a property added to an Express response
+ * (whose prototype Express replaced) turns the property look-ups of every
+ * function that touches it slow — a wrapper as `res.writeHead` cost Express
+ * ~60,000 instructions per request (docs/decisions.md).
+ */
+const armed = new WeakMap<ServerResponse, Stamper>();
+let patched = false;
+
+/**
+ * Wraps `ServerResponse.prototype.writeHead` once per process: every way of
+ * sending a response in node:http reaches it (`end`, `write` and
+ * `flushHeaders` call `this.writeHead`, and a wrapper another middleware put
+ * on the response calls the one it replaced), and for a response that is not
+ * armed it costs one WeakMap look-up.
+ */
+function patchWriteHead(): void {
+  if (patched) return;
+  patched = true;
+  // Called below with .apply(this, …), so it keeps its receiver.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const writeHead = ServerResponse.prototype.writeHead as (...args: unknown[]) => ServerResponse;
+  ServerResponse.prototype.writeHead = function daylightWriteHead(this: ServerResponse, ...args: unknown[]) {
+    const stamper = armed.get(this);
+    // Once the head is written, headersSent is true: a second call is node's error to raise, unstamped.
+    return writeHead.apply(this, stamper === undefined || this.headersSent ? args : stamper(this, args));
+  } as typeof writeHead;
+}
+
+/** True when `res` was armed to be stamped as its head is written (tests check that the cheap paths arm nothing). */
+export function isArmed(res: object): boolean {
+  return armed.has(res as ServerResponse) || Object.hasOwn(res, 'writeHead');
+}
+
 /**
  * Makes `res` carry `header` as `Daylight-Release` when its head is written
  * (a function is called then, and its `undefined` leaves the response unstamped).
  * If anything fails, the response goes out unstamped and `onFailure` is told;
- * the response itself is never affected.
+ * the response itself is never affected. A node:http response is armed in a
+ * WeakMap read by the one wrapper on the prototype ({@link patchWriteHead});
+ * anything else (the HTTP/2 compatibility API) gets a wrapper of its own.
  */
 export function stampOnWriteHead(
   res: ServerResponse,
@@ -112,32 +153,39 @@ export function stampOnWriteHead(
   onFailure: (error: unknown) => void,
   beforeStamp: BeforeStamp | undefined,
 ): void {
-  // Called below with .apply(this, …), so it keeps its receiver.
-  // eslint-disable-next-line @typescript-eslint/unbound-method
-  const writeHead = res.writeHead as (...args: unknown[]) => ServerResponse;
-  res.writeHead = function daylightWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
-    let forward = args;
-    if (!this.headersSent) {
-      try {
-        beforeStamp?.('write');
-        const at = typeof args[1] === 'string' ? 2 : 1;
-        const fields = args[at];
-        if (typeof fields === 'object' && fields !== null) {
-          applyFields(this, fields);
-          forward = args.slice(0, at);
-        }
-        // A function resolves the request's release now, after the app's middleware ran.
-        const value = typeof header === 'string' ? header : header();
-        if (value !== undefined) {
-          this.setHeader(RELEASE_HEADER, value);
-          mergeExposeHeader(this);
-        }
-      } catch (error) {
-        forward = args;
-        removeStamp(this);
-        onFailure(error);
+  const stamper: Stamper = (self, args) => {
+    try {
+      beforeStamp?.('write');
+      let forward = args;
+      const at = typeof args[1] === 'string' ? 2 : 1;
+      const fields = args[at];
+      if (typeof fields === 'object' && fields !== null) {
+        applyFields(self, fields);
+        forward = args.slice(0, at);
       }
+      // A function resolves the request's release now, after the app's middleware ran.
+      const value = typeof header === 'string' ? header : header();
+      if (value !== undefined) {
+        self.setHeader(RELEASE_HEADER, value);
+        mergeExposeHeader(self);
+      }
+      return forward;
+    } catch (error) {
+      removeStamp(self);
+      onFailure(error);
+      return args;
     }
-    return writeHead.apply(this, forward);
+  };
+  // Typed as node:http's, but HTTP/2's compatibility responses come here too.
+  const other: ServerResponse = res;
+  if (res instanceof ServerResponse) {
+    patchWriteHead();
+    armed.set(res, stamper);
+    return;
+  }
+  // eslint-disable-next-line @typescript-eslint/unbound-method
+  const writeHead = other.writeHead as (...args: unknown[]) => ServerResponse;
+  other.writeHead = function daylightWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
+    return writeHead.apply(this, this.headersSent ? args : stamper(this, args));
   };
 }
