@@ -33,16 +33,15 @@ function viewOf(req: Request): DaylightRequest {
  * one `setHeader` (Express's and finalhandler's error paths keep headers). A
  * cross-origin request, and any request when the release depends on it
  * (`cohort`, `keys`), is stamped when the head is written, after the app's
- * CORS middleware and sign-in ran (`attach`: a wrapper around `res.writeHead`).
+ * CORS middleware and sign-in ran (`stampOnWrite`, or `attach` through `begin`).
  */
 export function daylightExpress(server: DaylightServer): RequestHandler {
   const base = server.basePath;
   return function daylight(req: Request, res: Response, next: NextFunction): void {
-    if (req.headers.origin === undefined) {
-      // begin() is attach() when the release depends on the request; stamp() then does nothing.
-      res.locals.daylight = server.begin(req, res);
-      server.stamp(req, res);
-    } else res.locals.daylight = server.attach(req, res);
+    // begin() is attach() when the release depends on the request; stamp() and stampOnWrite() then do nothing.
+    res.locals.daylight = server.begin(req, res);
+    if (req.headers.origin === undefined) server.stamp(req, res);
+    else server.stampOnWrite(req, res);
     if (!isUnderBase(req.originalUrl, base)) {
       next();
       return;

@@ -35,7 +35,7 @@ function respond(ctx: Context, response: DaylightResponse): void {
  *
  * Koa writes the response only after every middleware has returned, so the
  * stamp is set once the app ran: it merges with the `Access-Control-Expose-Headers`
- * the app set, costs no closure and no wrapper around `res.writeHead`, and
+ * the app set, costs nothing at write time, and
  * Koa's own header checks on the way (`ctx.body = …`) do not meet it.
  *
  * Errors take the slower way, the stamp added when the head is written

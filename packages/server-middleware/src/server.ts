@@ -29,7 +29,7 @@ import {
 } from './release-store.js';
 import { restAfterBase } from './request-path.js';
 import { answerServiceWorker } from './service-worker.js';
-import { removeStamp, stampNow, stampOnWriteHead } from './stamp.js';
+import { isArmed, removeStamp, stampNow, stampOnWriteHead, type Arming } from './stamp.js';
 import type {
   DaylightRequest,
   DaylightResponse,
@@ -102,6 +102,8 @@ class Daylight implements DaylightServer {
   #redisPoll: NodeJS.Timeout | undefined;
   #lastResolveLog = Number.NEGATIVE_INFINITY;
   #generation: Generation | undefined;
+  /** The write-time stamp of the current generation, shared by its responses (`#armingFor`). */
+  #arming: { readonly generation: Generation; readonly arming: Arming } | undefined;
   /** Loaded releases by `version\ndigest`: manifests never change for a given digest. */
   #releases = new Map<string, LoadedRelease>();
   #watcher: RegistryWatcher | undefined;
@@ -122,8 +124,6 @@ class Daylight implements DaylightServer {
    * hot path parses each one once.
    */
   #clientStates = new Map<string, DaylightState | null>();
-  /** Responses `stampOnWrite` wrapped (errors only), so a second call does not wrap them again. */
-  readonly #armed = new WeakSet<ServerResponse>();
 
   readonly #endpoints: EndpointContext;
   readonly #reports: Reports;
@@ -374,7 +374,7 @@ class Daylight implements DaylightServer {
         let resolved: Choice | undefined | null = null;
         const choice = (): Choice | undefined =>
           resolved === null ? (resolved = this.#choiceFor(generation, req)) : resolved;
-        stampOnWriteHead(res, () => choice()?.header, this.#stampFailed, beforeStamp);
+        stampOnWriteHead(res, { header: () => choice()?.header, onFailure: this.#stampFailed, beforeStamp });
         const { client } = this.#observeClient(req, res, generation, EMPTY_STATE);
         // `release` is a getter: reading it resolves, so an app that never reads it pays nothing early.
         state = Object.freeze({
@@ -387,9 +387,7 @@ class Daylight implements DaylightServer {
         return state;
       }
       if (generation !== undefined) {
-        if (generation.header !== undefined) {
-          stampOnWriteHead(res, generation.header, this.#stampFailed, beforeStamp);
-        }
+        if (generation.header !== undefined) stampOnWriteHead(res, this.#armingFor(generation, generation.header));
         state = generation.state;
       }
       state = this.#observeClient(req, res, generation, state);
@@ -431,7 +429,7 @@ class Daylight implements DaylightServer {
 
   stamp(req: IncomingMessage, res: ServerResponse): void {
     try {
-      // A response attach() saw carries its wrapper; one begin() failed on goes out unstamped.
+      // A response attach() saw is armed for its head; one begin() failed on goes out unstamped.
       if (res.headersSent || states.has(res)) return;
       const header = this.#choiceFor(this.#generation, req)?.header;
       if (header === undefined) return;
@@ -443,17 +441,25 @@ class Daylight implements DaylightServer {
     }
   }
 
+  /** How to stamp a generation's responses when the release is the same for everyone: one object per generation. */
+  #armingFor(generation: Generation, header: string): Arming {
+    if (this.#arming?.generation !== generation) {
+      const arming = { header, onFailure: this.#stampFailed, beforeStamp: this.#internals.beforeStamp };
+      this.#arming = { generation, arming };
+    }
+    return this.#arming.arming;
+  }
+
   stampOnWrite(req: IncomingMessage, res: ServerResponse): void {
     try {
-      // A response attach() saw carries its wrapper already; one begin() failed on goes out unstamped.
-      if (res.headersSent || states.has(res) || this.#armed.has(res)) return;
-      this.#armed.add(res);
+      // A response attach() or an earlier call saw is armed already; one begin() failed on goes out unstamped.
+      if (res.headersSent || states.has(res) || isArmed(res)) return;
       const generation = this.#generation;
       if (generation === undefined) return;
-      const header = this.#variesByRequest(generation)
-        ? () => this.#choiceFor(generation, req)?.header
-        : generation.header;
-      if (header !== undefined) stampOnWriteHead(res, header, this.#stampFailed, this.#internals.beforeStamp);
+      if (this.#variesByRequest(generation)) {
+        const header = (): string | undefined => this.#choiceFor(generation, req)?.header;
+        stampOnWriteHead(res, { header, onFailure: this.#stampFailed, beforeStamp: this.#internals.beforeStamp });
+      } else if (generation.header !== undefined) stampOnWriteHead(res, this.#armingFor(generation, generation.header));
     } catch (error) {
       this.#stampFailed(error);
     }

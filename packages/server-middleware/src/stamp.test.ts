@@ -249,7 +249,11 @@ describe('stamping an HTTP/2 compatibility response', () => {
   it('wraps its writeHead: node:http2 responses are not node:http ServerResponses', async () => {
     const failures: unknown[] = [];
     const server = createHttp2Server((_req, res) => {
-      stampOnWriteHead(res as unknown as ServerResponse, 'v="1.0.0"', (error) => failures.push(error), undefined);
+      stampOnWriteHead(res as unknown as ServerResponse, {
+        header: 'v="1.0.0"',
+        onFailure: (error) => failures.push(error),
+        beforeStamp: undefined,
+      });
       res.end('ok');
     });
     const origin = await listen(server as unknown as Server);

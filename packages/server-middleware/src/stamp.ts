@@ -101,18 +101,57 @@ function applyFields(res: ServerResponse, fields: object): void {
 /** Test-only fault injection: called when a request is attached and right before the stamp is written. */
 export type BeforeStamp = (phase: 'attach' | 'write') => void;
 
-/** What the head's writer calls for an armed response: stamps it and returns the arguments to forward. */
-type Stamper = (res: ServerResponse, args: unknown[]) => unknown[];
+/**
+ * How to stamp an armed response when its head is written: the stamp, or a
+ * function that resolves it then (its `undefined` leaves the response
+ * unstamped), and whom to tell when stamping fails. One object serves every
+ * response of a release that is the same for everyone: arming such a
+ * response allocates nothing.
+ */
+export interface Arming {
+  readonly header: string | (() => string | undefined);
+  readonly onFailure: (error: unknown) => void;
+  readonly beforeStamp: BeforeStamp | undefined;
+}
 
 /**
- * Responses armed by {@link stampOnWriteHead}, each with its stamper. Kept
- * here rather than on the response: a property added to an Express response
- * (whose prototype Express replaced) turns the property look-ups of every
- * function that touches it slow — a wrapper as `res.writeHead` cost Express
- * ~60,000 instructions per request (docs/decisions.md).
+ * Responses armed by {@link stampOnWriteHead}. Kept here rather than on the
+ * response: a property added to an Express response (whose prototype Express
+ * replaced) turns the property look-ups of every function that touches it
+ * slow — a wrapper as `res.writeHead` cost Express ~60,000 instructions per
+ * request (docs/decisions.md).
  */
-const armed = new WeakMap<ServerResponse, Stamper>();
+const armed = new WeakMap<ServerResponse, Arming>();
 let patched = false;
+
+/**
+ * Stamps `res` as its head is written with `args`; returns the arguments to
+ * forward to the real `writeHead`. If anything fails, the response goes out
+ * unstamped and `onFailure` is told; the response itself is never affected.
+ */
+function stampHead(res: ServerResponse, args: unknown[], { header, onFailure, beforeStamp }: Arming): unknown[] {
+  try {
+    beforeStamp?.('write');
+    let forward = args;
+    const at = typeof args[1] === 'string' ? 2 : 1;
+    const fields = args[at];
+    if (typeof fields === 'object' && fields !== null) {
+      applyFields(res, fields);
+      forward = args.slice(0, at);
+    }
+    // A function resolves the request's release now, after the app's middleware ran.
+    const value = typeof header === 'string' ? header : header();
+    if (value !== undefined) {
+      res.setHeader(RELEASE_HEADER, value);
+      mergeExposeHeader(res);
+    }
+    return forward;
+  } catch (error) {
+    removeStamp(res);
+    onFailure(error);
+    return args;
+  }
+}
 
 /**
  * Wraps `ServerResponse.prototype.writeHead` once per process: every way of
@@ -128,64 +167,34 @@ function patchWriteHead(): void {
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const writeHead = ServerResponse.prototype.writeHead as (...args: unknown[]) => ServerResponse;
   ServerResponse.prototype.writeHead = function daylightWriteHead(this: ServerResponse, ...args: unknown[]) {
-    const stamper = armed.get(this);
+    const arming = armed.get(this);
     // Once the head is written, headersSent is true: a second call is node's error to raise, unstamped.
-    return writeHead.apply(this, stamper === undefined || this.headersSent ? args : stamper(this, args));
+    return writeHead.apply(this, arming === undefined || this.headersSent ? args : stampHead(this, args, arming));
   } as typeof writeHead;
 }
 
-/** True when `res` was armed to be stamped as its head is written (tests check that the cheap paths arm nothing). */
-export function isArmed(res: object): boolean {
-  return armed.has(res as ServerResponse) || Object.hasOwn(res, 'writeHead');
+/** True when `res` was armed to be stamped as its head is written. */
+export function isArmed(res: ServerResponse): boolean {
+  return armed.has(res);
 }
 
 /**
- * Makes `res` carry `header` as `Daylight-Release` when its head is written
- * (a function is called then, and its `undefined` leaves the response unstamped).
- * If anything fails, the response goes out unstamped and `onFailure` is told;
- * the response itself is never affected. A node:http response is armed in a
- * WeakMap read by the one wrapper on the prototype ({@link patchWriteHead});
- * anything else (the HTTP/2 compatibility API) gets a wrapper of its own.
+ * Makes `res` carry the stamp `arming` describes when its head is written. A
+ * node:http response is armed in a WeakMap read by the one wrapper on the
+ * prototype ({@link patchWriteHead}); anything else (the HTTP/2
+ * compatibility API) gets a wrapper of its own.
  */
-export function stampOnWriteHead(
-  res: ServerResponse,
-  header: string | (() => string | undefined),
-  onFailure: (error: unknown) => void,
-  beforeStamp: BeforeStamp | undefined,
-): void {
-  const stamper: Stamper = (self, args) => {
-    try {
-      beforeStamp?.('write');
-      let forward = args;
-      const at = typeof args[1] === 'string' ? 2 : 1;
-      const fields = args[at];
-      if (typeof fields === 'object' && fields !== null) {
-        applyFields(self, fields);
-        forward = args.slice(0, at);
-      }
-      // A function resolves the request's release now, after the app's middleware ran.
-      const value = typeof header === 'string' ? header : header();
-      if (value !== undefined) {
-        self.setHeader(RELEASE_HEADER, value);
-        mergeExposeHeader(self);
-      }
-      return forward;
-    } catch (error) {
-      removeStamp(self);
-      onFailure(error);
-      return args;
-    }
-  };
+export function stampOnWriteHead(res: ServerResponse, arming: Arming): void {
   // Typed as node:http's, but HTTP/2's compatibility responses come here too.
   const other: ServerResponse = res;
+  armed.set(res, arming);
   if (res instanceof ServerResponse) {
     patchWriteHead();
-    armed.set(res, stamper);
     return;
   }
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const writeHead = other.writeHead as (...args: unknown[]) => ServerResponse;
   other.writeHead = function daylightWriteHead(this: ServerResponse, ...args: unknown[]): ServerResponse {
-    return writeHead.apply(this, this.headersSent ? args : stamper(this, args));
+    return writeHead.apply(this, this.headersSent ? args : stampHead(this, args, arming));
   };
 }

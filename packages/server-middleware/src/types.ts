@@ -210,7 +210,7 @@ export interface DaylightServer {
    * before they write the response (Koa's `await next()`): reads the client's
    * header and returns the request's state like `attach`, but leaves the stamp
    * to `stamp(req, res)`, which the adapter calls once the app ran — cheaper
-   * than `attach`'s wrapper around `res.writeHead`. When an error handler that
+   * than `attach`, which arms the stamp for when the head is written. When an error handler that
    * may remove every header takes over (Koa's `ctx.onerror`), the adapter calls
    * `stampOnWrite(req, res)`. When the release depends on the request
    * (`cohort`, `keys`), this is `attach`. Never throws.
