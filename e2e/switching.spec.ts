@@ -157,6 +157,56 @@ test('three tabs: one downloads, one prompts, all three end on the new release, 
   expect(office.requests.filter((r) => /releases\/1\.1\.0\/files\/assets\/app-/.test(r))).toHaveLength(1);
 });
 
+/**
+ * Playwright keeps every page visible (microsoft/playwright#2286), so a tab's
+ * visibility is emulated inside the page: `document.visibilityState`,
+ * `document.hidden` and the `visibilitychange` event. Locks, channels and
+ * everything else are the real browser's.
+ */
+function emulateVisibility(hidden: boolean): void {
+  let state = hidden ? 'hidden' : 'visible';
+  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => state });
+  Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => state === 'hidden' });
+  (window as unknown as { setVisibility(next: string): void }).setVisibility = (next) => {
+    state = next;
+    document.dispatchEvent(new Event('visibilitychange'));
+  };
+}
+
+test('the prompt appears in the tab in front of the person, not in the background tab that was ready first', async ({
+  context,
+  office,
+}) => {
+  const background = await context.newPage();
+  const front = await context.newPage();
+  await background.addInitScript(emulateVisibility, true);
+  await front.addInitScript(emulateVisibility, false);
+  // The background tab polls every 500 ms and the front one every 3 s: the background one verifies first.
+  await signIn(background, office.url);
+  await front.goto(`${office.url}/?poll=3000`);
+  await expect(front.getByTestId('user')).toHaveText('signed in as ada');
+  await office.promote('1.1.0');
+  await ready(background, '1.1.0');
+  await ready(front, '1.1.0');
+
+  await expect(banner(front)).toHaveCount(1);
+  await expect(banner(background)).toHaveCount(0);
+  // Shown now, the background tab waits behind the front tab's prompt: still one prompt in all.
+  await background.evaluate(() =>
+    (window as unknown as { setVisibility(next: string): void }).setVisibility('visible'),
+  );
+  await front.getByRole('button', { name: 'Update now' }).click();
+  await expect(version(front)).toHaveText('1.1.0');
+  // Settled by the answer in front: no prompt, and it switches at its next safe moment.
+  await expect(banner(background)).toHaveCount(0);
+  await background.getByRole('link', { name: 'Reports' }).click();
+  await expect(version(background)).toHaveText('1.1.0');
+  for (const page of [front, background]) {
+    await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+    await expect(banner(page)).toHaveCount(0);
+  }
+});
+
 test('a release that throws on boot sends the tab back, is reported, and enough failures halt it', async ({
   page,
   browser,

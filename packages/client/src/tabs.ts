@@ -7,11 +7,14 @@
  *   its own download (the files are in the shared HTTP cache, and the shell's
  *   `integrity` attributes make the browser check them again when they run).
  * - The prompt appears in one tab: the one holding the version's prompt lock,
- *   until it leaves. Accepting it (or any switch to that version) settles the
- *   others over BroadcastChannel (and localStorage): they switch at their own
- *   next safe moment, hidden ones quietly. When the prompting tab closes
- *   unanswered, the next tab takes the prompt, so no tab is left with a
- *   button that does nothing.
+ *   until it leaves. Only a tab the person can see asks for that lock: a
+ *   hidden tab waits until it is shown, so the prompt lands where the person
+ *   is working rather than in whichever background tab was ready first.
+ *   Accepting it (or any switch to that version) settles the others over
+ *   BroadcastChannel (and localStorage): they switch at their own next safe
+ *   moment, hidden ones quietly. When the prompting tab closes unanswered,
+ *   the next tab shown takes the prompt, so no tab is left with a button
+ *   that does nothing.
  *
  * Where Web Locks are missing every tab downloads and prompts for itself
  * (`mode: 'none'`); accepting in one still settles the others that have not
@@ -96,16 +99,28 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
         signal.addEventListener('abort', () => release.abort(), { once: true });
         if (!locks) return done('prompt');
         // Held until this tab leaves, settles, or moves on to another version.
-        locks
-          .request(`${name}:prompt:${version}`, { signal: release.signal }, () => {
-            if (settled(version)) {
-              done('auto');
-              return;
-            }
-            done('prompt');
-            return new Promise<void>((unlock) => release.signal.addEventListener('abort', () => unlock()));
-          })
-          .catch(() => undefined);
+        const ask = (): void => {
+          locks
+            .request(`${name}:prompt:${version}`, { signal: release.signal }, () => {
+              if (settled(version)) {
+                done('auto');
+                return;
+              }
+              done('prompt');
+              return new Promise<void>((unlock) => release.signal.addEventListener('abort', () => unlock()));
+            })
+            .catch(() => undefined);
+        };
+        // A hidden tab asks once it is shown (and not at all if it settles or moves on before).
+        const shown = (): boolean => typeof document === 'undefined' || document.visibilityState === 'visible';
+        if (shown()) return ask();
+        const onVisibility = (): void => {
+          if (!shown()) return;
+          document.removeEventListener('visibilitychange', onVisibility);
+          if (!release.signal.aborted) ask();
+        };
+        document.addEventListener('visibilitychange', onVisibility);
+        release.signal.addEventListener('abort', () => document.removeEventListener('visibilitychange', onVisibility));
       });
     },
   };
