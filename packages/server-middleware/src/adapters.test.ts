@@ -675,7 +675,7 @@ describe.each([
     await store.cleanup();
   });
 
-  /** An app whose handler reports whether the stamp is already on the response when it runs. */
+  /** An app whose handler reports whether the stamp is already on the response when it runs, or armed for its head. */
   async function start(options: DaylightServerOptions = {}): Promise<string> {
     store = await createReleaseStore({ min: '1.0.0' });
     daylight = createDaylight({
@@ -687,24 +687,26 @@ describe.each([
     await daylight.ready;
     const app = createApp();
     app.use(daylightExpress(daylight));
-    app.get('/api/seen', (_req, res) => void res.json({ early: res.getHeader('Daylight-Release') ?? null }));
+    app.get('/api/seen', (_req, res) => {
+      res.json({ early: res.getHeader('Daylight-Release') ?? null, armed: isArmed(res) });
+    });
     const server = createServer(app);
     const origin = await listen(server);
     running.push(daylight, { close: () => stop(server) });
     return origin;
   }
 
-  it('stamps a same-origin request before the app runs (one setHeader, no wrapper)', async () => {
+  it('stamps a same-origin request before the app runs (one setHeader, nothing armed)', async () => {
     const origin = await start();
     const response = await fetch(`${origin}/api/seen`);
-    expect(await response.json()).toEqual({ early: 'v="1.0.0", min="1.0.0"' });
+    expect(await response.json()).toEqual({ early: 'v="1.0.0", min="1.0.0"', armed: false });
     expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
   });
 
   it('stamps a cross-origin request when the head is written, to join the expose list', async () => {
     const origin = await start();
     const response = await fetch(`${origin}/api/seen`, { headers: { Origin: 'https://app.example' } });
-    expect(await response.json()).toEqual({ early: null });
+    expect(await response.json()).toEqual({ early: null, armed: true });
     expect(response.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
     expect(response.headers.get('access-control-expose-headers')).toBe('Daylight-Release');
   });
@@ -714,7 +716,7 @@ describe.each([
     await writeRegistryFile(store.registryFile, { ...store.registry, cohorts: { pilot: { release: '1.1.0' } } });
     await daylight.reload();
     const response = await fetch(`${origin}/api/seen`, { headers: { 'x-office': 'pilot' } });
-    expect(await response.json()).toEqual({ early: null });
+    expect(await response.json()).toEqual({ early: null, armed: true });
     expect(response.headers.get('daylight-release')).toBe('v="1.1.0", min="1.0.0"');
   });
 });

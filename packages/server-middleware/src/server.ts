@@ -367,14 +367,16 @@ class Daylight implements DaylightServer {
     let state = EMPTY_STATE;
     try {
       const generation = this.#generation;
-      const beforeStamp = this.#internals.beforeStamp;
-      if (beforeStamp !== undefined) beforeStamp('attach');
+      this.#internals.beforeStamp?.('attach');
       if (generation !== undefined && this.#variesByRequest(generation)) {
         // Resolved once, when first needed: at the latest when the head is written, after the app's middleware.
         let resolved: Choice | undefined | null = null;
         const choice = (): Choice | undefined =>
           resolved === null ? (resolved = this.#choiceFor(generation, req)) : resolved;
-        stampOnWriteHead(res, { header: () => choice()?.header, onFailure: this.#stampFailed, beforeStamp });
+        stampOnWriteHead(
+          res,
+          this.#armingFor(generation, () => choice()?.header),
+        );
         const { client } = this.#observeClient(req, res, generation, EMPTY_STATE);
         // `release` is a getter: reading it resolves, so an app that never reads it pays nothing early.
         state = Object.freeze({
@@ -441,13 +443,17 @@ class Daylight implements DaylightServer {
     }
   }
 
-  /** How to stamp a generation's responses when the release is the same for everyone: one object per generation. */
-  #armingFor(generation: Generation, header: string): Arming {
-    if (this.#arming?.generation !== generation) {
-      const arming = { header, onFailure: this.#stampFailed, beforeStamp: this.#internals.beforeStamp };
-      this.#arming = { generation, arming };
-    }
-    return this.#arming.arming;
+  /**
+   * How to stamp a response when its head is written: with a function, for
+   * a release resolved per request; with the generation's stamp, one object
+   * for all its responses, so arming one allocates nothing.
+   */
+  #armingFor(generation: Generation, header: string | (() => string | undefined)): Arming {
+    const cached = this.#arming;
+    if (typeof header === 'string' && cached?.generation === generation) return cached.arming;
+    const arming = { header, onFailure: this.#stampFailed, beforeStamp: this.#internals.beforeStamp };
+    if (typeof header === 'string') this.#arming = { generation, arming };
+    return arming;
   }
 
   stampOnWrite(req: IncomingMessage, res: ServerResponse): void {
@@ -456,10 +462,10 @@ class Daylight implements DaylightServer {
       if (res.headersSent || states.has(res) || isArmed(res)) return;
       const generation = this.#generation;
       if (generation === undefined) return;
-      if (this.#variesByRequest(generation)) {
-        const header = (): string | undefined => this.#choiceFor(generation, req)?.header;
-        stampOnWriteHead(res, { header, onFailure: this.#stampFailed, beforeStamp: this.#internals.beforeStamp });
-      } else if (generation.header !== undefined) stampOnWriteHead(res, this.#armingFor(generation, generation.header));
+      const header = this.#variesByRequest(generation)
+        ? () => this.#choiceFor(generation, req)?.header
+        : generation.header;
+      if (header !== undefined) stampOnWriteHead(res, this.#armingFor(generation, header));
     } catch (error) {
       this.#stampFailed(error);
     }
