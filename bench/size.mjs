@@ -92,7 +92,7 @@ What limits it: code rather than messages, spread over every part — docs/decis
 has the ledger, each part's marginal cost. An experiment that removed every error message, the ky hooks, the
 watchdog's \`revert()\`, the floor's 409 handling and reports still measured 6.6 kB; the protocol part (strict semver,
 the RFC 9651 reader, the manifest check) is the line above. Reaching 4 kB means taking behaviours the design asks for
-out of the core; the budget or the core's scope needs a decision (the ledger ends with the options).`,
+out of the core, and we decided against it (docs/decisions.md, the end of the ledger): the budget is missed.`,
   );
 }
 if (process.argv.includes('--check') && core.gzip > enforced) {
