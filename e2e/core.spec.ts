@@ -53,6 +53,33 @@ test('a promoted release is noticed, downloaded, prompted and switched to withou
   expect(seen.pageErrors).toEqual([]);
 });
 
+test('download progress counts verified bytes as they arrive, from 0 up to the size of the release', async ({
+  page,
+  office,
+}) => {
+  type Progress = { loaded: number; total: number };
+  await signIn(page, office.url);
+  await page.evaluate(() => {
+    const seen: Progress[] = [];
+    const w = window as unknown as { daylight: EventTarget; progressSeen: Progress[] };
+    w.progressSeen = seen;
+    w.daylight.addEventListener('progress', (event) => seen.push((event as CustomEvent<Progress>).detail));
+  });
+  await office.promote('1.1.0');
+  await expect(page.locator('#daylight-status')).toHaveText('1.1.0 is downloaded and verified');
+
+  const seen = await page.evaluate(() => (window as unknown as { progressSeen: Progress[] }).progressSeen);
+  const manifest = (await (await fetch(`${office.url}/_daylight/releases/1.1.0/manifest.json`)).json()) as {
+    assets: { bytes: number }[];
+  };
+  const total = manifest.assets.reduce((sum, asset) => sum + asset.bytes, 0);
+  expect(seen[0]).toEqual({ loaded: 0, total });
+  expect(seen.at(-1)).toEqual({ loaded: total, total });
+  expect(seen.every((p, i) => p.total === total && (i === 0 || p.loaded >= seen[i - 1]!.loaded))).toBe(true);
+  // The 2.3 MB reference data arrives in chunks: progress moves within a file, not only between files.
+  expect(new Set(seen.map((p) => p.loaded)).size).toBeGreaterThan(manifest.assets.length + 1);
+});
+
 test('an asset whose bytes do not match its hash is never switched to and the page keeps working', async ({
   page,
   office,
