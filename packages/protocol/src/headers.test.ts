@@ -45,6 +45,36 @@ describe('formatClientHeader and parseClientHeader', () => {
     expect(parseClientHeader(`v="1.4.2", s="${session}"`)).toBeUndefined();
   });
 
+  it("parses the SDK's own form exactly as the general dictionary parser does", () => {
+    // The reference: what parseClientHeader answered before its fast path.
+    const general = (value: string): ClientStamp | undefined => {
+      const map = parseDictionary(value);
+      const [v, s] = [map?.get('v'), map?.get('s')];
+      if (typeof v !== 'string' || typeof s !== 'string' || !SESSION_ID_PATTERN.test(s)) return undefined;
+      return parseVersionLike(v) ? { version: v, session: s } : undefined;
+    };
+    const parseVersionLike = (v: string): boolean => parseReleaseHeader(`v=${JSON.stringify(v)}`) !== undefined;
+    const near = (chars: string, maxLength: number): fc.Arbitrary<string> =>
+      fc.string({ unit: fc.constantFrom(...chars), maxLength });
+    const versionish = fc.oneof(version, near('0123456789.-+aZ"\\ ', 70));
+    const sessionish = fc.oneof(sessionId, near('aZ09_-.+"\\ ', 70));
+    const separator = fc.constantFrom(', ', ',', ',  ', ' , ', ', \t');
+    fc.assert(
+      fc.property(versionish, separator, sessionish, (v, comma, session) => {
+        for (const header of [`v="${v}"${comma}s="${session}"`, ` v="${v}", s="${session}"`]) {
+          expect(parseClientHeader(header)).toEqual(general(header));
+        }
+      }),
+      { numRuns: 2000 },
+    );
+    expect(parseClientHeader('v="1.4.2", s="q8Zk1cR2xW0a"')).toEqual({ version: '1.4.2', session: 'q8Zk1cR2xW0a' });
+    expect(parseClientHeader('v="01.4.2", s="q8Zk1cR2xW0a"')).toBeUndefined();
+    expect(parseClientHeader('v="1.4.2", s="q8Zk1cR2xW0a", x=1')).toEqual({
+      version: '1.4.2',
+      session: 'q8Zk1cR2xW0a',
+    });
+  });
+
   it('accepts session ids of exactly 8 and exactly 64 characters', () => {
     expect(parseClientHeader('v="1.4.2", s="abcd_-12"')?.session).toBe('abcd_-12');
     expect(parseClientHeader(`v="1.4.2", s="${'A'.repeat(64)}"`)?.session).toBe('A'.repeat(64));
