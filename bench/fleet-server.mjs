@@ -3,27 +3,18 @@
 // Redis, a small JSON API, and the SPA shell fallback last.
 //
 //   FLEET_REDIS=redis://127.0.0.1:6379 FLEET_CONFIG=/tmp/x/releases.json \
-//   FLEET_ADMIN=<token> FLEET_RELEASES=1.0.0,1.1.0 node bench/fleet-server.mjs <express|koa>
+//   FLEET_ADMIN=<token> node bench/fleet-server.mjs <express|koa>
 //
 // The cohort is the office in the `office` cookie (a stand-in for a session
 // lookup; a browser sends the cookie on every request, navigations included).
 // `GET /fleet/stats` answers what the benchmark reads about this process:
-// memory, CPU, Daylight's counters, the boot reports, and the size of a shadow
-// census (below). Prints `listening <url>` once it serves.
-//
-// The shadow census: the server's own census lives in a private field, so its
-// byte count cannot be read from outside. This process keeps a second
-// `Census` from the same package, fed at the same point with the same
-// (version, cohort, session) for every request — `attach()` is idempotent, so
-// calling it first gives the very state the middleware counts — keeping
-// deltas and draining them every flush interval like the Redis merge does.
-// Its `bytes` is the in-process memory of the census registers.
+// memory, CPU, Daylight's counters (the census's series and register bytes
+// among them), and the boot reports. Prints `listening <url>` once it serves.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createCensus, createDaylight, DEFAULT_FLUSH_INTERVAL_MS } from '@daylight/server-middleware';
+import { createDaylight } from '@daylight/server-middleware';
 import { serveOnLoopback } from '../scripts/serve.mjs';
 
 const framework = process.argv[2] ?? 'express';
-const releases = (process.env.FLEET_RELEASES ?? '').split(',').filter(Boolean);
 const adminToken = process.env.FLEET_ADMIN ?? '';
 const logged = { warn: 0, error: 0 };
 const logger = {
@@ -53,18 +44,6 @@ const daylight = createDaylight({
 });
 await daylight.ready;
 
-const shadow = createCensus();
-shadow.setReleases(releases);
-shadow.trackDeltas();
-setInterval(() => shadow.drain(), DEFAULT_FLUSH_INTERVAL_MS).unref();
-
-/** Counts the request in the shadow census exactly when and how the server's census does. */
-function shadowCount(req, res) {
-  const client = daylight.attach(req, res).client;
-  if (client !== undefined)
-    res.once('finish', () => shadow.record(client.version, officeOf(req) ?? 'default', client.session));
-}
-
 const lag = monitorEventLoopDelay({ resolution: 10 });
 lag.enable();
 function stats(gc) {
@@ -74,7 +53,7 @@ function stats(gc) {
     pid: process.pid,
     memory: process.memoryUsage(),
     cpu: process.cpuUsage(),
-    census: { bytes: shadow.bytes, series: shadow.seriesCount },
+    census: { bytes: daylight.stats.censusBytes, series: daylight.stats.censusSeries },
     daylight: daylight.stats,
     reports: daylight.reportCounts(),
     logged,
@@ -91,10 +70,6 @@ async function expressApp() {
   const { daylightExpress, daylightExpressShell } = await import('@daylight/server-middleware/express');
   const app = express();
   app.disable('x-powered-by');
-  app.use((req, res, next) => {
-    shadowCount(req, res);
-    next();
-  });
   app.use(daylightExpress(daylight));
   app.get('/fleet/stats', (req, res) => res.json(stats(req.query.gc === '1')));
   app.use(express.json({ limit: '16kb' }));
@@ -117,10 +92,6 @@ async function koaApp() {
   const { daylightKoa, daylightKoaShell } = await import('@daylight/server-middleware/koa');
   const app = new Koa();
   app.silent = true;
-  app.use((ctx, next) => {
-    shadowCount(ctx.req, ctx.res);
-    return next();
-  });
   app.use(daylightKoa(daylight));
   app.use(async (ctx, next) => {
     if (ctx.path === '/fleet/stats') {

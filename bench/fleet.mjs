@@ -57,11 +57,10 @@
 // sockets per server per loader); BUNDLE_KB (size of the entry script);
 // OFFICES (cohorts); MAX_WAIT (real seconds after t0 at most).
 //
-// Census memory: the server's census sits in a private field, so each server
-// keeps a shadow `Census` of the same package fed the same requests at the
-// same point (bench/fleet-server.mjs) and reports its register bytes; beside
-// it the server's heap growth over the run (after a GC), and in Redis the
-// census keys' `MEMORY USAGE`. The fleet census is read from the admin
+// Census memory: each server reports its census's register bytes and series
+// (`daylight.stats.censusBytes`, `censusSeries`); beside them the server's
+// heap growth over the run (after a GC), and in Redis the census keys'
+// `MEMORY USAGE`. The fleet census is read from the admin
 // endpoint and compared with the truth the generator knows.
 //
 //   npm run bench:fleet
@@ -167,7 +166,6 @@ function startServer(framework) {
       FLEET_REDIS: redis.url,
       FLEET_CONFIG: path.join(dir, 'releases.json'),
       FLEET_ADMIN: ADMIN,
-      FLEET_RELEASES: `${OLD},${NEW}`,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -501,7 +499,7 @@ The sessions notice the promote ${SPEEDUP}× sooner than people would, so the sw
 
 Census memory:
 
-| server | census registers (shadow) | series | heap growth over the run, shadow excluded (after GC) | RSS |
+| server | census registers | series | heap growth over the run, census excluded (after GC) | RSS |
 | --- | ---: | ---: | ---: | ---: |
 ${serverRows}
 

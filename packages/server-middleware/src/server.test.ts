@@ -93,6 +93,9 @@ describe('the registry', () => {
       registryErrors: 0,
       registryReloads: 0,
       resolveFailures: 0,
+      censusSeries: 0,
+      censusBytes: 0,
+      censusFailures: 0,
     });
     expect(Object.isFrozen(daylight.stats)).toBe(true);
     expect(logger.entries).toContainEqual({

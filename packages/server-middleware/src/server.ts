@@ -55,7 +55,8 @@ const FAILURE_LOG_INTERVAL_MS = 60_000;
 /** With Redis, how often the revision is polled beside pub/sub (a message missed during a reconnect). */
 const REDIS_POLL_MS = 1000;
 
-type Counters = { -readonly [K in keyof DaylightStats]: DaylightStats[K] };
+type CensusStats = 'censusSeries' | 'censusBytes' | 'censusFailures';
+type Counters = { -readonly [K in Exclude<keyof DaylightStats, CensusStats>]: DaylightStats[K] };
 
 /**
  * Creates the Daylight server core. It reads the registry right away (see
@@ -208,7 +209,13 @@ class Daylight implements DaylightServer {
   }
 
   get stats(): Readonly<DaylightStats> {
-    return Object.freeze({ ...this.#counters });
+    const census = this.#census;
+    return Object.freeze({
+      ...this.#counters,
+      censusSeries: census?.census.seriesCount ?? 0,
+      censusBytes: census?.census.bytes ?? 0,
+      censusFailures: census?.failures ?? 0,
+    });
   }
 
   stampFor(request: DaylightRequest): ReleaseStamp | undefined {

@@ -127,6 +127,12 @@ export interface DaylightStats {
   readonly registryReloads: number;
   /** Requests whose `cohort` or `keys` callback threw; they got everyone's release. */
   readonly resolveFailures: number;
+  /** Series (release × cohort, `unknown` and `other` included) this server's census counts; 0 with `census: false`. */
+  readonly censusSeries: number;
+  /** Bytes of this server's census registers (its sketches, and with Redis the ones waiting for the next flush). */
+  readonly censusBytes: number;
+  /** Requests the census could not count (it never throws into a response). */
+  readonly censusFailures: number;
 }
 
 /** What `server.halt()` takes. */

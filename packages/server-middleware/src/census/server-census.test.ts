@@ -51,7 +51,12 @@ describe('the census of a server', () => {
     cleanups.push(() => store.cleanup());
     const { url, daylight } = await serve({ config: store.registryFile, watch: false });
     await pingAll(url, '1.0.0', sessionIds(300, 1));
+    const oneSeries = daylight.stats;
+    expect(oneSeries).toMatchObject({ censusSeries: 1, censusFailures: 0 });
+    expect(oneSeries.censusBytes).toBeGreaterThan(0);
     await ping(url, '0.0.1-dev', 'dev-build-tab-x');
+    expect(daylight.stats.censusSeries).toBe(2);
+    expect(daylight.stats.censusBytes).toBeGreaterThan(oneSeries.censusBytes);
     const census = (await daylight.census())!;
     expect(census.scope).toBe('server');
     expect(census.series.map((s) => [s.release, s.cohort, s.sessions['5m']])).toEqual([
@@ -82,6 +87,7 @@ describe('the census of a server', () => {
     const { url, daylight } = await serve({ config: store.registryFile, watch: false, census: false });
     expect(await ping(url, '1.0.0', 'some-tab-aaaa')).toBe(200);
     expect(await daylight.census()).toBeUndefined();
+    expect(daylight.stats).toMatchObject({ censusSeries: 0, censusBytes: 0, censusFailures: 0 });
   });
 
   it('rejects a bad census option, naming it', () => {
