@@ -8,7 +8,7 @@
 import { mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Page } from '@playwright/test';
+import type { BrowserContext, Page } from '@playwright/test';
 import { buildRelease } from '../examples/office-app/scripts/build.mjs';
 import { test, expect, watch, signIn, TEST_HALT } from './support/fixtures.js';
 
@@ -173,18 +173,29 @@ function emulateVisibility(hidden: boolean): void {
   };
 }
 
+/** Two signed-in tabs of one browser, the first one shown and the second hidden; the second polls every `poll` ms. */
+async function twoTabs(context: BrowserContext, url: string, poll: number): Promise<{ shown: Page; hidden: Page }> {
+  const shown = await context.newPage();
+  const hidden = await context.newPage();
+  await shown.addInitScript(emulateVisibility, false);
+  await hidden.addInitScript(emulateVisibility, true);
+  await signIn(shown, url);
+  await hidden.goto(`${url}/?poll=${poll}`);
+  await expect(hidden.getByTestId('user')).toHaveText('signed in as ada');
+  return { shown, hidden };
+}
+
+const setVisibility = (page: Page, state: 'visible' | 'hidden'): Promise<void> =>
+  page.evaluate((next) => (window as unknown as { setVisibility(next: string): void }).setVisibility(next), state);
+
 test('the prompt appears in the tab in front of the person, not in the background tab that was ready first', async ({
   context,
   office,
 }) => {
-  const background = await context.newPage();
-  const front = await context.newPage();
-  await background.addInitScript(emulateVisibility, true);
-  await front.addInitScript(emulateVisibility, false);
   // The background tab polls every 500 ms and the front one every 3 s: the background one verifies first.
-  await signIn(background, office.url);
-  await front.goto(`${office.url}/?poll=3000`);
-  await expect(front.getByTestId('user')).toHaveText('signed in as ada');
+  const { shown: background, hidden: front } = await twoTabs(context, office.url, 3000);
+  await setVisibility(background, 'hidden');
+  await setVisibility(front, 'visible');
   await office.promote('1.1.0');
   await ready(background, '1.1.0');
   await ready(front, '1.1.0');
@@ -192,9 +203,7 @@ test('the prompt appears in the tab in front of the person, not in the backgroun
   await expect(banner(front)).toHaveCount(1);
   await expect(banner(background)).toHaveCount(0);
   // Shown now, the background tab waits behind the front tab's prompt: still one prompt in all.
-  await background.evaluate(() =>
-    (window as unknown as { setVisibility(next: string): void }).setVisibility('visible'),
-  );
+  await setVisibility(background, 'visible');
   await front.getByRole('button', { name: 'Update now' }).click();
   await expect(version(front)).toHaveText('1.1.0');
   // Settled by the answer in front: no prompt, and it switches at its next safe moment.
@@ -204,6 +213,42 @@ test('the prompt appears in the tab in front of the person, not in the backgroun
   for (const page of [front, background]) {
     await expect(page.getByTestId('user')).toHaveText('signed in as ada');
     await expect(banner(page)).toHaveCount(0);
+  }
+});
+
+test('the prompt follows the person to the tab they move to, and "Later" holds for every tab', async ({
+  context,
+  office,
+}) => {
+  const { shown: first, hidden: second } = await twoTabs(context, office.url, 500);
+  await office.promote('1.1.0');
+  await ready(first, '1.1.0');
+  await ready(second, '1.1.0');
+  await expect(banner(first)).toHaveCount(1);
+  await expect(banner(second)).toHaveCount(0);
+
+  /** The person moves from one tab to the other, as the browser reports it: one hidden, then the other shown. */
+  const moveTo = async (to: Page, from: Page): Promise<void> => {
+    await setVisibility(from, 'hidden');
+    await setVisibility(to, 'visible');
+  };
+  await moveTo(second, first);
+  await expect(banner(second)).toHaveCount(1);
+  await expect(banner(first)).toHaveCount(0);
+  await moveTo(first, second);
+  await expect(banner(first)).toHaveCount(1);
+  await expect(banner(second)).toHaveCount(0);
+
+  // "Later" in one tab: no other tab asks again for 1.1.0.
+  await first.getByRole('button', { name: 'Later' }).click();
+  await expect(banner(first)).toHaveCount(0);
+  await moveTo(second, first);
+  await second.waitForTimeout(1_000);
+  await expect(banner(second)).toHaveCount(0);
+  for (const page of [first, second]) {
+    await expect(version(page)).toHaveText('1.0.0');
+    await expect(status(page)).toHaveText('1.1.0 is downloaded and verified');
+    await expect(page.getByTestId('user')).toHaveText('signed in as ada');
   }
 });
 

@@ -30,8 +30,10 @@ export interface BannerOptions {
 
 /**
  * Shows the banner whenever a release that the policy says to prompt for is
- * downloaded, and a countdown for a forced switch (no "Later" then). Returns
- * a function that removes it and stops listening.
+ * downloaded, and a countdown for a forced switch (no "Later" then). "Later"
+ * calls `client.dismiss()`, so with `@daylight/client/tabs` no other tab asks
+ * again; a prompt that moved to another tab (`withdrawn`) leaves this one.
+ * Returns a function that removes it and stops listening.
  */
 export function mountBanner(client: DaylightClient, options: BannerOptions = {}): () => void {
   let element: HTMLElement | undefined;
@@ -43,8 +45,9 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
   };
   const show = (event: CustomEvent<DownloadedDetail>): void => {
     const { policy, deadline } = event.detail;
-    if (policy !== 'prompt' && policy !== 'force') return;
+    // A new answer replaces the banner; `auto` (settled in another tab) leaves none.
     remove();
+    if (policy !== 'prompt' && policy !== 'force') return;
     const root = document.createElement('div');
     root.setAttribute('role', 'status');
     root.setAttribute('aria-live', 'polite');
@@ -66,7 +69,10 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
         text.textContent = `The update could not start: ${error.message}`;
       });
     });
-    dismiss.addEventListener('click', remove);
+    dismiss.addEventListener('click', () => {
+      remove();
+      client.dismiss();
+    });
     root.append(text, accept);
     if (policy === 'prompt') root.append(dismiss);
     else if (deadline !== undefined) {
@@ -88,10 +94,16 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
     // Gone as soon as the release it offers is no longer the one ready.
     if (element && client.state.status !== 'ready' && client.state.status !== 'applying') remove();
   };
+  // The prompt moved to the tab the person is in now (`@daylight/client/tabs`).
+  const onWithdrawn = (event: CustomEvent<{ readonly version: string }>): void => {
+    if (element?.dataset.daylightBanner === event.detail.version) remove();
+  };
   client.addEventListener('downloaded', show);
+  client.addEventListener('withdrawn', onWithdrawn);
   client.addEventListener('statechange', onState);
   return () => {
     client.removeEventListener('downloaded', show);
+    client.removeEventListener('withdrawn', onWithdrawn);
     client.removeEventListener('statechange', onState);
     remove();
   };

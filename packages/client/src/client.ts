@@ -112,12 +112,18 @@ export interface DaylightExtension {
   /** Wraps downloading and verifying a release's files; `run` does it in this tab. */
   download?(version: string, run: () => Promise<void>, signal: AbortSignal): Promise<void>;
   /**
-   * The policy says `prompt`: resolve `'prompt'` when this tab should ask, or
-   * `'auto'` when an answer given elsewhere settles it (the tab then switches
-   * at its own next safe moment).
+   * The policy says `prompt`, and nothing is shown until the extension
+   * answers: `'prompt'` each time this tab should show the prompt (the client
+   * emits `downloaded`), `'hide'` when it should stop showing it because
+   * another tab shows it now (`withdrawn`), and `'auto'` when an answer given
+   * elsewhere settles it (the tab then switches at its own next safe moment;
+   * no answer counts after that). `signal` aborts when the tab moves on.
    */
-  prompt?(version: string, signal: AbortSignal): Promise<'prompt' | 'auto'>;
+  prompt?(version: string, signal: AbortSignal, answer: (answer: PromptAnswer) => void): void;
 }
+
+/** What a prompt extension answers; see {@link DaylightExtension.prompt}. */
+export type PromptAnswer = 'prompt' | 'hide' | 'auto';
 
 export type DaylightStatus = 'inert' | 'idle' | 'checking' | 'downloading' | 'ready' | 'applying' | 'error';
 
@@ -166,8 +172,16 @@ export interface DaylightEventMap {
   available: CustomEvent<AvailableDetail>;
   /** Bytes of the release downloaded and verified so far. */
   progress: CustomEvent<DownloadProgress>;
-  /** Every file of the release is verified; `apply()` can switch now. */
+  /**
+   * Every file of the release is verified; `apply()` can switch now. With
+   * `@daylight/client/tabs` and `policy: 'prompt'` it fires again each time
+   * the prompt comes (back) to this tab.
+   */
   downloaded: CustomEvent<DownloadedDetail>;
+  /** With `@daylight/client/tabs`: the prompt moved to the tab the person is in now; hide it here. */
+  withdrawn: CustomEvent<{ readonly version: string }>;
+  /** `dismiss()` was called: the person chose "Later" for this release. */
+  dismissed: CustomEvent<{ readonly version: string }>;
   /** The switch starts: the app's state was saved and the page is leaving. */
   applying: CustomEvent<{ readonly version: string }>;
   /** On the new page: the switch landed, with the state the old page saved. */
@@ -543,6 +557,16 @@ export class DaylightClient extends EventTarget {
     return () => {
       if (this.#blockers.delete(token)) this.#cleared();
     };
+  }
+
+  /**
+   * The person chose "Later" for the release offered: emits `dismissed`, so
+   * that with `@daylight/client/tabs` no other tab asks again for it. The
+   * release stays ready, and `apply()` still switches to it.
+   */
+  dismiss(): void {
+    const { status, target } = this.#state;
+    if (status === 'ready' && target) this.#emit('dismissed', { version: target });
   }
 
   /**
@@ -974,26 +998,32 @@ export class DaylightClient extends EventTarget {
       if (this.#abort !== abort) return;
       this.#manifest = manifest;
       const belowFloor = this.#min !== undefined && compareVersions(running, this.#min) < 0;
-      let policy = policyFor(this.#options.policy, running, version, manifest.urgency, belowFloor);
+      const policy = policyFor(this.#options.policy, running, version, manifest.urgency, belowFloor);
       const deadline = policy === 'force' ? Date.now() + this.#options.grace : undefined;
       this.#set({ status: 'ready', policy, deadline });
+      const announce = (answer: Policy | 'hide'): void => {
+        if (answer === 'hide') return this.#emit('withdrawn', { version });
+        if (answer !== this.#state.policy) this.#set({ policy: answer });
+        this.#emit('downloaded', {
+          version,
+          from: running,
+          kind: changeKind(running, version),
+          policy: answer,
+          urgency: manifest.urgency,
+          notes: manifest.notes,
+          deadline,
+        });
+        this.#arm();
+        if (this.#deferred) this.#moment();
+      };
       const asks = this.#extensions.find((extension) => extension.prompt !== undefined);
       if (policy === 'prompt' && asks?.prompt) {
-        policy = await asks.prompt(version, abort.signal);
-        if (this.#abort !== abort || this.#state.status !== 'ready') return;
-        this.#set({ policy });
-      }
-      this.#emit('downloaded', {
-        version,
-        from: running,
-        kind: changeKind(running, version),
-        policy,
-        urgency: manifest.urgency,
-        notes: manifest.notes,
-        deadline,
-      });
-      this.#arm();
-      if (this.#deferred) this.#moment();
+        // Answers count while this release waits for one: not once the tab moved on, settled or was forced.
+        asks.prompt(version, abort.signal, (answer) => {
+          const { status, policy: now } = this.#state;
+          if (this.#abort === abort && status === 'ready' && now === 'prompt') announce(answer);
+        });
+      } else announce(policy);
     } catch (cause) {
       if (this.#abort !== abort) return;
       const error =

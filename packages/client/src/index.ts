@@ -14,6 +14,7 @@ export type {
   SafeMoments,
   ReportKind,
   DaylightExtension,
+  PromptAnswer,
 } from './client.js';
 export type { DownloadProgress } from './download.js';
 export { DaylightError, isDaylightError } from './errors.js';

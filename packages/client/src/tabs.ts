@@ -6,19 +6,20 @@
  *   Lock; a tab that gets the lock after another verified that version skips
  *   its own download (the files are in the shared HTTP cache, and the shell's
  *   `integrity` attributes make the browser check them again when they run).
- * - The prompt appears in one tab: the one holding the version's prompt lock,
- *   until it leaves. Only a tab the person can see asks for that lock: a
- *   hidden tab waits until it is shown, so the prompt lands where the person
- *   is working rather than in whichever background tab was ready first.
- *   Accepting it (or any switch to that version) settles the others over
- *   BroadcastChannel (and localStorage): they switch at their own next safe
- *   moment, hidden ones quietly. When the prompting tab closes unanswered,
- *   the next tab shown takes the prompt, so no tab is left with a button
- *   that does nothing.
+ * - The prompt appears in one tab, the one in front of the person: the tab
+ *   holding the version's prompt lock shows it. Only a tab the person can see
+ *   asks for that lock, and a tab that is hidden lets go of it (the client
+ *   emits `withdrawn` there), so when the person moves to another tab of the
+ *   app the prompt moves with them. "Later" (`client.dismiss()`) holds for
+ *   every tab. Accepting the prompt (or any switch to that version) settles
+ *   the others over BroadcastChannel (and localStorage): they switch at their
+ *   own next safe moment, hidden ones quietly. When the prompting tab closes
+ *   unanswered, the next tab shown takes the prompt, so no tab is left with a
+ *   button that does nothing.
  *
  * Where Web Locks are missing every tab downloads and prompts for itself
- * (`mode: 'none'`); accepting in one still settles the others that have not
- * prompted yet when BroadcastChannel exists.
+ * (`mode: 'none'`); accepting in one still settles the others when
+ * BroadcastChannel exists.
  */
 import type { DaylightClient, DaylightExtension } from './client.js';
 import { pushJson, readJson } from './storage.js';
@@ -40,8 +41,11 @@ export interface TabCoordinator {
   stop(): void;
 }
 
-interface SettledMessage {
-  readonly type: 'daylight:settled';
+/** What tabs tell each other: a version was switched to (settled), or put off with "Later" (dismissed). */
+type News = 'settled' | 'dismissed';
+
+interface NewsMessage {
+  readonly type: `daylight:${News}`;
   readonly version: string;
 }
 
@@ -56,23 +60,40 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
   }
   const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
   const channel = typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(name) : undefined;
-  const settled = (version: string): boolean => (readJson<string[]>('settled', true) ?? []).includes(version);
-  const listeners = new Set<(version: string) => void>();
-  const onMessage = (event: MessageEvent<SettledMessage>): void => {
-    if (event.data?.type === 'daylight:settled') listeners.forEach((listener) => listener(event.data.version));
+  /** News heard over the channel, for when localStorage cannot keep it. */
+  const heard = { settled: new Set<string>(), dismissed: new Set<string>() };
+  const knows = (news: News, version: string): boolean =>
+    heard[news].has(version) || (readJson<string[]>(news, true) ?? []).includes(version);
+  const listeners = new Set<(news: News, version: string) => void>();
+  const hear = (news: News, version: string): void => {
+    heard[news].add(version);
+    listeners.forEach((listener) => listener(news, version));
+  };
+  const tell = (news: News, version: string): void => {
+    pushJson(news, version, true);
+    channel?.postMessage({ type: `daylight:${news}`, version } satisfies NewsMessage);
+    hear(news, version);
+  };
+  const onMessage = ({ data }: MessageEvent<NewsMessage>): void => {
+    if (data?.type === 'daylight:settled' || data?.type === 'daylight:dismissed') {
+      hear(data.type === 'daylight:settled' ? 'settled' : 'dismissed', data.version);
+    }
   };
   const onStorage = (event: StorageEvent): void => {
-    if (event.key === 'daylight:settled')
-      listeners.forEach((listener) => readJson<string[]>('settled', true)?.forEach(listener));
+    for (const news of ['settled', 'dismissed'] as const) {
+      if (event.key === `daylight:${news}`) readJson<string[]>(news, true)?.forEach((version) => hear(news, version));
+    }
   };
   channel?.addEventListener('message', onMessage);
   if (typeof window !== 'undefined') window.addEventListener('storage', onStorage);
 
-  const onApplying = (event: CustomEvent<{ readonly version: string }>): void => {
-    pushJson('settled', event.detail.version, true);
-    channel?.postMessage({ type: 'daylight:settled', version: event.detail.version } satisfies SettledMessage);
-  };
+  const onApplying = (event: CustomEvent<{ readonly version: string }>): void => tell('settled', event.detail.version);
+  const onDismissed = (event: CustomEvent<{ readonly version: string }>): void =>
+    tell('dismissed', event.detail.version);
   client.addEventListener('applying', onApplying);
+  client.addEventListener('dismissed', onDismissed);
+  const shown = (): boolean => typeof document === 'undefined' || document.visibilityState === 'visible';
+  const stopped = new AbortController();
 
   const extension: DaylightExtension = {
     async download(version, run, signal) {
@@ -83,45 +104,62 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
         pushJson('verified', version, true);
       });
     },
-    prompt(version, signal) {
-      return new Promise((resolve) => {
-        const release = new AbortController();
-        const done = (answer: 'prompt' | 'auto'): void => {
-          listeners.delete(onSettled);
-          if (answer === 'auto') release.abort();
-          resolve(answer);
-        };
-        const onSettled = (settledVersion: string): void => {
-          if (settledVersion === version) done('auto');
-        };
-        if (settled(version)) return done('auto');
-        listeners.add(onSettled);
-        signal.addEventListener('abort', () => release.abort(), { once: true });
-        if (!locks) return done('prompt');
-        // Held until this tab leaves, settles, or moves on to another version.
-        const ask = (): void => {
-          locks
-            .request(`${name}:prompt:${version}`, { signal: release.signal }, () => {
-              if (settled(version)) {
-                done('auto');
+    prompt(version, signal, answer) {
+      if (knows('settled', version)) return answer('auto');
+      // Ends everything this tab does for the version: it moved on, or the version was settled.
+      const done = new AbortController();
+      const end = (): void => done.abort();
+      signal.addEventListener('abort', end, { once: true });
+      stopped.signal.addEventListener('abort', end, { once: true });
+      /** Resolves once `ok()` holds, re-checked on every visibility change and every piece of news. */
+      const until = (ok: () => boolean): Promise<void> =>
+        new Promise((resolve) => {
+          const check = (): void => {
+            if (!done.signal.aborted && !ok()) return;
+            document.removeEventListener('visibilitychange', check);
+            waiting.delete(check);
+            done.signal.removeEventListener('abort', check);
+            resolve();
+          };
+          document.addEventListener('visibilitychange', check);
+          waiting.add(check);
+          done.signal.addEventListener('abort', check);
+          check();
+        });
+      const waiting = new Set<() => void>();
+      const onNews = (news: News, about: string): void => {
+        if (about !== version) return;
+        if (news === 'settled') {
+          end();
+          answer('auto');
+        } else if (!locks) answer('hide'); // each tab prompts for itself: "Later" in one clears them all
+        waiting.forEach((check) => check());
+      };
+      listeners.add(onNews);
+      done.signal.addEventListener('abort', () => listeners.delete(onNews));
+      if (!locks) return answer('prompt');
+      const wanted = (): boolean => shown() && !knows('dismissed', version);
+      void (async () => {
+        while (!done.signal.aborted) {
+          // A hidden tab asks once shown; nobody asks for a version put off with "Later".
+          await until(wanted);
+          if (done.signal.aborted) return;
+          await locks
+            .request(`${name}:prompt:${version}`, { signal: done.signal }, async () => {
+              if (knows('settled', version)) {
+                end();
+                answer('auto');
                 return;
               }
-              done('prompt');
-              return new Promise<void>((unlock) => release.signal.addEventListener('abort', () => unlock()));
+              if (!wanted()) return;
+              answer('prompt');
+              // Held while the person can see it; hidden, or put off, it goes to whoever is shown next.
+              await until(() => !wanted());
+              if (!done.signal.aborted) answer('hide');
             })
             .catch(() => undefined);
-        };
-        // A hidden tab asks once it is shown (and not at all if it settles or moves on before).
-        const shown = (): boolean => typeof document === 'undefined' || document.visibilityState === 'visible';
-        if (shown()) return ask();
-        const onVisibility = (): void => {
-          if (!shown()) return;
-          document.removeEventListener('visibilitychange', onVisibility);
-          if (!release.signal.aborted) ask();
-        };
-        document.addEventListener('visibilitychange', onVisibility);
-        release.signal.addEventListener('abort', () => document.removeEventListener('visibilitychange', onVisibility));
-      });
+        }
+      })();
     },
   };
   client.extend(extension);
@@ -133,7 +171,9 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
       channel?.close();
       if (typeof window !== 'undefined') window.removeEventListener('storage', onStorage);
       client.removeEventListener('applying', onApplying);
+      client.removeEventListener('dismissed', onDismissed);
       listeners.clear();
+      stopped.abort();
     },
   };
 }
