@@ -4,9 +4,7 @@
  * the release downloads and is verified, and one accepted switch lands on it
  * with the login and the unsaved form intact. Then what must not happen.
  */
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { test, expect, watch, signIn } from './support/fixtures.js';
+import { test, expect, watch, signIn, corruptEntry, recordErrorCodes } from './support/fixtures.js';
 import { startStaleShellProxy } from './support/stale-proxy.js';
 
 test.beforeEach(async ({ page }) => {
@@ -85,21 +83,9 @@ test('an asset whose bytes do not match its hash is never switched to and the pa
   office,
 }) => {
   const seen = watch(page);
-  // Corrupt the published entry of 1.1.0, as a broken upload or a tampering proxy would.
-  const assets = path.join(path.dirname(office.store), 'releases/1.1.0/files/assets');
-  const entry = (await readdir(assets)).find((name) => name.startsWith('app-'))!;
-  const bytes = await readFile(path.join(assets, entry));
-  bytes[100] = bytes[100]! ^ 0xff;
-  await writeFile(path.join(assets, entry), bytes);
-
+  await corruptEntry(office, '1.1.0');
   await signIn(page, office.url, seen);
-  await page.waitForFunction(() => 'daylight' in window);
-  await page.evaluate(() => {
-    const daylight = (window as unknown as { daylight: EventTarget }).daylight;
-    daylight.addEventListener('error', (event) => {
-      sessionStorage.setItem('test:error', (event as CustomEvent<{ error: { code: string } }>).detail.error.code);
-    });
-  });
+  await recordErrorCodes(page);
   await office.promote('1.1.0');
 
   await expect(page.locator('#daylight-status')).toContainText('does not match its integrity hash');

@@ -8,9 +8,9 @@
 import { mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { BrowserContext, Page } from '@playwright/test';
+import type { Page } from '@playwright/test';
 import { buildRelease } from '../examples/office-app/scripts/build.mjs';
-import { test, expect, watch, signIn, TEST_HALT } from './support/fixtures.js';
+import { test, expect, watch, signIn, setVisibility, twoTabs, TEST_HALT } from './support/fixtures.js';
 
 /** Releases built for this file only (once per worker): 1.2.0 throws on boot, 1.1.1 is a fixed re-release. */
 let extraBuilds: string;
@@ -156,37 +156,6 @@ test('three tabs: one downloads, one prompts, all three end on the new release, 
   }
   expect(office.requests.filter((r) => /releases\/1\.1\.0\/files\/assets\/app-/.test(r))).toHaveLength(1);
 });
-
-/**
- * Playwright keeps every page visible (microsoft/playwright#2286), so a tab's
- * visibility is emulated inside the page: `document.visibilityState`,
- * `document.hidden` and the `visibilitychange` event. Locks, channels and
- * everything else are the real browser's.
- */
-function emulateVisibility(hidden: boolean): void {
-  let state = hidden ? 'hidden' : 'visible';
-  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => state });
-  Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => state === 'hidden' });
-  (window as unknown as { setVisibility(next: string): void }).setVisibility = (next) => {
-    state = next;
-    document.dispatchEvent(new Event('visibilitychange'));
-  };
-}
-
-/** Two signed-in tabs of one browser, the first one shown and the second hidden; the second polls every `poll` ms. */
-async function twoTabs(context: BrowserContext, url: string, poll: number): Promise<{ shown: Page; hidden: Page }> {
-  const shown = await context.newPage();
-  const hidden = await context.newPage();
-  await shown.addInitScript(emulateVisibility, false);
-  await hidden.addInitScript(emulateVisibility, true);
-  await signIn(shown, url);
-  await hidden.goto(`${url}/?poll=${poll}`);
-  await expect(hidden.getByTestId('user')).toHaveText('signed in as ada');
-  return { shown, hidden };
-}
-
-const setVisibility = (page: Page, state: 'visible' | 'hidden'): Promise<void> =>
-  page.evaluate((next) => (window as unknown as { setVisibility(next: string): void }).setVisibility(next), state);
 
 test('the prompt appears in the tab in front of the person, not in the background tab that was ready first', async ({
   context,

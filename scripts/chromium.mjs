@@ -4,6 +4,9 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
+/** Resolves to 127.0.0.1 in the tests' Chromium; pages served under it are not a secure context. */
+export const INTRANET_HOST = 'office.intranet';
+
 /** Flags for Chromium on this kind of machine (root, no GPU, a closed network). */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
@@ -14,6 +17,9 @@ export const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
   '--disable-dev-shm-usage',
+  // A name for the loopback address that is not "localhost": a page there is
+  // not a secure context, like an office intranet on plain http (e2e/intranet.spec.ts).
+  `--host-resolver-rules=MAP ${INTRANET_HOST} 127.0.0.1`,
 ];
 
 function playwrightsOwn() {

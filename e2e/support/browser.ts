@@ -1,2 +1,2 @@
 /** Re-exported for the Playwright config: see scripts/chromium.mjs. */
-export { CHROMIUM_ARGS, findChromium } from '../../scripts/chromium.mjs';
+export { CHROMIUM_ARGS, INTRANET_HOST, findChromium } from '../../scripts/chromium.mjs';

@@ -5,12 +5,12 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { test as base, expect, type Page, type Request } from '@playwright/test';
+import { test as base, expect, type BrowserContext, type Page, type Request } from '@playwright/test';
 import { startOfficeServer, type OfficeServer } from '../../examples/office-app/server/app.mjs';
 
 const run = promisify(execFile);
@@ -138,4 +138,59 @@ export async function signIn(page: Page, url: string, seen?: Watch, user = 'ada'
   await expect(page.getByTestId('user')).toHaveText(`signed in as ${user}`);
   await expect(page.locator('#invoice')).toBeVisible();
   if (seen) seen.failedApi.length = 0;
+}
+
+/**
+ * Playwright keeps every page visible (microsoft/playwright#2286), so a tab's
+ * visibility is emulated inside the page: `document.visibilityState`,
+ * `document.hidden` and the `visibilitychange` event. Locks, channels and
+ * everything else are the real browser's.
+ */
+export function emulateVisibility(hidden: boolean): void {
+  let state = hidden ? 'hidden' : 'visible';
+  Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => state });
+  Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => state === 'hidden' });
+  (window as unknown as { setVisibility(next: string): void }).setVisibility = (next) => {
+    state = next;
+    document.dispatchEvent(new Event('visibilitychange'));
+  };
+}
+
+/** Two signed-in tabs of one browser, the first one shown and the second hidden; the second polls every `poll` ms. */
+export async function twoTabs(
+  context: BrowserContext,
+  url: string,
+  poll: number,
+): Promise<{ shown: Page; hidden: Page }> {
+  const shown = await context.newPage();
+  const hidden = await context.newPage();
+  await shown.addInitScript(emulateVisibility, false);
+  await hidden.addInitScript(emulateVisibility, true);
+  await signIn(shown, url);
+  await hidden.goto(`${url}/?poll=${poll}`);
+  await expect(hidden.getByTestId('user')).toHaveText('signed in as ada');
+  return { shown, hidden };
+}
+
+export const setVisibility = (page: Page, state: 'visible' | 'hidden'): Promise<void> =>
+  page.evaluate((next) => (window as unknown as { setVisibility(next: string): void }).setVisibility(next), state);
+
+/** Flips a byte of `version`'s published entry script, as a broken upload or a tampering proxy would. */
+export async function corruptEntry(office: Office, version: string): Promise<void> {
+  const assets = path.join(path.dirname(office.store), `releases/${version}/files/assets`);
+  const entry = (await readdir(assets)).find((name) => name.startsWith('app-'))!;
+  const bytes = await readFile(path.join(assets, entry));
+  bytes[100] = bytes[100]! ^ 0xff;
+  await writeFile(path.join(assets, entry), bytes);
+}
+
+/** Keeps the code of the client's last `error` event in the page's `sessionStorage['test:error']`. */
+export async function recordErrorCodes(page: Page): Promise<void> {
+  await page.waitForFunction(() => 'daylight' in window);
+  await page.evaluate(() => {
+    const daylight = (window as unknown as { daylight: EventTarget }).daylight;
+    daylight.addEventListener('error', (event) => {
+      sessionStorage.setItem('test:error', (event as CustomEvent<{ error: { code: string } }>).detail.error.code);
+    });
+  });
 }

@@ -53,7 +53,7 @@ const daylight = createDaylight({
 // Before start(): the watchdog must see an error thrown right after it.
 const watchdog = number('watchdog');
 watchBoot(daylight, watchdog === undefined ? {} : { timeout: watchdog });
-coordinateTabs(daylight);
+const tabs = coordinateTabs(daylight);
 recoverChunkErrors(daylight);
 const serviceWorker = params.get('sw') === '1' ? enableServiceWorker(daylight) : undefined;
 const api = ky.create({ prefixUrl: '/api', hooks: daylight.kyHooks, retry: 0, timeout: 10_000 });
@@ -211,7 +211,7 @@ async function route(user: string, restored?: Snapshot): Promise<void> {
 async function boot(): Promise<void> {
   daylight.start();
   mountBanner(daylight);
-  Object.assign(window, { daylight, daylightServiceWorker: { worker: serviceWorker, reset } });
+  Object.assign(window, { daylight, daylightTabs: tabs, daylightServiceWorker: { worker: serviceWorker, reset } });
   if (__APP_BROKEN__) throw new Error(`release ${__APP_VERSION__} is broken on purpose`);
   await showApp(daylight.restored as Snapshot | undefined);
   daylight.ready();

@@ -17,11 +17,14 @@
  *   unanswered, the next tab shown takes the prompt, so no tab is left with a
  *   button that does nothing.
  *
- * Where Web Locks are missing every tab downloads and prompts for itself
- * (`mode: 'none'`); accepting in one still settles the others when
- * BroadcastChannel exists.
+ * Web Locks exist only in secure contexts. On a plain-http intranet the locks
+ * are leases in localStorage instead (`mode: 'leases'`, see leases.ts); only
+ * where localStorage cannot be written either does every tab download and
+ * prompt for itself (`mode: 'none'`), and accepting in one still settles the
+ * others when BroadcastChannel exists.
  */
 import type { DaylightClient, DaylightExtension } from './client.js';
+import { leaseLocks, type RequestLock } from './leases.js';
 import { pushJson, readJson } from './storage.js';
 
 export interface TabsOptions {
@@ -34,8 +37,12 @@ export interface TabsOptions {
 }
 
 export interface TabCoordinator {
-  /** `locks`: full coordination; `none`: each tab on its own (no Web Locks here). */
-  readonly mode: 'locks' | 'none';
+  /**
+   * `locks`: full coordination with Web Locks; `leases`: the same through
+   * localStorage (not a secure context, so no Web Locks); `none`: each tab
+   * on its own.
+   */
+  readonly mode: 'locks' | 'leases' | 'none';
   /** Why coordination is degraded, when it is. */
   readonly reason: string | undefined;
   stop(): void;
@@ -58,7 +65,12 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
   if (typeof name !== 'string' || name === '') {
     throw new TypeError(`coordinateTabs: name must be a non-empty string, got ${JSON.stringify(name)}`);
   }
-  const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+  const webLocks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+  const locks: RequestLock | undefined = webLocks
+    ? async (lock, signal, work) => {
+        await webLocks.request(lock, { signal }, work);
+      }
+    : leaseLocks();
   const channel = typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(name) : undefined;
   /** News heard over the channel, for when localStorage cannot keep it. */
   const heard = { settled: new Set<string>(), dismissed: new Set<string>() };
@@ -98,7 +110,7 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
   const extension: DaylightExtension = {
     async download(version, run, signal) {
       if (!locks) return run();
-      await locks.request(`${name}:download:${version}`, { signal }, async () => {
+      await locks(`${name}:download:${version}`, signal, async () => {
         if ((readJson<string[]>('verified', true) ?? []).includes(version)) return;
         await run();
         pushJson('verified', version, true);
@@ -144,28 +156,30 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
           // A hidden tab asks once shown; nobody asks for a version put off with "Later".
           await until(wanted);
           if (done.signal.aborted) return;
-          await locks
-            .request(`${name}:prompt:${version}`, { signal: done.signal }, async () => {
-              if (knows('settled', version)) {
-                end();
-                answer('auto');
-                return;
-              }
-              if (!wanted()) return;
-              answer('prompt');
-              // Held while the person can see it; hidden, or put off, it goes to whoever is shown next.
-              await until(() => !wanted());
-              if (!done.signal.aborted) answer('hide');
-            })
-            .catch(() => undefined);
+          await locks(`${name}:prompt:${version}`, done.signal, async () => {
+            if (knows('settled', version)) {
+              end();
+              answer('auto');
+              return;
+            }
+            if (!wanted()) return;
+            answer('prompt');
+            // Held while the person can see it; hidden, or put off, it goes to whoever is shown next.
+            await until(() => !wanted());
+            if (!done.signal.aborted) answer('hide');
+          }).catch(() => undefined);
         }
       })();
     },
   };
   client.extend(extension);
   return {
-    mode: locks ? 'locks' : 'none',
-    reason: locks ? undefined : 'Web Locks are not available: each tab downloads and prompts for itself',
+    mode: webLocks ? 'locks' : locks ? 'leases' : 'none',
+    reason: webLocks
+      ? undefined
+      : locks
+        ? 'Web Locks are not available (they need a secure context): tabs coordinate through localStorage leases'
+        : 'neither Web Locks nor localStorage are available: each tab downloads and prompts for itself',
     stop() {
       channel?.removeEventListener('message', onMessage);
       channel?.close();
