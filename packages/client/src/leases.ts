@@ -15,8 +15,16 @@
  */
 import { readJson, writeJson } from './storage.js';
 
-/** Runs `work` while holding the lock `name`; rejects with `signal`'s reason if it aborts before the lock is held. */
-export type RequestLock = (name: string, signal: AbortSignal, work: () => Promise<void>) => Promise<void>;
+/**
+ * Runs `work` while holding the lock `name`; rejects with `signal`'s reason if
+ * it aborts before the lock is held. `lost` aborts if another tab took the
+ * lock while `work` ran (a lease can be lost; a Web Lock cannot).
+ */
+export type RequestLock = (
+  name: string,
+  signal: AbortSignal,
+  work: (lost: AbortSignal) => Promise<void>,
+) => Promise<void>;
 
 interface Lease {
   readonly tab: string;
@@ -58,32 +66,51 @@ export function leaseLocks(): RequestLock | undefined {
   if (typeof window === 'undefined' || !writeJson('lease-probe', 1, true)) return undefined;
   writeJson('lease-probe', undefined, true);
   const me = Array.from(crypto.getRandomValues(new Uint32Array(2)), (n) => n.toString(36)).join('');
-  const ours = (lease: Lease | undefined): boolean => !lease || lease.tab === me || lease.until <= Date.now();
+  /** When the lease runs out; a lease that is not one, or that claims more than LEASE_MS ahead (a clock set back), already has. */
+  const end = (lease: Lease | undefined): number => {
+    const until = lease?.until;
+    return typeof until === 'number' && until <= Date.now() + LEASE_MS ? until : 0;
+  };
+  const holder = (key: string): string | undefined => {
+    const lease = readJson<Lease>(key, true);
+    return end(lease) > Date.now() ? lease!.tab : undefined;
+  };
   const claim = (key: string): boolean => writeJson(key, { tab: me, until: Date.now() + LEASE_MS }, true);
 
   return async (name, signal, work) => {
     const key = `lease:${name}`;
-    for (;;) {
-      signal.throwIfAborted();
-      const lease = readJson<Lease>(key, true);
-      if (!ours(lease)) {
-        await wait(lease!.until - Date.now(), signal, key);
-        continue;
-      }
-      claim(key);
-      await wait(CONFIRM_MS, signal);
-      if (readJson<Lease>(key, true)?.tab === me) break;
-    }
-    const renew = setInterval(() => {
-      if (ours(readJson<Lease>(key, true))) claim(key);
-    }, RENEW_MS);
+    const lost = new AbortController();
+    let renew: ReturnType<typeof setInterval> | undefined;
+    // From the first claim on: a claim left behind would hold the others up for LEASE_MS.
     const release = (): void => {
       clearInterval(renew);
       if (readJson<Lease>(key, true)?.tab === me) writeJson(key, undefined, true);
     };
     window.addEventListener('pagehide', release);
     try {
-      await work();
+      for (;;) {
+        signal.throwIfAborted();
+        const other = holder(key);
+        if (other !== undefined && other !== me) {
+          // Until it changes hands, or runs out (at most LEASE_MS from now).
+          const left = end(readJson<Lease>(key, true)) - Date.now();
+          await wait(Math.min(Math.max(left, 0), LEASE_MS) + 10, signal, key);
+          continue;
+        }
+        // Storage full: better the work done twice than never.
+        if (!claim(key)) return await work(lost.signal);
+        await wait(CONFIRM_MS, signal);
+        if (readJson<Lease>(key, true)?.tab === me) break;
+      }
+      renew = setInterval(() => {
+        const other = holder(key);
+        if (other === undefined || other === me) claim(key);
+        else {
+          clearInterval(renew);
+          lost.abort();
+        }
+      }, RENEW_MS);
+      await work(lost.signal);
     } finally {
       window.removeEventListener('pagehide', release);
       release();

@@ -62,13 +62,17 @@ interface NewsMessage {
  */
 export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}): TabCoordinator {
   const name = options.name ?? 'daylight';
-  if (typeof name !== 'string' || name === '') {
-    throw new TypeError(`coordinateTabs: name must be a non-empty string, got ${JSON.stringify(name)}`);
+  // Web Locks reserve names that start with "-".
+  if (typeof name !== 'string' || !/^[^-]/.test(name)) {
+    throw new TypeError(
+      `coordinateTabs: name must be a non-empty string that does not start with "-", got ${JSON.stringify(name)}`,
+    );
   }
   const webLocks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
+  const kept = new AbortController().signal; // a Web Lock is never taken away
   const locks: RequestLock | undefined = webLocks
     ? async (lock, signal, work) => {
-        await webLocks.request(lock, { signal }, work);
+        await webLocks.request(lock, { signal }, () => work(kept));
       }
     : leaseLocks();
   const channel = typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(name) : undefined;
@@ -109,7 +113,7 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
 
   const extension: DaylightExtension = {
     async download(version, run, signal) {
-      if (!locks) return run();
+      if (!locks || stopped.signal.aborted) return run();
       await locks(`${name}:download:${version}`, signal, async () => {
         if ((readJson<string[]>('verified', true) ?? []).includes(version)) return;
         await run();
@@ -118,56 +122,76 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
     },
     prompt(version, signal, answer) {
       if (knows('settled', version)) return answer('auto');
-      // Ends everything this tab does for the version: it moved on, or the version was settled.
-      const done = new AbortController();
-      const end = (): void => done.abort();
-      signal.addEventListener('abort', end, { once: true });
-      stopped.signal.addEventListener('abort', end, { once: true });
+      // After stop(), or without any lock, this tab prompts for itself (still not after "Later" elsewhere).
+      const alone = (): void => {
+        if (!knows('dismissed', version)) answer('prompt');
+      };
+      if (stopped.signal.aborted) return alone();
+      // Settled ends what this tab does for the version; so do moving on (signal) and stop().
+      const settled = new AbortController();
+      const ended = AbortSignal.any([signal, stopped.signal, settled.signal]);
+      const waiting = new Set<() => void>();
       /** Resolves once `ok()` holds, re-checked on every visibility change and every piece of news. */
       const until = (ok: () => boolean): Promise<void> =>
         new Promise((resolve) => {
           const check = (): void => {
-            if (!done.signal.aborted && !ok()) return;
+            if (!ended.aborted && !ok()) return;
             document.removeEventListener('visibilitychange', check);
             waiting.delete(check);
-            done.signal.removeEventListener('abort', check);
+            ended.removeEventListener('abort', check);
             resolve();
           };
           document.addEventListener('visibilitychange', check);
           waiting.add(check);
-          done.signal.addEventListener('abort', check);
+          ended.addEventListener('abort', check);
           check();
         });
-      const waiting = new Set<() => void>();
       const onNews = (news: News, about: string): void => {
         if (about !== version) return;
         if (news === 'settled') {
-          end();
+          settled.abort();
           answer('auto');
         } else if (!locks) answer('hide'); // each tab prompts for itself: "Later" in one clears them all
         waiting.forEach((check) => check());
       };
       listeners.add(onNews);
-      done.signal.addEventListener('abort', () => listeners.delete(onNews));
-      if (!locks) return answer('prompt');
+      ended.addEventListener('abort', () => listeners.delete(onNews), { once: true });
+      if (!locks) return alone();
+      let showing = false;
+      // stop() while this tab waits for the prompt: it prompts for itself from then on.
+      stopped.signal.addEventListener(
+        'abort',
+        () => {
+          if (!showing) alone();
+        },
+        { once: true, signal },
+      );
       const wanted = (): boolean => shown() && !knows('dismissed', version);
       void (async () => {
-        while (!done.signal.aborted) {
+        while (!ended.aborted) {
           // A hidden tab asks once shown; nobody asks for a version put off with "Later".
           await until(wanted);
-          if (done.signal.aborted) return;
-          await locks(`${name}:prompt:${version}`, done.signal, async () => {
+          if (ended.aborted) return;
+          let failed = false;
+          await locks(`${name}:prompt:${version}`, ended, async (lost) => {
             if (knows('settled', version)) {
-              end();
+              settled.abort();
               answer('auto');
               return;
             }
             if (!wanted()) return;
             answer('prompt');
-            // Held while the person can see it; hidden, or put off, it goes to whoever is shown next.
-            await until(() => !wanted());
-            if (!done.signal.aborted) answer('hide');
-          }).catch(() => undefined);
+            showing = true;
+            // Held while the person can see it; hidden, put off, or (a lease) taken by another tab, it goes.
+            lost.addEventListener('abort', () => waiting.forEach((check) => check()), { once: true });
+            await until(() => !wanted() || lost.aborted);
+            showing = false;
+            if (!ended.aborted) answer('hide');
+          }).catch(() => {
+            failed = !ended.aborted;
+          });
+          // A lock that cannot be had at all: prompt here rather than nowhere (and never spin on it).
+          if (failed) return alone();
         }
       })();
     },
