@@ -146,6 +146,28 @@ describe('the Redis store with two server processes', () => {
     expect((await cli('status')).stdout).toMatch(/^pilot +1\.0\.0 +- +1\.1\.0 +halted 1\.1\.0: 12 failed boots$/m);
   });
 
+  it('keeps both of two halts one server makes at the same moment (one connection, one WATCH)', async () => {
+    for (const cohort of ['east', 'west']) {
+      expect(await cli('promote', '1.0.0', '--cohort', cohort)).toMatchObject({ code: 0 });
+      expect(await cli('promote', '1.1.0', '--cohort', cohort)).toMatchObject({ code: 0 });
+    }
+    const quiet = { info() {}, warn() {}, error() {} };
+    const daylight = createDaylight({ config: path.join(root, 'releases.json'), redis: redis.url, logger: quiet });
+    try {
+      await daylight.ready;
+      const results = await Promise.all(
+        ['east', 'west'].map((cohort) => daylight.halt({ release: '1.1.0', cohort, reason: 'failed boots' })),
+      );
+      expect(results.map((r) => r.changed)).toEqual([true, true]);
+      expect(new Set(results.map((r) => r.revision)).size).toBe(2);
+    } finally {
+      await daylight.close();
+    }
+    const status = (await cli('status')).stdout;
+    expect(status).toMatch(/^east +1\.0\.0 +- +\S+ +halted 1\.1\.0: failed boots$/m);
+    expect(status).toMatch(/^west +1\.0\.0 +- +\S+ +halted 1\.1\.0: failed boots$/m);
+  });
+
   it('keeps stamping while Redis is down, fails no request, and picks up a change made meanwhile', async () => {
     await allStamp('v="1.1.0"');
     // Keep what Redis holds, so the Redis that comes back has it (the test runs Redis without automatic snapshots).

@@ -60,6 +60,8 @@ export class RedisRegistry {
   #client: Promise<Redis> | undefined;
   #subscriber: Redis | undefined;
   #closed = false;
+  /** The changes of this process, one after the other. */
+  #updates: Promise<unknown> = Promise.resolve();
 
   constructor(options: RedisRegistryOptions) {
     this.url = options.url;
@@ -97,6 +99,8 @@ export class RedisRegistry {
       connectTimeout: this.#connectTimeoutMs,
       enableOfflineQueue: false,
       maxRetriesPerRequest: server ? 1 : 0,
+      // A connection that hangs (a half-open socket after a failover) fails a command instead of blocking it.
+      commandTimeout: this.#connectTimeoutMs,
       // The server keeps trying every half second at most; the CLI fails at once.
       retryStrategy: server ? (times: number) => Math.min(50 * times, 500) : () => null,
     };
@@ -158,7 +162,21 @@ export class RedisRegistry {
    * @param apply computes the change from the registry read inside the transaction (`undefined` when none exists yet)
    * @throws {RegistryConflictError} when another writer changed the registry in between
    */
-  async update(
+  update(
+    apply: (registry: Registry | undefined) => ChangeOutcome | Promise<ChangeOutcome>,
+    audit: { readonly actor: string; readonly action: string },
+    basedOn?: number | null,
+  ): Promise<{ outcome: ChangeOutcome; revision: number }> {
+    // One at a time: WATCH belongs to the connection, and the first EXEC on it
+    // ends every watch, so a second change in flight on the same connection
+    // would commit unguarded over the first (a lost halt). Other processes
+    // are kept apart by WATCH itself.
+    const run = this.#updates.then(() => this.#update(apply, audit, basedOn));
+    this.#updates = run.catch(() => undefined);
+    return run;
+  }
+
+  async #update(
     apply: (registry: Registry | undefined) => ChangeOutcome | Promise<ChangeOutcome>,
     audit: { readonly actor: string; readonly action: string },
     basedOn?: number | null,
@@ -243,6 +261,8 @@ export class RedisRegistry {
       ...this.#options(),
       maxRetriesPerRequest: null,
       enableOfflineQueue: true,
+      // The SUBSCRIBE queued before the first connection waits for it, however long.
+      commandTimeout: undefined,
       retryStrategy: (times: number) => Math.min(50 * times, 500),
     });
     this.#subscriber = subscriber;

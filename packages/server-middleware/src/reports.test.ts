@@ -113,6 +113,22 @@ describe('POST {base}/reports', () => {
     expect(() => setup({ trust: true as unknown as () => boolean })).toThrow(/reports.trust must be a function/);
   });
 
+  it('counts reports only for published releases, so made-up versions cannot grow the counts', async () => {
+    const reports = createReports(undefined, {
+      halt: () => Promise.resolve(),
+      logger: { info() {}, warn() {}, error() {} },
+      cohortOf: () => undefined,
+      isRelease: (version) => version === '1.2.0',
+    });
+    for (let n = 0; n < 50; n++) {
+      const made = { kind: 'boot', version: `0.0.${n}`, session: `session-${String(n).padStart(4, '0')}` };
+      expect((await reports.handle(post(made))).status).toBe(204);
+    }
+    expect(reports.counts()).toEqual([]);
+    await reports.handle(post(boot()));
+    expect(reports.counts()).toEqual([expect.objectContaining({ release: '1.2.0', boots: 1 })]);
+  });
+
   it('rate-limits each session on its own', async () => {
     const { reports } = setup({ perMinute: 2 });
     const statuses = [];

@@ -76,6 +76,12 @@ export interface ReportsDeps {
   readonly logger: DaylightLogger;
   /** The request's cohort, or `undefined`. Never throws (the server guards the app's callback). */
   readonly cohortOf: (req: IncomingMessage | undefined) => string | undefined;
+  /**
+   * Whether `version` is a published release. Reports about other versions
+   * (a dev build, or made up) are accepted but not counted, so nobody can
+   * grow the counts without bound. @default every version
+   */
+  readonly isRelease?: (version: string) => boolean;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -87,6 +93,8 @@ export interface Reports {
 
 const SESSIONS_MAX = 10_000;
 const COUNTED_MAX = 100_000;
+/** Release × cohort pairs counted at most (published releases and the registry's cohorts keep it far below). */
+const COUNTS_MAX = 10_000;
 const MESSAGE_MAX = 500;
 
 function whole(name: string, value: unknown, fallback: number, min: number, max = Infinity): number {
@@ -152,9 +160,11 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     session: string,
     trusted: boolean,
   ): void => {
+    if (deps.isRelease?.(release) === false) return;
     const key = `${release}\n${cohort ?? ''}`;
     let entry = counts.get(key);
     if (entry === undefined) {
+      if (counts.size >= COUNTS_MAX) return;
       entry = { release, cohort, boots: 0, failures: 0, kinds: {}, halted: false };
       counts.set(key, entry);
     }

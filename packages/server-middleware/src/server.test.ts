@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as api from './index.js';
@@ -243,6 +243,17 @@ describe('the registry', () => {
     await store.promote('1.1.0');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+  });
+
+  it('retries a read that failed although releases.json did not change (a release folder mounted late)', async () => {
+    const store = await storeFor();
+    const folder = releaseDir(store.registryFile, '1.0.0');
+    await rename(folder, `${folder}.away`);
+    const daylight = daylightFor({ config: store.registryFile, logger: createTestLogger() }, { pollIntervalMs: 50 });
+    await daylight.ready;
+    expect(daylight.stampFor(anyRequest)).toBeUndefined();
+    await rename(`${folder}.away`, folder);
+    expect(await waitFor(() => daylight.stampFor(anyRequest), 3000)).toEqual({ version: '1.0.0' });
   });
 
   it('keeps watching when the registry directory is created only later', async () => {

@@ -4,7 +4,13 @@
  * adapters in express.ts and koa.ts only translate.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { CLIENT_HEADER, parseClientHeader, type ClientStamp, type ReleaseStamp } from '@daylight/protocol';
+import {
+  CLIENT_HEADER,
+  MAX_HEADER_LENGTH,
+  parseClientHeader,
+  type ClientStamp,
+  type ReleaseStamp,
+} from '@daylight/protocol';
 import { answerBelowBase, answerShell, textResponse, type EndpointContext } from './endpoints.js';
 import { createReports, type ReportCount, type Reports } from './reports.js';
 import { createAdmin, type Admin } from './admin/admin.js';
@@ -110,6 +116,7 @@ class Daylight implements DaylightServer {
   #watcher: RegistryWatcher | undefined;
   /** The end of the chain of registry reads; reads never overlap. */
   #tail: Promise<void> = Promise.resolve();
+  #polling = false;
   /** A read that was asked for and has not started yet; later asks join it. */
   #queued: Promise<void> | undefined;
   #reads = 0;
@@ -141,6 +148,7 @@ class Daylight implements DaylightServer {
     this.#reports = createReports(options.reports, {
       halt: (halt) => this.halt(halt),
       logger: options.logger,
+      isRelease: (version) => this.#generation?.registry.releases[version] !== undefined,
       // A cohort without an assignment of its own runs everyone's release: its reports count, and halt, there.
       cohortOf: (req) => {
         try {
@@ -334,7 +342,9 @@ class Daylight implements DaylightServer {
 
   async #pollRedis(): Promise<void> {
     const redis = this.#redis;
-    if (redis === undefined || this.#closed) return;
+    // One poll at a time: a Redis that hangs rather than fails must not pile them up.
+    if (redis === undefined || this.#closed || this.#polling) return;
+    this.#polling = true;
     try {
       const client = await redis.client();
       const text = await client.get(redis.registryKey);
@@ -344,6 +354,8 @@ class Daylight implements DaylightServer {
       }
     } catch {
       // Redis is down: keep serving the last registry; the next poll or the subscription's reconnect resyncs.
+    } finally {
+      this.#polling = false;
     }
   }
 
@@ -516,7 +528,8 @@ class Daylight implements DaylightServer {
     const value = req.headers[CLIENT_HEADER_LOWER];
     // node:http joins repeated custom headers with ", ", which would still
     // parse as one dictionary (the last key wins): count the raw lines.
-    if (typeof value !== 'string' || repeated(req.rawHeaders)) {
+    // A value longer than any valid one is never cached: anyone could fill the cache with them.
+    if (typeof value !== 'string' || value.length > MAX_HEADER_LENGTH || repeated(req.rawHeaders)) {
       this.#counters.malformedClientHeaders++;
       return base;
     }
@@ -667,6 +680,9 @@ class Daylight implements DaylightServer {
 
   #registryProblem(problem: string, missing: boolean): void {
     this.#counters.registryErrors++;
+    // The file store's poll looks again next round even if releases.json stays the same: what failed may
+    // be a release folder not mounted yet or a permission, fixed without touching the registry file.
+    this.#watcher?.remember('read failed');
     if (problem === this.#lastRegistryProblem || this.#closed) return;
     this.#lastRegistryProblem = problem;
     const logger = this.#options.logger;
