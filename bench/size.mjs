@@ -18,8 +18,12 @@ import { machine, writeSection } from './lib.mjs';
 
 /** The core's budget, minified and gzipped, in bytes (issue #6: 4 kB). */
 export const CORE_BUDGET = 4096;
-/** What CI enforces until the core fits the budget: its size today and 100 B for fixes. Lower it as the core shrinks. */
-export const CORE_CEILING = 7_732;
+/**
+ * What CI enforces until the core fits the budget: its size and 100 B for fixes. It only moves down, except
+ * for a fix of a non-negotiable (a reload loop, a lost request), by the bytes measured, written down in
+ * docs/decisions.md — once so far: 7,732 → 7,911 B for the review fixes of 2026-11-27.
+ */
+export const CORE_CEILING = 7_911;
 const require = createRequire(import.meta.url);
 
 async function measure(contents, external = ['ky', 'workbox-window']) {

@@ -10,7 +10,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { buildRelease } from '../examples/office-app/scripts/build.mjs';
-import { test, expect, watch, signIn, setVisibility, twoTabs, TEST_HALT } from './support/fixtures.js';
+import {
+  test,
+  expect,
+  watch,
+  signIn,
+  setVisibility,
+  twoTabs,
+  fillLocalStorage,
+  TEST_HALT,
+} from './support/fixtures.js';
 
 /** Releases built for this file only (once per worker): 1.2.0 throws on boot, 1.1.1 is a fixed re-release. */
 let extraBuilds: string;
@@ -112,6 +121,33 @@ test('a POST in flight delays an automatic switch until its response arrived', a
   expect(answeredAt - clicked).toBeGreaterThan(1_500);
   expect(seen.navigations).toHaveLength(2);
   expect(seen.pageErrors).toEqual([]);
+});
+
+test('"Update now" during a slow save waits for the save to be answered, then switches', async ({ page, office }) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+
+  const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
+  await page.evaluate(() => {
+    const { daylight } = window as unknown as { daylight: { fetch: typeof fetch } };
+    // As an app does: it reads the answer (an unread body would be cut by any navigation).
+    void daylight
+      .fetch('/api/invoices?delay=4000', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      })
+      .then((response) => response.text());
+  });
+  await expect.poll(() => office.requests.some((r) => r.startsWith('POST /api/invoices'))).toBe(true);
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  // Longer than the 2 s the switch waits for reads: the save still gets its answer.
+  expect((await answered).status()).toBe(201);
+  await expect(version(page)).toHaveText('1.1.0');
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.navigations).toHaveLength(2);
 });
 
 test('three tabs: one downloads, one prompts, all three end on the new release, no dead button', async ({
@@ -266,6 +302,30 @@ test('a release that throws on boot sends the tab back, is reported, and enough 
   } finally {
     await second.close();
   }
+});
+
+test('a release that fails to boot is not tried again in that tab, even with localStorage full: no reload loop', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&policy=auto&watchdog=4000');
+  // As an app that caches its data in localStorage may find it: full, so the browser-wide "bad" mark cannot be written.
+  expect(await page.evaluate(fillLocalStorage)).toBeGreaterThan(1);
+  await office.cli('publish', path.join(extraBuilds, '1.2.0'), '--version', '1.2.0');
+  await office.promote('1.2.0');
+  await ready(page, '1.2.0');
+  await page.getByRole('link', { name: 'Reports' }).click(); // a safe moment: the automatic switch
+  await expect.poll(() => seen.navigations.length).toBe(3); // there, and back
+  await expect(version(page)).toHaveText('1.0.0');
+  await expect(status(page)).toHaveText('up to date');
+  // More release checks and safe moments: 1.2.0 stays where it is.
+  await page.waitForTimeout(1_500);
+  await page.getByRole('link', { name: 'Invoice', exact: true }).click();
+  await page.waitForTimeout(1_500);
+  expect(seen.navigations).toHaveLength(3);
+  await expect(version(page)).toHaveText('1.0.0');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
 });
 
 test('a lazy chunk deleted on the server: the tab recovers onto the new release, no error screen', async ({

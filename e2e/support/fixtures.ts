@@ -194,3 +194,17 @@ export async function recordErrorCodes(page: Page): Promise<void> {
     });
   });
 }
+
+/** Fills the page's localStorage to the last byte (run in the page); returns how many items it took. */
+export function fillLocalStorage(): number {
+  let items = 0;
+  for (let size = 1 << 20; size >= 1;) {
+    try {
+      localStorage.setItem(`filler:${items}`, 'x'.repeat(size));
+      items++;
+    } catch {
+      size >>= 1;
+    }
+  }
+  return items;
+}

@@ -321,8 +321,8 @@ export class DaylightClient extends EventTarget {
   #pendingStamp: string | undefined;
   /** Mutating requests in flight, with the time each started. */
   #inflight = new Map<object, number>();
-  /** Every request in flight through Daylight, reads included: the switch waits for them. */
-  #open = new Set<object>();
+  /** Every request in flight through Daylight, reads included, with the time each started: the switch waits for them. */
+  #open = new Map<object, number>();
   #applying: Promise<void> | undefined;
   #kyTokens = new WeakMap<object, object>();
   #blockers = new Set<object>();
@@ -407,8 +407,18 @@ export class DaylightClient extends EventTarget {
   start(): this {
     if (this.#started) return this;
     this.#started = true;
-    if (typeof window === 'undefined' || typeof document === 'undefined' || typeof sessionStorage === 'undefined') {
-      this.#set({ status: 'inert', reason: 'no browser window here (server-side rendering or a test runner)' });
+    let usable = false;
+    try {
+      // sessionStorage.length throws where the browser blocks storage (all cookies blocked): no loop guard there.
+      usable = typeof document !== 'undefined' && sessionStorage.length >= 0;
+    } catch {
+      // blocked
+    }
+    if (!usable) {
+      this.#set({
+        status: 'inert',
+        reason: 'no browser window, or its storage is blocked (server-side rendering, a test)',
+      });
       return this;
     }
     const meta = document.querySelector<HTMLMetaElement>(`meta[name="${RELEASE_META_NAME}"]`)?.content;
@@ -461,7 +471,11 @@ export class DaylightClient extends EventTarget {
     this.#cleanup = [];
     clearTimeout(this.#timer);
     clearTimeout(this.#momentTimer);
-    this.#abort?.abort(new DaylightError('aborted', 'The client was stopped'));
+    const abort = this.#abort;
+    this.#abort = undefined;
+    abort?.abort(new DaylightError('aborted', 'The client was stopped'));
+    // Inert for good: no check, download or switch starts again; the wrapped fetch still stamps.
+    this.#set({ status: 'inert', target: undefined, reason: 'stopped' });
   }
 
   /**
@@ -501,10 +515,12 @@ export class DaylightClient extends EventTarget {
     const booting = this.booting;
     if (!booting) return false;
     const record = readJson<SwitchRecord>('switch')!;
+    // Per browser, and per tab too: if localStorage is full, the tab must still not come back here.
     pushJson('bad', booting.version, true);
+    pushJson('blocked', booting.version);
     this.report('boot-failure', { version: booting.version, from: booting.from, message: reason });
-    this.#go({ from: booting.version, to: booting.from, state: record.state, back: true });
-    return true;
+    // A broken page is worse than a way back without its record.
+    return this.#go({ from: booting.version, to: booting.from, state: record.state, back: true }, true);
   }
 
   /**
@@ -575,7 +591,8 @@ export class DaylightClient extends EventTarget {
    * release is wanted.
    */
   check(): Promise<boolean> {
-    if (this.#state.status === 'inert') return Promise.resolve(false);
+    // Not while a switch is under way: its answer could change the state the switch relies on.
+    if (this.#state.status === 'inert' || this.#applying) return Promise.resolve(false);
     this.#checking ??= this.#check().finally(() => {
       this.#checking = undefined;
     });
@@ -606,23 +623,16 @@ export class DaylightClient extends EventTarget {
     }
     const attempts = readJson<Record<string, number>>('attempts') ?? {};
     if ((attempts[target] ?? 0) >= 1) {
-      const error = new DaylightError(
-        'loop-guard',
-        `This tab already switched to ${target} once; not reloading again`,
-        {
-          version: target,
-        },
-      );
-      this.#fail(error);
-      throw error;
+      this.#refuse('loop-guard', `This tab already switched to ${target} once; not reloading again`, target);
     }
     // Let requests already on their way finish, so the navigation cancels
-    // none of them (a request the app does not see answered has failed).
-    // The app may still be reading a body after the response hook ran, so
-    // wait for 100 ms without any request open (at most 2 s in all).
-    for (let quiet = 0, until = Date.now() + 2_000; quiet < 100 && Date.now() < until;) {
+    // none of them (a request the app does not see answered has failed):
+    // every mutating one (each for at most `timeout`), and the app may still
+    // be reading a body after the response hook ran, so 100 ms without any
+    // request open (waiting at most 2 s for that).
+    for (let quiet = 0, until = Date.now() + 2_000; (quiet < 100 && Date.now() < until) || this.#sending();) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      quiet = this.#open.size > 0 ? 0 : quiet + 20;
+      quiet = this.#sending(this.#open) ? 0 : quiet + 20;
     }
     let state: unknown;
     try {
@@ -634,27 +644,40 @@ export class DaylightClient extends EventTarget {
       throw error;
     }
     clearTimeout(this.#momentTimer);
-    this.#go({ from: running, to: target, state });
+    if (!this.#go({ from: running, to: target, state })) {
+      // Without the record the new page could neither restore the state nor tell a stale shell: no loop guard.
+      this.#refuse('snapshot', 'sessionStorage refused the switch record; the switch is cancelled', target);
+    }
     await new Promise((resolve) => setTimeout(resolve, this.#options.timeout));
     const error = new DaylightError(
       'timeout',
       `The page did not leave for ${target} within ${this.#options.timeout} ms`,
     );
+    // It never left (a "leave this page?" dialog answered no): this was no attempt.
     writeJson('switch', undefined);
+    writeJson('attempts', attempts);
     this.#set({ status: 'ready' });
     throw error;
   }
 
-  /** Saves the switch, counts the attempt, and navigates once. */
-  #go(record: SwitchRecord): void {
+  /** Fails the release in this tab and throws why. */
+  #refuse(code: DaylightErrorCode, message: string, version: string): never {
+    const error = new DaylightError(code, message, { version });
+    this.#fail(error);
+    throw error;
+  }
+
+  /** Saves the switch, counts the attempt, and navigates once; false when the record could not be saved (and it stays). */
+  #go(record: SwitchRecord, always = false): boolean {
     const attempts = readJson<Record<string, number>>('attempts') ?? {};
-    writeJson('switch', record);
+    if (!writeJson('switch', record) && !always) return false;
     writeJson('attempts', { ...attempts, [record.to]: (attempts[record.to] ?? 0) + 1 });
     this.#set({ status: 'applying' });
     this.#emit('applying', { version: record.to });
     const url = new URL(location.href);
     url.searchParams.set(SWITCH_PARAM, record.to);
     location.replace(url.href);
+    return true;
   }
 
   /**
@@ -731,7 +754,9 @@ export class DaylightClient extends EventTarget {
     }
     const running = this.#state.running!;
     const belowFloor = stamp.min !== undefined && compareVersions(running, stamp.min) < 0;
-    if (!belowFloor && (stamp.version === (this.#state.target ?? running) || this.#blocked(stamp.version))) return;
+    const known = stamp.version === (this.#state.target ?? running) || this.#blocked(stamp.version);
+    // Below the floor a known release is checked again (to force it), but not on every response.
+    if (known && (!belowFloor || Date.now() - this.#lastCheck < 10_000)) return;
     if (this.#pendingStamp === stamp.version) return;
     this.#pendingStamp = stamp.version;
     void this.check()
@@ -780,15 +805,19 @@ export class DaylightClient extends EventTarget {
       headers.set(CLIENT_HEADER, clientStamp(this.#state.running, this.#session));
     }
     if (!SAFE_METHOD.test((method ?? 'GET').toUpperCase())) this.#inflight.set(token, Date.now());
-    this.#open.add(token);
+    this.#open.set(token, Date.now());
     return token;
   }
 
-  /** True while a mutating request sent through Daylight is in flight (for at most `timeout` each). */
-  #sending(): boolean {
+  /**
+   * True while a request in `requests` is in flight (for at most `timeout`
+   * each: ky calls no hook on a network error, so some never end). The
+   * default, mutating requests.
+   */
+  #sending(requests = this.#inflight): boolean {
     const now = Date.now();
-    for (const [token, since] of this.#inflight) {
-      if (now - since > this.#options.timeout) this.#inflight.delete(token);
+    for (const [token, since] of requests) {
+      if (now - since > this.#options.timeout) requests.delete(token);
       else return true;
     }
     return false;
@@ -946,18 +975,18 @@ export class DaylightClient extends EventTarget {
     const manifest = this.#manifest;
     if (status !== 'ready' || policy === 'force' || !manifest || manifest.version !== version) return;
     if (this.#min === undefined || compareVersions(running, this.#min) >= 0) return;
-    const deadline = Date.now() + this.#options.grace;
-    this.#set({ policy: 'force', deadline });
-    this.#emit('downloaded', {
-      version,
-      from: running,
-      kind: changeKind(running, version),
-      policy: 'force',
-      urgency: manifest.urgency,
-      notes: manifest.notes,
-      deadline,
-    });
+    this.#announce('force', Date.now() + this.#options.grace);
+  }
+
+  /** Emits `downloaded` for the release that is ready, with `policy` (and its deadline) set first. */
+  #announce(policy: Policy, deadline: number | undefined): void {
+    const { running, target } = this.#state as { running: string; target: string };
+    const { urgency, notes } = this.#manifest!;
+    this.#set({ policy, deadline });
+    const kind = changeKind(running, target);
+    this.#emit('downloaded', { version: target, from: running, kind, policy, urgency, notes, deadline });
     this.#arm();
+    if (this.#deferred) this.#moment();
   }
 
   async #download(running: string, version: string): Promise<void> {
@@ -1001,21 +1030,8 @@ export class DaylightClient extends EventTarget {
       const policy = policyFor(this.#options.policy, running, version, manifest.urgency, belowFloor);
       const deadline = policy === 'force' ? Date.now() + this.#options.grace : undefined;
       this.#set({ status: 'ready', policy, deadline });
-      const announce = (answer: Policy | 'hide'): void => {
-        if (answer === 'hide') return this.#emit('withdrawn', { version });
-        if (answer !== this.#state.policy) this.#set({ policy: answer });
-        this.#emit('downloaded', {
-          version,
-          from: running,
-          kind: changeKind(running, version),
-          policy: answer,
-          urgency: manifest.urgency,
-          notes: manifest.notes,
-          deadline,
-        });
-        this.#arm();
-        if (this.#deferred) this.#moment();
-      };
+      const announce = (answer: Policy | 'hide'): void =>
+        answer === 'hide' ? this.#emit('withdrawn', { version }) : this.#announce(answer, deadline);
       const asks = this.#extensions.find((extension) => extension.prompt !== undefined);
       if (policy === 'prompt' && asks?.prompt) {
         // Answers count while this release waits for one: not once the tab moved on, settled or was forced.

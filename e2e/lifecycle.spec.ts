@@ -1,0 +1,65 @@
+/**
+ * The client outside the everyday path, in a real Chromium against the real
+ * servers: after `stop()` nothing starts again, and in a browser that blocks
+ * storage the app works as it did before Daylight, which stays out of the way
+ * (without storage there is no loop guard, so it does not switch at all).
+ */
+import type { Page } from '@playwright/test';
+import { test, expect, watch, signIn } from './support/fixtures.js';
+
+const state = (page: Page) =>
+  page.evaluate(
+    () => (window as unknown as { daylight: { state: { status: string; reason?: string } } }).daylight.state,
+  );
+
+test('after stop() the client checks, downloads and switches nothing, and the app keeps working', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  await page.evaluate(() => (window as unknown as { daylight: { stop(): void } }).daylight.stop());
+  expect(await state(page)).toMatchObject({ status: 'inert', reason: 'stopped' });
+  await office.promote('1.1.0'); // (which asks the server itself until it serves 1.1.0)
+  const before = office.requests.length;
+  // The app's own API calls still carry the stamp of the new release, and the tab polls every 500 ms.
+  await page.locator('#f-customer').fill('still here');
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(page.locator('.saved')).toContainText('Saved as INV-');
+  await page.waitForTimeout(2_000);
+  const after = office.requests.slice(before);
+  expect(after.filter((r) => r.includes('/_daylight/release') || r.includes('/releases/1.1.0/'))).toEqual([]);
+  expect(after.some((r) => r.startsWith('POST /api/invoices'))).toBe(true);
+  expect(await state(page)).toMatchObject({ status: 'inert' });
+  expect(seen.navigations).toHaveLength(1);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('in a browser that blocks storage the app works, and Daylight stays inert and says why', async ({
+  page,
+  office,
+}) => {
+  // What Chromium does with every cookie blocked: touching either storage throws.
+  await page.addInitScript(() => {
+    for (const name of ['sessionStorage', 'localStorage']) {
+      Object.defineProperty(window, name, {
+        configurable: true,
+        get() {
+          throw new DOMException('The operation is insecure.', 'SecurityError');
+        },
+      });
+    }
+  });
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  expect(await state(page)).toMatchObject({ status: 'inert', reason: expect.stringMatching(/storage is blocked/) });
+  await office.promote('1.1.0');
+  await page.locator('#f-customer').fill('still here');
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(page.locator('.saved')).toContainText('Saved as INV-');
+  await page.waitForTimeout(1_500);
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(1);
+  expect(seen.pageErrors).toEqual([]);
+  expect(seen.failedApi).toEqual([]);
+});
