@@ -12,8 +12,10 @@ import {
   DEFAULT_REDIS_PREFIX,
   openCensusRedis,
   readFleetCensus,
+  validateRegistry,
   type CensusSeries,
   type CensusSnapshot,
+  type Registry,
 } from '@daylight/server-middleware';
 import { DaylightCliError } from './errors.js';
 import { formatTimestamp, table } from './format.js';
@@ -56,7 +58,12 @@ function checkSnapshot(value: unknown, where: string): CensusSnapshot {
   return snapshot as CensusSnapshot;
 }
 
-async function fromServer(options: CensusSourceOptions & { server: string }): Promise<CensusSnapshot> {
+/** GETs `{base}/admin/<name>` from `--server` with the admin token; resolves with the parsed JSON and its URL. */
+async function adminJson(
+  options: CensusSourceOptions & { server: string },
+  name: string,
+  what: string,
+): Promise<{ body: unknown; where: string }> {
   let origin: URL;
   try {
     origin = new URL(options.server);
@@ -66,7 +73,7 @@ async function fromServer(options: CensusSourceOptions & { server: string }): Pr
       `--server ${options.server} is not a URL such as http://127.0.0.1:3000`,
     );
   }
-  const url = new URL(`${(options.basePath ?? DEFAULT_BASE_PATH).replace(/\/$/, '')}/admin/census.json`, origin);
+  const url = new URL(`${(options.basePath ?? DEFAULT_BASE_PATH).replace(/\/$/, '')}/admin/${name}`, origin);
   const signal = AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS), ...(options.signal ? [options.signal] : [])]);
   let response: Response;
   try {
@@ -85,7 +92,7 @@ async function fromServer(options: CensusSourceOptions & { server: string }): Pr
     await response.body?.cancel();
     throw new DaylightCliError(
       'io',
-      `${url.href} refused the census (${response.status}): ${
+      `${url.href} refused ${what} (${response.status}): ${
         response.status === 403
           ? 'the server has no authorize option, so its admin endpoints are off'
           : 'pass the admin token with --token or $DAYLIGHT_ADMIN_TOKEN'
@@ -94,15 +101,26 @@ async function fromServer(options: CensusSourceOptions & { server: string }): Pr
   }
   if (!response.ok) {
     await response.body?.cancel();
-    throw new DaylightCliError('io', `${url.href} answered ${response.status}; expected the census as JSON`);
+    throw new DaylightCliError('io', `${url.href} answered ${response.status}; expected ${what} as JSON`);
   }
-  let body: unknown;
   try {
-    body = await response.json();
+    return { body: await response.json(), where: url.href };
   } catch (error) {
     throw new DaylightCliError('io', `${url.href} did not answer JSON`, { cause: error });
   }
-  return checkSnapshot(body, url.href);
+}
+
+async function fromServer(options: CensusSourceOptions & { server: string }): Promise<CensusSnapshot> {
+  const { body, where } = await adminJson(options, 'census.json', 'the census');
+  return checkSnapshot(body, where);
+}
+
+/** The registry a server serves (`{base}/admin/registry.json`), validated. */
+export async function readServedRegistry(options: CensusSourceOptions & { server: string }): Promise<Registry> {
+  const { body, where } = await adminJson(options, 'registry.json', 'the registry');
+  const check = validateRegistry(body);
+  if (!check.ok) throw new DaylightCliError('io', `${where} is not a valid registry: ${check.error}`);
+  return check.registry;
 }
 
 async function fromRedis(location: string): Promise<CensusSnapshot> {

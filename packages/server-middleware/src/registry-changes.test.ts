@@ -87,6 +87,20 @@ describe('registry changes', () => {
     expect(haltChange(base, { release: '1.1.1', reason: 'x', now }).changed).toBe(false);
   });
 
+  it('halts a hotfix that went out under a rollout by going back from the hotfix, keeping the rollout', () => {
+    const rolling = promoteChange(base, { version: '1.1.0', percent: 10, now }).registry;
+    const hotfix = promoteChange(rolling, { version: '1.0.1', now }).registry;
+    const halted = haltChange(hotfix, { release: '1.0.1', reason: 'boots fail', now });
+    expect(halted.summary).toMatch(
+      /^halt 1\.0\.1 in everyone: boots fail; roll back everyone from 1\.0\.1 to 1\.0\.0$/,
+    );
+    expect(valid(halted.registry)).toMatchObject({
+      current: '1.0.0',
+      rollout: { release: '1.1.0', percent: 10 },
+      halted: { release: '1.0.1' },
+    });
+  });
+
   it('pins and unpins a tenant', () => {
     const pinned = valid(pinChange(base, { key: 'tenant', value: 'acme', release: '1.0.1', now }).registry);
     expect(pinned.pins).toEqual({ 'tenant:acme': { release: '1.0.1', at: now.toISOString() } });

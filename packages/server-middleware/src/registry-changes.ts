@@ -341,10 +341,16 @@ export function haltChange(registry: Registry, change: HaltChange): ChangeOutcom
     };
   }
   if (target.release === release) {
-    const back = rollbackChange(registry, { ...(cohort === undefined ? {} : { cohort }), now: change.now });
+    // Back from this release only: a rollout of another one in progress (a hotfix of the old line went
+    // out under it) goes on, where a plain rollback would cancel it.
+    const { rollout, ...settled } = target;
+    const back = rollbackChange(writeTarget(registry, cohort, settled), {
+      ...(cohort === undefined ? {} : { cohort }),
+      now: change.now,
+    });
     const after = viewOf(back.registry, cohort);
     return {
-      registry: writeTarget(back.registry, cohort, { ...after, halted }),
+      registry: writeTarget(back.registry, cohort, { ...after, ...(rollout === undefined ? {} : { rollout }), halted }),
       changed: true,
       summary: `halt ${release} in ${where}: ${reason}; ${back.summary}`,
     };

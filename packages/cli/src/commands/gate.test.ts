@@ -12,7 +12,7 @@ import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../cli.js';
 import { captureIO, removeTempDirs, sampleProject, startRedis } from '../test-support.js';
-import { gateVerdict } from './gate.js';
+import { assignedBelow, gateVerdict } from './gate.js';
 import { promote } from './promote.js';
 import { publish } from './publish.js';
 
@@ -88,30 +88,75 @@ describe('gateVerdict', () => {
   });
 });
 
+describe('assignedBelow', () => {
+  it('lists every release below the version a page load can still get, and nothing else', () => {
+    const published = {
+      publishedAt: '2026-11-27T09:00:00.000Z',
+      digest: `sha384-${'A'.repeat(64)}`,
+      shell: 'index.html',
+      urgency: 'optional' as const,
+    };
+    const rollout = (release: string) => ({ release, percent: 10, key: 'tenant', startedAt: published.publishedAt });
+    const registry = {
+      schema: 1 as const,
+      current: '1.4.0',
+      releases: Object.fromEntries(['1.3.0', '1.3.1', '1.3.2', '1.3.5', '1.4.0', '1.5.0'].map((v) => [v, published])),
+      rollout: rollout('1.5.0'),
+      cohorts: {
+        berlin: { release: '1.3.2' },
+        paris: { release: null, rollout: rollout('1.3.5') },
+        oslo: {
+          release: '1.4.0',
+          rollout: rollout('1.3.0'),
+          halted: { release: '1.3.0', at: published.publishedAt, reason: 'x' },
+        },
+      },
+      pins: { 'tenant:acme': { release: '1.3.1', at: published.publishedAt } },
+    };
+    expect(assignedBelow(registry, '1.4.0')).toEqual([
+      { target: 'cohort berlin', release: '1.3.2' },
+      { target: 'cohort paris (rollout)', release: '1.3.5' },
+      { target: 'pin tenant:acme', release: '1.3.1' },
+    ]);
+    expect(assignedBelow(registry, '1.3.0')).toEqual([]);
+  });
+
+  it('keeps the gate shut while anything below is assigned, however quiet the census', () => {
+    const census = snapshot(T0 - 30 * HOUR, T0, [['1.4.0', 'default', 900, T0]]);
+    const result = gateVerdict(census, '1.4.0', 24 * HOUR, [{ target: 'cohort berlin', release: '1.3.2' }]);
+    expect(result).toMatchObject({ verdict: 'not-safe', blocking: [], assigned: [{ target: 'cohort berlin' }] });
+  });
+});
+
+/** The file store's registry served by Daylight on Express (admin token `t0ken`), with `GET /api/ping`; its origin. */
+async function serve(store: string): Promise<string> {
+  const daylight: DaylightServer = createDaylight({
+    config: store,
+    watch: false,
+    logger: { info() {}, warn() {}, error() {} },
+    authorize: (req) => req.headers.authorization === 'Bearer t0ken',
+  });
+  await daylight.ready;
+  const app = express();
+  app.use(daylightExpress(daylight));
+  app.get('/api/ping', (_req, res) => res.json({ ok: true }));
+  const server: Server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanups.push(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await daylight.close();
+  });
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
 describe('daylight gate', () => {
   it('reads a server census over HTTP: not safe, not enough data, then safe once quiet', async () => {
     const { build, store, root } = await sampleProject();
     await publish({ store, buildDir: build, version: '1.0.0' });
     await publish({ store, buildDir: build, version: '1.1.0' });
     await promote({ store, version: '1.1.0' });
-    const daylight: DaylightServer = createDaylight({
-      config: store,
-      watch: false,
-      logger: { info() {}, warn() {}, error() {} },
-      authorize: (req) => req.headers.authorization === 'Bearer t0ken',
-    });
-    await daylight.ready;
-    const app = express();
-    app.use(daylightExpress(daylight));
-    app.get('/api/ping', (_req, res) => res.json({ ok: true }));
-    const server: Server = createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-      await daylight.close();
-    });
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const url = await serve(store);
     const ping = (version: string, session: string) =>
       fetch(`${url}/api/ping`, { headers: { 'Daylight-Client': `v="${version}", s="${session}"` } }).then((r) =>
         r.text(),
@@ -155,6 +200,28 @@ describe('daylight gate', () => {
       captureIO(root),
     );
     expect(refused).toBe(1);
+  });
+
+  it('stays shut while a cohort is still assigned an old release, from the store or from the server', async () => {
+    const { build, store, root } = await sampleProject();
+    await publish({ store, buildDir: build, version: '1.0.0' });
+    await publish({ store, buildDir: build, version: '1.1.0' });
+    await promote({ store, version: '1.1.0' });
+    await promote({ store, version: '1.0.0', cohort: 'berlin' });
+    const url = await serve(store);
+    // Berlin is quiet (a weekend): the census has nothing below 1.1.0, yet Monday's first page load gets 1.0.0.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    for (const where of [store, path.join(root, 'elsewhere', 'releases.json')]) {
+      const io = captureIO(root);
+      const code = await runCli(
+        ['gate', '--below', '1.1.0', '--quiet-for', '1s', '--server', url, '--token', 't0ken', '--store', where],
+        io,
+      );
+      expect(code, where).toBe(1);
+      expect(io.out()).toMatch(
+        /^not safe: releases below 1\.1\.0 are still assigned, so a page load can start one:\n {2}cohort berlin: 1\.0\.0\n/,
+      );
+    }
   });
 
   it('shows the status without the census, and a note, when the server cannot be reached', async () => {

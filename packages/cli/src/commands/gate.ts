@@ -11,10 +11,20 @@ import {
   UNKNOWN_RELEASE,
   type CensusSnapshot,
   type CensusWindow,
+  type Registry,
+  type TargetRules,
 } from '@daylight/server-middleware';
 import { formatTimestamp, table } from '../format.js';
 import { DaylightCliError } from '../errors.js';
-import { formatDuration, formatSeen, parseDuration, readCensus, type CensusSourceOptions } from '../census.js';
+import {
+  formatDuration,
+  formatSeen,
+  parseDuration,
+  readCensus,
+  readServedRegistry,
+  type CensusSourceOptions,
+} from '../census.js';
+import type { ReleaseStore } from '../store.js';
 import { checkVersion } from '../versions.js';
 import { CENSUS_FLAGS } from './census-section.js';
 import { stringFlag, type CommandSpec } from './command.js';
@@ -43,8 +53,21 @@ export interface GateSighting {
   readonly lastSeen: string;
 }
 
+/** A release below the gate's version that a page load can still be given. */
+export interface GateAssignment {
+  /** `everyone`, `cohort berlin`, `pin tenant:acme`; `… (rollout)` for a rollout's release. */
+  readonly target: string;
+  readonly release: string;
+}
+
 export interface GateResult {
   readonly verdict: 'safe' | 'not-safe' | 'not-enough-data';
+  /**
+   * Releases below `below` the registry still hands out (everyone's, a
+   * cohort's, a rollout's that is not halted, a pin's): any of them keeps the
+   * gate shut, however quiet the census, since the next page load can start one.
+   */
+  readonly assigned: readonly GateAssignment[];
   readonly below: string;
   readonly quietForMs: number;
   /** `server` or `fleet`. */
@@ -66,13 +89,39 @@ function countWindowFor(quietForMs: number): CensusWindow {
   return quietForMs <= CENSUS_WINDOWS['5m'] ? '5m' : quietForMs <= CENSUS_WINDOWS['1h'] ? '1h' : '24h';
 }
 
+/** The releases below `below` that `registry` still hands out. */
+export function assignedBelow(registry: Registry, below: string): GateAssignment[] {
+  const assigned: GateAssignment[] = [];
+  const add = (target: string, release: string | null | undefined): void => {
+    if (typeof release === 'string' && isVersion(release) && compareVersions(release, below) < 0) {
+      assigned.push({ target, release });
+    }
+  };
+  const target = (name: string, release: string | null | undefined, rules: TargetRules): void => {
+    add(name, release);
+    const rollout = rules.rollout;
+    if (rollout !== undefined && rules.halted?.release !== rollout.release) add(`${name} (rollout)`, rollout.release);
+  };
+  target('everyone', registry.current, registry);
+  for (const [name, cohort] of Object.entries(registry.cohorts ?? {})) target(`cohort ${name}`, cohort.release, cohort);
+  for (const [key, pin] of Object.entries(registry.pins ?? {})) add(`pin ${key}`, pin.release);
+  return assigned;
+}
+
 /**
- * The gate's answer for a census. A series blocks when its release is below
- * `below` — or is `other` (past the series cap, release unknown) — and it was
- * last seen inside the window. With nothing blocking, the answer is `safe`
- * only when the census has counted for the whole window.
+ * The gate's answer for a census and the releases the registry still hands
+ * out. A series blocks when its release is below `below` — or is `other`
+ * (past the series cap, release unknown) — and it was last seen inside the
+ * window; so does any release below `below` still assigned. With nothing
+ * blocking, the answer is `safe` only when the census has counted for the
+ * whole window.
  */
-export function gateVerdict(snapshot: CensusSnapshot, below: string, quietForMs: number): GateResult {
+export function gateVerdict(
+  snapshot: CensusSnapshot,
+  below: string,
+  quietForMs: number,
+  assigned: readonly GateAssignment[] = [],
+): GateResult {
   const from = snapshot.at - quietForMs;
   const countWindow = countWindowFor(quietForMs);
   const sighting = (series: CensusSnapshot['series'][number]): GateSighting => ({
@@ -90,7 +139,9 @@ export function gateVerdict(snapshot: CensusSnapshot, below: string, quietForMs:
   const unknown = inWindow.filter((series) => series.release === UNKNOWN_RELEASE).map(sighting);
   const observedMs = Math.min(quietForMs, Math.max(0, snapshot.at - snapshot.observingSince));
   return {
-    verdict: blocking.length > 0 ? 'not-safe' : observedMs < quietForMs ? 'not-enough-data' : 'safe',
+    verdict:
+      blocking.length > 0 || assigned.length > 0 ? 'not-safe' : observedMs < quietForMs ? 'not-enough-data' : 'safe',
+    assigned,
     below,
     quietForMs,
     scope: snapshot.scope,
@@ -103,16 +154,35 @@ export function gateVerdict(snapshot: CensusSnapshot, below: string, quietForMs:
   };
 }
 
-/** Reads the census and answers. @throws {DaylightCliError} when the census cannot be read. */
-export async function gate(options: GateOptions): Promise<GateResult> {
+/**
+ * Reads the census and the registry, and answers. The registry comes from
+ * the store; when there is none where the store points (the CLI runs away
+ * from the servers) and `server` is given, from the server that serves it.
+ * @throws {DaylightCliError} when the census or the registry cannot be read.
+ */
+export async function gate(options: GateOptions & { readonly registry: ReleaseStore }): Promise<GateResult> {
   const below = checkVersion(options.below, '--below');
-  return gateVerdict(await readCensus(options), below, options.quietForMs);
+  const snapshot = await options.registry.read();
+  const registry = snapshot.exists
+    ? snapshot.registry
+    : options.server === undefined
+      ? undefined
+      : await readServedRegistry({ ...options, server: options.server });
+  const assigned = registry === undefined ? [] : assignedBelow(registry, below);
+  return gateVerdict(await readCensus(options), below, options.quietForMs, assigned);
 }
 
 function describe(result: GateResult): string {
   const window = formatDuration(result.quietForMs);
   const where = result.scope === 'fleet' ? 'across the fleet' : 'on this server';
   const coverage = `data for ${formatDuration(result.observedMs)} of the ${window} window (counting since ${formatTimestamp(result.observingSince)})`;
+  if (result.verdict === 'not-safe' && result.blocking.length === 0) {
+    return [
+      `not safe: releases below ${result.below} are still assigned, so a page load can start one:`,
+      ...result.assigned.map((a) => `  ${a.target}: ${a.release}`),
+      'Promote, roll out or unpin past them first (daylight status shows them).',
+    ].join('\n');
+  }
   if (result.verdict === 'not-safe') {
     const rows = result.blocking.map((s) => [
       s.release,
@@ -124,6 +194,9 @@ function describe(result: GateResult): string {
       `not safe: sessions below ${result.below} were seen in the last ${window} ${where}; ${coverage}`,
       '',
       table([['RELEASE', 'COHORT', `SESSIONS (${result.countWindow})`, 'LAST SEEN'], ...rows], new Set([2])),
+      ...(result.assigned.length === 0
+        ? []
+        : ['', `and still assigned: ${result.assigned.map((a) => `${a.target} ${a.release}`).join(', ')}`]),
     ].join('\n');
   }
   if (result.verdict === 'not-enough-data') {
@@ -144,7 +217,8 @@ export const gateCommand: CommandSpec = {
     'Reads the census: from Redis with a redis:// store, else from a server (--server, --token or $DAYLIGHT_ADMIN_TOKEN).',
     'Exit codes: 0 safe (nothing below the version seen in the whole window), 1 not safe (it prints who is still there)',
     'or the census cannot be read, 3 not enough data (nothing seen, but the census has not observed the whole window).',
-    'Sessions of versions that are not published releases ("unknown") are listed but do not block.',
+    'Sessions of versions that are not published releases ("unknown") are listed but do not block. A release below',
+    'the version that the registry still assigns (to everyone, a cohort, a rollout or a pin) blocks, however quiet.',
   ].join('\n'),
   flags: {
     below: {
@@ -178,6 +252,7 @@ export const gateCommand: CommandSpec = {
     const result = await gate({
       below,
       quietForMs,
+      registry: context.store,
       store: context.storeArgument ?? (process.env.DAYLIGHT_STORE || undefined),
       server: stringFlag(args, 'server'),
       token: stringFlag(args, 'token') ?? (process.env.DAYLIGHT_ADMIN_TOKEN || undefined),

@@ -301,6 +301,13 @@ export function createAdmin(deps: AdminDeps): Admin {
           return text(405, 'Method not allowed', { Allow: 'GET, HEAD' });
         }
         if (rest === '/admin' || rest === '/admin/') return await page(request);
+        if (rest === '/admin/registry.json') {
+          // What this server serves, for `daylight gate --server` run away from the store.
+          const registry = deps.registry();
+          return registry === undefined
+            ? text(503, 'No registry read yet', { 'Retry-After': '5' })
+            : json(200, registry);
+        }
         if (rest === '/admin/census.json') {
           let census: CensusSnapshot | undefined;
           try {
