@@ -193,7 +193,8 @@ function choiceOf(version: string, registry: Registry): Choice {
 export function createGeneration(registry: Registry, releases: ReadonlyMap<string, LoadedRelease>): Generation {
   const plan = compilePlan(registry);
   const choices = new Map<string, Choice>();
-  for (const version of plan.releases) choices.set(version, choiceOf(version, registry));
+  // Only releases that loaded: a request resolving to one that did not is given everyone's (server.ts).
+  for (const version of plan.releases) if (releases.has(version)) choices.set(version, choiceOf(version, registry));
   const base = registry.current === null ? undefined : choices.get(registry.current);
   return {
     registry,

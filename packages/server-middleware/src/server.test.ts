@@ -1,4 +1,5 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as api from './index.js';
@@ -254,6 +255,31 @@ describe('the registry', () => {
     expect(daylight.stampFor(anyRequest)).toBeUndefined();
     await rename(`${folder}.away`, folder);
     expect(await waitFor(() => daylight.stampFor(anyRequest), 3000)).toEqual({ version: '1.0.0' });
+  });
+
+  it("gives a cohort everyone's release while its own cannot be loaded, and its own once it can", async () => {
+    const store = await storeFor();
+    await api.writeRegistryFile(store.registryFile, { ...store.registry, cohorts: { pilot: { release: '1.1.0' } } });
+    const folder = releaseDir(store.registryFile, '1.1.0');
+    await rename(folder, `${folder}.away`);
+    const logger = createTestLogger();
+    const daylight = daylightFor(
+      { config: store.registryFile, logger, cohort: (req) => req.headers['x-office'] as string | undefined },
+      { pollIntervalMs: 50 },
+    );
+    await daylight.ready;
+    const pilot: DaylightRequest = {
+      method: 'GET',
+      path: '/',
+      headers: { 'x-office': 'pilot' },
+      incoming: { headers: { 'x-office': 'pilot' } } as unknown as IncomingMessage,
+    };
+    expect(daylight.stampFor(pilot)).toEqual({ version: '1.0.0' });
+    const shell = await daylight.handleShell({ ...pilot, headers: { accept: 'text/html', 'x-office': 'pilot' } });
+    expect(shell?.status).toBe(200);
+    expect(logger.entries.some((e) => /release 1\.1\.0 cannot be served/.test(e.message))).toBe(true);
+    await rename(`${folder}.away`, folder);
+    expect(await waitFor(() => (daylight.stampFor(pilot)?.version === '1.1.0' ? true : undefined), 3000)).toBe(true);
   });
 
   it('keeps watching when the registry directory is created only later', async () => {

@@ -117,6 +117,8 @@ class Daylight implements DaylightServer {
   /** The end of the chain of registry reads; reads never overlap. */
   #tail: Promise<void> = Promise.resolve();
   #polling = false;
+  /** The registry assigns a release whose files could not be loaded: the polls read it again. */
+  #incomplete = false;
   /** A read that was asked for and has not started yet; later asks join it. */
   #queued: Promise<void> | undefined;
   #reads = 0;
@@ -322,7 +324,9 @@ class Daylight implements DaylightServer {
       },
     };
     const version = resolveRelease(generation.plan, facts, this.#keyOrder);
-    return version === null ? undefined : generation.choices.get(version);
+    // A release assigned here whose files could not be loaded (yet): everyone's release, never a
+    // stamp for a release this server cannot serve (its shell would be a 503).
+    return version === null ? undefined : (generation.choices.get(version) ?? generation.base);
   }
 
   #resolveFailed(error: unknown): void {
@@ -349,7 +353,11 @@ class Daylight implements DaylightServer {
       const client = await redis.client();
       const text = await client.get(redis.registryKey);
       const revision = text === null ? undefined : (JSON.parse(text) as { revision?: unknown }).revision;
-      if (revision !== this.#generation?.registry.revision || this.#lastRegistryProblem !== undefined) {
+      if (
+        revision !== this.#generation?.registry.revision ||
+        this.#lastRegistryProblem !== undefined ||
+        this.#incomplete
+      ) {
         await this.reload();
       }
     } catch {
@@ -623,6 +631,9 @@ class Daylight implements DaylightServer {
       }
       const previous = this.#generation;
       this.#generation = createGeneration(read.registry, releases);
+      // Some assigned release did not load: look again at the next poll, even if the registry stays the same.
+      this.#incomplete = [...this.#generation.plan.releases].some((version) => !releases.has(version));
+      if (this.#incomplete) this.#watcher?.remember('incomplete');
       this.#census?.setReleases(Object.keys(read.registry.releases));
       this.#clientStates = new Map();
       if (!initial) this.#counters.registryReloads++;
