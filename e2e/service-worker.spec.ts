@@ -106,6 +106,33 @@ test("an old tab's lazy chunks load from its version's cache after the server lo
   expect(await cacheNames(fresh)).toContain('daylight-1.1.0');
 });
 
+test('a failed download in one tab does not delete the cache of a release another tab runs', async ({
+  context,
+  office,
+}) => {
+  const running = await context.newPage();
+  await signIn(running, office.url, undefined, 'ada', '&sw=1');
+  await controlled(running, ['daylight-1.0.0']);
+  // Another tab asks the worker for 1.0.0 with a shell that is not one (a rollback landing mid-download
+  // can do that): the precache fails.
+  const other = await context.newPage();
+  await other.goto(`${office.url}/?poll=500&sw=1`);
+  await controlled(other, ['daylight-1.0.0']);
+  const answer = await other.evaluate(
+    () =>
+      new Promise<{ ok: boolean; error?: string }>((resolve) => {
+        const channel = new MessageChannel();
+        channel.port1.onmessage = (event) => resolve(event.data as { ok: boolean; error?: string });
+        navigator.serviceWorker.controller!.postMessage(
+          { type: 'daylight:precache', version: '1.0.0', shell: '/_daylight/release' },
+          [channel.port2],
+        );
+      }),
+  );
+  expect(answer).toMatchObject({ ok: false, error: expect.stringContaining('did not answer the shell of 1.0.0') });
+  expect(await cacheNames(running)).toContain('daylight-1.0.0');
+});
+
 test('reset() unregisters the worker and deletes every Daylight cache', async ({ page, office }) => {
   await signIn(page, office.url, undefined, 'ada', '&sw=1');
   await controlled(page, ['daylight-1.0.0']);

@@ -268,8 +268,14 @@ self.addEventListener('message', function (event) {
       else if (data.precache) await precacheOnce(data.version);
       reply({ ok: true, versions: await cachedVersions() });
     } catch (error) {
-      // A file that does not verify leaves nothing of the release behind.
-      await caches.delete(cacheName(data.version));
+      // A download that failed leaves nothing of the release behind — unless the release was complete
+      // before (only its shell failed now), or another tab runs it: those files are verified, and in use.
+      var name = cacheName(data.version);
+      var inUse = false;
+      known.forEach(function (other, id) {
+        if (id !== source.id && (other.version === data.version || other.target === data.version)) inUse = true;
+      });
+      if (!inUse && !(await caches.match(doneKey(data.version), { cacheName: name }))) await caches.delete(name);
       reply({ ok: false, error: String(error && error.message ? error.message : error) });
     }
     await cleanup();
