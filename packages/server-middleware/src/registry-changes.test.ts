@@ -101,6 +101,30 @@ describe('registry changes', () => {
     });
   });
 
+  it('refuses to change the key of a running rollout (it would move sessions back and forth), changing nothing', () => {
+    const rolling = promoteChange(base, { version: '1.1.0', percent: 10, key: 'tenant', now }).registry;
+    expect(() => promoteChange(rolling, { version: '1.1.0', percent: 50, key: 'user', now })).toThrow(
+      /goes by tenant; going by user instead would move sessions back and forth/,
+    );
+    expect(promoteChange(rolling, { version: '1.1.0', percent: 50, now }).registry.rollout).toMatchObject({
+      key: 'tenant',
+      percent: 50,
+    });
+    // A rollout of another release may go by another key.
+    expect(promoteChange(rolling, { version: '1.1.1', percent: 5, key: 'user', now }).registry.rollout?.key).toBe(
+      'user',
+    );
+  });
+
+  it('takes any percentage with two decimals, however floating point writes it', () => {
+    for (const percent of [0.29, 0.57, 1.1, 12.5, 33.33, 99.99]) {
+      expect(promoteChange(base, { version: '1.1.0', percent, now }).registry.rollout?.percent, String(percent)).toBe(
+        percent,
+      );
+    }
+    expect(() => promoteChange(base, { version: '1.1.0', percent: 0.125, now })).toThrow(/more than two decimals/);
+  });
+
   it('pins and unpins a tenant', () => {
     const pinned = valid(pinChange(base, { key: 'tenant', value: 'acme', release: '1.0.1', now }).registry);
     expect(pinned.pins).toEqual({ 'tenant:acme': { release: '1.0.1', at: now.toISOString() } });

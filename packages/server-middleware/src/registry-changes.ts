@@ -201,7 +201,12 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
   checkCohortName(cohort);
   published(registry, version, 'version');
   const percent = change.percent ?? 100;
-  if (typeof percent !== 'number' || !(percent >= 0 && percent <= 100) || Math.round(percent * 100) !== percent * 100) {
+  // Two decimals at most, compared with a tolerance: 0.29 × 100 is 28.999999999999996 in floating point.
+  if (
+    typeof percent !== 'number' ||
+    !(percent >= 0 && percent <= 100) ||
+    Math.abs(Math.round(percent * 100) - percent * 100) > 1e-6
+  ) {
     throw new RegistryChangeError(
       'invalid',
       `percentage ${String(change.percent)} is outside 0–100 (or has more than two decimals); use a value such as 10 or 12.5`,
@@ -235,8 +240,15 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
     return { registry: next, changed: true, summary: `promote ${version} to ${where}${kept}` };
   }
 
-  const key = change.key ?? target.rollout?.key ?? DEFAULT_ROLLOUT_KEY;
   const same = target.rollout;
+  if (change.key !== undefined && same?.release === version && same.key !== change.key) {
+    // Another key puts other sessions in the rollout: some would go back, others forward (SCENARIOS #13).
+    throw new RegistryChangeError(
+      'invalid',
+      `the rollout of ${version} in ${where} goes by ${same.key}; going by ${change.key} instead would move sessions back and forth. Leave --key out to keep ${same.key}, or roll back first (daylight rollback${cohort === undefined ? '' : ` --cohort ${cohort}`}) and start a new rollout`,
+    );
+  }
+  const key = change.key ?? same?.key ?? DEFAULT_ROLLOUT_KEY;
   if (same?.release === version && same.percent === percent && same.key === key && halted === target.halted) {
     return { registry, changed: false, summary: `${version} is already rolled out to ${percent}% of ${where}` };
   }
