@@ -638,7 +638,13 @@ class Daylight implements DaylightServer {
       this.#clientStates = new Map();
       if (!initial) this.#counters.registryReloads++;
       this.#lastRegistryProblem = undefined;
-      this.#reported = new Set();
+      // Problems are said once per registry: a re-read of the same one (every poll while a release
+      // cannot be loaded) keeps what was already said, so the log does not repeat it every second.
+      const same =
+        previous !== undefined &&
+        previous.registry.revision === read.registry.revision &&
+        previous.header === this.#generation.header;
+      if (!same) this.#reported = new Set();
       for (const warning of warnings) this.#reportOnce(warning);
       if (previous?.header !== this.#generation.header || previous === undefined) {
         this.#options.logger.info(`daylight: ${this.configPath}: ${describeRegistry(read.registry)}`);
