@@ -15,12 +15,16 @@ import {
   RegistryConflictError,
   appendAuditFile,
   emptyRegistry,
+  isRunning,
   readAuditFile,
+  readLockOwner,
+  takeOverStaleLock,
   readManifestFile,
   releaseDir,
   validateRegistry,
   writeRegistryFile,
   type AuditEntry,
+  type LockOwner,
   type Registry,
 } from '@daylight/server-middleware';
 import { hashFile, type BuildFile } from './build.js';
@@ -133,12 +137,6 @@ export async function readExisting(store: ReleaseStore): Promise<StoreSnapshot> 
     );
   }
   return snapshot;
-}
-
-interface LockOwner {
-  readonly pid: number;
-  readonly host: string;
-  readonly since: string;
 }
 
 /** The directory store: `releases.json` and `releases/<version>/` beside it. */
@@ -332,7 +330,11 @@ export class FileStore implements ReleaseStore {
         } finally {
           await handle.close();
         }
-        return () => unlink(lockFile).catch(() => undefined);
+        // Removed only while it is still this command's (never a lock another writer took over).
+        return async () => {
+          const now = await readLockOwner(lockFile);
+          if (now?.pid === owner.pid && now.since === owner.since) await unlink(lockFile).catch(() => undefined);
+        };
       } catch (error) {
         if (errnoCode(error) !== 'EEXIST') {
           throw new DaylightCliError(
@@ -346,7 +348,7 @@ export class FileStore implements ReleaseStore {
       }
       const holder = await readLockOwner(lockFile);
       if (attempt === 0 && holder !== undefined && holder.host === owner.host && !isRunning(holder.pid)) {
-        await unlink(lockFile).catch(() => undefined);
+        await takeOverStaleLock(lockFile, holder);
         continue;
       }
       const who = holder === undefined ? '' : ` (process ${holder.pid} on ${holder.host}, since ${holder.since})`;
@@ -356,27 +358,6 @@ export class FileStore implements ReleaseStore {
       );
     }
     throw new DaylightCliError('conflict', `cannot take the lock ${lockFile}; run the command again`);
-  }
-}
-
-async function readLockOwner(file: string): Promise<LockOwner | undefined> {
-  try {
-    const value = JSON.parse(await readFile(file, 'utf8')) as Partial<LockOwner>;
-    return typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.since === 'string'
-      ? { pid: value.pid, host: value.host, since: value.since }
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it runs, under another user.
-    return errnoCode(error) === 'EPERM';
   }
 }
 

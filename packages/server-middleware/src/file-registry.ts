@@ -6,7 +6,7 @@
  * registry, appends one line to the audit log `<name>.audit.jsonl` beside
  * it, and drops the lock. The CLI's FileStore takes the same lock.
  */
-import { appendFile, open, readFile, unlink } from 'node:fs/promises';
+import { appendFile, link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { AuditEntry, ChangeOutcome } from './registry-changes.js';
@@ -49,25 +49,86 @@ export class RegistryLockedError extends Error {
   override readonly name = 'RegistryLockedError';
 }
 
-/** Takes `<file>.lock` once; resolves to its release, or throws {@link RegistryLockedError}. */
+/** Who holds a registry lock, as written in the lock file. */
+export interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  readonly since: string;
+}
+
+/** The owner written in a lock file; `undefined` when it is gone or unreadable. */
+export async function readLockOwner(file: string): Promise<LockOwner | undefined> {
+  try {
+    const value = JSON.parse(await readFile(file, 'utf8')) as Partial<LockOwner>;
+    return typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.since === 'string'
+      ? { pid: value.pid, host: value.host, since: value.since }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process of this host runs (EPERM: it does, under another user). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes a lock left by `stale`, a process of this host that no longer runs.
+ * It is moved aside first and checked: if another writer took it over in
+ * between and this moved that writer's fresh lock, it is put back.
+ */
+export async function takeOverStaleLock(lockFile: string, stale: LockOwner): Promise<void> {
+  const aside = `${lockFile}.${process.pid}.stale`;
+  try {
+    await rename(lockFile, aside);
+  } catch {
+    return; // someone else moved it first
+  }
+  const moved = await readLockOwner(aside);
+  if (moved?.pid !== stale.pid || moved.since !== stale.since) await link(aside, lockFile).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+}
+
+/**
+ * Takes `<file>.lock`, created exclusively; resolves to its release (which
+ * removes it only while it is still this process's). A lock left by a process
+ * of this host that no longer runs (a server or command killed mid-change) is
+ * taken over; any other means another writer.
+ * @throws {RegistryLockedError}
+ */
 export async function lockRegistryFile(file: string): Promise<() => Promise<void>> {
   const lockFile = `${file}.lock`;
-  try {
-    const handle = await open(lockFile, 'wx');
+  const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await handle.writeFile(
-        `${JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() })}\n`,
-      );
-    } finally {
-      await handle.close();
+      const handle = await open(lockFile, 'wx');
+      try {
+        await handle.writeFile(`${JSON.stringify(owner)}\n`);
+      } finally {
+        await handle.close();
+      }
+      return async () => {
+        const now = await readLockOwner(lockFile);
+        if (now?.pid === owner.pid && now.since === owner.since) await unlink(lockFile).catch(() => undefined);
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new RegistryLockedError(`another writer holds ${lockFile}`);
+    const holder = await readLockOwner(lockFile);
+    if (attempt === 0 && holder !== undefined && holder.host === owner.host && !isRunning(holder.pid)) {
+      await takeOverStaleLock(lockFile, holder);
+      continue;
     }
-    throw error;
+    const who = holder === undefined ? '' : ` (process ${holder.pid} on ${holder.host}, since ${holder.since})`;
+    throw new RegistryLockedError(`another writer holds ${lockFile}${who}`);
   }
-  return () => unlink(lockFile).catch(() => undefined);
+  throw new RegistryLockedError(`cannot take ${lockFile}`);
 }
 
 export interface FileUpdateResult {

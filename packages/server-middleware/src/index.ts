@@ -59,10 +59,14 @@ export {
   RegistryLockedError,
   appendAuditFile,
   auditFileOf,
+  isRunning,
   lockRegistryFile,
+  readLockOwner,
+  takeOverStaleLock,
   readAuditFile,
   updateRegistryFile,
 } from './file-registry.js';
+export type { LockOwner } from './file-registry.js';
 export { DEFAULT_REDIS_PREFIX, RedisRegistry, RegistryConflictError } from './redis-registry.js';
 export type { RedisRegistryOptions, RedisRead } from './redis-registry.js';
 export * from './census/index.js';

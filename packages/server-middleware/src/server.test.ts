@@ -1,5 +1,8 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as api from './index.js';
@@ -283,6 +286,24 @@ describe('the registry', () => {
     expect(daylight.stats.registryReloads).toBeGreaterThan(2);
     await rename(`${folder}.away`, folder);
     expect(await waitFor(() => (daylight.stampFor(pilot)?.version === '1.1.0' ? true : undefined), 3000)).toBe(true);
+  });
+
+  it('takes over a registry lock left by a process of this host that died mid-change, never a live one', async () => {
+    const store = await storeFor();
+    const daylight = daylightFor({ config: store.registryFile, watch: false, logger: createTestLogger() });
+    await daylight.ready;
+    const lock = `${store.registryFile}.lock`;
+    const since = new Date().toISOString();
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    await writeFile(lock, JSON.stringify({ pid: dead, host: hostname(), since }));
+    // Halting a release nobody runs changes nothing, but takes the lock all the same.
+    await expect(daylight.halt({ release: '1.1.0', reason: 'x' })).resolves.toMatchObject({ changed: false });
+    expect(existsSync(lock)).toBe(false);
+    await writeFile(lock, JSON.stringify({ pid: process.ppid, host: hostname(), since }));
+    await expect(daylight.halt({ release: '1.1.0', reason: 'x' })).rejects.toThrow(
+      new RegExp(`another writer holds .*\\(process ${process.ppid} on `),
+    );
+    expect(existsSync(lock)).toBe(true);
   });
 
   it('keeps watching when the registry directory is created only later', async () => {
