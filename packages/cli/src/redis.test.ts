@@ -5,7 +5,7 @@
  * started again by its PID in the middle.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,6 +115,30 @@ describe('the Redis store with two server processes', () => {
     );
     const status = JSON.parse((await cli('status', '--json')).stdout) as { targets: { cohort: string | null }[] };
     expect(status.targets.map((t) => t.cohort).filter((c) => c === 'a' || c === 'b')).toHaveLength(1);
+  });
+
+  it('lets one of two simultaneous publishes of one version win, and its files are the ones installed', async () => {
+    const builds = ['race-a', 'race-b'];
+    for (const name of builds) {
+      await writeFiles(path.join(root, name), {
+        'index.html': `<!doctype html><html><head><script type="module" src="/assets/${name}.js"></script></head></html>`,
+        [`assets/${name}.js`]: `console.log(${JSON.stringify(name)});\n`,
+      });
+    }
+    const results = await Promise.all(builds.map((name) => cli('publish', name, '--version', '1.5.0')));
+    expect(results.map((r) => r.code).sort()).toEqual([0, 1]);
+    expect(results.find((r) => r.code === 1)!.stderr).toMatch(
+      /another daylight command is changing the store|changed (while this command ran|by another command)/,
+    );
+    const winner = builds[results.findIndex((r) => r.code === 0)]!;
+    const manifest = JSON.parse(await readFile(path.join(root, 'releases', '1.5.0', 'manifest.json'), 'utf8')) as {
+      entry: { url: string };
+    };
+    expect(manifest.entry.url).toContain(`${winner}.js`);
+    // Publishing the winner again is "the same content": the registry and the folder agree.
+    expect((await cli('publish', winner, '--version', '1.5.0')).stdout).toMatch(
+      /already published with the same content/,
+    );
   });
 
   it('halts a cohort from code (server.halt) through Redis, and every server follows', async () => {

@@ -319,6 +319,12 @@ export class FileStore implements ReleaseStore {
    * this host that no longer runs is taken over; any other is a conflict,
    * because only a person can tell whether its owner is still writing.
    */
+  /** Takes the store's lock (see below): for writers that share its release folders, the Redis store's publishes. */
+  async lock(): Promise<() => Promise<void>> {
+    await mkdir(path.dirname(this.location), { recursive: true });
+    return this.#lock();
+  }
+
   async #lock(): Promise<() => Promise<void>> {
     const lockFile = `${this.location}.lock`;
     const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
@@ -369,6 +375,8 @@ export class FileStore implements ReleaseStore {
 export class RedisStore implements ReleaseStore {
   readonly location: string;
   readonly #registry: RedisRegistry;
+  /** The release folder's lock, while a change that installs one is under way. */
+  #folderLock: (() => Promise<void>) | undefined;
   /** The files a FileStore would use, for the release folders: `<releasesDir>/releases.json` is never written. */
   readonly #files: FileStore;
   readonly #actor: string;
@@ -426,18 +434,33 @@ export class RedisStore implements ReleaseStore {
     return this.#files.fileBytes(version, buildPath);
   }
 
-  installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string> {
+  /**
+   * Release folders are shared by every command of the fleet, and Redis's
+   * transaction guards only the registry: two publishes of one version could
+   * each install their folder, one commit, and the other's files stay under
+   * the winner's digest. So a change that installs takes the release folder's
+   * lock (as the file store does for every change) and holds it until the
+   * change is committed or refused; a second publish meanwhile is refused.
+   */
+  async installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string> {
+    this.#folderLock ??= await this.#files.lock();
     return this.#files.installRelease(version, files, manifest);
   }
 
   update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<void> {
     const expected = basedOn.revision === undefined ? null : Number(basedOn.revision);
     return this.#connected(async () => {
-      await this.#registry.update(
-        async () => ({ registry: await change(), changed: true, summary: record?.summary ?? 'change the registry' }),
-        { actor: this.#actor, action: record?.action ?? 'change' },
-        expected,
-      );
+      try {
+        await this.#registry.update(
+          async () => ({ registry: await change(), changed: true, summary: record?.summary ?? 'change the registry' }),
+          { actor: this.#actor, action: record?.action ?? 'change' },
+          expected,
+        );
+      } finally {
+        const release = this.#folderLock;
+        this.#folderLock = undefined;
+        await release?.();
+      }
     });
   }
 
