@@ -6,8 +6,7 @@
  * (`--releases`, a folder every server reads).
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { validateManifest, type ReleaseManifest } from '@daylight/protocol';
 import {
@@ -15,16 +14,14 @@ import {
   RegistryConflictError,
   appendAuditFile,
   emptyRegistry,
-  isRunning,
+  RegistryLockedError,
+  lockRegistryFile,
   readAuditFile,
-  readLockOwner,
-  takeOverStaleLock,
   readManifestFile,
   releaseDir,
   validateRegistry,
   writeRegistryFile,
   type AuditEntry,
-  type LockOwner,
   type Registry,
 } from '@daylight/server-middleware';
 import { hashFile, type BuildFile } from './build.js';
@@ -326,44 +323,23 @@ export class FileStore implements ReleaseStore {
   }
 
   async #lock(): Promise<() => Promise<void>> {
-    const lockFile = `${this.location}.lock`;
-    const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const handle = await open(lockFile, 'wx');
-        try {
-          await handle.writeFile(`${JSON.stringify(owner)}\n`);
-        } finally {
-          await handle.close();
-        }
-        // Removed only while it is still this command's (never a lock another writer took over).
-        return async () => {
-          const now = await readLockOwner(lockFile);
-          if (now?.pid === owner.pid && now.since === owner.since) await unlink(lockFile).catch(() => undefined);
-        };
-      } catch (error) {
-        if (errnoCode(error) !== 'EEXIST') {
-          throw new DaylightCliError(
-            'io',
-            `cannot create the lock ${lockFile} (${errnoCode(error) ?? String(error)})`,
-            {
-              cause: error,
-            },
-          );
-        }
+    try {
+      return await lockRegistryFile(this.location);
+    } catch (error) {
+      if (error instanceof RegistryLockedError) {
+        const { holder, lockFile } = error;
+        const who = holder === undefined ? '' : ` (process ${holder.pid} on ${holder.host}, since ${holder.since})`;
+        throw new DaylightCliError(
+          'conflict',
+          `another daylight command is changing the store${who}; wait for it to finish, or delete ${lockFile} if none is running`,
+        );
       }
-      const holder = await readLockOwner(lockFile);
-      if (attempt === 0 && holder !== undefined && holder.host === owner.host && !isRunning(holder.pid)) {
-        await takeOverStaleLock(lockFile, holder);
-        continue;
-      }
-      const who = holder === undefined ? '' : ` (process ${holder.pid} on ${holder.host}, since ${holder.since})`;
       throw new DaylightCliError(
-        'conflict',
-        `another daylight command is changing the store${who}; wait for it to finish, or delete ${lockFile} if none is running`,
+        'io',
+        `cannot create the lock ${this.location}.lock (${errnoCode(error) ?? String(error)})`,
+        { cause: error },
       );
     }
-    throw new DaylightCliError('conflict', `cannot take the lock ${lockFile}; run the command again`);
   }
 }
 

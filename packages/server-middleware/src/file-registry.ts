@@ -47,6 +47,15 @@ export async function readAuditFile(registryFile: string, limit = 50): Promise<A
 /** Thrown when another writer holds the lock. */
 export class RegistryLockedError extends Error {
   override readonly name = 'RegistryLockedError';
+  constructor(
+    /** The lock file. */
+    readonly lockFile: string,
+    /** Who holds it, when its file says so. */
+    readonly holder: LockOwner | undefined,
+  ) {
+    const who = holder === undefined ? '' : ` (process ${holder.pid} on ${holder.host}, since ${holder.since})`;
+    super(`another writer holds ${lockFile}${who}`);
+  }
 }
 
 /** Who holds a registry lock, as written in the lock file. */
@@ -125,10 +134,9 @@ export async function lockRegistryFile(file: string): Promise<() => Promise<void
       await takeOverStaleLock(lockFile, holder);
       continue;
     }
-    const who = holder === undefined ? '' : ` (process ${holder.pid} on ${holder.host}, since ${holder.since})`;
-    throw new RegistryLockedError(`another writer holds ${lockFile}${who}`);
+    throw new RegistryLockedError(lockFile, holder);
   }
-  throw new RegistryLockedError(`cannot take ${lockFile}`);
+  throw new RegistryLockedError(lockFile, await readLockOwner(lockFile));
 }
 
 export interface FileUpdateResult {

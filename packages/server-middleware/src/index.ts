@@ -59,10 +59,7 @@ export {
   RegistryLockedError,
   appendAuditFile,
   auditFileOf,
-  isRunning,
   lockRegistryFile,
-  readLockOwner,
-  takeOverStaleLock,
   readAuditFile,
   updateRegistryFile,
 } from './file-registry.js';
