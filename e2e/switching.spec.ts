@@ -150,6 +150,44 @@ test('"Update now" during a slow save waits for the save to be answered, then sw
   expect(seen.navigations).toHaveLength(2);
 });
 
+test('"Update now" answered "stay" at a "leave this page?" dialog: requests go out at once, and it can switch later', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen); // (its clicks give the page the user activation the dialog needs)
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  await page.evaluate(() => {
+    const guard = (event: BeforeUnloadEvent): void => event.preventDefault();
+    addEventListener('beforeunload', guard);
+    Object.assign(window, { dropGuard: () => removeEventListener('beforeunload', guard) });
+  });
+  const dialog = new Promise<string>((resolve) =>
+    page.once('dialog', (d) => {
+      resolve(d.type());
+      void d.dismiss(); // "stay on this page"
+    }),
+  );
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  expect(await dialog).toBe('beforeunload');
+  // The switch gives up at once instead of holding every request for `timeout` (30 s): the app's ky has a 10 s
+  // timeout, so a save made now failed before. It says why, and the release stays ready.
+  await expect(banner(page)).toContainText('The update could not start: The page stayed: the switch to 1.1.0 was');
+  await ready(page, '1.1.0');
+  await page.locator('#f-customer').fill('saved after staying');
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(page.locator('.saved')).toContainText('Saved as INV-');
+  await expect(version(page)).toHaveText('1.0.0');
+  // Staying was no attempt: the loop guard lets the next "Update now" switch.
+  await page.evaluate(() => (window as unknown as { dropGuard(): void }).dropGuard());
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.navigations).toHaveLength(2);
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('three tabs: one downloads, one prompts, all three end on the new release, no dead button', async ({
   context,
   office,

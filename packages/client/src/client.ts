@@ -520,7 +520,7 @@ export class DaylightClient extends EventTarget {
     pushJson('blocked', booting.version);
     this.report('boot-failure', { version: booting.version, from: booting.from, message: reason });
     // A broken page is worse than a way back without its record.
-    return this.#go({ from: booting.version, to: booting.from, state: record.state, back: true }, true);
+    return !!this.#go({ from: booting.version, to: booting.from, state: record.state, back: true }, true);
   }
 
   /**
@@ -644,16 +644,16 @@ export class DaylightClient extends EventTarget {
       throw error;
     }
     clearTimeout(this.#momentTimer);
-    if (!this.#go({ from: running, to: target, state })) {
+    const stayed = this.#go({ from: running, to: target, state });
+    if (!stayed) {
       // Without the record the new page could neither restore the state nor tell a stale shell: no loop guard.
       this.#refuse('snapshot', 'sessionStorage refused the switch record; the switch is cancelled', target);
     }
-    await new Promise((resolve) => setTimeout(resolve, this.#options.timeout));
-    const error = new DaylightError(
-      'timeout',
-      `The page did not leave for ${target} within ${this.#options.timeout} ms`,
-    );
-    // It never left (a "leave this page?" dialog answered no): this was no attempt.
+    const timeout = this.#options.timeout;
+    const error = (await Promise.race([stayed, new Promise((resolve) => setTimeout(resolve, timeout, 1))]))
+      ? new DaylightError('timeout', `The page did not leave for ${target} within ${timeout} ms`)
+      : new DaylightError('aborted', `The page stayed: the switch to ${target} was cancelled`);
+    // It never left (a "leave this page?" dialog answered "stay"): this was no attempt, and the requests held go out.
     writeJson('switch', undefined);
     writeJson('attempts', attempts);
     this.#set({ status: 'ready' });
@@ -667,8 +667,13 @@ export class DaylightClient extends EventTarget {
     throw error;
   }
 
-  /** Saves the switch, counts the attempt, and navigates once; false when the record could not be saved (and it stays). */
-  #go(record: SwitchRecord, always = false): boolean {
+  /**
+   * Saves the switch, counts the attempt, and navigates once; false when the record could not be saved (and it
+   * stays). Otherwise a promise that settles when the browser says the page stays after all: with the Navigation
+   * API, a "leave this page?" dialog answered "stay" rejects `committed` at once, and a cross-document navigation
+   * never settles it; without that API, never.
+   */
+  #go(record: SwitchRecord, always = false): Promise<unknown> | false {
     const attempts = readJson<Record<string, number>>('attempts') ?? {};
     if (!writeJson('switch', record) && !always) return false;
     writeJson('attempts', { ...attempts, [record.to]: (attempts[record.to] ?? 0) + 1 });
@@ -676,8 +681,16 @@ export class DaylightClient extends EventTarget {
     this.#emit('applying', { version: record.to });
     const url = new URL(location.href);
     url.searchParams.set(SWITCH_PARAM, record.to);
+    const { navigation } = globalThis as {
+      navigation?: { navigate(url: string, options: object): { committed: Promise<unknown> } };
+    };
+    if (navigation)
+      return navigation.navigate(url.href, { history: 'replace' }).committed.then(
+        () => 0,
+        () => 0,
+      );
     location.replace(url.href);
-    return true;
+    return new Promise(() => undefined);
   }
 
   /**
@@ -789,7 +802,6 @@ export class DaylightClient extends EventTarget {
     );
   }
 
-  /** Adds the request header; returns a token that counts the request as in flight when it mutates. */
   /**
    * While a switch is under way, new requests wait for it: the page is about
    * to leave, and a request it started now would be cancelled by the
@@ -799,6 +811,7 @@ export class DaylightClient extends EventTarget {
     if (this.#applying) await this.#applying.catch(() => undefined);
   }
 
+  /** Adds the request header; returns a token that counts the request as in flight when it mutates. */
   #track(method: string | undefined, headers: Headers): object {
     const token = {};
     if (this.#state.running) {

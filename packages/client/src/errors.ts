@@ -18,7 +18,10 @@ export type DaylightErrorCode =
   | 'not-ready'
   /** The app's `snapshot` hook threw or returned something that is not JSON. */
   | 'snapshot'
-  /** The operation was aborted, usually because a newer release superseded it. */
+  /**
+   * The operation was aborted: a newer release superseded the download, or the page stayed when the switch
+   * navigated (a "leave this page?" dialog answered "stay").
+   */
   | 'aborted';
 
 /** The one error class of `@daylight/client`. `code` says what failed; `cause` keeps the original error. */
