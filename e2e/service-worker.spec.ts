@@ -9,7 +9,18 @@
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
+import { CHROMIUM_ARGS, findChromium } from './support/browser.js';
 import { test, expect, watch, signIn } from './support/fixtures.js';
+
+// The back/forward cache on, as in the browsers people use (Playwright turns it off by default).
+const executablePath = findChromium();
+test.use({
+  launchOptions: {
+    args: [...CHROMIUM_ARGS],
+    ignoreDefaultArgs: ['--disable-back-forward-cache'],
+    ...(executablePath ? { executablePath } : {}),
+  },
+});
 
 const version = (page: Page) => page.getByTestId('version');
 const status = (page: Page) => page.locator('#daylight-status');
@@ -104,6 +115,34 @@ test("an old tab's lazy chunks load from its version's cache after the server lo
   await expect(version(fresh)).toHaveText('1.1.0');
   await expect.poll(() => cacheNames(fresh), SLOW).not.toContain('daylight-1.0.0');
   expect(await cacheNames(fresh)).toContain('daylight-1.1.0');
+});
+
+test("a tab restored from the back/forward cache tells the worker again what it runs, and gets its version's cache back", async ({
+  context,
+  office,
+}) => {
+  const old = await context.newPage();
+  const seen = watch(old);
+  await signIn(old, office.url, seen, 'ada', '&sw=1');
+  await controlled(old, ['daylight-1.0.0']);
+  await old.evaluate(() =>
+    addEventListener('pageshow', (event) => Object.assign(window, { fromCache: event.persisted })),
+  );
+  // Another origin (localhost, not 127.0.0.1): the page goes into the back/forward cache, and while it is
+  // there the worker sees no tab of its origin running 1.0.0.
+  await old.goto(`${office.url.replace('127.0.0.1', 'localhost')}/_daylight/release`);
+
+  await office.promote('1.1.0');
+  const fresh = await context.newPage();
+  await fresh.goto(`${office.url}/?poll=500&sw=1`);
+  await expect(version(fresh)).toHaveText('1.1.0');
+  await expect.poll(() => cacheNames(fresh), SLOW).not.toContain('daylight-1.0.0');
+
+  await old.goBack({ waitUntil: 'commit' }); // (a restored page fires no load event)
+  await expect.poll(() => old.evaluate(() => (window as unknown as { fromCache?: boolean }).fromCache)).toBe(true);
+  await expect(version(old)).toHaveText('1.0.0');
+  await expect.poll(() => cacheNames(old), SLOW).toContain('daylight-1.0.0');
+  expect(seen.pageErrors).toEqual([]);
 });
 
 test('a failed download in one tab does not delete the cache of a release another tab runs', async ({

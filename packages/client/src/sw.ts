@@ -182,13 +182,19 @@ export function enableServiceWorker(client: DaylightClient, options: ServiceWork
   };
 
   // Tell the worker which release this tab runs: it keeps that version's cache while the tab is open.
-  void ready.then(async (registration) => {
+  const running = async (registration: ServiceWorkerRegistration | undefined): Promise<void> => {
     const version = client.state.running;
     if (!registration || version === undefined) return;
     const answer = await ask({ type: 'daylight:running', version, precache: precacheRunning }).catch(
       (error: Error) => ({ ok: false, error: error.message }),
     );
     if (!answer.ok) reason = `could not cache ${version}: ${answer.error ?? 'no answer'}`;
+  };
+  void ready.then(running);
+  // A page in the back/forward cache is no open tab to the worker, which may have dropped its version's
+  // cache meanwhile: a restored page says again what it runs (and the worker caches it again).
+  addEventListener('pageshow', (event) => {
+    if (event.persisted) void ready.then(running);
   });
 
   const extension: DaylightExtension = {
