@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { BrowserContext, Page } from '@playwright/test';
 import { build } from 'esbuild';
 import { INTRANET_HOST } from './support/browser.js';
-import { test, expect, fillLocalStorage, ROOT } from './support/fixtures.js';
+import { test, expect, fillStorage, ROOT } from './support/fixtures.js';
 
 let bundle: string;
 test.beforeAll(async () => {
@@ -128,7 +128,7 @@ test('a holder whose lease another tab took is told it lost it', async ({ contex
 
 test('with localStorage full the work still runs rather than never', async ({ context, office }) => {
   const a = await tab(context, office.url);
-  const filled = await a.evaluate(fillLocalStorage);
+  const filled = await a.evaluate(fillStorage, 'localStorage');
   expect(filled).toBeGreaterThan(1);
   await hold(a, 'x', 'a');
   await expect.poll(() => events(a), { timeout: 2_000 }).toEqual(['a start']);

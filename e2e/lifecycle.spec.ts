@@ -5,7 +5,7 @@
  * (without storage there is no loop guard, so it does not switch at all).
  */
 import type { Page } from '@playwright/test';
-import { test, expect, watch, signIn } from './support/fixtures.js';
+import { test, expect, watch, signIn, fillStorage } from './support/fixtures.js';
 
 const state = (page: Page) =>
   page.evaluate(
@@ -62,4 +62,30 @@ test('in a browser that blocks storage the app works, and Daylight stays inert a
   expect(seen.navigations).toHaveLength(1);
   expect(seen.pageErrors).toEqual([]);
   expect(seen.failedApi).toEqual([]);
+});
+
+test('with sessionStorage full the switch is cancelled, not made without its loop guard, and the app keeps working', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  await office.promote('1.1.0');
+  await expect(page.locator('#daylight-status')).toHaveText('1.1.0 is downloaded and verified');
+  // The switch record (and the loop guard in it) lives in sessionStorage: here it cannot be written.
+  expect(await page.evaluate(fillStorage, 'sessionStorage')).toBeGreaterThan(1);
+  const banner = page.locator('[data-daylight-banner]');
+  await banner.getByRole('button', { name: 'Update now' }).click();
+  await expect(page.locator('#daylight-status')).toHaveText(
+    'update problem: sessionStorage refused the switch record; the switch is cancelled',
+  );
+  await expect(banner).toBeHidden();
+  await page.locator('#f-customer').fill('still here');
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(page.locator('.saved')).toContainText('Saved as INV-');
+  await page.waitForTimeout(1_500); // more release checks: 1.1.0 is not tried again in this tab
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(1);
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
 });

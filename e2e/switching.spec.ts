@@ -10,16 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { buildRelease } from '../examples/office-app/scripts/build.mjs';
-import {
-  test,
-  expect,
-  watch,
-  signIn,
-  setVisibility,
-  twoTabs,
-  fillLocalStorage,
-  TEST_HALT,
-} from './support/fixtures.js';
+import { test, expect, watch, signIn, setVisibility, twoTabs, fillStorage, TEST_HALT } from './support/fixtures.js';
 
 /** Releases built for this file only (once per worker): 1.2.0 throws on boot, 1.1.1 is a fixed re-release. */
 let extraBuilds: string;
@@ -349,7 +340,7 @@ test('a release that fails to boot is not tried again in that tab, even with loc
   const seen = watch(page);
   await signIn(page, office.url, seen, 'ada', '&policy=auto&watchdog=4000');
   // As an app that caches its data in localStorage may find it: full, so the browser-wide "bad" mark cannot be written.
-  expect(await page.evaluate(fillLocalStorage)).toBeGreaterThan(1);
+  expect(await page.evaluate(fillStorage, 'localStorage')).toBeGreaterThan(1);
   await office.cli('publish', path.join(extraBuilds, '1.2.0'), '--version', '1.2.0');
   await office.promote('1.2.0');
   await ready(page, '1.2.0');

@@ -195,12 +195,13 @@ export async function recordErrorCodes(page: Page): Promise<void> {
   });
 }
 
-/** Fills the page's localStorage to the last byte (run in the page); returns how many items it took. */
-export function fillLocalStorage(): number {
+/** Fills the page's localStorage (or sessionStorage) to the last byte (run in the page); returns how many items it took. */
+export function fillStorage(name: string): number {
+  const storage = name === 'sessionStorage' ? sessionStorage : localStorage;
   let items = 0;
   for (let size = 1 << 20; size >= 1;) {
     try {
-      localStorage.setItem(`filler:${items}`, 'x'.repeat(size));
+      storage.setItem(`filler:${items}`, 'x'.repeat(size));
       items++;
     } catch {
       size >>= 1;

@@ -1,12 +1,14 @@
 import {
   createServer,
+  IncomingMessage,
   request as httpRequest,
+  ServerResponse,
   type IncomingHttpHeaders,
-  type IncomingMessage,
   type Server,
-  type ServerResponse,
 } from 'node:http';
 import { connect, createServer as createHttp2Server } from 'node:http2';
+import { Socket } from 'node:net';
+import { MAX_HEADER_LENGTH } from '@daylight/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { INTERNALS, type DaylightInternals } from './options.js';
 import { createDaylight } from './server.js';
@@ -146,6 +148,34 @@ describe('stamping a node:http response', () => {
     const { origin, daylight } = await start((_req, res) => res.end());
     for (let i = 0; i < 3; i++) await fetch(origin, { headers: { 'Daylight-Client': 'v="1.0.0", s="short"' } });
     expect(daylight.stats.malformedClientHeaders).toBe(3);
+  });
+
+  it('does not cache client header values longer than any valid one, so a flood of them keeps a tab parsed', async () => {
+    const states: DaylightState[] = [];
+    const { origin, daylight } = await start((_req, res, state) => {
+      states.push(state);
+      res.end();
+    });
+    const tab = { 'Daylight-Client': 'v="1.0.0", s="q8Zk1cR2xW0a"' };
+    await fetch(origin, { headers: tab });
+    // As many distinct over-long values as the cache of parsed headers holds (10,000), attached in-process:
+    // cached, they would fill it and empty it, and the tab's header would be parsed again.
+    const flood = 10_000;
+    for (let i = 0; i < flood; i++) {
+      const value = `v="1.0.0", s="q8Zk1cR2xW0a", n="${'x'.repeat(MAX_HEADER_LENGTH)}${i}"`;
+      const req = new IncomingMessage(new Socket());
+      req.headers = { 'daylight-client': value };
+      req.rawHeaders = ['Daylight-Client', value];
+      expect(daylight.attach(req, new ServerResponse(req))).toEqual({ release: { version: '1.0.0', min: '1.0.0' } });
+    }
+    expect(daylight.stats.malformedClientHeaders).toBe(flood);
+    await fetch(origin, { headers: tab });
+    expect(states[1]).toEqual({
+      client: { version: '1.0.0', session: 'q8Zk1cR2xW0a' },
+      release: { version: '1.0.0', min: '1.0.0' },
+    });
+    // The cache hands a tab the state it parsed before, the same object: its entry survived the flood.
+    expect(states[1]).toBe(states[0]);
   });
 
   it('pairs a client seen before with the release of the registry read since', async () => {
