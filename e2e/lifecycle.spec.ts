@@ -2,7 +2,8 @@
  * The client outside the everyday path, in a real Chromium against the real
  * servers: after `stop()` nothing starts again, and in a browser that blocks
  * storage the app works as it did before Daylight, which stays out of the way
- * (without storage there is no loop guard, so it does not switch at all).
+ * (without storage there is no loop guard, so it does not switch at all); with
+ * sessionStorage full, a switch that could not save its record is cancelled.
  */
 import type { Page } from '@playwright/test';
 import { test, expect, watch, signIn, fillStorage } from './support/fixtures.js';

@@ -2,14 +2,16 @@
  * Service worker mode (`@daylight/client/sw`, the demo's `?sw=1`) in a real
  * Chromium against the real Express and Koa servers: a downloaded release
  * switches with the network down, an old tab's lazy chunks keep loading from
- * its version's cache until no tab runs it, and `reset()` removes the worker
- * and every cache. The first update check after a worker installs can take
- * seconds: the waits here are generous.
+ * its version's cache until no tab runs it (a tab back from the back/forward
+ * cache included), the worker works under a custom base path, and `reset()`
+ * removes the worker and every cache. The first update check after a worker
+ * installs can take seconds: the waits here are generous.
  */
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { CHROMIUM_ARGS, findChromium } from './support/browser.js';
+import { startOfficeServer } from '../examples/office-app/server/app.mjs';
 import { test, expect, watch, signIn } from './support/fixtures.js';
 
 // The back/forward cache on, as in the browsers people use (Playwright turns it off by default).
@@ -191,4 +193,40 @@ test('reset() unregisters the worker and deletes every Daylight cache', async ({
   await page.goto(`${office.url}/?poll=500`);
   await expect(page.getByTestId('user')).toHaveText('signed in as ada');
   expect(await page.evaluate(() => navigator.serviceWorker.controller)).toBeNull();
+});
+
+test('under a custom basePath the worker lives there, a switch works, and reset() finds it without being told', async ({
+  page,
+  office,
+  framework,
+}) => {
+  // A second server on the same release store, with the middleware below /updates instead of /_daylight.
+  const quiet = { info() {}, warn() {}, error() {} };
+  const custom = await startOfficeServer({ framework, store: office.store, basePath: '/updates', logger: quiet });
+  try {
+    const seen = watch(page);
+    await signIn(page, custom.url, seen, 'ada', '&sw=1&base=/updates');
+    await controlled(page, ['daylight-1.0.0']);
+    expect(new URL(await page.evaluate(() => navigator.serviceWorker.controller!.scriptURL)).pathname).toBe(
+      '/updates/sw.js',
+    );
+    await office.promote('1.1.0');
+    await expect(status(page)).toHaveText('1.1.0 is downloaded and verified', SLOW);
+    await banner(page).getByRole('button', { name: 'Update now' }).click();
+    await expect(version(page)).toHaveText('1.1.0');
+    await controlled(page, ['daylight-1.1.0']);
+
+    // The escape hatch runs without a client (so without its basePath) and with no options.
+    const result = await page.evaluate(() =>
+      (
+        window as unknown as { daylightServiceWorker: { reset(): Promise<{ unregistered: number }> } }
+      ).daylightServiceWorker.reset(),
+    );
+    expect(result.unregistered).toBe(1);
+    expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistrations()).length)).toBe(0);
+    expect(seen.failedApi).toEqual([]);
+    expect(seen.pageErrors).toEqual([]);
+  } finally {
+    await custom.close();
+  }
 });

@@ -21,6 +21,8 @@ export interface OfficeServerOptions {
   adminToken?: string;
   /** Also opens the status page to these users once signed in (the demo uses `ops@hq`). @default [] */
   admins?: readonly string[];
+  /** The middleware's base path (the page then needs `?base=<it>`). @default '/_daylight' */
+  basePath?: string;
 }
 
 /** The app's in-memory logins; the signed-in person's office is Daylight's cohort. */

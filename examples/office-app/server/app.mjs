@@ -146,7 +146,7 @@ async function koaApp(daylight, sessions) {
 
 /**
  * Starts the office app on loopback.
- * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object, reports?: object, onRequest?: (req: import('node:http').IncomingMessage) => void, sessions?: ReturnType<typeof createSessions>, adminToken?: string, admins?: readonly string[] }} options
+ * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object, reports?: object, onRequest?: (req: import('node:http').IncomingMessage) => void, sessions?: ReturnType<typeof createSessions>, adminToken?: string, admins?: readonly string[], basePath?: string }} options
  */
 export async function startOfficeServer({
   framework = 'express',
@@ -159,9 +159,11 @@ export async function startOfficeServer({
   sessions = createSessions(),
   adminToken,
   admins = [],
+  basePath,
 }) {
   const daylight = createDaylight({
     config: store,
+    ...(basePath ? { basePath } : {}),
     // The cohort is the signed-in person's office, from the server's session, never from what the page sends.
     cohort: (req) => sessions.office(req.headers.cookie),
     keys: { user: (req) => sessions.user(req.headers.cookie), tenant: (req) => sessions.office(req.headers.cookie) },

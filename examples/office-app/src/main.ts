@@ -38,7 +38,8 @@ const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
 ];
 
 // Knobs for trying things out (and for the end-to-end tests): ?policy=auto,
-// ?idle=ms, ?hidden=ms, ?grace=ms, ?watchdog=ms, ?sw=1 (service worker mode). Without them, the defaults.
+// ?idle=ms, ?hidden=ms, ?grace=ms, ?watchdog=ms, ?sw=1 (service worker mode), ?base=/path (the server's basePath,
+// when it is not /_daylight). Without them, the defaults.
 const params = new URLSearchParams(location.search);
 const number = (name: string): number | undefined => (params.has(name) ? Number(params.get(name)) : undefined);
 const idle = number('idle');
@@ -48,6 +49,7 @@ const daylight = createDaylight({
   snapshot: (): Snapshot => ({ form: readForm(), route: location.pathname }),
   ...(params.has('policy') ? { policy: params.get('policy') as Policy } : {}),
   ...(grace === undefined ? {} : { grace }),
+  ...(params.has('base') ? { basePath: params.get('base')! } : {}),
   safeMoments: { ...(idle === undefined ? {} : { idle }), ...(hidden === undefined ? {} : { hidden }) },
 });
 // Before start(): the watchdog must see an error thrown right after it.

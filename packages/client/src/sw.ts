@@ -19,6 +19,7 @@
  */
 import { Workbox, messageSW } from 'workbox-window';
 import type { DaylightClient, DaylightExtension } from './client.js';
+import { pushJson, readJson, writeJson } from './storage.js';
 
 export interface ServiceWorkerOptions {
   /**
@@ -62,7 +63,8 @@ export interface DaylightServiceWorker {
 export interface ResetOptions {
   /**
    * The worker to unregister, by its script's path.
-   * @default '/_daylight/sw.js'
+   * @default '/_daylight/sw.js' and every script `enableServiceWorker` registered in this browser (a custom
+   * `basePath`, one used before)
    */
   scriptUrl?: string;
   /**
@@ -78,6 +80,9 @@ export interface ResetResult {
   /** The `daylight-*` caches deleted. */
   readonly caches: readonly string[];
 }
+
+/** The paths of the worker scripts registered in this browser (localStorage), for `reset()`. */
+const SCRIPTS_KEY = 'sw-scripts';
 
 interface WorkerReply {
   readonly ok: boolean;
@@ -165,6 +170,8 @@ export function enableServiceWorker(client: DaylightClient, options: ServiceWork
     .then(() => within(workbox.register(), timeout, `Registering ${scriptUrl}`))
     .then(async (registration) => {
       if (!registration) throw new Error(`${scriptUrl} could not be registered`);
+      // For reset(), which runs without a client and so without its basePath.
+      pushJson(SCRIPTS_KEY, new URL(scriptUrl, location.href).pathname, true, 5);
       await within(workbox.active, timeout, `Activating ${scriptUrl}`);
       return registration;
     })
@@ -232,8 +239,9 @@ export function enableServiceWorker(client: DaylightClient, options: ServiceWork
 }
 
 /**
- * The escape hatch: unregisters Daylight's worker (the registration whose
- * script is `scriptUrl`) and deletes every `daylight-*` cache. Pages it
+ * The escape hatch: unregisters Daylight's worker (the registrations whose
+ * script is `scriptUrl`, by default `/_daylight/sw.js` and every script
+ * `enableServiceWorker` registered in this browser) and deletes every `daylight-*` cache. Pages it
  * controls stay controlled until they navigate; an app that keeps calling
  * `enableServiceWorker` registers it again on its next load. Works without
  * a client, and resolves with nothing removed where service workers are unavailable.
@@ -241,15 +249,21 @@ export function enableServiceWorker(client: DaylightClient, options: ServiceWork
 export async function reset(options: ResetOptions = {}): Promise<ResetResult> {
   const timeout = options.timeout ?? 10_000;
   if (unavailable() !== undefined) return { unregistered: 0, caches: [] };
-  const path = new URL(options.scriptUrl ?? '/_daylight/sw.js', location.href).pathname;
+  const registered = readJson<unknown>(SCRIPTS_KEY, true);
+  const paths = options.scriptUrl
+    ? [new URL(options.scriptUrl, location.href).pathname]
+    : ['/_daylight/sw.js', ...(Array.isArray(registered) ? (registered as unknown[]) : [])];
   const work = async (): Promise<ResetResult> => {
     let unregistered = 0;
     for (const registration of await navigator.serviceWorker.getRegistrations()) {
       const worker = registration.active ?? registration.waiting ?? registration.installing;
-      if (worker && new URL(worker.scriptURL).pathname === path && (await registration.unregister())) unregistered++;
+      if (worker && paths.includes(new URL(worker.scriptURL).pathname) && (await registration.unregister())) {
+        unregistered++;
+      }
     }
     const names = typeof caches === 'undefined' ? [] : (await caches.keys()).filter((n) => n.startsWith('daylight-'));
     await Promise.all(names.map((name) => caches.delete(name)));
+    if (!options.scriptUrl) writeJson(SCRIPTS_KEY, undefined, true);
     return { unregistered, caches: names };
   };
   return within(work(), timeout, 'Resetting the service worker');
