@@ -60,3 +60,26 @@ test('a tab below the floor is told which request was refused and is switched af
   expect(seen.navigations).toHaveLength(2);
   expect(seen.pageErrors).toEqual([]);
 });
+
+test('below the floor with the release in hand, refused requests do not each ask the server again', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  // A long grace: the tab stays below the floor while the inbox is refreshed (and refused) twice a second.
+  await signIn(page, office.url, seen, 'ada', '&grace=60000');
+  await office.promote('1.1.0');
+  await expect(page.locator('[data-daylight-banner]')).toBeVisible();
+  await office.cli('floor', '1.1.0');
+  await expect.poll(() => seen.failedApi.filter((line) => / 409$/.test(line)).length).toBeGreaterThan(0);
+  // The switch is forced (the banner counts down) once the tab learnt the floor.
+  await expect(page.locator('[data-daylight-countdown]')).toBeVisible();
+  const checks = () => office.requests.filter((r) => r.startsWith('GET /_daylight/release')).length;
+  const before = checks();
+  const refused = seen.failedApi.length;
+  await page.waitForTimeout(4_000);
+  expect(seen.failedApi.length - refused).toBeGreaterThanOrEqual(4); // the refusals went on…
+  expect(checks() - before).toBeLessThanOrEqual(1); // …and the release checks did not (at most every 10 s)
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  expect(seen.pageErrors).toEqual([]);
+});

@@ -134,3 +134,29 @@ test('while two servers disagree, a tab switches once and never back (the anti-f
     await servers.close();
   }
 });
+
+test('a release rolled back while the tab downloads it: the download stops, and the tab is up to date, not in error', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  // 1.1.0's files come slowly, so that the rollback lands mid-download.
+  const requested = releaseRequests(page, '1.1.0');
+  await page.route('**/_daylight/releases/1.1.0/files/**', async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await route.continue().catch(() => undefined); // (the download may have been cancelled meanwhile)
+  });
+  await office.promote('1.1.0');
+  await expect(page.locator('#daylight-status')).toContainText('downloading 1.1.0');
+  await expect.poll(() => requested.some((url) => url.includes('/files/'))).toBe(true);
+  await office.cli('rollback');
+  await expect(page.locator('#daylight-status')).toHaveText('up to date');
+  await page.waitForTimeout(4_000); // past the slow files: the cancelled download reports nothing
+  await expect(page.locator('#daylight-status')).toHaveText('up to date');
+  await expect(page.locator('[data-daylight-banner]')).toBeHidden();
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(1);
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
+});

@@ -240,6 +240,16 @@ function isStaleRevision(revision: unknown): boolean {
   return false;
 }
 
+/** A state's fields about a release on its way, all cleared. */
+const NOTHING_PENDING = {
+  target: undefined,
+  progress: undefined,
+  policy: undefined,
+  deadline: undefined,
+  reason: undefined,
+  errorCode: undefined,
+} as const;
+
 function positive(name: string, value: number | false | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (value === false) return Infinity;
@@ -303,14 +313,10 @@ export class DaylightClient extends EventTarget {
   }>;
   readonly #fetch: typeof fetch;
   #state: DaylightState = {
+    ...NOTHING_PENDING,
     status: 'inert',
     running: undefined,
-    target: undefined,
-    progress: undefined,
-    policy: undefined,
-    deadline: undefined,
     reason: 'not started: call start()',
-    errorCode: undefined,
   };
   #session = '';
   #started = false;
@@ -471,9 +477,7 @@ export class DaylightClient extends EventTarget {
     this.#cleanup = [];
     clearTimeout(this.#timer);
     clearTimeout(this.#momentTimer);
-    const abort = this.#abort;
-    this.#abort = undefined;
-    abort?.abort(new DaylightError('aborted', 'The client was stopped'));
+    this.#cancel();
     // Inert for good: no check, download or switch starts again; the wrapped fetch still stamps.
     this.#set({ status: 'inert', target: undefined, reason: 'stopped' });
   }
@@ -768,8 +772,8 @@ export class DaylightClient extends EventTarget {
     const running = this.#state.running!;
     const belowFloor = stamp.min !== undefined && compareVersions(running, stamp.min) < 0;
     const known = stamp.version === (this.#state.target ?? running) || this.#blocked(stamp.version);
-    // Below the floor a known release is checked again (to force it), but not on every response.
-    if (known && (!belowFloor || Date.now() - this.#lastCheck < 10_000)) return;
+    // Below the floor a known release is checked again (to force it): at once for a new floor, then every 10 s.
+    if (known && (!belowFloor || (stamp.min === this.#min && this.#recent()))) return;
     if (this.#pendingStamp === stamp.version) return;
     this.#pendingStamp = stamp.version;
     void this.check()
@@ -791,9 +795,15 @@ export class DaylightClient extends EventTarget {
         if (!/\/problems\/client-(too-old|unsupported|required)$/.test(type)) return;
         const required = typeof problem.required === 'string' ? problem.required : '';
         this.#emit('refused', { url: response.url, method: method.toUpperCase(), type, required });
-        void this.check().catch(() => undefined);
+        // Its stamp (read above) asks for a check when there is news; this is for a refusal without one.
+        if (!this.#recent()) void this.check().catch(() => undefined);
       })
       .catch(() => undefined);
+  }
+
+  /** A release check started within the last 10 s. */
+  #recent(): boolean {
+    return Date.now() - this.#lastCheck < 10_000;
   }
 
   #trusted(origin: string): boolean {
@@ -963,9 +973,9 @@ export class DaylightClient extends EventTarget {
     if (stale) return false;
     if (wanted === running) {
       if (this.#state.target) {
-        this.#abort?.abort(new DaylightError('aborted', `The server wants ${running} again`));
+        this.#cancel();
         clearTimeout(this.#momentTimer);
-        this.#set({ status: 'idle', target: undefined, progress: undefined, policy: undefined, deadline: undefined });
+        this.#set({ ...NOTHING_PENDING, status: 'idle' });
       }
       return false;
     }
@@ -1002,21 +1012,20 @@ export class DaylightClient extends EventTarget {
     if (this.#deferred) this.#moment();
   }
 
+  /** Cancels the download (or the offer) under way; nothing of it is reported, it was not a failure. */
+  #cancel(): void {
+    const abort = this.#abort;
+    this.#abort = undefined;
+    abort?.abort();
+  }
+
   async #download(running: string, version: string): Promise<void> {
-    this.#abort?.abort(new DaylightError('aborted', `Superseded by ${version}`));
+    this.#cancel();
     const abort = new AbortController();
     this.#abort = abort;
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(this.#options.timeout * 10)]);
     clearTimeout(this.#momentTimer);
-    this.#set({
-      status: 'downloading',
-      target: version,
-      progress: undefined,
-      policy: undefined,
-      deadline: undefined,
-      reason: undefined,
-      errorCode: undefined,
-    });
+    this.#set({ ...NOTHING_PENDING, status: 'downloading', target: version });
     this.#emit('available', { version, from: running, kind: changeKind(running, version) });
     const url = new URL(manifestPath(this.#options.basePath, version), location.href).href;
     const context = {
@@ -1080,15 +1089,7 @@ export class DaylightClient extends EventTarget {
       this.#retryAt.set(error.version, transient ? Date.now() + RETRY_AFTER : Infinity);
     }
     clearTimeout(this.#momentTimer);
-    this.#set({
-      status: 'error',
-      target: undefined,
-      progress: undefined,
-      policy: undefined,
-      deadline: undefined,
-      reason: error.message,
-      errorCode: error.code,
-    });
+    this.#set({ ...NOTHING_PENDING, status: 'error', reason: error.message, errorCode: error.code });
     this.#emit('error', { error });
   }
 

@@ -18,10 +18,7 @@ export type DaylightErrorCode =
   | 'not-ready'
   /** The app's `snapshot` hook threw or returned something that is not JSON. */
   | 'snapshot'
-  /**
-   * The operation was aborted: a newer release superseded the download, or the page stayed when the switch
-   * navigated (a "leave this page?" dialog answered "stay").
-   */
+  /** The switch was called off: the page stayed when it navigated (a "leave this page?" dialog answered "stay"). */
   | 'aborted';
 
 /** The one error class of `@daylight/client`. `code` says what failed; `cause` keeps the original error. */
