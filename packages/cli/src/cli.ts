@@ -293,7 +293,7 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
       actor,
       ...(releases === undefined ? {} : { releases }),
     });
-    const context: CommandContext = { store, storeArgument, cwd };
+    const context: CommandContext = { store, storeArgument, cwd, env };
     let output;
     try {
       output = await command.run(args, context);

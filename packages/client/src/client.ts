@@ -125,7 +125,8 @@ export interface DaylightExtension {
 /** What a prompt extension answers; see {@link DaylightExtension.prompt}. */
 export type PromptAnswer = 'prompt' | 'hide' | 'auto';
 
-export type DaylightStatus = 'inert' | 'idle' | 'checking' | 'downloading' | 'ready' | 'applying' | 'error';
+/** Where the client is. A release check runs within `idle` (or any other status) and has none of its own. */
+export type DaylightStatus = 'inert' | 'idle' | 'downloading' | 'ready' | 'applying' | 'error';
 
 export interface DaylightState {
   readonly status: DaylightStatus;

@@ -48,7 +48,7 @@ function settled(client: DaylightClient, timeout: number): Promise<void> {
       resolve();
     };
     const check = (): void => {
-      if (client.state.status !== 'downloading' && client.state.status !== 'checking') done();
+      if (client.state.status !== 'downloading') done();
     };
     const timer = setTimeout(done, timeout);
     client.addEventListener('statechange', check);

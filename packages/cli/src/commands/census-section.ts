@@ -26,9 +26,9 @@ export function withCensusSection(command: CommandSpec): CommandSpec {
     async run(args, context) {
       const output = await command.run(args, context);
       const source: CensusSourceOptions = {
-        store: context.storeArgument ?? (process.env.DAYLIGHT_STORE || undefined),
+        store: context.storeArgument ?? (context.env.DAYLIGHT_STORE || undefined),
         server: stringFlag(args, 'server'),
-        token: stringFlag(args, 'token') ?? (process.env.DAYLIGHT_ADMIN_TOKEN || undefined),
+        token: stringFlag(args, 'token') ?? (context.env.DAYLIGHT_ADMIN_TOKEN || undefined),
         basePath: stringFlag(args, 'base-path'),
         signal: context.signal,
       };

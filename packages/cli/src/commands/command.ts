@@ -20,6 +20,8 @@ export interface CommandContext {
   /** `--store` exactly as given on the command line, to repeat it in hints; `undefined` when it came from the environment or the default. */
   readonly storeArgument: string | undefined;
   readonly cwd: string;
+  /** The environment `runCli` was given (`DAYLIGHT_STORE`, `DAYLIGHT_ADMIN_TOKEN`, …), not necessarily the process's. */
+  readonly env: Readonly<Record<string, string | undefined>>;
   readonly signal?: AbortSignal;
 }
 

@@ -202,6 +202,21 @@ describe('daylight gate', () => {
     expect(refused).toBe(1);
   });
 
+  it('takes the token and the store from the environment runCli is given, not from the process', async () => {
+    const { build, store, root } = await sampleProject();
+    await publish({ store, buildDir: build, version: '1.0.0' });
+    await promote({ store, version: '1.0.0' });
+    const url = await serve(store);
+    expect(process.env.DAYLIGHT_ADMIN_TOKEN).toBeUndefined();
+    const env = { DAYLIGHT_ADMIN_TOKEN: 't0ken', DAYLIGHT_STORE: store };
+    const status = captureIO(root, env);
+    expect(await runCli(['status', '--server', url], status)).toBe(0);
+    expect(status.out()).toMatch(/census \(one server\)/);
+    const gate = captureIO(root, env);
+    // Authorised (a refused token exits 1 with "refused"): the census answers, and it has not observed an hour yet.
+    expect(await runCli(['gate', '--below', '1.0.0', '--quiet-for', '1h', '--server', url], gate)).toBe(3);
+  });
+
   it('stays shut while a cohort is still assigned an old release, from the store or from the server', async () => {
     const { build, store, root } = await sampleProject();
     await publish({ store, buildDir: build, version: '1.0.0' });

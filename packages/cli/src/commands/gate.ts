@@ -253,9 +253,9 @@ export const gateCommand: CommandSpec = {
       below,
       quietForMs,
       registry: context.store,
-      store: context.storeArgument ?? (process.env.DAYLIGHT_STORE || undefined),
+      store: context.storeArgument ?? (context.env.DAYLIGHT_STORE || undefined),
       server: stringFlag(args, 'server'),
-      token: stringFlag(args, 'token') ?? (process.env.DAYLIGHT_ADMIN_TOKEN || undefined),
+      token: stringFlag(args, 'token') ?? (context.env.DAYLIGHT_ADMIN_TOKEN || undefined),
       basePath: stringFlag(args, 'base-path'),
       signal: context.signal,
     });
