@@ -114,6 +114,35 @@ test('a POST in flight delays an automatic switch until its response arrived', a
   expect(seen.pageErrors).toEqual([]);
 });
 
+test('a ky request that died on the network holds automatic switches for timeout, not for good', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&policy=auto&timeout=3000');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  // ky calls no hook when the network fails, so Daylight never hears that this POST ended.
+  await page.route('**/api/invoices', (route) => route.abort('connectionreset'));
+  const outcome = await page.evaluate(() =>
+    (window as unknown as { officeApi: { post(url: string, options: object): Promise<unknown> } }).officeApi
+      .post('invoices', { json: {} })
+      .then(
+        () => 'answered',
+        (error: Error) => error.name,
+      ),
+  );
+  expect(outcome).toBe('TypeError'); // (a failed fetch)
+  await page.getByRole('link', { name: 'Reports' }).click(); // a safe moment, held while the POST counts as open
+  await page.waitForTimeout(3_500); // `timeout` (3 s): the POST no longer counts
+  await expect(version(page)).toHaveText('1.0.0');
+  await page.getByRole('link', { name: 'Invoice', exact: true }).click(); // the next safe moment switches
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  expect(seen.failedApi).toEqual([expect.stringMatching(/^POST \S+\/api\/invoices net::ERR_CONNECTION_RESET$/)]);
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('"Update now" during a slow save waits for the save to be answered, then switches', async ({ page, office }) => {
   const seen = watch(page);
   await signIn(page, office.url, seen);

@@ -38,17 +38,19 @@ const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
 ];
 
 // Knobs for trying things out (and for the end-to-end tests): ?policy=auto,
-// ?idle=ms, ?hidden=ms, ?grace=ms, ?watchdog=ms, ?sw=1 (service worker mode), ?base=/path (the server's basePath,
-// when it is not /_daylight). Without them, the defaults.
+// ?idle=ms, ?hidden=ms, ?grace=ms, ?timeout=ms, ?watchdog=ms, ?sw=1 (service worker mode), ?base=/path (the server's
+// basePath, when it is not /_daylight). Without them, the defaults.
 const params = new URLSearchParams(location.search);
 const number = (name: string): number | undefined => (params.has(name) ? Number(params.get(name)) : undefined);
 const idle = number('idle');
 const hidden = number('hidden');
 const grace = number('grace');
+const timeout = number('timeout');
 const daylight = createDaylight({
   snapshot: (): Snapshot => ({ form: readForm(), route: location.pathname }),
   ...(params.has('policy') ? { policy: params.get('policy') as Policy } : {}),
   ...(grace === undefined ? {} : { grace }),
+  ...(timeout === undefined ? {} : { timeout }),
   ...(params.has('base') ? { basePath: params.get('base')! } : {}),
   safeMoments: { ...(idle === undefined ? {} : { idle }), ...(hidden === undefined ? {} : { hidden }) },
 });
@@ -213,7 +215,13 @@ async function route(user: string, restored?: Snapshot): Promise<void> {
 async function boot(): Promise<void> {
   daylight.start();
   mountBanner(daylight);
-  Object.assign(window, { daylight, daylightTabs: tabs, daylightServiceWorker: { worker: serviceWorker, reset } });
+  // For the end-to-end tests: the client, its parts, and the app's own ky.
+  Object.assign(window, {
+    daylight,
+    daylightTabs: tabs,
+    daylightServiceWorker: { worker: serviceWorker, reset },
+    officeApi: api,
+  });
   if (__APP_BROKEN__) throw new Error(`release ${__APP_VERSION__} is broken on purpose`);
   await showApp(daylight.restored as Snapshot | undefined);
   daylight.ready();
