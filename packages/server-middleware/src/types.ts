@@ -45,7 +45,7 @@ export interface DaylightServerOptions {
   /**
    * `POST {base}/reports`: size limit, rate limit per session, and when to
    * halt a release automatically (reports.ts).
-   * @default { maxBytes: 4096, perMinute: 20, halt: { minFailures: 5, failureRate: 0.2 } }
+   * @default { maxBytes: 4096, perMinute: 20 }; halting is off unless `trust` or `halt` is given (then `halt` defaults to { minFailures: 5, failureRate: 0.2 })
    */
   reports?: ReportsOptions;
   /**
