@@ -6,7 +6,7 @@
  * sessionStorage full, a switch that could not save its record is cancelled.
  */
 import type { Page } from '@playwright/test';
-import { test, expect, watch, signIn, fillStorage } from './support/fixtures.js';
+import { test, expect, watch, signIn, fillStorage, emulateVisibility, setVisibility } from './support/fixtures.js';
 
 const state = (page: Page) =>
   page.evaluate(
@@ -89,4 +89,29 @@ test('with sessionStorage full the switch is cancelled, not made without its loo
   expect(seen.navigations).toHaveLength(1);
   expect(seen.failedApi).toEqual([]);
   expect(seen.pageErrors).toEqual([]);
+});
+
+test('a snapshot hook that throws cancels the switch once per safe moment, not every second', async ({
+  page,
+  office,
+}) => {
+  await page.addInitScript(emulateVisibility, false);
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&policy=auto&hidden=200&brokenSnapshot');
+  await page.evaluate(() => {
+    const w = window as unknown as { daylight: EventTarget; errors: string[] };
+    w.errors = [];
+    w.daylight.addEventListener('error', (event) =>
+      w.errors.push((event as CustomEvent<{ error: { code: string } }>).detail.error.code),
+    );
+  });
+  await office.promote('1.1.0');
+  await expect(page.locator('#daylight-status')).toHaveText('1.1.0 is downloaded and verified');
+  await setVisibility(page, 'hidden'); // due after 200 ms: the switch starts, and the snapshot throws
+  const errors = () => page.evaluate(() => (window as unknown as { errors: string[] }).errors);
+  await expect.poll(errors).toEqual(['snapshot']);
+  await page.waitForTimeout(4_000); // still hidden: every second would be four more
+  expect(await errors()).toEqual(['snapshot']);
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(1);
 });

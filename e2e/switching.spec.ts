@@ -362,6 +362,36 @@ test('a release that throws on boot sends the tab back, is reported, and enough 
   }
 });
 
+test('a release that failed to boot in one tab is not switched to by another tab that had it ready', async ({
+  context,
+  office,
+}) => {
+  // The second tab would switch at its next safe moment once the first accepted (its hidden moment is far off).
+  const { shown, hidden } = await twoTabs(context, office.url, 500, '&watchdog=4000&hidden=600000');
+  // Hidden from now on (a tab loaded in the background counts as hidden for ever, and switches at once).
+  await setVisibility(hidden, 'visible');
+  await setVisibility(hidden, 'hidden');
+  const seen = watch(hidden);
+  await office.cli('publish', path.join(extraBuilds, '1.2.0'), '--version', '1.2.0');
+  await office.promote('1.2.0');
+  await expect(banner(shown)).toContainText('1.2.0');
+  await ready(hidden, '1.2.0');
+  const back = watch(shown);
+  await banner(shown).getByRole('button', { name: 'Update now' }).click();
+  await expect.poll(() => back.navigations.length).toBe(2); // there, and back: 1.2.0 throws on boot
+  await expect(version(shown)).toHaveText('1.0.0');
+
+  await setVisibility(hidden, 'visible');
+  await hidden.getByRole('link', { name: 'Reports' }).click(); // a safe moment for the second tab
+  await expect(status(hidden)).toHaveText(
+    'update problem: 1.2.0 was tried in this tab or did not boot in this browser; not switching',
+  );
+  await hidden.waitForTimeout(1_000);
+  await expect(version(hidden)).toHaveText('1.0.0');
+  expect(seen.navigations).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('a release that fails to boot is not tried again in that tab, even with localStorage full: no reload loop', async ({
   page,
   office,

@@ -156,18 +156,22 @@ export function emulateVisibility(hidden: boolean): void {
   };
 }
 
-/** Two signed-in tabs of one browser, the first one shown and the second hidden; the second polls every `poll` ms. */
+/**
+ * Two signed-in tabs of one browser, the first one shown and the second hidden; the second polls every `poll` ms.
+ * `query` (`&name=value…`) goes to both.
+ */
 export async function twoTabs(
   context: BrowserContext,
   url: string,
   poll: number,
+  query = '',
 ): Promise<{ shown: Page; hidden: Page }> {
   const shown = await context.newPage();
   const hidden = await context.newPage();
   await shown.addInitScript(emulateVisibility, false);
   await hidden.addInitScript(emulateVisibility, true);
-  await signIn(shown, url);
-  await hidden.goto(`${url}/?poll=${poll}`);
+  await signIn(shown, url, undefined, 'ada', query);
+  await hidden.goto(`${url}/?poll=${poll}${query}`);
   await expect(hidden.getByTestId('user')).toHaveText('signed in as ada');
   return { shown, hidden };
 }

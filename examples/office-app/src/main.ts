@@ -39,7 +39,7 @@ const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
 
 // Knobs for trying things out (and for the end-to-end tests): ?policy=auto,
 // ?idle=ms, ?hidden=ms, ?grace=ms, ?timeout=ms, ?watchdog=ms, ?sw=1 (service worker mode), ?base=/path (the server's
-// basePath, when it is not /_daylight). Without them, the defaults.
+// basePath, when it is not /_daylight), ?brokenSnapshot (the snapshot hook throws). Without them, the defaults.
 const params = new URLSearchParams(location.search);
 const number = (name: string): number | undefined => (params.has(name) ? Number(params.get(name)) : undefined);
 const idle = number('idle');
@@ -47,7 +47,10 @@ const hidden = number('hidden');
 const grace = number('grace');
 const timeout = number('timeout');
 const daylight = createDaylight({
-  snapshot: (): Snapshot => ({ form: readForm(), route: location.pathname }),
+  snapshot: (): Snapshot => {
+    if (params.has('brokenSnapshot')) throw new Error('the snapshot is broken on purpose');
+    return { form: readForm(), route: location.pathname };
+  },
   ...(params.has('policy') ? { policy: params.get('policy') as Policy } : {}),
   ...(grace === undefined ? {} : { grace }),
   ...(timeout === undefined ? {} : { timeout }),

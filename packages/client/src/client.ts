@@ -627,8 +627,13 @@ export class DaylightClient extends EventTarget {
       );
     }
     const attempts = readJson<Record<string, number>>('attempts') ?? {};
-    if ((attempts[target] ?? 0) >= 1) {
-      this.#refuse('loop-guard', `This tab already switched to ${target} once; not reloading again`, target);
+    // Also when another tab of this browser found that it does not boot, after this one had it ready.
+    if ((attempts[target] ?? 0) >= 1 || this.#blocked(target)) {
+      this.#refuse(
+        'loop-guard',
+        `${target} was tried in this tab or did not boot in this browser; not switching`,
+        target,
+      );
     }
     // Let requests already on their way finish, so the navigation cancels
     // none of them (a request the app does not see answered has failed):
@@ -639,6 +644,8 @@ export class DaylightClient extends EventTarget {
       await new Promise((resolve) => setTimeout(resolve, 20));
       quiet = this.#sending(this.#open) ? 0 : quiet + 20;
     }
+    // No safe moment retries this switch by itself (a snapshot hook that keeps failing would be called every second).
+    clearTimeout(this.#momentTimer);
     let state: unknown;
     try {
       state = this.#options.snapshot?.();
@@ -648,7 +655,6 @@ export class DaylightClient extends EventTarget {
       this.#emit('error', { error });
       throw error;
     }
-    clearTimeout(this.#momentTimer);
     const stayed = this.#go({ from: running, to: target, state });
     if (!stayed) {
       // Without the record the new page could neither restore the state nor tell a stale shell: no loop guard.
