@@ -10,7 +10,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { buildRelease } from '../examples/office-app/scripts/build.mjs';
-import { test, expect, watch, signIn, setVisibility, twoTabs, fillStorage, TEST_HALT } from './support/fixtures.js';
+import {
+  test,
+  expect,
+  watch,
+  signIn,
+  setVisibility,
+  emulateVisibility,
+  twoTabs,
+  fillStorage,
+  TEST_HALT,
+} from './support/fixtures.js';
 
 /** Releases built for this file only (once per worker): 1.2.0 throws on boot, 1.1.1 is a fixed re-release. */
 let extraBuilds: string;
@@ -360,6 +370,50 @@ test('a release that throws on boot sends the tab back, is reported, and enough 
   } finally {
     await second.close();
   }
+});
+
+test('a slow boot in a background tab is not taken for a failed one: the watchdog counts visible time only', async ({
+  page,
+  office,
+}) => {
+  await page.addInitScript(emulateVisibility, false);
+  const seen = watch(page);
+  // The watchdog allows 2 s; the release calls ready() after 3 s, in a tab switched while hidden.
+  await signIn(page, office.url, seen, 'ada', '&policy=auto&hidden=200&watchdog=2000&readyDelay=3000');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  await page.addInitScript(emulateVisibility, true); // the page the switch lands on is hidden too
+  await setVisibility(page, 'hidden');
+  await expect(version(page)).toHaveText('1.1.0');
+  await page.waitForTimeout(4_000); // past both: ready() came, and the watchdog did not go back
+  await expect(version(page)).toHaveText('1.1.0');
+  expect(seen.navigations).toHaveLength(2);
+  expect(office.reportCounts().find((c) => c.release === '1.1.0')).toMatchObject({ boots: 1, failures: 0 });
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('a boot that never calls ready() in a background tab goes back once the tab has been shown for the timeout', async ({
+  page,
+  office,
+}) => {
+  await page.addInitScript(emulateVisibility, false);
+  const seen = watch(page);
+  const reports: string[] = [];
+  page.on('request', (request) => {
+    if (request.url().endsWith('/_daylight/reports')) reports.push(request.postData() ?? '');
+  });
+  await signIn(page, office.url, seen, 'ada', '&policy=auto&hidden=200&watchdog=2000&readyDelay=60000');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  await page.addInitScript(emulateVisibility, true);
+  await setVisibility(page, 'hidden');
+  await expect(version(page)).toHaveText('1.1.0');
+  await page.waitForTimeout(3_000); // hidden: the 2 s do not run
+  await expect(version(page)).toHaveText('1.1.0');
+  await setVisibility(page, 'visible');
+  await expect(version(page)).toHaveText('1.0.0'); // 2 s after being shown
+  expect(seen.navigations).toHaveLength(3);
+  expect(reports.some((body) => body.includes('no ready() within 2000 ms of being visible'))).toBe(true);
 });
 
 test('a release that failed to boot in one tab is not switched to by another tab that had it ready', async ({

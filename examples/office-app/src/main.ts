@@ -39,7 +39,8 @@ const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
 
 // Knobs for trying things out (and for the end-to-end tests): ?policy=auto,
 // ?idle=ms, ?hidden=ms, ?grace=ms, ?timeout=ms, ?watchdog=ms, ?sw=1 (service worker mode), ?base=/path (the server's
-// basePath, when it is not /_daylight), ?brokenSnapshot (the snapshot hook throws). Without them, the defaults.
+// basePath, when it is not /_daylight), ?brokenSnapshot (the snapshot hook throws), ?readyDelay=ms (a slow boot).
+// Without them, the defaults.
 const params = new URLSearchParams(location.search);
 const number = (name: string): number | undefined => (params.has(name) ? Number(params.get(name)) : undefined);
 const idle = number('idle');
@@ -227,7 +228,9 @@ async function boot(): Promise<void> {
   });
   if (__APP_BROKEN__) throw new Error(`release ${__APP_VERSION__} is broken on purpose`);
   await showApp(daylight.restored as Snapshot | undefined);
-  daylight.ready();
+  const readyDelay = number('readyDelay');
+  if (readyDelay === undefined) daylight.ready();
+  else setTimeout(() => daylight.ready(), readyDelay);
 }
 
 /** Signed in: the app; not: the login; offline (a switch can land from the service worker's cache): a note, and the app once the network is back. */

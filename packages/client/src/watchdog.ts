@@ -13,7 +13,8 @@ import type { DaylightClient } from './client.js';
 
 export interface WatchdogOptions {
   /**
-   * How long a release that was switched to has to call `ready()`, in ms.
+   * How long a release that was switched to has to call `ready()`, in ms, counting only while the page is visible:
+   * a tab switched in the background (browsers slow its timers and skip its frames) gets its time once shown.
    * @default 15_000
    */
   timeout?: number;
@@ -44,6 +45,9 @@ export function watchBoot(client: DaylightClient, options: WatchdogOptions = {})
   let failure: string | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
+  /** Time left for `ready()`, and since when it has been running down (the page visible), if it is. */
+  let left = timeout;
+  let since: number | undefined;
   const fail = (reason: string): void => {
     if (stopped) return;
     // Before start() nothing says whether this page is a switch: keep the first failure for `applied`.
@@ -59,14 +63,24 @@ export function watchBoot(client: DaylightClient, options: WatchdogOptions = {})
     const message = typeof reason?.message === 'string' ? reason.message : JSON.stringify(event.reason);
     fail(`unhandled rejection before ready(): ${message}`);
   };
+  const onVisibility = (): void => {
+    clearTimeout(timer);
+    if (since !== undefined) left -= Date.now() - since;
+    since = undefined;
+    if (document.visibilityState === 'hidden') return;
+    since = Date.now();
+    timer = setTimeout(() => fail(`no ready() within ${timeout} ms of being visible`), Math.max(left, 0));
+  };
   const onApplied = (): void => {
     if (!client.booting) return;
-    if (failure !== undefined) fail(failure);
-    else timer = setTimeout(() => fail(`no ready() within ${timeout} ms`), timeout);
+    if (failure !== undefined) return fail(failure);
+    document.addEventListener('visibilitychange', onVisibility);
+    onVisibility();
   };
   const stop = (): void => {
     stopped = true;
     clearTimeout(timer);
+    if (typeof document !== 'undefined') document.removeEventListener('visibilitychange', onVisibility);
     if (typeof window !== 'undefined' && options.errors !== false) {
       window.removeEventListener('error', onError);
       window.removeEventListener('unhandledrejection', onRejection);
