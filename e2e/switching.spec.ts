@@ -530,6 +530,27 @@ test('a chunk that always fails: reported as a stale asset, at most one switch, 
   expect(office.reportCounts().reduce((sum, c) => sum + (c.kinds['stale-asset'] ?? 0), 0)).toBeLessThanOrEqual(3);
 });
 
+test("Vite's preload error: a module that did not load is left to reject the app's import(), a stylesheet is not", async ({
+  page,
+  office,
+}) => {
+  await signIn(page, office.url);
+  // What Vite's preload helper does (vite/dist/node/chunks/node.js, handlePreloadError): dispatch a cancelable
+  // vite:preloadError with the error as payload, and rethrow unless cancelled.
+  const cancelled = (message: string) =>
+    page.evaluate((text) => {
+      const event = Object.assign(new Event('vite:preloadError', { cancelable: true }), { payload: new Error(text) });
+      window.dispatchEvent(event);
+      return event.defaultPrevented;
+    }, message);
+  expect(await cancelled('Failed to fetch dynamically imported module: /assets/Reports-abc.js')).toBe(false);
+  expect(await cancelled('Unable to preload CSS for /assets/Reports-abc.css')).toBe(true);
+  // Either leads to a release check and, with nothing newer, to a stale-asset report.
+  await expect
+    .poll(() => office.reportCounts().find((c) => c.release === '1.0.0')?.kinds['stale-asset'] ?? 0)
+    .toBeGreaterThan(0);
+});
+
 test('releases A → B → A: tabs on B go back to A once, and a later B′ is offered', async ({ page, office }) => {
   const seen = watch(page);
   await signIn(page, office.url, seen);

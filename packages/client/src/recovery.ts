@@ -70,17 +70,14 @@ export function recoverChunkErrors(client: DaylightClient, options: RecoveryOpti
   const reported = new Set<string>();
 
   const recover = (error: unknown): void => {
+    // A page on its way out (the switch navigating) loses requests as it goes: nothing to recover or report.
+    if (client.state.status === 'applying') return;
     running ??= (async () => {
       await client.check().catch(() => false);
       await settled(client, timeout);
-      if (client.state.status === 'ready') {
-        // apply() refuses a second switch to the same version: that is the loop guard.
-        const switched = await client.apply().then(
-          () => true,
-          () => false,
-        );
-        if (switched) return;
-      }
+      // A switch that happens leaves the page, so apply() only ever settles when it did not (the loop guard,
+      // a "leave this page?" dialog answered "stay"): then the chunk is still missing.
+      if (client.state.status === 'ready') await client.apply().catch(() => undefined);
       const message = String((error as { message?: unknown } | undefined)?.message ?? error);
       if (!reported.has(message)) {
         reported.add(message);
@@ -91,9 +88,13 @@ export function recoverChunkErrors(client: DaylightClient, options: RecoveryOpti
   };
 
   const onPreload = (event: Event): void => {
-    // Vite rethrows the error unless the event is cancelled.
-    event.preventDefault();
-    recover((event as Event & { payload?: unknown }).payload ?? 'vite:preloadError');
+    const error = (event as Event & { payload?: unknown }).payload ?? 'vite:preloadError';
+    // Vite rethrows the error unless the event is cancelled. Cancelled, a module that did not load resolves
+    // the app's import() to undefined (a TypeError somewhere else, and no catch of the app sees the real
+    // error), so only a stylesheet that did not preload is cancelled: the module itself still loads.
+    if (/Unable to preload CSS/i.test(error instanceof Error ? error.message : typeof error === 'string' ? error : ''))
+      event.preventDefault();
+    recover(error);
   };
   const onRejection = (event: PromiseRejectionEvent): void => {
     if (!isChunkError(event.reason)) return;
