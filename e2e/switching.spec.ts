@@ -372,6 +372,28 @@ test('a release that throws on boot sends the tab back, is reported, and enough 
   }
 });
 
+test('a tab whose switch was refused lets go of the prompt: another tab in view offers the release', async ({
+  context,
+  office,
+}) => {
+  const { shown: first, hidden: second } = await twoTabs(context, office.url, 500);
+  await office.promote('1.1.0');
+  await ready(first, '1.1.0');
+  await ready(second, '1.1.0');
+  await expect(banner(first)).toHaveCount(1);
+  await setVisibility(second, 'visible'); // two windows side by side: the second waits for the prompt
+  await second.waitForTimeout(500);
+  await expect(banner(second)).toHaveCount(0);
+  // The first tab cannot switch (its sessionStorage is full, so no switch record and no loop guard).
+  expect(await first.evaluate(fillStorage, 'sessionStorage')).toBeGreaterThan(1);
+  await banner(first).getByRole('button', { name: 'Update now' }).click();
+  await expect(status(first)).toContainText('update problem: sessionStorage refused the switch record');
+  await expect(banner(second)).toHaveCount(1);
+  await banner(second).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(second)).toHaveText('1.1.0');
+  await expect(second.getByTestId('user')).toHaveText('signed in as ada');
+});
+
 test('a slow boot in a background tab is not taken for a failed one: the watchdog counts visible time only', async ({
   page,
   office,

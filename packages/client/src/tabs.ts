@@ -29,8 +29,9 @@ import { pushJson, readJson } from './storage.js';
 
 export interface TabsOptions {
   /**
-   * Name of the BroadcastChannel and prefix of the locks, so that two apps
-   * on one origin do not coordinate with each other.
+   * Name of the BroadcastChannel and prefix of the locks and of the tabs'
+   * localStorage keys, so that two apps on one origin do not coordinate with
+   * each other (nor take one's "Later" or verified download for the other's).
    * @default 'daylight'
    */
   name?: string;
@@ -69,24 +70,27 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
     );
   }
   const webLocks = typeof navigator !== 'undefined' ? navigator.locks : undefined;
-  const kept = new AbortController().signal; // a Web Lock is never taken away
   const locks: RequestLock | undefined = webLocks
     ? async (lock, signal, work) => {
-        await webLocks.request(lock, { signal }, () => work(kept));
+        // A Web Lock is never taken away: a signal of its own that never aborts (a shared one would collect
+        // a listener each time a tab takes the prompt, for the whole session).
+        await webLocks.request(lock, { signal }, () => work(new AbortController().signal));
       }
     : leaseLocks();
+  /** This app's keys in localStorage: two apps on one origin may well ship the same version numbers. */
+  const key = (what: string): string => `${name}:${what}`;
   const channel = typeof BroadcastChannel !== 'undefined' ? new BroadcastChannel(name) : undefined;
   /** News heard over the channel, for when localStorage cannot keep it. */
   const heard = { settled: new Set<string>(), dismissed: new Set<string>() };
   const knows = (news: News, version: string): boolean =>
-    heard[news].has(version) || (readJson<string[]>(news, true) ?? []).includes(version);
+    heard[news].has(version) || (readJson<string[]>(key(news), true) ?? []).includes(version);
   const listeners = new Set<(news: News, version: string) => void>();
   const hear = (news: News, version: string): void => {
     heard[news].add(version);
     listeners.forEach((listener) => listener(news, version));
   };
   const tell = (news: News, version: string): void => {
-    pushJson(news, version, true);
+    pushJson(key(news), version, true);
     channel?.postMessage({ type: `daylight:${news}`, version } satisfies NewsMessage);
     hear(news, version);
   };
@@ -97,7 +101,9 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
   };
   const onStorage = (event: StorageEvent): void => {
     for (const news of ['settled', 'dismissed'] as const) {
-      if (event.key === `daylight:${news}`) readJson<string[]>(news, true)?.forEach((version) => hear(news, version));
+      if (event.key === `daylight:${key(news)}`) {
+        readJson<string[]>(key(news), true)?.forEach((version) => hear(news, version));
+      }
     }
   };
   channel?.addEventListener('message', onMessage);
@@ -115,9 +121,9 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
     async download(version, run, signal) {
       if (!locks || stopped.signal.aborted) return run();
       await locks(`${name}:download:${version}`, signal, async () => {
-        if ((readJson<string[]>('verified', true) ?? []).includes(version)) return;
+        if ((readJson<string[]>(key('verified'), true) ?? []).includes(version)) return;
         await run();
-        pushJson('verified', version, true);
+        pushJson(key('verified'), version, true);
       });
     },
     prompt(version, signal, answer) {
@@ -166,7 +172,12 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
         },
         { once: true, signal },
       );
-      const wanted = (): boolean => shown() && !knows('dismissed', version);
+      // Not in a tab whose switch failed (the loop guard, storage refused): another tab can offer it.
+      const wanted = (): boolean =>
+        shown() && !knows('dismissed', version) && /^(ready|applying)$/.test(client.state.status);
+      const onState = (): void => waiting.forEach((check) => check());
+      client.addEventListener('statechange', onState);
+      ended.addEventListener('abort', () => client.removeEventListener('statechange', onState), { once: true });
       void (async () => {
         while (!ended.aborted) {
           // A hidden tab asks once shown; nobody asks for a version put off with "Later".
