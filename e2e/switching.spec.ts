@@ -8,7 +8,7 @@
 import { mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Page } from '@playwright/test';
+import type { BrowserContext, Page } from '@playwright/test';
 import { buildRelease } from '../examples/office-app/scripts/build.mjs';
 import {
   test,
@@ -20,6 +20,7 @@ import {
   twoTabs,
   fillStorage,
   TEST_HALT,
+  type Office,
 } from './support/fixtures.js';
 
 /** Releases built for this file only (once per worker): 1.2.0 throws on boot, 1.1.1 is a fixed re-release. */
@@ -37,6 +38,17 @@ const version = (page: Page) => page.getByTestId('version');
 const status = (page: Page) => page.locator('#daylight-status');
 const banner = (page: Page) => page.locator('[data-daylight-banner]');
 const ready = (page: Page, v: string) => expect(status(page)).toHaveText(`${v} is downloaded and verified`);
+
+/** Two tabs (the first shown, the second hidden) with 1.1.0 promoted, verified in both, offered in the first only. */
+async function offeredInFirstOfTwo(context: BrowserContext, office: Office): Promise<{ first: Page; second: Page }> {
+  const { shown: first, hidden: second } = await twoTabs(context, office.url, 500);
+  await office.promote('1.1.0');
+  await ready(first, '1.1.0');
+  await ready(second, '1.1.0');
+  await expect(banner(first)).toHaveCount(1);
+  await expect(banner(second)).toHaveCount(0);
+  return { first, second };
+}
 
 test('a dirty form holds an automatic switch until it is saved, and the switch keeps the login', async ({
   page,
@@ -293,12 +305,7 @@ test('the prompt follows the person to the tab they move to, and "Later" holds f
   context,
   office,
 }) => {
-  const { shown: first, hidden: second } = await twoTabs(context, office.url, 500);
-  await office.promote('1.1.0');
-  await ready(first, '1.1.0');
-  await ready(second, '1.1.0');
-  await expect(banner(first)).toHaveCount(1);
-  await expect(banner(second)).toHaveCount(0);
+  const { first, second } = await offeredInFirstOfTwo(context, office);
 
   /** The person moves from one tab to the other, as the browser reports it: one hidden, then the other shown. */
   const moveTo = async (to: Page, from: Page): Promise<void> => {
@@ -376,11 +383,7 @@ test('a tab whose switch was refused lets go of the prompt: another tab in view 
   context,
   office,
 }) => {
-  const { shown: first, hidden: second } = await twoTabs(context, office.url, 500);
-  await office.promote('1.1.0');
-  await ready(first, '1.1.0');
-  await ready(second, '1.1.0');
-  await expect(banner(first)).toHaveCount(1);
+  const { first, second } = await offeredInFirstOfTwo(context, office);
   await setVisibility(second, 'visible'); // two windows side by side: the second waits for the prompt
   await second.waitForTimeout(500);
   await expect(banner(second)).toHaveCount(0);
