@@ -80,6 +80,11 @@ test('with sessionStorage full the switch is cancelled, not made without its loo
   await expect(page.locator('#daylight-status')).toHaveText(
     'update problem: sessionStorage refused the switch record; the switch is cancelled',
   );
+  // The person who clicked is told why, until they close it.
+  await expect(banner).toContainText(
+    'The update could not start: sessionStorage refused the switch record; the switch is cancelled',
+  );
+  await banner.getByRole('button', { name: 'OK' }).click();
   await expect(banner).toBeHidden();
   await page.locator('#f-customer').fill('still here');
   await page.getByRole('button', { name: 'Save invoice' }).click();

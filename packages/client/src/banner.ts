@@ -20,6 +20,8 @@ export interface BannerOptions {
   acceptLabel?: string;
   /** @default 'Later' */
   dismissLabel?: string;
+  /** The button that closes the banner after the update could not start. @default 'OK' */
+  closeLabel?: string;
   /**
    * The message of a forced switch, every second until it happens; receives
    * the release and the seconds left.
@@ -67,6 +69,15 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
       client.apply().catch((error: Error) => {
         accept.disabled = false;
         text.textContent = `The update could not start: ${error.message}`;
+        if (element === root) return;
+        // The release was dropped meanwhile (the loop guard, storage refused), and the banner with it: the
+        // person who clicked is told why, until they close it.
+        remove();
+        accept.remove();
+        dismiss.textContent = options.closeLabel ?? 'OK';
+        root.append(dismiss);
+        (options.container ?? document.body).append(root);
+        element = root;
       });
     });
     dismiss.addEventListener('click', () => {
