@@ -168,9 +168,9 @@ export async function startOfficeServer({
     cohort: (req) => sessions.office(req.headers.cookie),
     keys: { user: (req) => sessions.user(req.headers.cookie), tenant: (req) => sessions.office(req.headers.cookie) },
     ...(logger ? { logger } : {}),
-    // Boot reports count toward an automatic halt only from signed-in people:
-    // made-up session ids cannot halt a rollout on their own.
-    reports: { trust: (req) => sessions.user(req.headers.cookie) !== undefined, ...reports },
+    // Boot reports count toward an automatic halt only from signed-in people, each
+    // person once per release: made-up session ids cannot halt a rollout.
+    reports: { trust: (req) => sessions.user(req.headers.cookie) ?? false, ...reports },
     // The status page and census.json below /_daylight/admin/: only for requests
     // with the admin token (scripts, tests) or from a signed-in admin (a browser).
     ...(adminToken || admins.length > 0

@@ -102,6 +102,77 @@ describe('POST {base}/reports', () => {
     expect(halts).toHaveLength(1);
   });
 
+  it('counts each person once per release when trust names them, whatever session ids they send', async () => {
+    const { reports, halts } = setup({
+      halt: { minFailures: 2, failureRate: 0.2 },
+      trust: (req) => String(req.headers['x-test-user']),
+    });
+    const from = (user: string, session: string) => {
+      const request = post(failure(session));
+      (request.incoming as unknown as { headers: object }).headers = { 'x-test-user': user };
+      return request;
+    };
+    // One signed-in person inventing five sessions: one failure.
+    for (let i = 0; i < 5; i++) expect((await reports.handle(from('mallory', `invented-${i}-aaaa`))).status).toBe(204);
+    expect(reports.counts()).toEqual([expect.objectContaining({ failures: 1, kinds: { 'boot-failure': 5 } })]);
+    expect(halts).toEqual([]);
+    await reports.handle(from('ada', 'ada-tab-aaaaaa'));
+    expect(halts).toHaveLength(1);
+  });
+
+  it('counts a boot or a failure only for the release the server resolves for the request', async () => {
+    const halts: unknown[] = [];
+    const reports = createReports(
+      { halt: { minFailures: 1, failureRate: 0 } },
+      {
+        halt: (halt) => {
+          halts.push(halt);
+          return Promise.resolve();
+        },
+        logger: { info() {}, warn() {}, error() {} },
+        cohortOf: () => undefined,
+        releaseFor: () => '1.1.0', // this person is served 1.1.0, not the 1.2.0 the report names
+      },
+    );
+    expect((await reports.handle(post(failure()))).status).toBe(204);
+    expect(reports.counts()).toEqual([expect.objectContaining({ release: '1.2.0', failures: 0, halted: false })]);
+    expect(halts).toEqual([]);
+  });
+
+  it('refuses a report sent from another site, and counts nothing', async () => {
+    const { reports } = setup({ halt: { minFailures: 1, failureRate: 0 } });
+    for (const site of ['cross-site', 'same-site']) {
+      expect((await reports.handle(post(failure(), { 'sec-fetch-site': site }))).status).toBe(403);
+    }
+    expect(reports.counts()).toEqual([]);
+    expect((await reports.handle(post(failure(), { 'sec-fetch-site': 'same-origin' }))).status).toBe(204);
+  });
+
+  it('halts a release again when it was promoted again after its halt and fails again', async () => {
+    let halted = false;
+    const halts: unknown[] = [];
+    const reports = createReports(
+      { halt: { minFailures: 2, failureRate: 0.5 } },
+      {
+        halt: (halt) => {
+          halts.push(halt);
+          halted = true; // what server.halt() records in the registry
+          return Promise.resolve();
+        },
+        logger: { info() {}, warn() {}, error() {} },
+        cohortOf: () => undefined,
+        isHalted: () => halted,
+      },
+    );
+    for (const session of ['first-aaaaaa', 'second-aaaaa']) await reports.handle(post(failure(session)));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(halts).toHaveLength(1);
+    halted = false; // promoted again
+    // The same two tabs fail again: counted afresh, and halted again.
+    for (const session of ['first-aaaaaa', 'second-aaaaa']) await reports.handle(post(failure(session)));
+    expect(halts).toHaveLength(2);
+  });
+
   it('halts nothing by default, without trust or an explicit halt option', async () => {
     const { reports, halts } = setup();
     for (let i = 0; i < 20; i++) await reports.handle(post(failure(`made-up-${String(i).padStart(4, '0')}`)));

@@ -35,17 +35,19 @@ export interface ReportsOptions {
    */
   halt?: false | { readonly minFailures?: number; readonly failureRate?: number };
   /**
-   * Which reports may count toward an automatic halt. Every valid report is
-   * accepted and counted by kind, but `boots` and `failures` — and so halts —
-   * only count reports for which this returns true, for example those sent
-   * with a signed-in user's cookie. Without it, anyone who can reach the
-   * endpoint can fabricate failures from made-up session ids; set it (or
-   * `halt: false`) on an app open to the internet. Each session counts once
-   * per release either way.
-   * @default every report counts
-   * @example trust: (req) => sessions.has(cookieOf(req))
+   * Which reports may count toward an automatic halt, and whose they are.
+   * Every valid report is accepted and counted by kind, but `boots` and
+   * `failures` — and so halts — only count reports for which this returns
+   * the person's identity (a user id: each person then counts once per
+   * release, whatever session ids their requests claim) or `true` (counted
+   * once per session id, which the browser chooses: one signed-in person
+   * could stand for several). Without it, anyone who can reach the endpoint
+   * can fabricate failures from made-up session ids; set it (or
+   * `halt: false`) on an app open to the internet.
+   * @default every report counts, once per session id
+   * @example trust: (req) => sessions.user(req.headers.cookie) ?? false
    */
-  trust?: (request: IncomingMessage) => boolean | Promise<boolean>;
+  trust?: (request: IncomingMessage) => boolean | string | Promise<boolean | string>;
 }
 
 /** Boots reported for one release in one cohort. */
@@ -82,6 +84,18 @@ export interface ReportsDeps {
    * grow the counts without bound. @default every version
    */
   readonly isRelease?: (version: string) => boolean;
+  /**
+   * The release the server resolves for the request (its cohort, rollout
+   * and pins), or `undefined`. A boot or a failure counts only for that
+   * release: the page that reports one was served it. @default any release
+   */
+  readonly releaseFor?: (req: IncomingMessage | undefined) => string | undefined;
+  /**
+   * Whether the registry records `release` as halted in `cohort` (`undefined`: everyone). Once a halt this
+   * endpoint asked for was recorded and then lifted (the release promoted again), its counts start over, so
+   * a release that fails again is halted again. @default never halted (counts never start over)
+   */
+  readonly isHalted?: (release: string, cohort: string | undefined) => boolean;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -123,12 +137,16 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
   const now = deps.now ?? Date.now;
   const trust = options?.trust;
   if (trust !== undefined && typeof trust !== 'function') {
-    throw new TypeError('createDaylight: reports.trust must be a function (request) => boolean');
+    throw new TypeError('createDaylight: reports.trust must be a function (request) => identity string or boolean');
   }
   const sessions = new Map<string, { start: number; count: number }>();
   const counts = new Map<
     string,
-    { -readonly [K in keyof ReportCount]: ReportCount[K] } & { kinds: Partial<Record<ReportKind, number>> }
+    { -readonly [K in keyof ReportCount]: ReportCount[K] } & {
+      kinds: Partial<Record<ReportKind, number>>;
+      /** The registry recorded the halt this endpoint asked for. */
+      recorded?: boolean;
+    }
   >();
 
   const answer = (request: DaylightRequest, status: number, message?: string): DaylightResponse => {
@@ -149,7 +167,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     return ++entry.count > perMinute;
   };
 
-  /** `session\nrelease` pairs that already counted a boot or a failure: one each. */
+  /** `who\nrelease` pairs (a person's identity from `trust`, or a session id) that already counted a boot or a failure: one each. */
   const counted = new Set<string>();
   let saidHaltingIsOff = false;
 
@@ -157,7 +175,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     kind: ReportKind,
     release: string,
     cohort: string | undefined,
-    session: string,
+    who: string,
     trusted: boolean,
   ): void => {
     if (deps.isRelease?.(release) === false) return;
@@ -170,7 +188,12 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     }
     entry.kinds[kind] = (entry.kinds[kind] ?? 0) + 1;
     if ((kind !== 'boot' && kind !== 'boot-failure') || !trusted) return;
-    const once = `${session}\n${release}`;
+    if (entry.recorded && deps.isHalted?.(release, cohort) === false) {
+      // The halt was recorded, and the release was promoted again since: count afresh, everyone included.
+      Object.assign(entry, { boots: 0, failures: 0, halted: false, recorded: false });
+      for (const once of counted) if (once.endsWith(`\n${release}`)) counted.delete(once);
+    }
+    const once = `${who}\n${release}`;
     if (counted.has(once)) return;
     if (counted.size >= COUNTED_MAX) counted.clear();
     counted.add(once);
@@ -191,6 +214,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     deps.logger.warn(`daylight: halting ${release}${where}: ${reason}`);
     deps
       .halt({ release, reason, actor: 'reports', ...(cohort === undefined ? {} : { cohort }) })
+      .then(() => (entry.recorded = true))
       .catch((error: unknown) => {
         entry.halted = false; // the next failure tries again
         deps.logger.error(`daylight: could not halt ${release}${where}`, error);
@@ -198,9 +222,17 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
   };
 
   return {
-    counts: () => [...counts.values()].map((entry) => Object.freeze({ ...entry, kinds: { ...entry.kinds } })),
+    counts: () =>
+      [...counts.values()].map(({ recorded: _recorded, ...entry }) =>
+        Object.freeze({ ...entry, kinds: { ...entry.kinds } }),
+      ),
     async handle(request) {
       if (request.method !== 'POST') return answer(request, 405, 'Method not allowed');
+      // Tabs report to their own origin. A page on another site cannot send one with this site's cookies.
+      const site = request.headers['sec-fetch-site'];
+      if (site !== undefined && site !== 'same-origin') {
+        return answer(request, 403, 'Reports come from pages of this origin');
+      }
       const type = String(request.headers['content-type'] ?? '').toLowerCase();
       if (!type.includes('application/json') && !type.startsWith('text/plain')) {
         return answer(request, 415, 'Reports are JSON (Content-Type: application/json)');
@@ -240,15 +272,19 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
         return answer(request, 400, '"session" must be the tab\'s session id');
       }
       if (limited(session)) return answer(request, 429, `At most ${perMinute} reports per minute per session`);
-      let trusted = true;
+      let vouched: boolean | string = true;
       if (trust !== undefined && request.incoming !== undefined) {
         try {
-          trusted = (await trust(request.incoming)) === true;
+          vouched = await trust(request.incoming);
         } catch {
-          trusted = false;
+          vouched = false;
         }
       }
-      count(kind as ReportKind, version, deps.cohortOf(request.incoming), session, trusted);
+      const trusted =
+        (vouched === true || (typeof vouched === 'string' && vouched !== '')) &&
+        (deps.releaseFor === undefined || deps.releaseFor(request.incoming) === version);
+      const who = typeof vouched === 'string' ? `person ${vouched}` : `session ${session}`;
+      count(kind as ReportKind, version, deps.cohortOf(request.incoming), who, trusted);
       return answer(request, 204);
     },
   };

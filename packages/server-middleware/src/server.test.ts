@@ -288,6 +288,25 @@ describe('the registry', () => {
     expect(await waitFor(() => (daylight.stampFor(pilot)?.version === '1.1.0' ? true : undefined), 3000)).toBe(true);
   });
 
+  it('serves an older release for ?_daylight= (the way back), but never one that is halted', async () => {
+    const store = await storeFor({ current: '1.1.0' });
+    const daylight = daylightFor({ config: store.registryFile, logger: createTestLogger() }, { pollIntervalMs: 50 });
+    await daylight.ready;
+    const shellOf = async (): Promise<string | undefined> => {
+      const url = '/inbox?_daylight=1.0.0';
+      const incoming = { url, headers: { accept: 'text/html' } } as unknown as IncomingMessage;
+      const answer = await daylight.handleShell({ method: 'GET', path: '/inbox', headers: incoming.headers, incoming });
+      const body = answer?.body;
+      const html = typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body).toString() : '';
+      return /<meta name="daylight-release" content="([^"]+)">/.exec(html)?.[1];
+    };
+    expect(await shellOf()).toBe('1.0.0');
+    const halted = { release: '1.0.0', at: new Date().toISOString(), reason: 'a security fix' };
+    await api.writeRegistryFile(store.registryFile, { ...store.registry, halted });
+    await waitFor(async () => ((await shellOf()) === '1.1.0' ? true : undefined), 3000);
+    expect(await shellOf()).toBe('1.1.0');
+  });
+
   it('takes over a registry lock left by a process of this host that died mid-change, never a live one', async () => {
     const store = await storeFor();
     const daylight = daylightFor({ config: store.registryFile, watch: false, logger: createTestLogger() });

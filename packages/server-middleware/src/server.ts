@@ -151,6 +151,12 @@ class Daylight implements DaylightServer {
       halt: (halt) => this.halt(halt),
       logger: options.logger,
       isRelease: (version) => this.#generation?.registry.releases[version] !== undefined,
+      releaseFor: (req) => this.#choiceFor(this.#generation, req)?.stamp.version,
+      isHalted: (release, cohort) => {
+        const registry = this.#generation?.registry;
+        const halted = cohort === undefined ? registry?.halted : registry?.cohorts?.[cohort]?.halted;
+        return halted?.release === release;
+      },
       // A cohort without an assignment of its own runs everyone's release: its reports count, and halt, there.
       cohortOf: (req) => {
         try {

@@ -15,7 +15,11 @@ export function daylightExpressFloor(options?: FloorOptions): RequestHandler {
   return function daylightFloor(req: Request, res: Response, next: NextFunction): void {
     let refusal;
     try {
-      refusal = check(pathOf(req.originalUrl), (res.locals.daylight as DaylightState | undefined) ?? {});
+      // A CORS preflight never carries Daylight-Client: it is not a request of any version.
+      refusal =
+        req.method === 'OPTIONS'
+          ? undefined
+          : check(pathOf(req.originalUrl), (res.locals.daylight as DaylightState | undefined) ?? {});
     } catch {
       refusal = undefined; // Daylight never breaks an API request
     }

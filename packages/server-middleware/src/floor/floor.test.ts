@@ -51,10 +51,10 @@ describe.each(Object.entries(frameworks))('the compatibility floor on %s', (_nam
     const server = build(daylight, options);
     const url = await listen(server);
     cleanups.push(() => stop(server));
-    return async (path: string, version?: string) => {
+    return async (path: string, version?: string, method = 'GET') => {
       const headers: Record<string, string> =
         version === undefined ? {} : { 'Daylight-Client': `v="${version}", s="tab-aaaaaaaa"` };
-      const response = await fetch(`${url}${path}`, { headers });
+      const response = await fetch(`${url}${path}`, { headers, method });
       const type = response.headers.get('content-type') ?? '';
       const body = (type.includes('json') ? await response.json() : await response.text()) as Record<string, unknown>;
       return { status: response.status, type, stamp: response.headers.get('daylight-release'), body };
@@ -87,6 +87,8 @@ describe.each(Object.entries(frameworks))('the compatibility floor on %s', (_nam
     const refused = await strict('/api/v1/inbox');
     expect(refused.status).toBe(409);
     expect(refused.body.type).toBe('https://daylight.dev/problems/client-required');
+    // A CORS preflight never carries the header (a CORS middleware mounted after Daylight answers it).
+    expect((await strict('/api/v1/inbox', undefined, 'OPTIONS')).status).not.toBe(409);
   });
 
   it('applies the longest route prefix, and tells too old from unsupported', async () => {

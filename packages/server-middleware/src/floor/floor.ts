@@ -9,6 +9,7 @@
  * naming one; proxies and HTTP clients may act on it.)
  *
  * Rules, in order:
+ * 0. a CORS preflight (`OPTIONS`) passes: it never carries the header;
  * 1. a request without a (well-formed) `Daylight-Client` header passes,
  *    unless `withoutClient: 'refuse'` (other API consumers are unaffected by default);
  * 2. a client below the registry's `min` (the floor `daylight floor` sets) is

@@ -14,7 +14,11 @@ export function daylightKoaFloor(options?: FloorOptions): Middleware {
   return async function daylightFloor(ctx: Context, next: Next): Promise<void> {
     let refusal;
     try {
-      refusal = check(pathOf(ctx.originalUrl), (ctx.state as { daylight?: DaylightState }).daylight ?? {});
+      // A CORS preflight never carries Daylight-Client: it is not a request of any version.
+      refusal =
+        ctx.method === 'OPTIONS'
+          ? undefined
+          : check(pathOf(ctx.originalUrl), (ctx.state as { daylight?: DaylightState }).daylight ?? {});
     } catch {
       refusal = undefined; // Daylight never breaks an API request
     }
