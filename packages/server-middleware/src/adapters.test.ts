@@ -425,6 +425,8 @@ describe.each(frameworks)('$name', ({ app }) => {
       expect(shell.status).toBe(200);
       expect(shell.headers.get('content-type')).toBe('text/html; charset=utf-8');
       expect(await shell.text()).not.toContain('daylight-release');
+      // Not a page to open: a pilot's raw shell must not boot for anyone who knows its URL.
+      expect(shell.headers.get('content-security-policy')).toBe('sandbox');
       const svg = await fetch(`${origin}/_daylight/releases/1.0.0/files/assets/logo.svg`);
       expect(svg.headers.get('content-type')).toBe('image/svg+xml');
       const icon = await fetch(`${origin}/_daylight/releases/1.0.0/files/favicon.ico`);

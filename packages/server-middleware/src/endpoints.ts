@@ -94,7 +94,13 @@ async function fileResponse(
     if (!load.ok) return notFound(request);
     const headers = { 'Cache-Control': IMMUTABLE, ETag: `"${load.shell.rawIntegrity}"` };
     if (matchesEtag(request.headers['if-none-match'], headers.ETag)) return notModified(headers);
-    return bytesResponse(request, load.shell.raw, { ...headers, 'Content-Type': contentTypeOf(relative) });
+    // The raw shell is a file to check, not a page: opened as one, it would boot the release for anyone who
+    // knows its URL (a pilot, bypassing the server's resolution). Sandboxed, it runs no script.
+    return bytesResponse(request, load.shell.raw, {
+      ...headers,
+      'Content-Type': contentTypeOf(relative),
+      'Content-Security-Policy': 'sandbox',
+    });
   }
   const file = release.files.get(relative);
   const absolute = file === undefined ? undefined : resolveInside(release.filesDir, relative);
