@@ -2,7 +2,14 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { HLL_REGISTERS, HLL_STANDARD_ERROR } from './hll.js';
-import { createCensus, OTHER, UNKNOWN_RELEASE, type CensusSnapshot } from './census.js';
+import {
+  CENSUS_RETENTION_MS,
+  censusLookupSize,
+  createCensus,
+  OTHER,
+  UNKNOWN_RELEASE,
+  type CensusSnapshot,
+} from './census.js';
 import { sessionIds } from './test-ids.js';
 
 const T0 = Date.UTC(2026, 10, 27, 9, 0, 0);
@@ -14,6 +21,10 @@ function retainedHeap(): number {
   return process.memoryUsage().heapUsed;
 }
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+/** The longest `daylight gate --quiet-for` (packages/cli/src/commands/gate.ts): retention less the day window. */
+const LONGEST_QUIET_FOR = CENSUS_RETENTION_MS - DAY;
 
 function clock(start = T0): { now: () => number; advance(ms: number): void; set(at: number): void } {
   let at = start;
@@ -90,6 +101,100 @@ describe('census', () => {
     const snapshot = census.snapshot();
     expect(snapshot.series).toHaveLength(4);
     expect(find(snapshot, OTHER, OTHER)!.sessions['5m']).toBe(7);
+  });
+
+  it.each([
+    ['every release stays published', 20],
+    ['only the last three releases stay published', 3],
+  ])(
+    'gives the newest release its own series after 20 daily releases × 20 cohorts, old ones 8 days quiet (%s)',
+    (_, published) => {
+      const time = clock();
+      const census = createCensus({ now: time.now });
+      const cohorts = Array.from({ length: 20 }, (__, i) => `office-${i}`);
+      const releases = Array.from({ length: 20 }, (__, i) => `1.${i}.0`);
+      for (const [day, release] of releases.entries()) {
+        time.set(T0 + day * DAY);
+        census.setReleases(releases.slice(Math.max(0, day + 1 - published), day + 1));
+        // A day of traffic on the day's release, in every cohort; then its tabs are gone.
+        for (let hour = 0; hour < 6; hour++) {
+          for (const cohort of cohorts) census.record(release, cohort, `tab-${day}-${cohort}-${hour}`);
+          time.advance(HOUR);
+        }
+      }
+      const snapshot = census.snapshot();
+      const newest = snapshot.series.filter((series) => series.release === '1.19.0');
+      expect(newest.map((series) => series.cohort).sort()).toEqual([...cohorts].sort());
+      for (const series of newest) expect(series.sessions['24h']).toBe(6);
+      expect(find(snapshot, OTHER, OTHER)).toBeUndefined();
+      // Days 12 to 19 were last seen inside the 8 days (published or not); days 0 to 11 were forgotten.
+      expect(new Set(snapshot.series.map((series) => series.release))).toEqual(new Set(releases.slice(12)));
+      expect(census.seriesCount).toBe(8 * 20);
+      for (const series of snapshot.series) {
+        expect(series.lastSeen).toBeGreaterThan(snapshot.at - CENSUS_RETENTION_MS);
+      }
+    },
+  );
+
+  it('never forgets a series the gate could still see, published or not', () => {
+    const time = clock();
+    const census = createCensus({ now: time.now, maxSeries: 4 }); // three series and (other, other)
+    census.setReleases(['1.0.0', '1.1.0', '1.2.0']);
+    census.record('1.0.0', 'default', 'tab-on-1-0-0-aa');
+    census.record('1.1.0', 'default', 'tab-on-1-1-0-bb');
+    census.record('1.2.0', 'default', 'tab-on-1-2-0-cc');
+    // 1.0.0 is unpublished right away: new sessions of it count as unknown, its sighting stays.
+    time.advance(MINUTE);
+    census.setReleases(['1.1.0', '1.2.0', '1.3.0']);
+    expect(find(census.snapshot(), '1.0.0')!.lastSeen).toBe(T0);
+
+    // What `daylight gate --below 1.3.0 --quiet-for 7d` would block on, at each moment until the
+    // 8 days are over: all three series, though the cap is reached and new pairs are waiting.
+    const blocking = (): string[] =>
+      census
+        .snapshot()
+        .series.filter((series) => series.lastSeen >= time.now() - LONGEST_QUIET_FOR && series.release < '1.3.0')
+        .map((series) => series.release);
+    time.set(T0 + 25 * HOUR); // nothing left in any window: still seen inside the gate's
+    census.record('1.3.0', 'pilot', 'tab-on-1-3-0-dd');
+    time.set(T0 + LONGEST_QUIET_FOR);
+    census.record('1.1.0', 'default', 'tab-on-1-1-0-bb'); // 1.1.0 is still running
+    census.setReleases(['1.1.0', '1.2.0', '1.3.0', '1.4.0']);
+    census.record('1.4.0', 'pilot', 'tab-on-1-4-0-ee');
+    expect(blocking()).toEqual(['1.2.0', '1.1.0', '1.0.0']);
+    expect(find(census.snapshot(), OTHER, OTHER)!.sessions['24h']).toBe(1); // 1.4.0 found no room
+    time.set(T0 + CENSUS_RETENTION_MS - 1);
+    census.record('1.4.0', 'pilot', 'tab-on-1-4-0-ff');
+    expect(census.snapshot().series.map((series) => series.release)).toEqual(['1.2.0', '1.1.0', '1.0.0', OTHER]);
+
+    // 8 days after their last session, 1.0.0 and 1.2.0 make room; 1.1.0, seen a day ago, stays.
+    time.set(T0 + CENSUS_RETENTION_MS);
+    census.record('1.4.0', 'pilot', 'tab-on-1-4-0-gg');
+    const snapshot = census.snapshot();
+    expect(snapshot.series.map((series) => `${series.release}/${series.cohort}`)).toEqual([
+      '1.4.0/pilot',
+      '1.1.0/default',
+      `${OTHER}/${OTHER}`,
+    ]);
+    expect(find(snapshot, '1.1.0')!.lastSeen).toBe(T0 + LONGEST_QUIET_FOR);
+  });
+
+  it('caches no lookup for 50,000 distinct cohort strings that are not cohort labels', () => {
+    const time = clock();
+    const census = createCensus({ now: time.now });
+    census.setReleases(['1.3.0']);
+    census.record('1.3.0', 'pilot', 'real-tab-hhhhhh');
+    expect(censusLookupSize(census)).toBe(1);
+    const heapBefore = retainedHeap();
+    for (let i = 0; i < 50_000; i++) {
+      // An e-mail address, a label too long, a space: none is a cohort label.
+      const cohort = i % 3 === 0 ? `user${i}@example.com` : i % 3 === 1 ? `c${'x'.repeat(64)}${i}` : `office ${i}`;
+      census.record('1.3.0', cohort, `tab${i.toString(36)}xyzabc`);
+    }
+    expect(census.seriesCount).toBe(2); // (1.3.0, pilot) and (1.3.0, other)
+    expect(censusLookupSize(census)).toBeLessThanOrEqual(census.seriesCount);
+    expect(retainedHeap() - heapBefore).toBeLessThan(1024 * 1024);
+    expect(find(census.snapshot(), '1.3.0', OTHER)!.sessions['5m']).toBeGreaterThan(49_000);
   });
 
   it('holds 100,000 sessions of four series in a few megabytes', () => {

@@ -13,7 +13,11 @@
  *
  * Input is bounded: a version that is not a published release is counted as
  * `unknown`, and past `maxSeries` series new ones go to (`other`, `other`),
- * so fake versions or session ids cannot grow memory.
+ * so fake versions or session ids cannot grow memory. A series is forgotten
+ * once it has gone {@link CENSUS_RETENTION_MS} (8 days) without a session —
+ * longer than any reader looks back, `daylight gate --quiet-for` included —
+ * so series of old releases make room for new ones instead of filling the cap
+ * for good.
  */
 import { compareVersions } from '@daylight/protocol';
 import { HLL_STANDARD_ERROR, HyperLogLog, estimate } from './hll.js';
@@ -30,6 +34,13 @@ export const CENSUS_BUCKETS: Readonly<Record<CensusWindow, number>> = Object.fre
   '1h': 5 * 60_000,
   '24h': 60 * 60_000,
 });
+
+/**
+ * How long a series is remembered after its last session: the longest
+ * `daylight gate --quiet-for` (7 days, which reads `lastSeen`) plus the day
+ * window. The fleet's `series` set in Redis keeps last sightings as long.
+ */
+export const CENSUS_RETENTION_MS = 8 * 24 * 60 * 60_000;
 
 /** The release label of sessions whose version is not a published release. */
 export const UNKNOWN_RELEASE = 'unknown';
@@ -84,7 +95,7 @@ export interface CensusSnapshot {
   readonly observingSince: number;
   /** Relative standard error of every count (1.04/√16384 ≈ 0.0081). */
   readonly standardError: number;
-  /** Every series with a session in the last 24 hours or a `lastSeen`, newest release first. */
+  /** Every series with a session in the last {@link CENSUS_RETENTION_MS} (8 days), newest release first. */
   readonly series: readonly CensusSeries[];
   /** Sessions per release in 5-minute buckets over the last hour, oldest first. */
   readonly timeline: readonly CensusPoint[];
@@ -153,14 +164,36 @@ export function createCensus(options: CensusOptions = {}): Census {
   return new Census(now, maxSeries);
 }
 
+/** Entries of a census's lookup cache; set by the class's static block (it reads a private field). */
+let lookupEntries: (census: Census) => number;
+
+/** How many (version, cohort) strings a census's lookup cache holds. For tests; not exported by the package. */
+export function censusLookupSize(census: Census): number {
+  return lookupEntries(census);
+}
+
 export class Census {
+  static {
+    lookupEntries = (census) => {
+      let entries = 0;
+      for (const byVersion of census.#lookup.values()) entries += byVersion.size;
+      return entries;
+    };
+  }
+
   readonly #now: () => number;
   readonly #maxSeries: number;
   readonly #series = new Map<string, Series>();
-  /** cohort → version → series, for published versions only; emptied when the releases change. */
+  /**
+   * cohort → version → series, for published versions and cohort labels that
+   * are the series' own only (so at most one entry per series); emptied when
+   * the releases change or a series is forgotten.
+   */
   #lookup = new Map<string, Map<string, Series>>();
   #published: ReadonlySet<string> = new Set();
   #tracking = false;
+  /** No series can be forgotten before this (the oldest `lastSeen` + retention): spares the scan at the cap. */
+  #nextForget = Number.NEGATIVE_INFINITY;
   readonly observingSince: number;
 
   constructor(now: () => number, maxSeries: number) {
@@ -169,10 +202,17 @@ export class Census {
     this.observingSince = now();
   }
 
-  /** The published releases: other versions count as `unknown`. */
+  /**
+   * The published releases: other versions count as `unknown`. Series not
+   * seen for {@link CENSUS_RETENTION_MS} are forgotten here. A release no
+   * longer published gets no new sessions (they count as `unknown`), but its
+   * series stays, with its `lastSeen`, until it is that old: the gate still
+   * sees that it ran.
+   */
   setReleases(versions: Iterable<string>): void {
     this.#published = new Set(versions);
     this.#lookup = new Map();
+    this.#forgetStale(this.#now());
   }
 
   /** Number of series counted separately (`unknown` and `other` included). */
@@ -197,7 +237,7 @@ export class Census {
    */
   record(version: string, cohort: string, session: string): void {
     const now = this.#now();
-    const series = this.#seriesFor(version, cohort);
+    const series = this.#seriesFor(version, cohort, now);
     if (now > series.lastSeen) series.lastSeen = now;
     hllHash(session);
     const index = hashedIndex;
@@ -242,6 +282,7 @@ export class Census {
   /** Counts per series and window, and the chart's timeline. */
   snapshot(): CensusSnapshot {
     const at = this.#now();
+    this.#forgetStale(at);
     const scratch = new Uint8Array(HLL_REGISTERS);
     const series: CensusSeries[] = [];
     for (const entry of this.#series.values()) {
@@ -288,23 +329,50 @@ export class Census {
     return points;
   }
 
-  #seriesFor(version: string, cohort: string): Series {
-    const byVersion = this.#lookup.get(cohort);
-    const hit = byVersion?.get(version);
+  #seriesFor(version: string, cohort: string, now: number): Series {
+    const hit = this.#lookup.get(cohort)?.get(version);
     if (hit !== undefined) return hit;
     const known = this.#published.has(version);
     const release = known ? version : UNKNOWN_RELEASE;
     const safeCohort = COHORT_LABEL.test(cohort) ? cohort : OTHER;
     let series = this.#series.get(seriesKey(release, safeCohort));
-    // One slot stays free for (other, other).
-    series ??= this.#series.size < this.#maxSeries - 1 ? this.#create(release, safeCohort) : this.#other();
-    // Only published versions of a bounded number of series are remembered: a
-    // flood of made-up versions or cohorts finds no room here.
-    if (known && series.release === version) {
+    if (series === undefined) {
+      // At the cap, series past retention make room first. One slot stays free for (other, other).
+      if (this.#series.size >= this.#maxSeries - 1) this.#forgetStale(now);
+      series = this.#series.size < this.#maxSeries - 1 ? this.#create(release, safeCohort) : this.#other();
+    }
+    // Only strings that are the series' own release and cohort are remembered,
+    // so the cache holds at most one entry per series: a flood of made-up
+    // versions or cohort labels finds no room here.
+    if (known && series.release === version && series.cohort === cohort) {
+      const byVersion = this.#lookup.get(cohort);
       if (byVersion === undefined) this.#lookup.set(cohort, new Map([[version, series]]));
       else byVersion.set(version, series);
     }
     return series;
+  }
+
+  /**
+   * Forgets the series whose last session is {@link CENSUS_RETENTION_MS} old
+   * or older: every bucket of theirs has left every window, and their
+   * `lastSeen` is before anything a reader asks about (the gate's longest
+   * `--quiet-for` is a day shorter). Their pending sessions, if a flush has
+   * been failing all that time, go too — Redis would drop their `series`
+   * entry in the same flush.
+   */
+  #forgetStale(now: number): void {
+    if (now < this.#nextForget) return;
+    const horizon = now - CENSUS_RETENTION_MS;
+    let oldest = now; // a series created after this scan is last seen no earlier
+    let forgot = false;
+    for (const [key, series] of this.#series) {
+      if (series.lastSeen <= horizon) {
+        this.#series.delete(key);
+        forgot = true;
+      } else if (series.lastSeen < oldest) oldest = series.lastSeen;
+    }
+    this.#nextForget = oldest + CENSUS_RETENTION_MS;
+    if (forgot) this.#lookup = new Map(); // it may point at a forgotten series
   }
 
   #other(): Series {

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestLogger } from '../test-support.js';
 import { startRedis, type TestRedis } from '../test-redis.js';
-import { createCensus } from './census.js';
+import { CENSUS_RETENTION_MS, OTHER, createCensus } from './census.js';
 import { HLL_STANDARD_ERROR } from './hll.js';
 import { RedisCensus, readFleetCensus } from './redis-census.js';
 import { sessionIds } from './test-ids.js';
@@ -101,6 +101,31 @@ describe('census merged through Redis', () => {
       expect(deadline).toBeGreaterThan(T0);
       expect(deadline).toBeLessThanOrEqual(T0 + 25 * 60 * MINUTE + MINUTE);
     }
+  });
+
+  it('gives a new release its own fleet series once the old ones are 8 days quiet, and does not bring them back', async () => {
+    const census = createCensus({ now, maxSeries: 3 }); // two series and (other, other)
+    census.setReleases(['1.3.0', '1.4.0']);
+    const sync = new RedisCensus(census, { redis: server.url, now, logger: createTestLogger() });
+    sync.start();
+    opened.push(sync);
+    census.record('1.3.0', 'default', 'old-tab-aaaaaa');
+    census.record('1.3.0', 'pilot', 'old-tab-bbbbbb');
+    await sync.flush();
+
+    at = T0 + CENSUS_RETENTION_MS;
+    census.setReleases(['1.3.0', '1.4.0', '1.5.0']);
+    census.record('1.5.0', 'default', 'new-tab-cccccc');
+    await sync.flush();
+    at += MINUTE;
+    census.record('1.5.0', 'default', 'new-tab-dddddd');
+    await sync.flush();
+    const fleet = await readFleetCensus(redis, { now });
+    expect(fleet.series.map((series) => [series.release, series.cohort, series.sessions['5m']])).toEqual([
+      ['1.5.0', 'default', 2],
+    ]);
+    expect(fleet.series.some((series) => series.release === OTHER)).toBe(false);
+    expect(await redis.zrange('daylight:census:series', '0', '-1')).toEqual(['1.5.0:default']);
   });
 
   it('keeps what it saw while Redis is down and sends it when Redis is back', async () => {

@@ -22,6 +22,7 @@ import type { Redis } from 'ioredis';
 import type { DaylightLogger } from '../types.js';
 import {
   CENSUS_BUCKETS,
+  CENSUS_RETENTION_MS,
   CENSUS_WINDOWS,
   CENSUS_WINDOW_NAMES,
   compareSeries,
@@ -35,8 +36,8 @@ import { HLL_STANDARD_ERROR } from './hll.js';
 
 /** @default for {@link RedisCensusOptions.flushIntervalMs} */
 export const DEFAULT_FLUSH_INTERVAL_MS = 5_000;
-/** How long the fleet remembers a series' last sighting, and the start of counting after the last flush. */
-export const CENSUS_RETENTION_MS = 8 * 24 * 60 * 60_000;
+/** How long the fleet remembers a series' last sighting, and the start of counting after the last flush (as long as a server's census). */
+export { CENSUS_RETENTION_MS };
 /** Timeout of one flush or read. */
 const COMMAND_TIMEOUT_MS = 5_000;
 
