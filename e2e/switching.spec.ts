@@ -444,6 +444,31 @@ test('a boot that never calls ready() in a background tab goes back once the tab
   expect(reports.some((body) => body.includes('no ready() within 2000 ms of being visible'))).toBe(true);
 });
 
+test('a boot that goes back lets a save sent from the new page get its answer first', async ({ page, office }) => {
+  const seen = watch(page);
+  // 1.1.0 never calls ready(): the watchdog sends the tab back 2 s after it landed.
+  await signIn(page, office.url, seen, 'ada', '&watchdog=2000&readyDelay=60000');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
+  await page.evaluate(() => {
+    const { daylight } = window as unknown as { daylight: { fetch: typeof fetch } };
+    void daylight
+      .fetch('/api/invoices?delay=3000', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      })
+      .then((response) => response.text());
+  });
+  expect((await answered).status()).toBe(201); // the way back waited for it
+  await expect(version(page)).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(3);
+  expect(seen.failedApi).toEqual([]);
+});
+
 test('a release that failed to boot in one tab is not switched to by another tab that had it ready', async ({
   context,
   office,

@@ -513,8 +513,9 @@ export class DaylightClient extends EventTarget {
   /**
    * Goes back to the release the page came from because this one did not
    * boot: remembers it as bad for this browser (it is not offered again; a
-   * later version is), reports `boot-failure`, and navigates once. Only
-   * while `booting` is set; returns whether it navigates.
+   * later version is), reports `boot-failure`, and navigates once, after the
+   * mutating requests in flight were answered. Only while `booting` is set;
+   * returns whether it navigates.
    */
   revert(reason: string): boolean {
     const booting = this.booting;
@@ -524,8 +525,13 @@ export class DaylightClient extends EventTarget {
     pushJson('bad', booting.version, true);
     pushJson('blocked', booting.version);
     this.report('boot-failure', { version: booting.version, from: booting.from, message: reason });
-    // A broken page is worse than a way back without its record.
-    return !!this.#go({ from: booting.version, to: booting.from, state: record.state, back: true }, true);
+    // Requests sent from this page get their answers first (each for at most `timeout`), new ones wait, as in a
+    // switch. A broken page is worse than a way back without its record.
+    this.#applying = (async () => {
+      while (this.#sending()) await new Promise((resolve) => setTimeout(resolve, 20));
+      await this.#go({ from: booting.version, to: booting.from, state: record.state, back: true }, true);
+    })().finally(() => (this.#applying = undefined));
+    return true;
   }
 
   /**
