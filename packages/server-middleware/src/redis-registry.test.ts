@@ -1,25 +1,14 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { INTERNALS } from './options.js';
 import { RedisRegistry } from './redis-registry.js';
 import { createDaylight } from './server.js';
-import { startRedis, type TestRedis } from './test-redis.js';
+import { useRedis } from './test-redis.js';
 import { createReleaseStore, createTestLogger, waitFor } from './test-support.js';
 import type { DaylightRequest, DaylightServerOptions } from './types.js';
 
-let server: TestRedis;
-let redis: Redis;
+const db = useRedis();
 const cleanups: (() => Promise<void>)[] = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
 afterEach(async () => {
   vi.restoreAllMocks();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -40,11 +29,11 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'still wa
 
 /** Freezes the Redis server (its sockets stay open: commands are sent and never answered) while `body` runs. */
 async function whileStopped(body: () => Promise<void>): Promise<void> {
-  process.kill(server.pid, 'SIGSTOP');
+  process.kill(db.server.pid, 'SIGSTOP');
   try {
     await body();
   } finally {
-    process.kill(server.pid, 'SIGCONT');
+    process.kill(db.server.pid, 'SIGCONT');
   }
 }
 
@@ -52,8 +41,13 @@ describe('the Redis registry in server mode', () => {
   it('fails a read and a change within the command timeout when Redis stops answering, and works again after', async () => {
     const store = await createReleaseStore();
     cleanups.push(() => store.cleanup());
-    await redis.set('timeout:registry', JSON.stringify({ ...store.registry, revision: 1 }));
-    const registry = new RedisRegistry({ url: server.url, prefix: 'timeout', mode: 'server', connectTimeoutMs: 200 });
+    await db.client.set('timeout:registry', JSON.stringify({ ...store.registry, revision: 1 }));
+    const registry = new RedisRegistry({
+      url: db.server.url,
+      prefix: 'timeout',
+      mode: 'server',
+      connectTimeoutMs: 200,
+    });
     cleanups.push(() => registry.close());
     expect(await registry.read()).toMatchObject({ ok: true, registry: { current: '1.0.0', revision: 1 } });
 
@@ -75,10 +69,10 @@ describe('a server on the Redis store', () => {
   it('polls a Redis that stopped answering one read at a time, not one more every interval', async () => {
     const store = await createReleaseStore();
     cleanups.push(() => store.cleanup());
-    await redis.set('polls:registry', JSON.stringify({ ...store.registry, revision: 1 }));
+    await db.client.set('polls:registry', JSON.stringify({ ...store.registry, revision: 1 }));
     const daylight = createDaylight({
       config: store.registryFile,
-      redis: { url: server.url, prefix: 'polls' },
+      redis: { url: db.server.url, prefix: 'polls' },
       census: false,
       logger: createTestLogger(),
       [INTERNALS]: { pollIntervalMs: 20 },

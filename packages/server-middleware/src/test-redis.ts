@@ -10,6 +10,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Where the tests look for the server binary (`$REDIS_SERVER` first). */
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
@@ -90,6 +92,33 @@ export async function startRedis(
       }, 3000);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * A Redis server for the tests of one file, with a connected client: started
+ * before the file's tests (`beforeAll`), stopped after them. Read `server`
+ * and `client` inside the tests.
+ */
+export function useRedis(): { readonly server: TestRedis; readonly client: Redis } {
+  let server: TestRedis | undefined;
+  let client: Redis | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+    client = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await client.connect();
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    get client() {
+      return client!;
     },
   };
 }

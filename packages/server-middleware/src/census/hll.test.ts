@@ -1,6 +1,5 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../test-redis.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useRedis } from '../test-redis.js';
 import { sessionIds } from './test-ids.js';
 import { HLL_REGISTERS, HLL_STANDARD_ERROR, HyperLogLog, fromRedisDense, toRedisDense } from './hll.js';
 
@@ -54,40 +53,32 @@ describe('HyperLogLog', () => {
 });
 
 describe('HyperLogLog against a real Redis', () => {
-  let server: TestRedis;
-  let redis: Redis;
+  const db = useRedis();
   beforeAll(async () => {
-    server = await startRedis();
-    redis = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
     // Dense from the first PFADD, so GET shows every register.
-    await redis.config('SET', 'hll-sparse-max-bytes', '0');
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    await server.stop();
+    await db.client.config('SET', 'hll-sparse-max-bytes', '0');
   });
 
   it('hashes exactly as PFADD does: the same registers for the same sessions', async () => {
     const ids = [...sessionIds(5_000, 11), 'é-unicode-ünïcode', 'a', '12345678', '123456789'];
-    await redis.pfadd('same', ...ids);
-    const theirs = fromRedisDense((await redis.getBuffer('same')) as Buffer);
+    await db.client.pfadd('same', ...ids);
+    const theirs = fromRedisDense((await db.client.getBuffer('same')) as Buffer);
     const ours = new HyperLogLog();
     for (const id of ids) ours.addText(id);
     expect(theirs).toBeDefined();
     expect(ours.registers()).toEqual(theirs);
-    expect(ours.count()).toBe(await redis.pfcount('same'));
+    expect(ours.count()).toBe(await db.client.pfcount('same'));
   });
 
   it('writes a sketch Redis accepts for PFMERGE and PFCOUNT', async () => {
     const ours = new HyperLogLog();
     const ids = sessionIds(20_000, 5);
     for (const id of ids.slice(0, 12_000)) ours.addText(id);
-    await redis.set('ours', ours.toRedis());
-    await redis.pfadd('theirs', ...ids.slice(8_000));
-    await redis.pfmerge('union', 'ours', 'theirs');
-    const union = await redis.pfcount('union');
+    await db.client.set('ours', ours.toRedis());
+    await db.client.pfadd('theirs', ...ids.slice(8_000));
+    await db.client.pfmerge('union', 'ours', 'theirs');
+    const union = await db.client.pfcount('union');
     expect(Math.abs(union - 20_000) / 20_000).toBeLessThan(3 * HLL_STANDARD_ERROR);
-    expect(await redis.pfcount('ours')).toBe(ours.count());
+    expect(await db.client.pfcount('ours')).toBe(ours.count());
   });
 });

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createTestLogger } from '../test-support.js';
-import { startRedis, type TestRedis } from '../test-redis.js';
+import { startRedis, useRedis } from '../test-redis.js';
 import { CENSUS_RETENTION_MS, OTHER, createCensus } from './census.js';
 import { HLL_STANDARD_ERROR } from './hll.js';
 import { RedisCensus, readFleetCensus } from './redis-census.js';
@@ -13,24 +13,13 @@ const HOUR = 60 * MINUTE;
 // a whole hour ahead of now keeps every bucket key alive for the test.
 const T0 = Math.ceil(Date.now() / HOUR) * HOUR + HOUR;
 
-let server: TestRedis;
-let redis: Redis;
+const db = useRedis();
 let at = T0;
 const now = (): number => at;
 const opened: RedisCensus[] = [];
-
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  await redis.connect();
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((sync) => sync.close()));
-  await redis.flushall();
+  await db.client.flushall();
   at = T0;
 });
 
@@ -38,7 +27,7 @@ afterEach(async () => {
 function serverCensus(prefix = 'daylight') {
   const census = createCensus({ now });
   census.setReleases(['1.3.0', '1.4.0']);
-  const sync = new RedisCensus(census, { redis: server.url, prefix, now, logger: createTestLogger() });
+  const sync = new RedisCensus(census, { redis: db.server.url, prefix, now, logger: createTestLogger() });
   sync.start();
   opened.push(sync);
   return { census, sync };
@@ -54,7 +43,7 @@ describe('census merged through Redis', () => {
     for (const id of ids.slice(10_000)) b.census.record('1.3.0', 'default', id);
     await Promise.all([a.sync.flush(), b.sync.flush()]);
 
-    const fleet = await readFleetCensus(redis, { now });
+    const fleet = await readFleetCensus(db.client, { now });
     expect(fleet.scope).toBe('fleet');
     expect(fleet.series).toHaveLength(1);
     for (const count of Object.values(fleet.series[0]!.sessions)) {
@@ -68,7 +57,7 @@ describe('census merged through Redis', () => {
     for (const id of sessionIds(5_000, 3)) a.census.record('1.4.0', 'pilot', id);
     await a.sync.flush();
     const local = a.census.snapshot().series[0]!;
-    const fleet = (await readFleetCensus(redis, { now })).series[0]!;
+    const fleet = (await readFleetCensus(db.client, { now })).series[0]!;
     expect(fleet).toEqual(local);
   });
 
@@ -81,7 +70,7 @@ describe('census merged through Redis', () => {
     b.census.record('1.4.0', 'default', 'new-tab-bbbbbb');
     await Promise.all([a.sync.flush(), b.sync.flush()]);
 
-    const fleet = await readFleetCensus(redis, { now });
+    const fleet = await readFleetCensus(db.client, { now });
     expect(fleet.series.map((series) => [series.release, series.sessions, series.lastSeen])).toEqual([
       ['1.4.0', { '5m': 1, '1h': 1, '24h': 1 }, T0 + 10 * MINUTE],
       ['1.3.0', { '5m': 0, '1h': 1, '24h': 1 }, T0],
@@ -94,9 +83,9 @@ describe('census merged through Redis', () => {
     const a = serverCensus();
     a.census.record('1.3.0', 'default', 'old-tab-aaaaaa');
     await a.sync.flush();
-    const keys = await redis.keys('daylight:census:hll:*');
+    const keys = await db.client.keys('daylight:census:hll:*');
     expect(keys).toHaveLength(3);
-    const deadlines = await Promise.all(keys.map((key) => redis.pexpiretime(key)));
+    const deadlines = await Promise.all(keys.map((key) => db.client.pexpiretime(key)));
     for (const deadline of deadlines) {
       expect(deadline).toBeGreaterThan(T0);
       expect(deadline).toBeLessThanOrEqual(T0 + 25 * 60 * MINUTE + MINUTE);
@@ -106,7 +95,7 @@ describe('census merged through Redis', () => {
   it('gives a new release its own fleet series once the old ones are 8 days quiet, and does not bring them back', async () => {
     const census = createCensus({ now, maxSeries: 3 }); // two series and (other, other)
     census.setReleases(['1.3.0', '1.4.0']);
-    const sync = new RedisCensus(census, { redis: server.url, now, logger: createTestLogger() });
+    const sync = new RedisCensus(census, { redis: db.server.url, now, logger: createTestLogger() });
     sync.start();
     opened.push(sync);
     census.record('1.3.0', 'default', 'old-tab-aaaaaa');
@@ -120,12 +109,12 @@ describe('census merged through Redis', () => {
     at += MINUTE;
     census.record('1.5.0', 'default', 'new-tab-dddddd');
     await sync.flush();
-    const fleet = await readFleetCensus(redis, { now });
+    const fleet = await readFleetCensus(db.client, { now });
     expect(fleet.series.map((series) => [series.release, series.cohort, series.sessions['5m']])).toEqual([
       ['1.5.0', 'default', 2],
     ]);
     expect(fleet.series.some((series) => series.release === OTHER)).toBe(false);
-    expect(await redis.zrange('daylight:census:series', '0', '-1')).toEqual(['1.5.0:default']);
+    expect(await db.client.zrange('daylight:census:series', '0', '-1')).toEqual(['1.5.0:default']);
   });
 
   it('keeps what it saw while Redis is down and sends it when Redis is back', async () => {
