@@ -15,7 +15,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { contentTypeOf } from './content-type.js';
 import type { Choice, Generation, LoadedRelease, ShellLoad } from './release-store.js';
-import type { Registry } from './registry.js';
+import { haltedAnywhere } from './registry.js';
 import { decodeReleasePath, hasFileExtension, resolveInside, restAfterBase, safeDecode } from './request-path.js';
 import type { DaylightRequest, DaylightResponse } from './types.js';
 import { askedVersion, shellVersion } from './previous-shell.js';
@@ -140,14 +140,6 @@ async function fileResponse(
   }
 }
 
-/** True when `version` is halted for everyone or in a cohort: never served from `?_daylight`, a link could push anyone onto it. */
-function haltedAnywhere(registry: Registry, version: string): boolean {
-  return (
-    registry.halted?.release === version ||
-    Object.values(registry.cohorts ?? {}).some((cohort) => cohort.halted?.release === version)
-  );
-}
-
 /** Answers a request whose path is `rest` below the base path, from one generation of the registry. */
 export async function answerBelowBase(
   ctx: EndpointContext,
@@ -231,6 +223,7 @@ export async function answerShell(
       : shellVersion(
           stamp,
           askedVersion(request.incoming),
+          // Never a halted release: anyone can put the parameter in a link.
           (v) => (generation?.releases.has(v) ?? false) && !haltedAnywhere(generation!.registry, v),
         );
   const release = version === undefined ? undefined : generation?.releases.get(version);

@@ -265,6 +265,18 @@ export async function writeRegistryFile(file: string, registry: Registry): Promi
 }
 
 /** The folder holding one release: `<dir of registry>/releases/<version>`. */
+/** The halt recorded for a target: everyone (`cohort` undefined) or one cohort. */
+export function haltOf(registry: Registry, cohort?: string): Halt | undefined {
+  return cohort === undefined ? registry.halted : registry.cohorts?.[cohort]?.halted;
+}
+
+/** True when `version` is halted for everyone or in any cohort. */
+export function haltedAnywhere(registry: Registry, version: string): boolean {
+  return [undefined, ...Object.keys(registry.cohorts ?? {})].some(
+    (cohort) => haltOf(registry, cohort)?.release === version,
+  );
+}
+
 export function releaseDir(registryFile: string, version: string): string {
   return path.join(path.dirname(path.resolve(registryFile)), 'releases', version);
 }

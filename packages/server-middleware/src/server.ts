@@ -21,7 +21,7 @@ import { internalsOf, resolveOptions, type DaylightInternals, type ResolvedOptio
 import { updateRegistryFile } from './file-registry.js';
 import { RedisRegistry } from './redis-registry.js';
 import { haltChange } from './registry-changes.js';
-import { readRegistryFile, type Registry, type RegistryRead } from './registry.js';
+import { haltOf, readRegistryFile, type Registry, type RegistryRead } from './registry.js';
 import { resolveRelease, type RequestFacts } from './resolve.js';
 import { fileSignature, MISSING, watchRegistry, type RegistryWatcher } from './registry-watcher.js';
 import {
@@ -152,11 +152,8 @@ class Daylight implements DaylightServer {
       logger: options.logger,
       isRelease: (version) => this.#generation?.registry.releases[version] !== undefined,
       releaseFor: (req) => this.#choiceFor(this.#generation, req)?.stamp.version,
-      isHalted: (release, cohort) => {
-        const registry = this.#generation?.registry;
-        const halted = cohort === undefined ? registry?.halted : registry?.cohorts?.[cohort]?.halted;
-        return halted?.release === release;
-      },
+      isHalted: (release, cohort) =>
+        this.#generation !== undefined && haltOf(this.#generation.registry, cohort)?.release === release,
       // A cohort without an assignment of its own runs everyone's release: its reports count, and halt, there.
       cohortOf: (req) => {
         try {
