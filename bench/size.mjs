@@ -22,9 +22,10 @@ export const CORE_BUDGET = 4096;
  * What CI enforces until the core fits the budget: its size and 100 B for fixes. It only moves down, except
  * for a fix of a non-negotiable (a reload loop, a lost request), by the bytes measured, written down in
  * docs/decisions.md — twice so far: 7,732 → 7,911 B for the review fixes of 2026-11-27, and 7,911 → 7,942 B for
- * the watchdog's way back waiting for requests in flight (the same day).
+ * the watchdog's way back waiting for requests in flight (the same day), then down to 7,941 B when that wait and
+ * the switch's became one.
  */
-export const CORE_CEILING = 7_942;
+export const CORE_CEILING = 7_941;
 const require = createRequire(import.meta.url);
 
 async function measure(contents, external = ['ky', 'workbox-window']) {

@@ -525,10 +525,10 @@ export class DaylightClient extends EventTarget {
     pushJson('bad', booting.version, true);
     pushJson('blocked', booting.version);
     this.report('boot-failure', { version: booting.version, from: booting.from, message: reason });
-    // Requests sent from this page get their answers first (each for at most `timeout`), new ones wait, as in a
-    // switch. A broken page is worse than a way back without its record.
+    // Requests sent from this page get their answers first and new ones wait, as in a switch. A broken page is
+    // worse than a way back without its record.
     this.#applying = (async () => {
-      while (this.#sending()) await new Promise((resolve) => setTimeout(resolve, 20));
+      await this.#settled();
       await this.#go({ from: booting.version, to: booting.from, state: record.state, back: true }, true);
     })().finally(() => (this.#applying = undefined));
     return true;
@@ -641,15 +641,7 @@ export class DaylightClient extends EventTarget {
         target,
       );
     }
-    // Let requests already on their way finish, so the navigation cancels
-    // none of them (a request the app does not see answered has failed):
-    // every mutating one (each for at most `timeout`), and the app may still
-    // be reading a body after the response hook ran, so 100 ms without any
-    // request open (waiting at most 2 s for that).
-    for (let quiet = 0, until = Date.now() + 2_000; (quiet < 100 && Date.now() < until) || this.#sending();) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      quiet = this.#sending(this.#open) ? 0 : quiet + 20;
-    }
+    await this.#settled();
     // No safe moment retries this switch by itself (a snapshot hook that keeps failing would be called every second).
     clearTimeout(this.#momentTimer);
     let state: unknown;
@@ -1023,6 +1015,18 @@ export class DaylightClient extends EventTarget {
     this.#emit('downloaded', { version: target, from: running, kind, policy, urgency, notes, deadline });
     this.#arm();
     if (this.#deferred) this.#moment();
+  }
+
+  /**
+   * Resolves once requests already on their way are done, so that a navigation cancels none of them (a request
+   * the app does not see answered has failed): every mutating one (each for at most `timeout`), and, since the app
+   * may still be reading a body after the response hook ran, 100 ms without any request open (at most 2 s of that).
+   */
+  async #settled(): Promise<void> {
+    for (let quiet = 0, until = Date.now() + 2_000; (quiet < 100 && Date.now() < until) || this.#sending();) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      quiet = this.#sending(this.#open) ? 0 : quiet + 20;
+    }
   }
 
   /** Cancels the download (or the offer) under way; nothing of it is reported, it was not a failure. */
