@@ -9,10 +9,10 @@
  */
 import { readdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import type { Page } from '@playwright/test';
+import type { BrowserContext, Page } from '@playwright/test';
 import { CHROMIUM_ARGS, findChromium } from './support/browser.js';
 import { startOfficeServer } from '../examples/office-app/server/app.mjs';
-import { test, expect, watch, signIn } from './support/fixtures.js';
+import { test, expect, watch, signIn, type Office, type Watch } from './support/fixtures.js';
 
 // The back/forward cache on, as in the browsers people use (Playwright turns it off by default).
 const executablePath = findChromium();
@@ -35,6 +35,23 @@ async function clearHttpCache(page: Page): Promise<void> {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.clearBrowserCache');
   await cdp.detach();
+}
+
+/** A signed-in tab in service worker mode on 1.0.0, its release cached by the worker. */
+async function oldTab(context: BrowserContext, office: Office): Promise<{ old: Page; seen: Watch }> {
+  const old = await context.newPage();
+  const seen = watch(old);
+  await signIn(old, office.url, seen, 'ada', '&sw=1');
+  await controlled(old, ['daylight-1.0.0']);
+  return { old, seen };
+}
+
+/** A tab opened after 1.1.0 was promoted, in service worker mode. */
+async function freshTab(context: BrowserContext, office: Office): Promise<Page> {
+  const fresh = await context.newPage();
+  await fresh.goto(`${office.url}/?poll=500&sw=1`);
+  await expect(version(fresh)).toHaveText('1.1.0');
+  return fresh;
 }
 
 /** Waits until Daylight's worker controls the page and holds `expected` in its caches. */
@@ -83,15 +100,10 @@ test("an old tab's lazy chunks load from its version's cache after the server lo
   context,
   office,
 }) => {
-  const old = await context.newPage();
-  const seen = watch(old);
-  await signIn(old, office.url, seen, 'ada', '&sw=1');
-  await controlled(old, ['daylight-1.0.0']);
+  const { old, seen } = await oldTab(context, office);
 
   await office.promote('1.1.0');
-  const fresh = await context.newPage();
-  await fresh.goto(`${office.url}/?poll=500&sw=1`);
-  await expect(version(fresh)).toHaveText('1.1.0');
+  const fresh = await freshTab(context, office);
   await controlled(fresh, ['daylight-1.0.0', 'daylight-1.1.0']);
 
   // 1.0.0's Reports chunk disappears from the server (the release store on disk).
@@ -123,10 +135,7 @@ test("a tab restored from the back/forward cache tells the worker again what it 
   context,
   office,
 }) => {
-  const old = await context.newPage();
-  const seen = watch(old);
-  await signIn(old, office.url, seen, 'ada', '&sw=1');
-  await controlled(old, ['daylight-1.0.0']);
+  const { old, seen } = await oldTab(context, office);
   await old.evaluate(() =>
     addEventListener('pageshow', (event) => Object.assign(window, { fromCache: event.persisted })),
   );
@@ -135,9 +144,7 @@ test("a tab restored from the back/forward cache tells the worker again what it 
   await old.goto(`${office.url.replace('127.0.0.1', 'localhost')}/_daylight/release`);
 
   await office.promote('1.1.0');
-  const fresh = await context.newPage();
-  await fresh.goto(`${office.url}/?poll=500&sw=1`);
-  await expect(version(fresh)).toHaveText('1.1.0');
+  const fresh = await freshTab(context, office);
   await expect.poll(() => cacheNames(fresh), SLOW).not.toContain('daylight-1.0.0');
 
   await old.goBack({ waitUntil: 'commit' }); // (a restored page fires no load event)
