@@ -20,6 +20,9 @@ import {
   twoTabs,
   corruptEntry,
   recordErrorCodes,
+  banner,
+  status,
+  version,
 } from './support/fixtures.js';
 
 const onIntranet = (url: string): string => {
@@ -27,9 +30,6 @@ const onIntranet = (url: string): string => {
   intranet.hostname = INTRANET_HOST;
   return intranet.origin;
 };
-const banner = (page: Page) => page.locator('[data-daylight-banner]');
-const status = (page: Page) => page.locator('#daylight-status');
-const version = (page: Page) => page.getByTestId('version');
 
 /** What the page can use: the reason these tests exist. */
 async function capabilities(page: Page): Promise<{ secure: boolean; subtle: boolean; locks: boolean; sw: boolean }> {

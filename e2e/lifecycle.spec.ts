@@ -6,7 +6,18 @@
  * sessionStorage full, a switch that could not save its record is cancelled.
  */
 import type { Page } from '@playwright/test';
-import { test, expect, watch, signIn, fillStorage, emulateVisibility, setVisibility } from './support/fixtures.js';
+import {
+  test,
+  expect,
+  watch,
+  signIn,
+  fillStorage,
+  emulateVisibility,
+  setVisibility,
+  status,
+  version,
+  banner,
+} from './support/fixtures.js';
 
 const state = (page: Page) =>
   page.evaluate(
@@ -59,7 +70,7 @@ test('in a browser that blocks storage the app works, and Daylight stays inert a
   await page.getByRole('button', { name: 'Save invoice' }).click();
   await expect(page.locator('.saved')).toContainText('Saved as INV-');
   await page.waitForTimeout(1_500);
-  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  await expect(version(page)).toHaveText('1.0.0');
   expect(seen.navigations).toHaveLength(1);
   expect(seen.pageErrors).toEqual([]);
   expect(seen.failedApi).toEqual([]);
@@ -72,25 +83,25 @@ test('with sessionStorage full the switch is cancelled, not made without its loo
   const seen = watch(page);
   await signIn(page, office.url, seen);
   await office.promote('1.1.0');
-  await expect(page.locator('#daylight-status')).toHaveText('1.1.0 is downloaded and verified');
+  await expect(status(page)).toHaveText('1.1.0 is downloaded and verified');
   // The switch record (and the loop guard in it) lives in sessionStorage: here it cannot be written.
   expect(await page.evaluate(fillStorage, 'sessionStorage')).toBeGreaterThan(1);
-  const banner = page.locator('[data-daylight-banner]');
-  await banner.getByRole('button', { name: 'Update now' }).click();
-  await expect(page.locator('#daylight-status')).toHaveText(
+
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(status(page)).toHaveText(
     'update problem: sessionStorage refused the switch record; the switch is cancelled',
   );
   // The person who clicked is told why, until they close it.
-  await expect(banner).toContainText(
+  await expect(banner(page)).toContainText(
     'The update could not start: sessionStorage refused the switch record; the switch is cancelled',
   );
-  await banner.getByRole('button', { name: 'OK' }).click();
-  await expect(banner).toBeHidden();
+  await banner(page).getByRole('button', { name: 'OK' }).click();
+  await expect(banner(page)).toBeHidden();
   await page.locator('#f-customer').fill('still here');
   await page.getByRole('button', { name: 'Save invoice' }).click();
   await expect(page.locator('.saved')).toContainText('Saved as INV-');
   await page.waitForTimeout(1_500); // more release checks: 1.1.0 is not tried again in this tab
-  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  await expect(version(page)).toHaveText('1.0.0');
   expect(seen.navigations).toHaveLength(1);
   expect(seen.failedApi).toEqual([]);
   expect(seen.pageErrors).toEqual([]);
@@ -111,12 +122,12 @@ test('a snapshot hook that throws cancels the switch once per safe moment, not e
     );
   });
   await office.promote('1.1.0');
-  await expect(page.locator('#daylight-status')).toHaveText('1.1.0 is downloaded and verified');
+  await expect(status(page)).toHaveText('1.1.0 is downloaded and verified');
   await setVisibility(page, 'hidden'); // due after 200 ms: the switch starts, and the snapshot throws
   const errors = () => page.evaluate(() => (window as unknown as { errors: string[] }).errors);
   await expect.poll(errors).toEqual(['snapshot']);
   await page.waitForTimeout(4_000); // still hidden: every second would be four more
   expect(await errors()).toEqual(['snapshot']);
-  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  await expect(version(page)).toHaveText('1.0.0');
   expect(seen.navigations).toHaveLength(1);
 });

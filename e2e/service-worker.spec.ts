@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { BrowserContext, Page } from '@playwright/test';
 import { CHROMIUM_ARGS, findChromium } from './support/browser.js';
 import { startOfficeServer } from '../examples/office-app/server/app.mjs';
-import { test, expect, watch, signIn, type Office, type Watch } from './support/fixtures.js';
+import { test, expect, watch, signIn, type Office, type Watch, banner, status, version } from './support/fixtures.js';
 
 // The back/forward cache on, as in the browsers people use (Playwright turns it off by default).
 const executablePath = findChromium();
@@ -24,9 +24,6 @@ test.use({
   },
 });
 
-const version = (page: Page) => page.getByTestId('version');
-const status = (page: Page) => page.locator('#daylight-status');
-const banner = (page: Page) => page.locator('[data-daylight-banner]');
 const cacheNames = (page: Page) => page.evaluate(() => caches.keys());
 const SLOW = { timeout: 20_000 };
 

@@ -21,6 +21,10 @@ import {
   fillStorage,
   TEST_HALT,
   type Office,
+  banner,
+  status,
+  version,
+  ready,
 } from './support/fixtures.js';
 
 /** Releases built for this file only (once per worker): 1.2.0 throws on boot, 1.1.1 is a fixed re-release. */
@@ -33,11 +37,6 @@ test.beforeAll(async () => {
 test.afterAll(async () => {
   await rm(extraBuilds, { recursive: true, force: true });
 });
-
-const version = (page: Page) => page.getByTestId('version');
-const status = (page: Page) => page.locator('#daylight-status');
-const banner = (page: Page) => page.locator('[data-daylight-banner]');
-const ready = (page: Page, v: string) => expect(status(page)).toHaveText(`${v} is downloaded and verified`);
 
 /** Two tabs (the first shown, the second hidden) with 1.1.0 promoted, verified in both, offered in the first only. */
 async function offeredInFirstOfTwo(context: BrowserContext, office: Office): Promise<{ first: Page; second: Page }> {

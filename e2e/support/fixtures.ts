@@ -96,6 +96,13 @@ export const test = base.extend<{ office: Office }, { framework: Framework }>({
 
 export { expect };
 
+/** The office app's version badge, Daylight status line and banner. */
+export const version = (page: Page) => page.getByTestId('version');
+export const status = (page: Page) => page.locator('#daylight-status');
+export const banner = (page: Page) => page.locator('[data-daylight-banner]');
+/** Waits until `v` is downloaded and verified in the page. */
+export const ready = (page: Page, v: string) => expect(status(page)).toHaveText(`${v} is downloaded and verified`);
+
 /** Records what the page did, so a test can assert nothing went wrong. */
 export interface Watch {
   /** Top-level document requests (each one is a navigation). */
