@@ -32,6 +32,9 @@ test('after stop() the client checks, downloads and switches nothing, and the ap
   await signIn(page, office.url, seen);
   await page.evaluate(() => (window as unknown as { daylight: { stop(): void } }).daylight.stop());
   expect(await state(page)).toMatchObject({ status: 'inert', reason: 'stopped' });
+  // Its listeners are gone and the History API is the browser's own again.
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- read, not called
+  expect(await page.evaluate(() => String(history.pushState))).toContain('[native code]');
   await office.promote('1.1.0'); // (which asks the server itself until it serves 1.1.0)
   const before = office.requests.length;
   // The app's own API calls still carry the stamp of the new release, and the tab polls every 500 ms.

@@ -346,7 +346,8 @@ export class DaylightClient extends EventTarget {
   #momentTimer: ReturnType<typeof setTimeout> | undefined;
   #hiddenAt = 0;
   #activeAt = Date.now();
-  #cleanup: (() => void)[] = [];
+  /** Aborted by stop(): removes the listeners start() added. */
+  #listening = new AbortController();
   /** Stamps that did not parse; a growing number means a proxy mangles headers. */
   malformedStamps = 0;
 
@@ -452,30 +453,25 @@ export class DaylightClient extends EventTarget {
     const onActivity = (): void => {
       this.#activeAt = Date.now();
     };
-    const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'focusin'];
-    for (const type of ACTIVITY) window.addEventListener(type, onActivity, { capture: true, passive: true });
-    document.addEventListener('visibilitychange', onVisibility);
-    window.addEventListener('popstate', onNavigate);
+    const { signal } = this.#listening;
+    for (const type of ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'focusin'])
+      window.addEventListener(type, onActivity, { capture: true, passive: true, signal });
+    document.addEventListener('visibilitychange', onVisibility, { signal });
+    window.addEventListener('popstate', onNavigate, { signal });
     // eslint-disable-next-line @typescript-eslint/unbound-method -- restored as it was on stop()
     const { pushState } = history;
     history.pushState = function (this: History, ...args: Parameters<History['pushState']>) {
       pushState.apply(this, args);
       onNavigate();
     };
-    this.#cleanup.push(
-      () => document.removeEventListener('visibilitychange', onVisibility),
-      () => window.removeEventListener('popstate', onNavigate),
-      () => ACTIVITY.forEach((type) => window.removeEventListener(type, onActivity, { capture: true })),
-      () => (history.pushState = pushState),
-    );
+    signal.addEventListener('abort', () => (history.pushState = pushState));
     this.#schedule();
     return this;
   }
 
   /** Stops listening and cancels any download. The wrapped `fetch` keeps working. */
   stop(): void {
-    this.#cleanup.forEach((undo) => undo());
-    this.#cleanup = [];
+    this.#listening.abort();
     clearTimeout(this.#timer);
     clearTimeout(this.#momentTimer);
     this.#cancel();
@@ -720,8 +716,7 @@ export class DaylightClient extends EventTarget {
       this.observe(response, init?.method ?? request?.method);
       return response;
     } finally {
-      this.#open.delete(token);
-      if (this.#inflight.delete(token)) this.#cleared();
+      this.#answered(token);
     }
   };
 
@@ -749,9 +744,7 @@ export class DaylightClient extends EventTarget {
       ],
       afterResponse: [
         (request, options, response) => {
-          const token = this.#kyTokens.get(key(request, options));
-          if (token) this.#open.delete(token);
-          if (token && this.#inflight.delete(token)) this.#cleared();
+          this.#answered(this.#kyTokens.get(key(request, options)));
           this.observe(response, request.method);
         },
       ],
@@ -824,6 +817,13 @@ export class DaylightClient extends EventTarget {
    */
   async #held(): Promise<void> {
     if (this.#applying) await this.#applying.catch(() => undefined);
+  }
+
+  /** A request tracked by {@link #track} got its answer (or failed). */
+  #answered(token: object | undefined): void {
+    if (!token) return;
+    this.#open.delete(token);
+    if (this.#inflight.delete(token)) this.#cleared();
   }
 
   /** Adds the request header; returns a token that counts the request as in flight when it mutates. */
