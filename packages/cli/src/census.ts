@@ -9,7 +9,6 @@
  */
 import { DEFAULT_BASE_PATH } from '@daylight/protocol';
 import {
-  DEFAULT_REDIS_PREFIX,
   openCensusRedis,
   readFleetCensus,
   validateRegistry,
@@ -19,6 +18,7 @@ import {
 } from '@daylight/server-middleware';
 import { DaylightCliError } from './errors.js';
 import { formatTimestamp, table } from './format.js';
+import { parseRedisStoreLocation } from './store.js';
 
 /** How long the CLI waits for a server or Redis. */
 const TIMEOUT_MS = 5_000;
@@ -124,9 +124,8 @@ export async function readServedRegistry(options: CensusSourceOptions & { server
 }
 
 async function fromRedis(location: string): Promise<CensusSnapshot> {
-  const parsed = new URL(location);
-  const prefix = parsed.searchParams.get('prefix') ?? DEFAULT_REDIS_PREFIX;
-  parsed.search = '';
+  const { url, prefix } = parseRedisStoreLocation(location);
+  const parsed = new URL(url);
   const shown = `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
   let client;
   try {

@@ -226,6 +226,11 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
   const stderr = io.stderr ?? process.stderr;
   const env = io.env ?? process.env;
   const cwd = io.cwd ?? process.cwd();
+  // A change that was made but not fully recorded (its audit entry) is told, whatever happens next.
+  const changeWarnings: string[] = [];
+  const tellChangeWarnings = (): void => {
+    for (const warning of changeWarnings.splice(0)) stderr.write(`daylight: warning: ${warning}\n`);
+  };
   try {
     const split = splitCommand(argv);
     const global = parseFlags(split.global, TOP_LEVEL_FLAGS, 'daylight');
@@ -292,6 +297,7 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
     const store = openStore(storeArgument ?? fromEnv ?? DEFAULT_STORE, cwd, {
       actor,
       ...(releases === undefined ? {} : { releases }),
+      onWarning: (message) => changeWarnings.push(message),
     });
     const context: CommandContext = { store, storeArgument, cwd, env };
     let output;
@@ -300,11 +306,13 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
     } finally {
       await store.close();
     }
+    tellChangeWarnings();
     for (const warning of output.warnings ?? []) stderr.write(`daylight: note: ${warning}\n`);
     const json = args.values.json === true || global.values.json === true;
     stdout.write(json ? `${JSON.stringify(output.json, null, 2)}\n` : `${output.text}\n`);
     return output.exitCode ?? EXIT_OK;
   } catch (error) {
+    tellChangeWarnings();
     if (isDaylightCliError(error)) {
       stderr.write(`daylight: ${error.message}\n`);
       return exitCodeFor(error.code);

@@ -11,6 +11,14 @@ export type { SetMinOptions, SetMinResult } from './commands/min.js';
 export { DaylightCliError, isDaylightCliError } from './errors.js';
 export type { DaylightCliErrorCode } from './errors.js';
 export { openStore, FileStore } from './store.js';
-export type { ReleaseStore, StoreSnapshot, ManifestRead } from './store.js';
+export type {
+  ReleaseStore,
+  StoreSnapshot,
+  StoreUpdate,
+  ManifestRead,
+  OpenStoreOptions,
+  StoreOptions,
+  ChangeRecord,
+} from './store.js';
 export { readBuild, findEntryScript } from './build.js';
 export type { Build, BuildFile } from './build.js';

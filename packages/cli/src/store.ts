@@ -6,13 +6,14 @@
  * (`--releases`, a folder every server reads).
  */
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { validateManifest, type ReleaseManifest } from '@daylight/protocol';
 import {
+  DEFAULT_REDIS_PREFIX,
   RedisRegistry,
   RegistryConflictError,
-  appendAuditFile,
+  auditFileOf,
   emptyRegistry,
   RegistryLockedError,
   lockRegistryFile,
@@ -58,10 +59,14 @@ export interface ReleaseStore {
   /**
    * Changes the registry: takes the store's lock, checks that nobody wrote
    * since `basedOn` was read, runs `change` (which may install release
-   * folders with {@link ReleaseStore.installRelease}) and writes the registry it returns.
-   * @throws {DaylightCliError} `conflict` when another command holds the lock or wrote in between.
+   * folders with {@link ReleaseStore.installRelease}) and writes the registry it returns,
+   * with an entry in the audit log.
+   * @returns the new revision, and a `warning` when the registry was written but its audit
+   *   entry was not (the change stands; the store also hands the warning to `onWarning`).
+   * @throws {DaylightCliError} `conflict` when another command holds the lock or wrote in between;
+   *   `io` or `registry` when the store cannot be written, the audit log included. The store is unchanged.
    */
-  update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<void>;
+  update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<StoreUpdate>;
   /**
    * Puts a release's files and manifest in place, complete, before any registry names it.
    * Call only inside {@link ReleaseStore.update}.
@@ -72,6 +77,17 @@ export interface ReleaseStore {
   history(limit: number): Promise<AuditEntry[]>;
   /** Closes connections (Redis). */
   close(): Promise<void>;
+}
+
+/** What {@link ReleaseStore.update} did. */
+export interface StoreUpdate {
+  /** The registry's revision afterwards. */
+  readonly revision: number;
+  /**
+   * Set when the registry was written but its audit entry could not be:
+   * `changed (revision 5); the audit entry could not be written: …`. The change stands.
+   */
+  readonly warning?: string;
 }
 
 /** What a change records in the audit log. */
@@ -87,12 +103,87 @@ export interface OpenStoreOptions {
   readonly actor?: string;
   /** For a Redis store: the folder that holds `releases/<version>/`. @default cwd */
   readonly releases?: string;
+  /**
+   * Told when a change was made but something after it failed (its audit
+   * entry could not be written): the command succeeds, and the user must hear
+   * of it. The CLI prints it on stderr.
+   * @default process.emitWarning (Node prints it on stderr)
+   */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** The options a store is constructed with. */
+export interface StoreOptions {
+  /** See {@link OpenStoreOptions.onWarning}. */
+  readonly onWarning?: (message: string) => void;
+}
+
+function defaultOnWarning(message: string): void {
+  process.emitWarning(message, 'DaylightWarning');
+}
+
+/** A `redis://` store location, checked: the URL to connect to and the key prefix. */
+export interface RedisStoreLocation {
+  /** The URL without its query. */
+  readonly url: string;
+  /** The key prefix: `?prefix=`, else `daylight`. */
+  readonly prefix: string;
+}
+
+/** The one query parameter a `redis://` store takes. */
+const REDIS_STORE_PARAMETERS: ReadonlySet<string> = new Set(['prefix']);
+
+/**
+ * Reads a `redis://` (or `rediss://`) store location: `redis://host:6379/0?prefix=name`.
+ * A parameter other than `prefix` is refused rather than dropped (a typo such
+ * as `?prefx=staging` would otherwise write to the default prefix, perhaps
+ * production's), and so is a prefix the server would refuse.
+ * @throws {DaylightCliError} `invalid-option`
+ */
+export function parseRedisStoreLocation(location: string): RedisStoreLocation {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    throw new DaylightCliError(
+      'invalid-option',
+      `--store ${location} is not a valid URL; write a Redis store as redis://host:6379/0 (add ?prefix=name for keys other than ${DEFAULT_REDIS_PREFIX}:*)`,
+    );
+  }
+  const shown = new URL(url.href);
+  if (shown.password !== '') shown.password = '***';
+  const names = [...new Set(url.searchParams.keys())];
+  const unknown = names.filter((name) => !REDIS_STORE_PARAMETERS.has(name));
+  if (unknown.length > 0) {
+    const listed = unknown.map((name) => JSON.stringify(name)).join(', ');
+    throw new DaylightCliError(
+      'invalid-option',
+      `--store ${shown.href}: unknown parameter ${listed}; the only parameter of a redis:// store is prefix, such as redis://host:6379/0?prefix=staging`,
+    );
+  }
+  const prefixes = url.searchParams.getAll('prefix');
+  if (prefixes.length > 1) {
+    throw new DaylightCliError(
+      'invalid-option',
+      `--store ${shown.href}: prefix is given ${prefixes.length} times; give it once`,
+    );
+  }
+  const prefix = prefixes[0] ?? DEFAULT_REDIS_PREFIX;
+  if (!RedisRegistry.PREFIX_PATTERN.test(prefix)) {
+    throw new DaylightCliError(
+      'invalid-option',
+      `--store ${shown.href}: prefix ${JSON.stringify(prefix)} is not a key prefix the server accepts; use 1 to 64 letters, digits, "_", ":", "." or "-", such as ?prefix=staging, or leave it out for ${DEFAULT_REDIS_PREFIX}`,
+    );
+  }
+  url.search = '';
+  return { url: url.href, prefix };
 }
 
 /**
  * Opens the store a `--store` value names: a path to the registry file,
- * resolved against `cwd`.
- * @throws {DaylightCliError} `invalid-option` for a URL scheme that is not supported yet.
+ * resolved against `cwd`, or a `redis://` URL.
+ * @throws {DaylightCliError} `invalid-option` for a URL scheme that is not supported yet,
+ *   or a `redis://` URL with a parameter other than `prefix` or a bad prefix.
  */
 export function openStore(location: string, cwd: string, options: OpenStoreOptions = {}): ReleaseStore {
   if (location.trim() === '') {
@@ -103,8 +194,9 @@ export function openStore(location: string, cwd: string, options: OpenStoreOptio
   }
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(location)?.[1];
   const actor = options.actor ?? 'unknown';
+  const storeOptions: StoreOptions = options.onWarning === undefined ? {} : { onWarning: options.onWarning };
   if (scheme === 'redis' || scheme === 'rediss') {
-    return new RedisStore(location, path.resolve(cwd, options.releases ?? '.'), actor);
+    return new RedisStore(location, path.resolve(cwd, options.releases ?? '.'), actor, storeOptions);
   }
   if (scheme !== undefined) {
     throw new DaylightCliError(
@@ -112,7 +204,7 @@ export function openStore(location: string, cwd: string, options: OpenStoreOptio
       `--store ${location}: ${scheme}:// stores are not supported; pass the path of a registry file, such as ./releases.json, or a redis:// URL`,
     );
   }
-  return new FileStore(path.resolve(cwd, location), actor);
+  return new FileStore(path.resolve(cwd, location), actor, storeOptions);
 }
 
 /** A store given as a location (resolved against `cwd`) or already opened. */
@@ -140,10 +232,12 @@ export async function readExisting(store: ReleaseStore): Promise<StoreSnapshot> 
 export class FileStore implements ReleaseStore {
   readonly location: string;
   readonly actor: string;
+  readonly #onWarning: (message: string) => void;
 
-  constructor(registryFile: string, actor = 'unknown') {
+  constructor(registryFile: string, actor = 'unknown', options: StoreOptions = {}) {
     this.location = path.resolve(registryFile);
     this.actor = actor;
+    this.#onWarning = options.onWarning ?? defaultOnWarning;
   }
 
   history(limit: number): Promise<AuditEntry[]> {
@@ -212,7 +306,7 @@ export class FileStore implements ReleaseStore {
     }
   }
 
-  async update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<void> {
+  async update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<StoreUpdate> {
     const directory = path.dirname(this.location);
     try {
       await mkdir(directory, { recursive: true });
@@ -234,32 +328,66 @@ export class FileStore implements ReleaseStore {
           `registry ${this.location} changed while this command ran (another command wrote it); nothing was changed, run the command again`,
         );
       }
-      // Every write bumps the revision: servers report it, and tabs ignore answers older than one they acted on.
-      const changed = await change();
-      // A change that leaves the registry as it was (a repaired release folder) keeps its revision and bytes.
-      const same = JSON.stringify(changed) === JSON.stringify(now.registry);
-      const revision = (now.registry.revision ?? 0) + (same ? 0 : 1);
-      const next = { ...changed, revision };
+      // Before anything is written (change() may install a release folder): a
+      // change that cannot be recorded is refused, not made and then reported as failed.
+      const audit = await this.#openAudit();
       try {
-        if (!same) await writeRegistryFile(this.location, next);
-        await appendAuditFile(this.location, {
+        // Every write bumps the revision: servers report it, and tabs ignore answers older than one they acted on.
+        const changed = await change();
+        // A change that leaves the registry as it was (a repaired release folder) keeps its revision and bytes.
+        const same = JSON.stringify(changed) === JSON.stringify(now.registry);
+        const revision = (now.registry.revision ?? 0) + (same ? 0 : 1);
+        const next = { ...changed, revision };
+        try {
+          if (!same) await writeRegistryFile(this.location, next);
+        } catch (error) {
+          throw new DaylightCliError(
+            'io',
+            `cannot write the registry ${this.location} (${errnoCode(error) ?? String(error)})`,
+            { cause: error },
+          );
+        }
+        const summary = record?.summary ?? 'change the registry';
+        const entry: AuditEntry = {
           revision,
           at: new Date().toISOString(),
           actor: this.actor,
           action: record?.action ?? 'change',
-          summary: record?.summary ?? 'change the registry',
-        });
-      } catch (error) {
-        throw new DaylightCliError(
-          'io',
-          `cannot write the registry ${this.location} (${errnoCode(error) ?? String(error)})`,
-          {
-            cause: error,
-          },
-        );
+          summary,
+        };
+        try {
+          await audit.appendFile(`${JSON.stringify(entry)}\n`);
+        } catch (error) {
+          // The registry is written: the change stands, and the user is told what is missing.
+          const warning = `${this.location} changed (revision ${revision}); the audit entry could not be written: appending to ${auditFileOf(this.location)} failed (${errnoCode(error) ?? String(error)}), so "daylight history" will not list "${summary}"; free disk space or fix that file so later changes are recorded`;
+          this.#onWarning(warning);
+          return { revision, warning };
+        }
+        return { revision };
+      } finally {
+        await audit.close().catch(() => undefined);
       }
     } finally {
       await release();
+    }
+  }
+
+  /** Opens the audit log for appending, creating it. @throws {DaylightCliError} `io` when it cannot be written. */
+  async #openAudit(): Promise<FileHandle> {
+    const file = auditFileOf(this.location);
+    try {
+      return await open(file, 'a', 0o644);
+    } catch (error) {
+      const code = errnoCode(error) ?? String(error);
+      const fix =
+        code === 'EACCES' || code === 'EPERM'
+          ? `Make it writable by the user running daylight (after a run with sudo it may belong to root: sudo chown "$USER" ${file})`
+          : 'Make it a file daylight can append to';
+      throw new DaylightCliError(
+        'io',
+        `the audit log ${file} cannot be written (${code}), so the change could not be recorded; nothing was changed. ${fix}, then run the command again`,
+        { cause: error },
+      );
     }
   }
 
@@ -356,19 +484,16 @@ export class RedisStore implements ReleaseStore {
   /** The files a FileStore would use, for the release folders: `<releasesDir>/releases.json` is never written. */
   readonly #files: FileStore;
   readonly #actor: string;
+  readonly #onWarning: (message: string) => void;
 
-  constructor(url: string, releasesDir: string, actor: string) {
-    const parsed = new URL(url);
-    const prefix = parsed.searchParams.get('prefix') ?? undefined;
-    parsed.search = '';
-    this.#registry = new RedisRegistry({
-      url: parsed.href,
-      mode: 'client',
-      ...(prefix === undefined ? {} : { prefix }),
-    });
+  /** @throws {DaylightCliError} `invalid-option` for a URL that {@link parseRedisStoreLocation} refuses. */
+  constructor(url: string, releasesDir: string, actor: string, options: StoreOptions = {}) {
+    const { url: connect, prefix } = parseRedisStoreLocation(url);
+    this.#registry = new RedisRegistry({ url: connect, mode: 'client', prefix });
     this.location = this.#registry.location;
     this.#files = new FileStore(path.join(releasesDir, 'releases.json'), actor);
     this.#actor = actor;
+    this.#onWarning = options.onWarning ?? defaultOnWarning;
   }
 
   async #connected<T>(work: () => Promise<T>): Promise<T> {
@@ -378,6 +503,19 @@ export class RedisStore implements ReleaseStore {
       if (error instanceof DaylightCliError) throw error;
       if (error instanceof RegistryConflictError) {
         throw new DaylightCliError('conflict', `${error.message}; nothing was changed, run the command again`);
+      }
+      const name = (error as Error | null)?.name;
+      // Refused by the registry before it wrote anything (its message says what to fix), by name across package copies.
+      if (name === 'RegistryRefusedError') {
+        throw new DaylightCliError('registry', (error as Error).message, { cause: error });
+      }
+      // Redis answered, with an error (OOM, NOAUTH, NOPERM…): reached, but it refused.
+      if (name === 'ReplyError') {
+        throw new DaylightCliError(
+          'io',
+          `the Redis store ${this.location} refused the command (${(error as Error).message}); nothing was changed`,
+          { cause: error },
+        );
       }
       throw new DaylightCliError(
         'io',
@@ -423,15 +561,20 @@ export class RedisStore implements ReleaseStore {
     return this.#files.installRelease(version, files, manifest);
   }
 
-  update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<void> {
+  update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<StoreUpdate> {
     const expected = basedOn.revision === undefined ? null : Number(basedOn.revision);
     return this.#connected(async () => {
       try {
-        await this.#registry.update(
+        const result = await this.#registry.update(
           async () => ({ registry: await change(), changed: true, summary: record?.summary ?? 'change the registry' }),
           { actor: this.#actor, action: record?.action ?? 'change' },
           expected,
         );
+        if (result.warning === undefined) return { revision: result.revision };
+        // The registry is written: the change stands, and the user is told what is missing.
+        const warning = `${this.location} ${result.warning}`;
+        this.#onWarning(warning);
+        return { revision: result.revision, warning };
       } finally {
         const release = this.#folderLock;
         this.#folderLock = undefined;

@@ -2,11 +2,14 @@
  * Changing the registry file safely from several processes: the `daylight`
  * CLI and, for a halt, the server itself. A writer takes `<registry>.lock`
  * (created exclusively), re-reads and validates the file, applies the
- * change, bumps `revision`, writes a temporary file and renames it over the
- * registry, appends one line to the audit log `<name>.audit.jsonl` beside
- * it, and drops the lock. The CLI's FileStore takes the same lock.
+ * change, bumps `revision`, opens the audit log `<name>.audit.jsonl` beside
+ * it for appending (a log it cannot write refuses the change before anything
+ * is written), writes a temporary file and renames it over the registry,
+ * appends one line to the audit log, and drops the lock. An append that fails
+ * after the rename (a full disk) does not undo the change: it is reported as
+ * a warning on a change that stands. The CLI's FileStore does the same.
  */
-import { appendFile, link, open, readFile, rename, unlink } from 'node:fs/promises';
+import { appendFile, link, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { AuditEntry, ChangeOutcome } from './registry-changes.js';
@@ -21,6 +24,22 @@ export function auditFileOf(registryFile: string): string {
 /** Appends one entry to the audit log. */
 export async function appendAuditFile(registryFile: string, entry: AuditEntry): Promise<void> {
   await appendFile(auditFileOf(registryFile), `${JSON.stringify(entry)}\n`, { mode: 0o644 });
+}
+
+/**
+ * Opens the audit log of a registry file for appending (creating it), so a
+ * writer learns that it cannot record a change before it makes the change.
+ * @throws the file system's error: `EACCES` for a log that belongs to another user, `EISDIR`…
+ */
+export function openAuditFile(registryFile: string): Promise<FileHandle> {
+  return open(auditFileOf(registryFile), 'a', 0o644);
+}
+
+/** The warning for a change that was written but whose audit entry was not. */
+export function auditWarning(registryFile: string, revision: number, summary: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | null)?.code ?? String(error);
+  const file = auditFileOf(registryFile);
+  return `changed (revision ${revision}); the audit entry could not be written: appending to ${file} failed (${code}), so the audit log will not list "${summary}"; free disk space or fix that file so later changes are recorded`;
 }
 
 /** The last `limit` entries of the audit log, oldest first; lines that do not parse are skipped. */
@@ -140,15 +159,27 @@ export async function lockRegistryFile(file: string): Promise<() => Promise<void
 }
 
 export interface FileUpdateResult {
+  /**
+   * The change as applied. When `warning` is set, its `summary` ends with the
+   * warning too, for callers that pass only the summary on (the server's
+   * `halt()` and status-page actions).
+   */
   readonly outcome: ChangeOutcome;
   /** The registry's revision after the change (unchanged when nothing changed). */
   readonly revision: number;
+  /**
+   * Set when the registry was written but its audit entry could not be
+   * appended (a full disk): the change stands, and this says what is missing:
+   * `changed (revision 5); the audit entry could not be written: …`.
+   */
+  readonly warning?: string;
 }
 
 /**
  * Applies a change to the registry file under its lock, retrying for up to
  * `waitMs` while another writer holds it.
- * @throws the change's own error; `RegistryLockedError` after `waitMs`; an I/O error.
+ * @throws the change's own error; `RegistryLockedError` after `waitMs`; an I/O error, the registry unchanged
+ *   (an audit log that cannot be opened for appending refuses the change before it is written).
  */
 export async function updateRegistryFile(
   file: string,
@@ -174,15 +205,39 @@ export async function updateRegistryFile(
     if (!outcome.changed) return { outcome, revision: before };
     const revision = before + 1;
     const next: Registry = { ...outcome.registry, revision };
-    await writeRegistryFile(file, next);
-    await appendAuditFile(file, {
-      revision,
-      at: new Date().toISOString(),
-      actor: audit.actor,
-      action: audit.action,
-      summary: outcome.summary,
-    });
-    return { outcome: { ...outcome, registry: next }, revision };
+    let log: FileHandle;
+    try {
+      log = await openAuditFile(file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new Error(
+        `the audit log ${auditFileOf(file)} cannot be written (${code}), so the change could not be recorded; nothing was changed. Make it writable by the user this process runs as (after a run with sudo it may belong to root), then try again`,
+        { cause: error },
+      );
+    }
+    try {
+      await writeRegistryFile(file, next);
+      const entry: AuditEntry = {
+        revision,
+        at: new Date().toISOString(),
+        actor: audit.actor,
+        action: audit.action,
+        summary: outcome.summary,
+      };
+      try {
+        await log.appendFile(`${JSON.stringify(entry)}\n`);
+      } catch (error) {
+        const warning = auditWarning(file, revision, outcome.summary, error);
+        return {
+          outcome: { ...outcome, registry: next, summary: `${outcome.summary} (warning: ${warning})` },
+          revision,
+          warning,
+        };
+      }
+      return { outcome: { ...outcome, registry: next }, revision };
+    } finally {
+      await log.close().catch(() => undefined);
+    }
   } finally {
     await release();
   }

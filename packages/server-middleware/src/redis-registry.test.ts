@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { INTERNALS } from './options.js';
 import { RedisRegistry } from './redis-registry.js';
+import type { Registry } from './registry.js';
 import { createDaylight } from './server.js';
 import { useRedis } from './test-redis.js';
 import { createReleaseStore, createTestLogger, waitFor } from './test-support.js';
@@ -98,5 +99,86 @@ describe('a server on the Redis store', () => {
     const after = polls();
     await waitFor(() => (polls() >= after + 2 ? true : undefined));
     expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+  });
+});
+
+describe('a change through the Redis registry', () => {
+  const promote = (registry: Registry | undefined) => ({
+    registry: { ...registry!, current: '1.1.0' },
+    changed: true,
+    summary: 'promote 1.1.0 to everyone',
+  });
+
+  /** A registry under `prefix` at revision 1, and a client subscribed to its channel that records every message. */
+  async function prepare(prefix: string): Promise<{ registry: RedisRegistry; published: string[] }> {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    await db.client.set(`${prefix}:registry`, JSON.stringify({ ...store.registry, revision: 1 }));
+    const listener = new Redis(db.server.url, { lazyConnect: true });
+    await listener.connect();
+    cleanups.push(() => Promise.resolve(listener.disconnect()));
+    const published: string[] = [];
+    listener.on('message', (_channel: string, message: string) => published.push(message));
+    await listener.subscribe(`${prefix}:changes`);
+    const registry = new RedisRegistry({ url: db.server.url, prefix });
+    cleanups.push(() => registry.close());
+    return { registry, published };
+  }
+
+  async function stored(prefix: string): Promise<Registry> {
+    return JSON.parse((await db.client.get(`${prefix}:registry`))!) as Registry;
+  }
+
+  it('refuses it before writing anything when the audit key is not a list, naming the key and the fix', async () => {
+    const { registry, published } = await prepare('wrongtype');
+    await db.client.set('wrongtype:audit', 'something else keeps a string here');
+    const apply = vi.fn(promote);
+
+    const refusal = registry.update(apply, { actor: 'test', action: 'promote' }, 1);
+    await expect(refusal).rejects.toMatchObject({ name: 'RegistryRefusedError' });
+    await expect(refusal).rejects.toThrow(
+      /wrongtype:audit in .* holds a string, not the list of audit entries .*; nothing was changed\. .*DEL wrongtype:audit/,
+    );
+    // Redis would have run the SET and refused only the LPUSH: the registry must be as it was.
+    expect(await stored('wrongtype')).toMatchObject({ current: '1.0.0', revision: 1 });
+    expect(apply).not.toHaveBeenCalled();
+    await sleep(100);
+    expect(published).toEqual([]);
+    expect(await db.client.get('wrongtype:audit')).toBe('something else keeps a string here');
+  });
+
+  it('reports a change whose audit entry failed inside EXEC as made, with a warning, not as nothing changed', async () => {
+    const { registry, published } = await prepare('partial');
+    await db.client.set('partial:elsewhere', 'a string');
+    const redis = await registry.client();
+    const multi = redis.multi.bind(redis) as () => ReturnType<Redis['multi']>;
+    // Make the LPUSH fail at EXEC time, after the checks, as a key of the wrong type would:
+    // Redis runs the other commands of the MULTI all the same.
+    vi.spyOn(redis, 'multi').mockImplementation(() => {
+      const transaction = multi();
+      const lpush = transaction.lpush.bind(transaction);
+      transaction.lpush = ((_key: string, value: string) => lpush('partial:elsewhere', value)) as never;
+      return transaction;
+    });
+
+    const result = await registry.update(promote, { actor: 'test', action: 'promote' }, 1);
+    expect(result.revision).toBe(2);
+    expect(result.warning).toMatch(
+      /^changed \(revision 2\); the audit entry could not be written: LPUSH partial:audit failed \(WRONGTYPE .*\), so the audit log will not list "promote 1\.1\.0 to everyone"/,
+    );
+    // The server's halt() and status-page actions pass on only the summary: it carries the warning.
+    expect(result.outcome.summary).toBe(`promote 1.1.0 to everyone (warning: ${result.warning!})`);
+    expect(await stored('partial')).toMatchObject({ current: '1.1.0', revision: 2 });
+    await waitFor(() => (published.length > 0 ? true : undefined));
+    expect(published).toEqual(['2']);
+  });
+
+  it('refuses a key prefix the server would refuse', () => {
+    for (const prefix of ['', 'with space', 'x'.repeat(65), 'a/b']) {
+      expect(() => new RedisRegistry({ url: db.server.url, prefix })).toThrow(
+        /RedisRegistry: prefix must be 1 to 64 letters, digits, .* such as "daylight"; got/,
+      );
+    }
+    expect(new RedisRegistry({ url: db.server.url, prefix: 'staging:eu-1.app_x' }).prefix).toBe('staging:eu-1.app_x');
   });
 });

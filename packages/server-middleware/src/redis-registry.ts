@@ -7,11 +7,16 @@
  * | `<prefix>:audit`     | a list of audit entries (JSON), newest first, capped   |
  * | `<prefix>:changes`   | pub/sub channel: the new revision after every change   |
  *
- * A change is `WATCH registry` → `GET` → check the revision the writer based
- * its decision on → `MULTI SET + LPUSH audit + PUBLISH` → `EXEC`. When another
- * writer got in between, `EXEC` answers null and the change is refused as a
- * conflict: one of two simultaneous promotes wins, the other is told, nothing
- * is lost. Release files stay on disk, in a folder every server can read.
+ * A change is `WATCH registry audit` → `GET` → check the revision the writer
+ * based its decision on → check that the audit key is a list (or absent) →
+ * `MULTI SET + LPUSH audit + PUBLISH` → `EXEC`. When another writer got in
+ * between, `EXEC` answers null and the change is refused as a conflict: one of
+ * two simultaneous promotes wins, the other is told, nothing is lost. Redis
+ * does not undo the rest of a `MULTI` when one of its commands fails, so what
+ * could fail is checked before it (the audit key's type), and a failure after
+ * the `SET` succeeded is reported as a warning on a change that stands, never
+ * as "nothing was changed". Release files stay on disk, in a folder every
+ * server can read.
  *
  * ioredis is loaded on first use, so a server on the file store never loads it.
  */
@@ -23,10 +28,45 @@ import { validateRegistry, type Registry, type RegistryRead } from './registry.j
 export const DEFAULT_REDIS_PREFIX = 'daylight';
 /** Audit entries kept in Redis. */
 export const AUDIT_KEPT = 10_000;
+/**
+ * The key prefixes Daylight accepts: 1 to 64 letters, digits, `_`, `:`, `.`
+ * or `-` (the server's `redis.prefix`, the CLI's `redis://…?prefix=`).
+ * Also reachable as `RedisRegistry.PREFIX_PATTERN`.
+ */
+export const REDIS_PREFIX_PATTERN = /^[\w:.-]{1,64}$/;
 
 /** Thrown by {@link RedisRegistry.update} when the registry changed since the writer read it. */
 export class RegistryConflictError extends Error {
   override readonly name = 'RegistryConflictError';
+}
+
+/**
+ * Thrown by {@link RedisRegistry.update} when it refuses a change because the
+ * store is in a state the change cannot be made or recorded in (an invalid
+ * registry, an audit key of the wrong type). Nothing was written; the message
+ * says what to fix. Recognise it by its `name` across copies of the package.
+ */
+export class RegistryRefusedError extends Error {
+  override readonly name = 'RegistryRefusedError';
+}
+
+/** What {@link RedisRegistry.update} did. */
+export interface RedisUpdateResult {
+  /**
+   * The change as applied. When `warning` is set, its `summary` ends with the
+   * warning too, for callers that pass only the summary on (the server's
+   * `halt()` and status-page actions).
+   */
+  readonly outcome: ChangeOutcome;
+  /** The registry's revision afterwards (unchanged when nothing changed). */
+  readonly revision: number;
+  /**
+   * Set when the registry was written but a later part of the transaction
+   * failed (the audit entry, the announcement to the servers): the change
+   * stands, and this says what is missing: `changed (revision 5); the audit
+   * entry could not be written: …`.
+   */
+  readonly warning?: string;
 }
 
 export interface RedisRegistryOptions {
@@ -53,6 +93,9 @@ async function loadRedis(): Promise<typeof RedisClient> {
 }
 
 export class RedisRegistry {
+  /** {@link REDIS_PREFIX_PATTERN}: the key prefixes Daylight accepts. */
+  static readonly PREFIX_PATTERN: RegExp = REDIS_PREFIX_PATTERN;
+
   readonly url: string;
   readonly prefix: string;
   readonly #mode: 'client' | 'server';
@@ -63,9 +106,16 @@ export class RedisRegistry {
   /** The changes of this process, one after the other. */
   #updates: Promise<unknown> = Promise.resolve();
 
+  /** @throws {TypeError} for a prefix that does not match {@link REDIS_PREFIX_PATTERN}. */
   constructor(options: RedisRegistryOptions) {
+    const prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    if (!REDIS_PREFIX_PATTERN.test(prefix)) {
+      throw new TypeError(
+        `RedisRegistry: prefix must be 1 to 64 letters, digits, "_", ":", "." or "-", such as "${DEFAULT_REDIS_PREFIX}"; got ${JSON.stringify(prefix)}`,
+      );
+    }
     this.url = options.url;
-    this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    this.prefix = prefix;
     this.#mode = options.mode ?? 'client';
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   }
@@ -160,13 +210,15 @@ export class RedisRegistry {
    * Applies a change atomically.
    * @param basedOn the revision the caller decided on (`null`: the registry did not exist); omit to apply to whatever is there
    * @param apply computes the change from the registry read inside the transaction (`undefined` when none exists yet)
-   * @throws {RegistryConflictError} when another writer changed the registry in between
+   * @returns the change and the new revision; `warning` when the registry was written but its audit entry (or the announcement) was not
+   * @throws {RegistryConflictError} when another writer changed the registry (or its audit list) in between
+   * @throws {RegistryRefusedError} when the registry is invalid or the audit key is not a list; nothing was written
    */
   update(
     apply: (registry: Registry | undefined) => ChangeOutcome | Promise<ChangeOutcome>,
     audit: { readonly actor: string; readonly action: string },
     basedOn?: number | null,
-  ): Promise<{ outcome: ChangeOutcome; revision: number }> {
+  ): Promise<RedisUpdateResult> {
     // One at a time: WATCH belongs to the connection, and the first EXEC on it
     // ends every watch, so a second change in flight on the same connection
     // would commit unguarded over the first (a lost halt). Other processes
@@ -180,22 +232,35 @@ export class RedisRegistry {
     apply: (registry: Registry | undefined) => ChangeOutcome | Promise<ChangeOutcome>,
     audit: { readonly actor: string; readonly action: string },
     basedOn?: number | null,
-  ): Promise<{ outcome: ChangeOutcome; revision: number }> {
+  ): Promise<RedisUpdateResult> {
     const redis = await this.client();
-    await redis.watch(this.registryKey);
+    // The audit key is watched too: its type is checked below, and must still hold at EXEC.
+    await redis.watch(this.registryKey, this.auditKey);
     try {
       const text = await redis.get(this.registryKey);
       let current: Registry | undefined;
       if (text !== null) {
         const check = validateRegistry(JSON.parse(text));
-        if (!check.ok)
-          throw new Error(`the registry in ${this.location} (${this.registryKey}) is invalid: ${check.error}`);
+        if (!check.ok) {
+          throw new RegistryRefusedError(
+            `the registry in ${this.location} (${this.registryKey}) is invalid: ${check.error}; nothing was changed`,
+          );
+        }
         current = check.registry;
       }
       const revision = current === undefined ? null : (current.revision ?? 0);
       if (basedOn !== undefined && basedOn !== revision) {
         throw new RegistryConflictError(
           `the registry in ${this.location} changed while this command ran (revision ${String(revision)}, expected ${String(basedOn)})`,
+        );
+      }
+      // Redis would run the SET and refuse only the LPUSH, committing a change
+      // it cannot record; so refuse before anything (apply may install files) is done.
+      const auditType = await redis.type(this.auditKey);
+      if (auditType !== 'none' && auditType !== 'list') {
+        throw new RegistryRefusedError(
+          `${this.auditKey} in ${this.location} holds a ${auditType}, not the list of audit entries Daylight keeps there, so the change could not be recorded; nothing was changed. ` +
+            `Move that value away (RENAME ${this.auditKey} <another key>) or delete it (DEL ${this.auditKey}), or give Daylight a prefix of its own, then try again`,
         );
       }
       const outcome = await apply(current);
@@ -226,9 +291,36 @@ export class RedisRegistry {
           `the registry in ${this.location} was changed by another command at the same moment`,
         );
       }
-      const failed = result.find(([error]) => error !== null);
-      if (failed !== undefined) throw failed[0]!;
-      return { outcome: { ...outcome, registry: next }, revision: nextRevision };
+      // EXEC ran every command; each answers on its own, and one that failed did not undo the others.
+      const failure = (index: number): Error | undefined => result[index]?.[0] ?? undefined;
+      const [set, push, trim, publish] = [failure(0), failure(1), failure(2), failure(3)];
+      if (set !== undefined) {
+        const recorded =
+          push === undefined ? `; ${this.auditKey} has an entry for revision ${nextRevision} all the same` : '';
+        throw new RegistryRefusedError(
+          `Redis refused to write the registry ${this.registryKey} in ${this.location} (${set.message}); the registry was not changed${recorded}`,
+        );
+      }
+      const problems: string[] = [];
+      if (push !== undefined) {
+        problems.push(
+          `the audit entry could not be written: LPUSH ${this.auditKey} failed (${push.message}), so the audit log will not list "${outcome.summary}"; make ${this.auditKey} a list Daylight can write so later changes are recorded`,
+        );
+      } else if (trim !== undefined) {
+        problems.push(`the audit list ${this.auditKey} could not be capped at ${AUDIT_KEPT} entries (${trim.message})`);
+      }
+      if (publish !== undefined) {
+        problems.push(
+          `the servers were not told at once: PUBLISH ${this.channel} failed (${publish.message}); they pick the change up within a second by polling`,
+        );
+      }
+      if (problems.length === 0) return { outcome: { ...outcome, registry: next }, revision: nextRevision };
+      const warning = `changed (revision ${nextRevision}); ${problems.join('; ')}`;
+      return {
+        outcome: { ...outcome, registry: next, summary: `${outcome.summary} (warning: ${warning})` },
+        revision: nextRevision,
+        warning,
+      };
     } catch (error) {
       await redis.unwatch().catch(() => undefined);
       throw error;

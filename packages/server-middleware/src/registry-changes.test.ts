@@ -2,19 +2,32 @@ import { describe, expect, it } from 'vitest';
 import { REGISTRY_SCHEMA, validateRegistry, type Registry } from './registry.js';
 import { PUBLISHED_ENTRY } from './test-support.js';
 import { floorChange, haltChange, pinChange, promoteChange, rollbackChange } from './registry-changes.js';
+import { compilePlan, resolveRelease } from './resolve.js';
 
 const published = PUBLISHED_ENTRY;
 const now = new Date('2026-11-27T10:00:00.000Z');
 const base: Registry = {
   schema: REGISTRY_SCHEMA,
   current: '1.0.0',
-  releases: { '1.0.0': published, '1.0.1': published, '1.1.0': published, '1.1.1': published },
+  releases: { '1.0.0': published, '1.0.1': published, '1.1.0': published, '1.1.1': published, '1.2.0': published },
 };
 
 function valid(registry: Registry): Registry {
   const check = validateRegistry(registry);
   if (!check.ok) throw new Error(check.error);
   return registry;
+}
+
+/** How many of `count` keys (`t0`, `t1`… of key `key`, in `cohort`) the registry sends to each release. */
+function tally(registry: Registry, options: { cohort?: string; key?: string; count?: number } = {}) {
+  const { cohort, key = 'tenant', count = 2000 } = options;
+  const plan = compilePlan(valid(registry));
+  const byRelease: Record<string, number> = {};
+  for (let i = 0; i < count; i++) {
+    const release = resolveRelease(plan, { cohort, key: (name) => (name === key ? `t${i}` : undefined) }, [key]);
+    byRelease[String(release)] = (byRelease[String(release)] ?? 0) + 1;
+  }
+  return byRelease;
 }
 
 describe('registry changes', () => {
@@ -142,4 +155,114 @@ describe('registry changes', () => {
       expect.objectContaining({ code: 'below-floor' }),
     );
   });
+
+  it('validates every percentage a promote accepts, 0.00 to 100.00 (33.3 × 100 is not a whole number in floating point)', () => {
+    const refused: number[] = [];
+    for (let hundredths = 0; hundredths <= 10_000; hundredths++) {
+      const percent = hundredths / 100;
+      const next = promoteChange(base, { version: '1.1.0', percent, now }).registry;
+      if (!validateRegistry(next).ok) refused.push(percent);
+    }
+    expect(refused).toEqual([]);
+    for (const percent of [33.3, 1.1, 66.6]) {
+      expect(
+        validateRegistry({ ...base, rollout: { release: '1.1.0', percent, key: 'user', startedAt: 'x' } }),
+      ).toEqual(expect.objectContaining({ ok: true }));
+    }
+    const three = validateRegistry({
+      ...base,
+      rollout: { release: '1.1.0', percent: 0.125, key: 'user', startedAt: 'x' },
+    });
+    expect(three).toEqual({
+      ok: false,
+      error: 'rollout.percent must be a number from 0 to 100 with at most two decimals',
+    });
+  });
+
+  it('ends a halted rollout kept under a hotfix when the hotfix is halted too, so the rollout sends nobody again', () => {
+    const rolling = promoteChange(base, { version: '1.1.0', percent: 20, now }).registry;
+    expect(tally(rolling)['1.1.0']).toBeGreaterThan(300);
+    const halted = haltChange(rolling, { release: '1.1.0', reason: 'boots fail', now }).registry;
+    expect(tally(halted)['1.1.0']).toBeUndefined();
+    const hotfix = promoteChange(halted, { version: '1.0.1', now });
+    expect(hotfix.summary).toBe('promote 1.0.1 to everyone (the rollout of 1.1.0 at 20% stays halted)');
+    expect(tally(hotfix.registry)).toEqual({ '1.0.1': 2000 });
+
+    const both = haltChange(hotfix.registry, { release: '1.0.1', reason: 'hotfix fails too', now });
+    expect(both.summary).toBe(
+      'halt 1.0.1 in everyone: hotfix fails too; roll back everyone from 1.0.1 to 1.0.0; end the halted rollout of 1.1.0 at 20%',
+    );
+    expect(valid(both.registry)).toMatchObject({ current: '1.0.0', halted: { release: '1.0.1' } });
+    expect(both.registry.rollout).toBeUndefined();
+    expect(tally(both.registry)).toEqual({ '1.0.0': 2000 });
+  });
+
+  it('keeps a rollout that is not halted when a hotfix under it is halted, and says it goes on', () => {
+    const rolling = promoteChange(base, { version: '1.1.0', percent: 20, now }).registry;
+    const hotfix = promoteChange(rolling, { version: '1.0.1', now });
+    expect(hotfix.summary).toBe('promote 1.0.1 to everyone (the rollout of 1.1.0 at 20% goes on)');
+    const halted = haltChange(hotfix.registry, { release: '1.0.1', reason: 'x', now }).registry;
+    expect(halted.rollout).toMatchObject({ release: '1.1.0', percent: 20 });
+  });
+
+  it('ends the rollouts of cohorts that follow everyone when everyone gets that release or a newer one', () => {
+    const pilot = promoteChange(base, { version: '1.1.0', cohort: 'pilot', percent: 10, now }).registry;
+    const beta = promoteChange(pilot, { version: '1.2.0', cohort: 'beta', percent: 5, now }).registry;
+    const held = promoteChange(beta, { version: '1.0.1', cohort: 'held', now }).registry;
+    const withOwn = promoteChange(held, { version: '1.1.1', cohort: 'held', percent: 30, now }).registry;
+    const everyone = promoteChange(withOwn, { version: '1.2.0', now });
+    expect(everyone.summary).toBe(
+      'promote 1.2.0 to everyone; end the rollouts of cohorts that follow everyone: pilot (1.1.0 at 10%), beta (1.2.0 at 5%)',
+    );
+    // pilot and beta follow everyone entirely; held has a release of its own, and keeps its rollout.
+    expect(valid(everyone.registry).cohorts).toEqual({
+      held: { release: '1.0.1', rollout: expect.objectContaining({ release: '1.1.1', percent: 30 }) as unknown },
+    });
+    expect(tally(everyone.registry, { cohort: 'pilot' })).toEqual({ '1.2.0': 2000 });
+  });
+
+  it('never moves a cohort back by widening a rollout older than everyone’s release (pilot 10% of 1.1.0, everyone 1.2.0, pilot 50%)', () => {
+    const pilot = promoteChange(base, { version: '1.1.0', cohort: 'pilot', percent: 10, key: 'user', now }).registry;
+    const everyone = promoteChange(pilot, { version: '1.2.0', now }).registry;
+    expect(tally(everyone, { cohort: 'pilot', key: 'user' })).toEqual({ '1.2.0': 2000 });
+    expect(() => promoteChange(everyone, { version: '1.1.0', cohort: 'pilot', percent: 50, key: 'user', now })).toThrow(
+      expect.objectContaining({
+        code: 'older-release',
+        message:
+          'version 1.1.0 is older than 1.2.0, the release cohort pilot runs (everyone\'s): a rollout of it would move clients back. Roll out a newer release, or hold the whole cohort on 1.1.0 with "daylight promote 1.1.0 --cohort pilot"',
+      }),
+    );
+    // The same for a cohort with a release of its own, and for a rollout left from before this rule.
+    const own = promoteChange(base, { version: '1.1.1', cohort: 'pilot', now }).registry;
+    expect(() => promoteChange(own, { version: '1.1.0', cohort: 'pilot', percent: 50, now })).toThrow(
+      /older than 1\.1\.1, the release cohort pilot runs: a rollout/,
+    );
+    const stale: Registry = { ...everyone, cohorts: pilot.cohorts! };
+    expect(() => promoteChange(stale, { version: '1.1.0', cohort: 'pilot', percent: 50, now })).toThrow(
+      expect.objectContaining({ code: 'older-release' }),
+    );
+    // A newer release, and a full promote of an older one (holding the cohort), are fine.
+    expect(promoteChange(everyone, { version: '1.1.0', cohort: 'pilot', now }).changed).toBe(true);
+    expect(promoteChange(own, { version: '1.2.0', cohort: 'pilot', percent: 50, now }).changed).toBe(true);
+  });
+
+  it.each(['constructor', 'toString', 'hasOwnProperty', 'valueOf'])(
+    'treats the cohort name %s as unknown unless the registry has it',
+    (name) => {
+      // `rollback --cohort constructor` found Object.prototype.constructor, said changed and wrote a revision.
+      const withPilot = promoteChange(base, { version: '1.1.0', cohort: 'pilot', now }).registry;
+      expect(() => rollbackChange(withPilot, { cohort: name, now })).toThrow(
+        expect.objectContaining({
+          code: 'unknown-cohort',
+          message: `cohort ${name} has no release or rollout in the registry; known cohorts: pilot`,
+        }),
+      );
+      expect(() => haltChange(withPilot, { release: '1.1.0', cohort: name, reason: 'x', now })).toThrow(
+        expect.objectContaining({ code: 'unknown-cohort' }),
+      );
+      const promoted = valid(promoteChange(base, { version: '1.1.0', cohort: name, now }).registry);
+      expect(Object.hasOwn(promoted.cohorts ?? {}, name)).toBe(true);
+      expect(rollbackChange(promoted, { cohort: name, now }).registry.cohorts).toBeUndefined();
+    },
+  );
 });

@@ -9,6 +9,7 @@ import { compareVersions, isVersion } from '@daylight/protocol';
 import {
   COHORT_NAME,
   KEY_NAME,
+  isPercent,
   type Cohort,
   type Halt,
   type Pin,
@@ -32,7 +33,9 @@ export type RegistryChangeErrorCode =
   /** The change would send clients below the floor `min`, or lower the floor without being told to. */
   | 'below-floor'
   /** Rollback of a target that has no earlier release. */
-  | 'nothing-to-roll-back';
+  | 'nothing-to-roll-back'
+  /** A cohort rollout of a release older than the one the cohort runs: it would move clients back. */
+  | 'older-release';
 
 /** Why a change to the registry was refused. Nothing was changed. */
 export class RegistryChangeError extends Error {
@@ -112,8 +115,14 @@ function checkCohortName(cohort: string | undefined): void {
   }
 }
 
+/** The registry's cohort of that name, looked up among its own members: `constructor` is a valid cohort name. */
+function ownCohort(registry: Registry, cohort: string): Cohort | undefined {
+  const cohorts = registry.cohorts;
+  return cohorts !== undefined && Object.hasOwn(cohorts, cohort) ? cohorts[cohort] : undefined;
+}
+
 function knownCohort(registry: Registry, cohort: string): Cohort {
-  const found = registry.cohorts?.[cohort];
+  const found = ownCohort(registry, cohort);
   if (found === undefined) {
     const names = Object.keys(registry.cohorts ?? {}).sort();
     throw new RegistryChangeError(
@@ -139,7 +148,7 @@ function viewOf(registry: Registry, cohort: string | undefined): TargetView {
     const { previous, rollout, halted, salt } = registry;
     return withDefined({ release: registry.current, previous, rollout, halted, salt });
   }
-  return registry.cohorts?.[cohort] ?? { release: null };
+  return ownCohort(registry, cohort) ?? { release: null };
 }
 
 /** Drops members whose value is undefined (exactOptionalPropertyTypes, and no empty members in the file). */
@@ -147,23 +156,67 @@ function withDefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-function writeTarget(registry: Registry, cohort: string | undefined, target: TargetView): Registry {
-  const { release, previous, rollout, halted, salt } = target;
-  const rules = withDefined({
+function rulesOf(target: TargetView): TargetRules {
+  const { previous, rollout, halted, salt } = target;
+  return withDefined({
     previous: previous !== undefined && previous.length > 0 ? previous : undefined,
     rollout,
     halted,
     salt,
   }) as TargetRules;
-  if (cohort === undefined) {
-    const { previous: _p, rollout: _r, halted: _h, salt: _s, ...rest } = registry;
-    return { ...rest, current: release, ...rules };
-  }
-  const cohorts = { ...registry.cohorts };
-  if (release === null && Object.keys(rules).length === 0) delete cohorts[cohort];
-  else cohorts[cohort] = { release, ...rules };
+}
+
+/** A cohort as written, or `undefined` when it has nothing of its own left (it follows everyone entirely). */
+function cohortEntry(target: TargetView): Cohort | undefined {
+  const rules = rulesOf(target);
+  return target.release === null && Object.keys(rules).length === 0 ? undefined : { release: target.release, ...rules };
+}
+
+function withCohorts(registry: Registry, cohorts: Record<string, Cohort>): Registry {
   const { cohorts: _c, ...rest } = registry;
   return Object.keys(cohorts).length === 0 ? rest : { ...rest, cohorts };
+}
+
+function writeTarget(registry: Registry, cohort: string | undefined, target: TargetView): Registry {
+  if (cohort === undefined) {
+    const { previous: _p, rollout: _r, halted: _h, salt: _s, ...rest } = registry;
+    return { ...rest, current: target.release, ...rulesOf(target) };
+  }
+  const cohorts = { ...registry.cohorts };
+  const entry = cohortEntry(target);
+  if (entry === undefined) delete cohorts[cohort];
+  else cohorts[cohort] = entry;
+  return withCohorts(registry, cohorts);
+}
+
+/** How many cohorts a summary names before it says "and N more". */
+const NAMED_IN_SUMMARY = 5;
+
+/**
+ * Ends the rollouts of `version` or older in the cohorts that follow everyone
+ * (no release of their own), for a promote of `version` to everyone: such a
+ * rollout is complete or superseded, and kept, widening it later would move
+ * the cohort's clients back from everyone's release to an older one.
+ */
+function endFollowerRollouts(registry: Registry, version: string): { registry: Registry; summary: string } {
+  let cohorts: Record<string, Cohort> | undefined;
+  const ended: string[] = [];
+  for (const [name, rules] of Object.entries(registry.cohorts ?? {})) {
+    const { rollout, ...rest } = rules;
+    if (rules.release !== null || rollout === undefined || compareVersions(rollout.release, version) > 0) continue;
+    cohorts ??= { ...registry.cohorts };
+    const entry = cohortEntry(rest);
+    if (entry === undefined) delete cohorts[name];
+    else cohorts[name] = entry;
+    ended.push(`${name} (${rollout.release} at ${rollout.percent}%)`);
+  }
+  if (cohorts === undefined) return { registry, summary: '' };
+  const named = ended.slice(0, NAMED_IN_SUMMARY).join(', ');
+  const more = ended.length > NAMED_IN_SUMMARY ? `, and ${ended.length - NAMED_IN_SUMMARY} more` : '';
+  return {
+    registry: withCohorts(registry, cohorts),
+    summary: `; end the rollouts of cohorts that follow everyone: ${named}${more}`,
+  };
 }
 
 function remember(previous: readonly string[] | undefined, release: string | null, next: string): string[] {
@@ -189,11 +242,14 @@ export interface PromoteChange {
  * - Fully: the target's release becomes `version`; the one before is
  *   remembered for rollback. A rollout in progress of `version` or older ends
  *   (it is superseded); a rollout of a newer release keeps going, so a hotfix
- *   of the old line does not disturb it.
+ *   of the old line does not disturb it. A promote to everyone also ends the
+ *   rollouts of `version` or older in the cohorts that follow everyone.
  * - To a percentage: the target's rollout becomes `version` at `percent`.
  *   The buckets come from the target's salt, not the release, so growing
  *   10 → 50 keeps everyone who was in, and a hotfix that replaces the
- *   rollout's release reaches the same clients.
+ *   rollout's release reaches the same clients. A cohort's rollout of a
+ *   release older than the one the cohort runs (its own, or everyone's) is
+ *   refused: it would move clients back.
  * - Promoting a halted release again lifts its halt.
  */
 export function promoteChange(registry: Registry, change: PromoteChange): ChangeOutcome {
@@ -201,12 +257,8 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
   checkCohortName(cohort);
   published(registry, version, 'version');
   const percent = change.percent ?? 100;
-  // Two decimals at most, compared with a tolerance: 0.29 × 100 is 28.999999999999996 in floating point.
-  if (
-    typeof percent !== 'number' ||
-    !(percent >= 0 && percent <= 100) ||
-    Math.abs(Math.round(percent * 100) - percent * 100) > 1e-6
-  ) {
+  // The registry's own check, so whatever a promote accepts also validates when read back.
+  if (!isPercent(percent)) {
     throw new RegistryChangeError(
       'invalid',
       `percentage ${String(change.percent)} is outside 0–100 (or has more than two decimals); use a value such as 10 or 12.5`,
@@ -226,18 +278,39 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
   if (percent === 100) {
     const rollout =
       target.rollout !== undefined && compareVersions(version, target.rollout.release) < 0 ? target.rollout : undefined;
-    if (target.release === version && rollout === target.rollout && halted === target.halted) {
+    const followers = cohort === undefined ? endFollowerRollouts(registry, version) : { registry, summary: '' };
+    if (
+      target.release === version &&
+      rollout === target.rollout &&
+      halted === target.halted &&
+      followers.registry === registry
+    ) {
       return { registry, changed: false, summary: `${version} is already the release of ${where}` };
     }
-    const next = writeTarget(registry, cohort, {
+    const next = writeTarget(followers.registry, cohort, {
       ...target,
       release: version,
       previous: remember(target.previous, target.release, version),
       rollout,
       halted,
     });
-    const kept = rollout === undefined ? '' : ` (the rollout of ${rollout.release} at ${rollout.percent}% goes on)`;
-    return { registry: next, changed: true, summary: `promote ${version} to ${where}${kept}` };
+    // A halted rollout that is kept still sends nobody: say so, rather than that it goes on.
+    const kept =
+      rollout === undefined
+        ? ''
+        : ` (the rollout of ${rollout.release} at ${rollout.percent}% ${halted?.release === rollout.release ? 'stays halted' : 'goes on'})`;
+    return { registry: next, changed: true, summary: `promote ${version} to ${where}${kept}${followers.summary}` };
+  }
+
+  if (cohort !== undefined) {
+    const runs = target.release ?? registry.current;
+    if (runs !== null && compareVersions(version, runs) < 0) {
+      // Widening such a rollout moved clients from everyone's newer release back to it (the buckets are the cohort's).
+      throw new RegistryChangeError(
+        'older-release',
+        `version ${version} is older than ${runs}, the release ${where} runs${target.release === null ? " (everyone's)" : ''}: a rollout of it would move clients back. Roll out a newer release, or hold the whole cohort on ${version} with "daylight promote ${version} --cohort ${cohort}"`,
+      );
+    }
   }
 
   const same = target.rollout;
@@ -332,6 +405,11 @@ export interface HaltChange {
  * back to its previous release and records the halt. A target that does not
  * run the release is left unchanged (`changed: false`), so calling it twice
  * is harmless.
+ *
+ * A target records one halt. When the halt this one replaces is the one that
+ * stops the target's rollout (1.1.0 halted at 20 %, then a hotfix 1.0.1
+ * promoted under it and halted too), that rollout ends with it: kept without
+ * its halt, it would start sending clients to the halted release again.
  */
 export function haltChange(registry: Registry, change: HaltChange): ChangeOutcome {
   const { cohort, release } = change;
@@ -361,10 +439,17 @@ export function haltChange(registry: Registry, change: HaltChange): ChangeOutcom
       now: change.now,
     });
     const after = viewOf(back.registry, cohort);
+    const stillHalted = rollout !== undefined && target.halted?.release === rollout.release;
+    const kept = stillHalted ? undefined : rollout;
+    const ended = stillHalted ? `; end the halted rollout of ${rollout.release} at ${rollout.percent}%` : '';
     return {
-      registry: writeTarget(back.registry, cohort, { ...after, ...(rollout === undefined ? {} : { rollout }), halted }),
+      registry: writeTarget(back.registry, cohort, {
+        ...after,
+        ...(kept === undefined ? {} : { rollout: kept }),
+        halted,
+      }),
       changed: true,
-      summary: `halt ${release} in ${where}: ${reason}; ${back.summary}`,
+      summary: `halt ${release} in ${where}: ${reason}; ${back.summary}${ended}`,
     };
   }
   return { registry, changed: false, summary: `${where} does not run ${release}; nothing to halt` };

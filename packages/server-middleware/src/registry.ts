@@ -180,6 +180,21 @@ function isPublished(version: unknown, releases: Record<string, unknown>): boole
   return typeof version === 'string' && isVersion(version) && version in releases;
 }
 
+/**
+ * True for a rollout percentage: a number from 0 to 100 with at most two
+ * decimals. The one check for every place that takes one (a promote, the
+ * registry's validation), so a percentage a change accepts always validates.
+ * Compared with a tolerance: floating point writes most two-decimal values
+ * inexactly (33.3 × 100 is 3329.9999999999995), and an exact comparison
+ * refused about one in nine of them.
+ * @example isPercent(33.3) // true; isPercent(0.125) // false
+ */
+export function isPercent(value: unknown): value is number {
+  return (
+    typeof value === 'number' && value >= 0 && value <= 100 && Math.abs(Math.round(value * 100) - value * 100) < 1e-6
+  );
+}
+
 /** Checks the members a target may carry: `previous`, `rollout`, `halted`, `salt`. */
 function validateRules(
   input: Record<string, unknown>,
@@ -210,12 +225,7 @@ function validateRules(
     if (!isPublished(rollout.release, releases)) {
       errors.push(`${where}rollout.release must be a published version, got ${JSON.stringify(rollout.release)}`);
     }
-    const percent = rollout.percent;
-    if (
-      typeof percent !== 'number' ||
-      !(percent >= 0 && percent <= 100) ||
-      Math.round(percent * 100) !== percent * 100
-    ) {
+    if (!isPercent(rollout.percent)) {
       errors.push(`${where}rollout.percent must be a number from 0 to 100 with at most two decimals`);
     }
     if (typeof rollout.key !== 'string' || !KEY_NAME.test(rollout.key)) {
@@ -264,10 +274,13 @@ export async function writeRegistryFile(file: string, registry: Registry): Promi
   }
 }
 
-/** The folder holding one release: `<dir of registry>/releases/<version>`. */
 /** The halt recorded for a target: everyone (`cohort` undefined) or one cohort. */
 export function haltOf(registry: Registry, cohort?: string): Halt | undefined {
-  return cohort === undefined ? registry.halted : registry.cohorts?.[cohort]?.halted;
+  if (cohort === undefined) return registry.halted;
+  // Own members only: `constructor` or `toString` is a valid cohort name, and no cohort unless the registry has it.
+  return registry.cohorts !== undefined && Object.hasOwn(registry.cohorts, cohort)
+    ? registry.cohorts[cohort]?.halted
+    : undefined;
 }
 
 /** True when `version` is halted for everyone or in any cohort. */
@@ -277,6 +290,7 @@ export function haltedAnywhere(registry: Registry, version: string): boolean {
   );
 }
 
+/** The folder holding one release: `<dir of registry>/releases/<version>`. */
 export function releaseDir(registryFile: string, version: string): string {
   return path.join(path.dirname(path.resolve(registryFile)), 'releases', version);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { REGISTRY_SCHEMA, validateRegistry, type Registry } from './registry.js';
 import { PUBLISHED_ENTRY } from './test-support.js';
+import { haltChange, promoteChange } from './registry-changes.js';
 import { BUCKETS, bucketOf, compilePlan, resolveRelease, type RequestFacts } from './resolve.js';
 
 const published = PUBLISHED_ENTRY;
@@ -9,7 +10,14 @@ function registry(extra: Partial<Registry> = {}): Registry {
   const value: Registry = {
     schema: REGISTRY_SCHEMA,
     current: '1.0.0',
-    releases: { '1.0.0': published, '1.0.1': published, '1.1.0': published, '1.1.1': published, '0.9.0': published },
+    releases: {
+      '1.0.0': published,
+      '1.0.1': published,
+      '1.1.0': published,
+      '1.1.1': published,
+      '1.2.0': published,
+      '0.9.0': published,
+    },
     ...extra,
   };
   const check = validateRegistry(value);
@@ -152,5 +160,62 @@ describe('cohorts, pins and the floor', () => {
     const plan = compilePlan(registry({ current: null, cohorts: { pilot: { release: '1.1.0' } } }));
     expect(resolveRelease(plan, facts(undefined), KEYS)).toBeNull();
     expect(resolveRelease(plan, facts('pilot'), KEYS)).toBe('1.1.0');
+  });
+});
+
+/** The users (`u0`…`u1999`) of a cohort the registry sends to `release`. */
+function usersOn(reg: Registry, cohort: string | undefined, release: string): Set<number> {
+  const plan = compilePlan(reg);
+  const on = new Set<number>();
+  for (let i = 0; i < 2000; i++)
+    if (resolveRelease(plan, facts(cohort, { user: `u${i}` }), KEYS) === release) on.add(i);
+  return on;
+}
+
+describe('halts and older rollouts', () => {
+  const now = new Date('2026-11-27T10:00:00.000Z');
+
+  it('sends nobody new to a release halted in a cohort: the cohort does not fall back on everyone’s rollout of it', () => {
+    // promote 1.1.0 --percent 10 --key user; promote 1.1.0 --cohort pilot --percent 50 --key user; halt 1.1.0 --cohort pilot
+    const everyone = promoteChange(registry(), { version: '1.1.0', percent: 10, key: 'user', now }).registry;
+    const rolling = promoteChange(everyone, {
+      version: '1.1.0',
+      cohort: 'pilot',
+      percent: 50,
+      key: 'user',
+      now,
+    }).registry;
+    const halted = haltChange(rolling, { release: '1.1.0', cohort: 'pilot', reason: 'boots fail', now }).registry;
+    expect(usersOn(rolling, 'pilot', '1.1.0').size).toBeGreaterThan(900);
+    expect(usersOn(halted, 'pilot', '1.1.0')).toEqual(new Set());
+    // Everyone else keeps everyone's rollout.
+    expect(usersOn(halted, 'berlin', '1.1.0').size).toBeGreaterThan(100);
+  });
+
+  it('does not send a cohort that halted the release it ran back to it through everyone’s rollout', () => {
+    const halt = { release: '1.1.0', at: '2026-11-27T11:00:00.000Z', reason: 'boots fail' };
+    // What `halt 1.1.0 --cohort pilot` leaves when pilot ran 1.1.0 with no earlier release of its own.
+    const reg = registry({
+      rollout: { ...rollout(10), key: 'user' },
+      cohorts: { pilot: { release: null, halted: halt } },
+    });
+    expect(usersOn(reg, 'pilot', '1.1.0')).toEqual(new Set());
+    expect(usersOn(reg, 'pilot', '1.0.0').size).toBe(2000);
+    // A halt of another release leaves the cohort following everyone, rollout included.
+    const other = registry({
+      rollout: { ...rollout(10), key: 'user' },
+      cohorts: { pilot: { release: null, halted: { ...halt, release: '1.0.1' } } },
+    });
+    expect(usersOn(other, 'pilot', '1.1.0')).toEqual(usersOn(other, undefined, '1.1.0'));
+  });
+
+  it('ignores a rollout of a cohort that follows everyone when its release is older than everyone’s', () => {
+    const stale = { release: null, rollout: { ...rollout(50), key: 'user' } };
+    const plan = registry({ current: '1.2.0', cohorts: { pilot: stale } });
+    expect(usersOn(plan, 'pilot', '1.2.0').size).toBe(2000);
+    // Newer than everyone's release, it applies; so it does under a cohort's own release.
+    expect(usersOn(registry({ cohorts: { pilot: stale } }), 'pilot', '1.1.0').size).toBeGreaterThan(900);
+    const own = registry({ current: '1.2.0', cohorts: { pilot: { ...stale, release: '1.0.0' } } });
+    expect(usersOn(own, 'pilot', '1.1.0').size).toBeGreaterThan(900);
   });
 });

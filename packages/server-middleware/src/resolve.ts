@@ -12,7 +12,9 @@
  *
  * The floor wins over all of them: a pin, cohort release or rollout below
  * `min` is dropped when compiling and the next rule applies. A halted rollout
- * is dropped the same way.
+ * is dropped the same way, and so is a rollout of a cohort that follows
+ * everyone when its release is older than everyone's. A cohort that follows
+ * everyone does not inherit everyone's rollout of a release it halted.
  */
 import { compareVersions } from '@daylight/protocol';
 import type { Registry, TargetRules } from './registry.js';
@@ -122,13 +124,25 @@ export function compilePlan(registry: Registry): Plan {
   const cohorts = new Map<string, CompiledTarget>();
   for (const [name, cohort] of Object.entries(registry.cohorts ?? {})) {
     const own = aboveFloor(cohort.release, min) ? cohort.release : null;
-    const rollout = compileRollout(cohort, cohort.salt ?? name, min);
-    // A cohort with nothing of its own (or nothing above the floor) follows everyone.
-    if (own === null && rollout === undefined) continue;
-    cohorts.set(
-      name,
-      note({ release: own ?? everyone.release, rollout: rollout ?? (own === null ? everyone.rollout : undefined) }),
-    );
+    let rollout = compileRollout(cohort, cohort.salt ?? name, min);
+    // A cohort that follows everyone never goes back through its own rollout: one older than everyone's
+    // release (left from before a promote to everyone, which now ends it) would move clients back from it.
+    if (
+      own === null &&
+      rollout !== undefined &&
+      everyone.release !== null &&
+      compareVersions(rollout.release, everyone.release) < 0
+    ) {
+      rollout = undefined;
+    }
+    if (own === null && rollout === undefined) {
+      // A cohort with nothing of its own (or nothing above the floor) follows everyone — but not into a
+      // release it halted: a halt sends nobody new to its release, and everyone's rollout has other buckets.
+      if (everyone.rollout === undefined || cohort.halted?.release !== everyone.rollout.release) continue;
+      cohorts.set(name, note({ release: everyone.release, rollout: undefined }));
+      continue;
+    }
+    cohorts.set(name, note({ release: own ?? everyone.release, rollout }));
   }
   const pins = new Map<string, Map<string, string>>();
   for (const [key, pin] of Object.entries(registry.pins ?? {})) {

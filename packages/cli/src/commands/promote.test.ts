@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rejection, removeTempDirs, sampleProject, snapshotTree } from '../test-support.js';
 import { setMin } from './min.js';
-import { promote } from './promote.js';
+import { parsePercent, promote } from './promote.js';
 import { publish } from './publish.js';
 
 afterEach(removeTempDirs);
@@ -93,6 +93,32 @@ describe('promote', () => {
     expect(await promote({ store, version: '1.0.0' })).toMatchObject({ status: 'promoted' });
     await expect(access(`${store}.lock`)).rejects.toThrow(/ENOENT/);
   });
+});
+
+describe('parsePercent', () => {
+  it('takes every percentage with at most two decimals, 33.3 and 66.6 included', () => {
+    const refused: string[] = [];
+    for (let hundredths = 0; hundredths <= 10_000; hundredths++) {
+      const text = String(hundredths / 100);
+      if (parsePercent(text) !== hundredths / 100) refused.push(text);
+    }
+    expect(refused).toEqual([]);
+    expect([parsePercent('33.3'), parsePercent('1.1'), parsePercent('66.6%'), parsePercent(' 12.50 ')]).toEqual([
+      33.3, 1.1, 66.6, 12.5,
+    ]);
+  });
+
+  it.each(['33.333', '100.01', '150', '-5', '1e1', '0x10', '', '%', '.5', '10.', 'ten', 'Infinity'])(
+    'refuses --percent %j with a message that shows the form',
+    (text) => {
+      expect(() => parsePercent(text)).toThrow(
+        expect.objectContaining({
+          code: 'invalid-option',
+          message: `--percent ${JSON.stringify(text)} is not a percentage from 0 to 100 (at most two decimals), such as --percent 10`,
+        }),
+      );
+    },
+  );
 });
 
 describe('setMin', () => {

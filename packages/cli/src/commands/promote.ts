@@ -73,7 +73,14 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
       ...optional('key', options.key),
     }),
   );
-  const previous = cohort === undefined ? registry.current : (registry.cohorts?.[cohort]?.release ?? null);
+  const cohorts = registry.cohorts;
+  // Own members only: `constructor` is a valid cohort name, and names no cohort unless the registry has one.
+  const previous =
+    cohort === undefined
+      ? registry.current
+      : cohorts !== undefined && Object.hasOwn(cohorts, cohort)
+        ? (cohorts[cohort]?.release ?? null)
+        : null;
   const base = { version, previous, cohort: cohort ?? null, percent, summary: outcome.summary, store: store.location };
   if (!outcome.changed) return { ...base, status: 'unchanged' };
   const manifest = await store.readManifest(version);
@@ -90,18 +97,16 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
   return { ...base, status: 'promoted' };
 }
 
+/** Digits, then at most two decimals: `10`, `12.5`, `33.33`. */
+const PERCENT_TEXT = /^\d{1,3}(\.\d{1,2})?$/;
+
 /** Parses `--percent`: a number from 0 to 100 with at most two decimals (a trailing `%` is allowed). */
 export function parsePercent(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const text = value.trim().replace(/%$/, '');
-  const percent = Number(text);
-  if (
-    text === '' ||
-    !Number.isFinite(percent) ||
-    percent < 0 ||
-    percent > 100 ||
-    Math.round(percent * 100) !== percent * 100
-  ) {
+  // The decimals are counted in the text: in floating point, 33.3 × 100 is not a whole number.
+  const percent = PERCENT_TEXT.test(text) ? Number(text) : Number.NaN;
+  if (!(percent >= 0 && percent <= 100)) {
     throw new DaylightCliError(
       'invalid-option',
       `--percent ${JSON.stringify(value)} is not a percentage from 0 to 100 (at most two decimals), such as --percent 10`,
@@ -144,13 +149,16 @@ export const promoteCommand: CommandSpec = {
       ...optional('signal', context.signal),
     });
     const plain = result.cohort === null && result.percent === 100;
+    // What the change did besides (a rollout that goes on, cohort rollouts it ended), after the summary's head.
+    const head = `promote ${result.version} to everyone`;
+    const besides = result.summary.startsWith(head) ? result.summary.slice(head.length) : '';
     const text =
       result.status === 'unchanged'
         ? plain
           ? `${result.version} is already current; nothing changed`
           : `${result.summary}; nothing changed`
         : plain
-          ? `promoted ${result.version} (was ${result.previous ?? 'none'})`
+          ? `promoted ${result.version} (was ${result.previous ?? 'none'})${besides}`
           : `${result.summary}${result.percent === 100 ? ` (was ${result.previous ?? `everyone's release`})` : ''}`;
     return { text: text.replace(/^promote /, 'promoted ').replace(/^roll out /, 'rolled out '), json: result };
   },

@@ -65,6 +65,35 @@ describe('cohorts and rollouts on the command line', () => {
     expect((await registry(root)).cohorts).toBeUndefined();
   });
 
+  it('rolls out to a percentage with two decimals that floating point cannot write exactly, and status reads it', async () => {
+    const root = await project();
+    expect(await run(root, ['promote', '1.1.0', '--percent', '33.3', '--key', 'user'])).toMatchObject({
+      code: 0,
+      stdout: 'rolled out 1.1.0 to 33.3% of everyone by user\n',
+    });
+    expect(await registry(root)).toMatchObject({ rollout: { release: '1.1.0', percent: 33.3 } });
+    expect(await run(root, ['status'])).toMatchObject({ code: 0 });
+  });
+
+  it('ends the rollout of a cohort that follows everyone when everyone gets its release, and says so', async () => {
+    const root = await project();
+    expect(await run(root, ['promote', '1.1.0', '--cohort', 'pilot', '--percent', '10'])).toMatchObject({ code: 0 });
+    expect(await run(root, ['promote', '1.1.0'])).toMatchObject({
+      code: 0,
+      stdout: 'promoted 1.1.0 (was 1.0.0); end the rollouts of cohorts that follow everyone: pilot (1.1.0 at 10%)\n',
+    });
+    expect((await registry(root)).cohorts).toBeUndefined();
+    const before = await snapshotTree(root);
+    expect(await run(root, ['promote', '1.0.0', '--cohort', 'pilot', '--percent', '50'])).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringMatching(
+        /^daylight: version 1\.0\.0 is older than 1\.1\.0, the release cohort pilot runs \(everyone's\): a rollout of it would move clients back/,
+      ) as unknown,
+    });
+    expect(await snapshotTree(root)).toEqual(before);
+  });
+
   it('records every change in the audit log, with the actor', async () => {
     const root = await project();
     await run(root, ['promote', '1.1.0', '--cohort', 'pilot', '--actor', 'grace']);

@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, symlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daylightExpress, daylightExpressShell } from '../express.js';
+import { auditFileOf } from '../file-registry.js';
 import { readRegistryFile } from '../registry.js';
 import { createDaylight } from '../server.js';
 import { createReleaseStore, createTestLogger, listen, stop, waitFor } from '../test-support.js';
@@ -219,4 +222,38 @@ describe('admin actions', () => {
     const malformed = await post(url, headers, { action: 'drop-tables' });
     expect(malformed.status).toBe(400);
   });
+
+  it('refuse a change whose audit entry cannot be written, with a problem document, and change nothing', async () => {
+    const { url, registryFile } = await office({ authorize });
+    const { csrf, cookie } = await session(url);
+    const headers = { 'content-type': 'application/json', 'x-daylight-admin': '1', 'x-daylight-csrf': csrf, cookie };
+    await mkdir(auditFileOf(registryFile)); // a folder in the log's place: no one can append to it
+    const before = await readFile(registryFile, 'utf8');
+    const refused = await post(url, headers, { action: 'promote', version: '1.1.0' });
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { detail: string }).detail).toMatch(
+      /^the audit log .* cannot be written \(EISDIR\), so the change could not be recorded; nothing was changed\./,
+    );
+    expect(await readFile(registryFile, 'utf8')).toBe(before);
+  });
+
+  it.skipIf(!existsSync('/dev/full'))(
+    'answer a change made without its audit entry as done, and say what is missing',
+    async () => {
+      const { url, registryFile } = await office({ authorize });
+      const { csrf, cookie } = await session(url);
+      const headers = { 'content-type': 'application/json', 'x-daylight-admin': '1', 'x-daylight-csrf': csrf, cookie };
+      await symlink('/dev/full', auditFileOf(registryFile)); // opens, then every write fails with ENOSPC
+      const done = await post(url, headers, { action: 'promote', version: '1.1.0' });
+      expect(done.status).toBe(200);
+      const body = (await done.json()) as { changed: boolean; summary: string };
+      expect(body.changed).toBe(true);
+      // The status page shows the summary.
+      expect(body.summary).toMatch(
+        /^promote 1\.1\.0 to everyone \(warning: changed \(revision \d+\); the audit entry could not be written: appending to .* failed \(ENOSPC\)/,
+      );
+      const after = await readRegistryFile(registryFile);
+      expect(after.ok && after.registry.current).toBe('1.1.0');
+    },
+  );
 });
