@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { DEFAULT_BASE_PATH } from '@daylight/protocol';
-import { DEFAULT_REDIS_PREFIX } from './redis-registry.js';
+import { DEFAULT_REDIS_PREFIX, REDIS_PREFIX_PATTERN } from './redis-registry.js';
 import { DEFAULT_REGISTRY_FILE, KEY_NAME } from './registry.js';
 import type { BeforeStamp } from './stamp.js';
 import type { DaylightLogger, DaylightServerOptions } from './types.js';
@@ -20,9 +20,9 @@ export interface ResolvedOptions {
   readonly logger: DaylightLogger;
   /** Checked by createReports (reports.ts). */
   readonly reports: ReportsOptions | undefined;
-  readonly cohort: ((req: IncomingMessage) => string | undefined | null) | undefined;
+  readonly cohort: ((req: IncomingMessage) => string | number | undefined | null) | undefined;
   /** The `keys` option in its order. */
-  readonly keys: ReadonlyMap<string, (req: IncomingMessage) => string | undefined | null>;
+  readonly keys: ReadonlyMap<string, (req: IncomingMessage) => string | number | undefined | null>;
   readonly redis: { readonly url: string; readonly prefix: string } | undefined;
   /** Counting sessions per release and cohort (census/), or `false`. */
   readonly census: ResolvedCensus | false;
@@ -171,7 +171,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   });
 }
 
-type KeyFunction = (req: IncomingMessage) => string | undefined | null;
+type KeyFunction = (req: IncomingMessage) => string | number | undefined | null;
 
 function checkKeys(value: unknown): ReadonlyMap<string, KeyFunction> {
   const keys = new Map<string, KeyFunction>();
@@ -205,7 +205,7 @@ function checkRedis(value: unknown): ResolvedOptions['redis'] {
       `createDaylight: redis must be a URL such as "redis://127.0.0.1:6379/0" or { url, prefix }, got ${describe(url ?? value)}`,
     );
   }
-  if (prefix !== undefined && (typeof prefix !== 'string' || !/^[\w:.-]{1,64}$/.test(prefix))) {
+  if (prefix !== undefined && (typeof prefix !== 'string' || !REDIS_PREFIX_PATTERN.test(prefix))) {
     throw new TypeError(
       `createDaylight: redis.prefix must be a short key prefix such as "daylight", got ${describe(prefix)}`,
     );

@@ -102,6 +102,39 @@ describe('a server on the Redis store', () => {
   });
 });
 
+describe('a server polling the Redis store', () => {
+  it('follows a registry set by hand without a new revision or an announcement', async () => {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    await db.client.set('byhand:registry', JSON.stringify({ ...store.registry, revision: 7 }));
+    const get = vi.spyOn(Redis.prototype, 'get');
+    const polls = () => get.mock.calls.filter(([key]) => key === 'byhand:registry').length;
+    const daylight = createDaylight({
+      config: store.registryFile,
+      redis: { url: db.server.url, prefix: 'byhand' },
+      census: false,
+      logger: createTestLogger(),
+      [INTERNALS]: { pollIntervalMs: 50 },
+    } as DaylightServerOptions);
+    cleanups.push(() => daylight.close());
+    await daylight.ready;
+    const anyRequest: DaylightRequest = { method: 'GET', path: '/api', headers: {} };
+    const serves = (version: string) =>
+      waitFor(() => (daylight.stampFor(anyRequest)?.version === version ? true : undefined), 3000);
+    // Past start-up (the subscription's first connection reloads once): from here on only the poll can tell.
+    await waitFor(() => (polls() >= 4 ? true : undefined));
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+    // The same revision, and no PUBLISH.
+    await db.client.set('byhand:registry', JSON.stringify({ ...store.registry, current: '1.1.0', revision: 7 }));
+    await serves('1.1.0');
+    // Registries without a revision at all (an older version's, or written by hand), one after the other.
+    await db.client.set('byhand:registry', JSON.stringify({ ...store.registry, current: '1.0.0' }));
+    await serves('1.0.0');
+    await db.client.set('byhand:registry', JSON.stringify({ ...store.registry, current: '1.1.0' }));
+    await serves('1.1.0');
+  });
+});
+
 describe('a change through the Redis registry', () => {
   const promote = (registry: Registry | undefined) => ({
     registry: { ...registry!, current: '1.1.0' },

@@ -85,7 +85,11 @@ export interface RedisRegistryOptions {
 }
 
 /** A registry read from Redis: `missing` when the key does not exist yet. */
-export type RedisRead = RegistryRead | { readonly ok: false; readonly error: string; readonly missing: true };
+/** A registry read from Redis; a valid one with the text it was read from (what the server's poll compares). */
+export type RedisRead =
+  | Exclude<RegistryRead, { ok: true }>
+  | (Extract<RegistryRead, { ok: true }> & { readonly text: string })
+  | { readonly ok: false; readonly error: string; readonly missing: true };
 
 async function loadRedis(): Promise<typeof RedisClient> {
   const module = await import('ioredis');
@@ -203,7 +207,8 @@ export class RedisRegistry {
     } catch (error) {
       return { ok: false, error: `${this.registryKey} is not valid JSON: ${(error as Error).message}` };
     }
-    return validateRegistry(parsed);
+    const check = validateRegistry(parsed);
+    return check.ok ? { ...check, text } : check;
   }
 
   /**

@@ -76,8 +76,12 @@ export type HaltRollout = (halt: {
 export interface ReportsDeps {
   readonly halt: HaltRollout;
   readonly logger: DaylightLogger;
-  /** The request's cohort, or `undefined`. Never throws (the server guards the app's callback). */
-  readonly cohortOf: (req: IncomingMessage | undefined) => string | undefined;
+  /**
+   * The cohort whose own assignment of `version` the request got (its release or its rollout), which a halt
+   * must stop; `undefined` when the request got `version` from everyone's rules. Never throws (the server
+   * guards the app's callback).
+   */
+  readonly cohortOf: (req: IncomingMessage | undefined, version: string) => string | undefined;
   /**
    * Whether `version` is a published release. Reports about other versions
    * (a dev build, or made up) are accepted but not counted, so nobody can
@@ -284,7 +288,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
         (vouched === true || (typeof vouched === 'string' && vouched !== '')) &&
         (deps.releaseFor === undefined || deps.releaseFor(request.incoming) === version);
       const who = typeof vouched === 'string' ? `person ${vouched}` : `session ${session}`;
-      count(kind as ReportKind, version, deps.cohortOf(request.incoming), who, trusted);
+      count(kind as ReportKind, version, deps.cohortOf(request.incoming, version), who, trusted);
       return answer(request, 204);
     },
   };

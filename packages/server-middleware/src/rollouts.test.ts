@@ -48,7 +48,11 @@ beforeEach(async () => {
       if (header(req, 'x-office') === 'explode') throw new Error('session store down');
       return header(req, 'x-office');
     },
-    keys: { tenant: (req) => header(req, 'x-tenant') },
+    keys: {
+      tenant: (req) => header(req, 'x-tenant'),
+      // A numeric id, as an app's user table has them.
+      user: (req) => (header(req, 'x-user') === undefined ? undefined : Number(header(req, 'x-user'))),
+    },
   });
   await daylight.ready;
   const app = express();
@@ -94,6 +98,19 @@ describe('serving per cohort', () => {
     expect((await get('/api/me', undefined, 'globex')).headers.get('daylight-release')).toBe('v="1.1.0"');
     expect((await get('/api/me', undefined, 'acme')).headers.get('daylight-release')).toBe('v="1.0.0"');
     expect((await get('/api/me')).headers.get('daylight-release')).toBe('v="1.0.0"');
+  });
+
+  it('matches a pin and hashes a rollout by a key whose callback returns a number, as its decimal string', async () => {
+    await setRegistry({ pins: { 'user:42': { release: '1.1.0', at: '2026-11-27T10:00:00.000Z' } } });
+    const as = async (user: string) =>
+      (await fetch(`${url}/api/me`, { headers: { 'x-user': user } })).headers.get('daylight-release');
+    expect(await as('42')).toBe('v="1.1.0"');
+    expect(await as('43')).toBe('v="1.0.0"');
+    await setRegistry({
+      rollout: { release: '1.1.0', percent: 100, key: 'user', startedAt: '2026-11-27T10:00:00.000Z' },
+    });
+    expect(await as('7')).toBe('v="1.1.0"');
+    expect(daylight.stats.resolveFailures).toBe(0);
   });
 
   it("gives a request whose cohort callback throws everyone's release, and counts it", async () => {

@@ -134,6 +134,8 @@ class Daylight implements DaylightServer {
    * hot path parses each one once.
    */
   #clientStates = new Map<string, DaylightState | null>();
+  /** The registry's text as last read from Redis: the poll reloads when Redis holds another. */
+  #redisText: string | undefined;
 
   readonly #endpoints: EndpointContext;
   readonly #reports: Reports;
@@ -154,11 +156,18 @@ class Daylight implements DaylightServer {
       releaseFor: (req) => this.#choiceFor(this.#generation, req)?.stamp.version,
       isHalted: (release, cohort) =>
         this.#generation !== undefined && haltOf(this.#generation.registry, cohort)?.release === release,
-      // A cohort without an assignment of its own runs everyone's release: its reports count, and halt, there.
-      cohortOf: (req) => {
+      // A cohort runs `version` by its own assignment (its release, its rollout) or by everyone's: only the
+      // first is the cohort's to halt; the others count, and halt, in everyone (a halt in a cohort that does
+      // not run the release itself would change nothing, and the failures would never add up anywhere).
+      cohortOf: (req, version) => {
         try {
-          const cohort = req === undefined ? undefined : options.cohort?.(req);
-          return cohort != null && this.#generation?.registry.cohorts?.[cohort] !== undefined ? cohort : undefined;
+          const cohort = req === undefined ? undefined : labelOf(options.cohort?.(req));
+          const cohorts = this.#generation?.registry.cohorts;
+          if (typeof cohort !== 'string' || cohorts === undefined || !Object.hasOwn(cohorts, cohort)) return undefined;
+          const entry = cohorts[cohort];
+          return entry !== undefined && (entry.release === version || entry.rollout?.release === version)
+            ? cohort
+            : undefined;
         } catch {
           return undefined;
         }
@@ -202,8 +211,7 @@ class Daylight implements DaylightServer {
                 ? undefined
                 : (req) => {
                     try {
-                      const cohort = guardedCohort(req);
-                      return typeof cohort === 'string' && cohort !== '' ? cohort : undefined;
+                      return labelOf(guardedCohort(req));
                     } catch {
                       return undefined;
                     }
@@ -304,10 +312,9 @@ class Daylight implements DaylightServer {
     if (!this.#variesByRequest(generation) || req === undefined) return generation.base;
     const keys = this.#options.keys;
     let failed = false;
-    const call = (fn: (req: IncomingMessage) => string | undefined | null): string | undefined => {
+    const call = (fn: (req: IncomingMessage) => string | number | undefined | null): string | undefined => {
       try {
-        const value = fn(req);
-        return typeof value === 'string' && value !== '' ? value : undefined;
+        return labelOf(fn(req));
       } catch (error) {
         if (!failed) this.#resolveFailed(error);
         failed = true;
@@ -355,12 +362,8 @@ class Daylight implements DaylightServer {
     try {
       const client = await redis.client();
       const text = await client.get(redis.registryKey);
-      const revision = text === null ? undefined : (JSON.parse(text) as { revision?: unknown }).revision;
-      if (
-        revision !== this.#generation?.registry.revision ||
-        this.#lastRegistryProblem !== undefined ||
-        this.#incomplete
-      ) {
+      // The text, not the revision: a registry set by hand (or by an older version) may keep its revision.
+      if (text !== this.#redisText || this.#lastRegistryProblem !== undefined || this.#incomplete) {
         await this.reload();
       }
     } catch {
@@ -613,6 +616,7 @@ class Daylight implements DaylightServer {
           const answer = await this.#redis.read();
           read = answer;
           missing = 'missing' in answer;
+          if ('text' in answer) this.#redisText = answer.text;
         } catch (error) {
           this.#registryProblem(`Redis ${this.#redis.location} cannot be reached (${(error as Error).message})`, false);
           return;
@@ -734,6 +738,16 @@ class Daylight implements DaylightServer {
 }
 
 /** True when the raw header lines carry `Daylight-Client` more than once. */
+/**
+ * What a `cohort` or `keys` callback returned, as the label rules match: a
+ * string as it is, a finite number (a numeric user id) as its decimal string,
+ * anything else (and `''`) as none.
+ */
+function labelOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value === '' ? undefined : value;
+  return typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+}
+
 function repeated(rawHeaders: readonly string[]): boolean {
   let seen = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {

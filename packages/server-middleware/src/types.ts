@@ -56,18 +56,20 @@ export interface DaylightServerOptions {
    * Daylight answers them (before the middleware mounted after it), so derive
    * it from what the request carries (a session cookie, a token). Return
    * `undefined` for no cohort (everyone's rules). A throw counts as no cohort.
+   * A number counts as its decimal string.
    * @default no cohorts: everyone gets everyone's release
    * @example cohort: (req) => sessions.get(req)?.office
    */
-  cohort?: (req: IncomingMessage) => string | undefined | null;
+  cohort?: (req: IncomingMessage) => string | number | undefined | null;
   /**
    * The stable keys percentage rollouts hash and pins match, by name
    * (`daylight promote 1.2.0 --percent 10 --key tenant`). Their order is the
-   * order pins are looked up in: put the most specific first.
+   * order pins are looked up in: put the most specific first. A number (a
+   * numeric user id) counts as its decimal string: `42` matches the pin `user:42`.
    * @default {} (no rollouts by percentage, no pins)
    * @example keys: { user: (req) => sessions.get(req)?.user, tenant: (req) => sessions.get(req)?.office }
    */
-  keys?: Readonly<Record<string, (req: IncomingMessage) => string | undefined | null>>;
+  keys?: Readonly<Record<string, (req: IncomingMessage) => string | number | undefined | null>>;
   /**
    * Read the registry from Redis instead of the file, for several servers:
    * `redis://host:6379/0`, or `{ url, prefix }` (keys `<prefix>:registry`…;

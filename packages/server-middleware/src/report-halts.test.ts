@@ -1,0 +1,103 @@
+/**
+ * Reports from real requests halting a release through the server: which
+ * target a failure counts in (everyone, or the cohort that runs the release by
+ * its own assignment) decides whether the halt changes anything.
+ */
+import { createServer, type Server } from 'node:http';
+import express from 'express';
+import { afterEach, describe, expect, it } from 'vitest';
+import { daylightExpress } from './express.js';
+import { readRegistryFile, writeRegistryFile, type Registry } from './registry.js';
+import { createDaylight } from './server.js';
+import { createReleaseStore, createTestLogger, listen, stop, waitFor } from './test-support.js';
+import type { DaylightServer } from './types.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function serve(
+  registry: (base: Registry) => Registry,
+): Promise<{ url: string; daylight: DaylightServer; file: string }> {
+  const store = await createReleaseStore();
+  cleanups.push(() => store.cleanup());
+  await writeRegistryFile(store.registryFile, registry(store.registry));
+  const daylight = createDaylight({
+    config: store.registryFile,
+    watch: false,
+    logger: createTestLogger(),
+    cohort: (req) => req.headers['x-office'] as string | undefined,
+    reports: { trust: () => true, halt: { minFailures: 3, failureRate: 0.2 } },
+  });
+  await daylight.ready;
+  await waitFor(() => daylight.stampFor({ method: 'GET', path: '/', headers: {} }), 5_000);
+  cleanups.push(() => daylight.close());
+  const app = express();
+  app.use(daylightExpress(daylight));
+  const server: Server = createServer(app);
+  const url = await listen(server);
+  cleanups.push(() => stop(server));
+  return { url, daylight, file: store.registryFile };
+}
+
+async function registryOf(file: string): Promise<Registry> {
+  const read = await readRegistryFile(file);
+  if (!read.ok) throw new Error(read.error);
+  return read.registry;
+}
+
+async function failBoot(url: string, office: string, session: string): Promise<number> {
+  const response = await fetch(`${url}/_daylight/reports`, {
+    method: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      'Sec-Fetch-Site': 'same-origin',
+      'X-Office': office,
+      'Daylight-Client': `v="1.1.0", s="${session}"`,
+    },
+    body: JSON.stringify({ kind: 'boot-failure', version: '1.1.0', from: '1.0.0', session }),
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+describe('boot failures reported through the server', () => {
+  it('count in everyone, and halt there, when the cohort runs the release by everyone’s rules', async () => {
+    // The pilot office keeps an entry of its own (a halt left from an earlier release) but follows everyone.
+    const { url, daylight, file } = await serve((base) => ({
+      ...base,
+      current: '1.1.0',
+      previous: ['1.0.0'],
+      cohorts: {
+        pilot: { release: null, halted: { release: '1.0.0', at: '2026-11-01T00:00:00.000Z', reason: 'old' } },
+      },
+    }));
+    for (const session of ['tab-aaaaaaaa', 'tab-bbbbbbbb', 'tab-cccccccc']) {
+      expect(await failBoot(url, 'pilot', session)).toBe(204);
+    }
+    await waitFor(async () => ((await registryOf(file)).current === '1.0.0' ? true : undefined), 5_000);
+    const registry = await registryOf(file);
+    expect(registry.halted).toMatchObject({ release: '1.1.0' });
+    expect(daylight.stampFor({ method: 'GET', path: '/', headers: { 'x-office': 'pilot' } })?.version).toBe('1.0.0');
+  });
+
+  it('count in the cohort, and halt there only, when the cohort runs the release by its own assignment', async () => {
+    const { url, file } = await serve((base) => ({
+      ...base,
+      current: '1.0.0',
+      cohorts: { pilot: { release: '1.1.0', previous: ['1.0.0'] } },
+    }));
+    for (const session of ['tab-aaaaaaaa', 'tab-bbbbbbbb', 'tab-cccccccc']) {
+      expect(await failBoot(url, 'pilot', session)).toBe(204);
+    }
+    await waitFor(
+      async () => ((await registryOf(file)).cohorts?.pilot?.halted !== undefined ? true : undefined),
+      5_000,
+    );
+    const registry = await registryOf(file);
+    expect(registry.cohorts?.pilot).toMatchObject({ release: '1.0.0', halted: { release: '1.1.0' } });
+    expect(registry.halted).toBeUndefined();
+    expect(registry.current).toBe('1.0.0');
+  });
+});
