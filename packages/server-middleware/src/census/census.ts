@@ -21,7 +21,7 @@
  */
 import { compareVersions } from '@daylight/protocol';
 import { HLL_STANDARD_ERROR, HyperLogLog, estimate } from './hll.js';
-import { HLL_REGISTERS, hashedIndex, hashedRank, hllHash } from './murmur.js';
+import { HLL_PRECISION, HLL_REGISTERS, sessionHash } from './murmur.js';
 
 /** The windows the census counts over, and their lengths. */
 export const CENSUS_WINDOWS = Object.freeze({ '5m': 5 * 60_000, '1h': 60 * 60_000, '24h': 24 * 60 * 60_000 });
@@ -236,12 +236,19 @@ export class Census {
    * bucket starts.
    */
   record(version: string, cohort: string, session: string): void {
+    this.recordHash(version, cohort, sessionHash(session));
+  }
+
+  /**
+   * {@link record} for a session hashed already (`sessionHash`, which the
+   * server keeps per session): three or four register updates, no hash.
+   */
+  recordHash(version: string, cohort: string, hash: number): void {
     const now = this.#now();
     const series = this.#seriesFor(version, cohort, now);
     if (now > series.lastSeen) series.lastSeen = now;
-    hllHash(session);
-    const index = hashedIndex;
-    const rank = hashedRank;
+    const index = hash & (HLL_REGISTERS - 1);
+    const rank = hash >>> HLL_PRECISION;
     for (let tier = 0; tier < 3; tier++) {
       let bucket = series.current[tier as 0 | 1 | 2];
       if (bucket === undefined || now >= bucket.end || now < bucket.start) bucket = this.#bucketAt(series, tier, now);

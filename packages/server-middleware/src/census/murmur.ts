@@ -126,6 +126,15 @@ export function hllHash(text: string): void {
   }
 }
 
+/**
+ * {@link hllHash} as one number, `rank << HLL_PRECISION | index`: what the
+ * server keeps per session so that counting its next request needs no hash.
+ */
+export function sessionHash(text: string): number {
+  hllHash(text);
+  return (hashedRank << HLL_PRECISION) | hashedIndex;
+}
+
 /** Trailing zeros of a non-zero 32-bit value. */
 function ctz32(value: number): number {
   return 31 - Math.clz32(value & -value);

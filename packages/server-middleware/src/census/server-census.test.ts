@@ -72,7 +72,7 @@ describe('the census of a server', () => {
       logger: createTestLogger(),
       cohortOf: undefined,
     });
-    census.census.record = () => {
+    census.census.recordHash = () => {
       throw new Error('broken sketch');
     };
     const req = {} as IncomingMessage;

@@ -8,7 +8,11 @@ import type { ClientStamp } from '@daylight/protocol';
 import type { DaylightLogger } from '../types.js';
 import { createCensus, DEFAULT_COHORT, type Census, type CensusSnapshot } from './census.js';
 import type { ResolvedCensus } from './options.js';
+import { sessionHash } from './murmur.js';
 import { RedisCensus } from './redis-census.js';
+
+/** Sessions whose hash is kept (then the cache starts over): a server's live sessions, typically. */
+const HASH_CACHE_SIZE = 10_000;
 
 export interface ServerCensusOptions {
   readonly census: ResolvedCensus;
@@ -25,6 +29,8 @@ export class ServerCensus {
   readonly #cohortOf: ((req: IncomingMessage) => string | undefined) | undefined;
   /** Recording failures (counted, never thrown). */
   failures = 0;
+  /** Session id → its hash: a tab sends the same id with every request, and hashing it is most of a count's cost. */
+  readonly #hashes = new Map<string, number>();
 
   constructor(options: ServerCensusOptions) {
     this.census = createCensus({ maxSeries: options.census.maxSeries, ...(options.now ? { now: options.now } : {}) });
@@ -74,7 +80,13 @@ export class ServerCensus {
 
   #record(client: ClientStamp, cohort: string): void {
     try {
-      this.census.record(client.version, cohort, client.session);
+      let hash = this.#hashes.get(client.session);
+      if (hash === undefined) {
+        if (this.#hashes.size >= HASH_CACHE_SIZE) this.#hashes.clear();
+        hash = sessionHash(client.session);
+        this.#hashes.set(client.session, hash);
+      }
+      this.census.recordHash(client.version, cohort, hash);
     } catch {
       this.failures++;
     }
