@@ -23,9 +23,11 @@ export const CORE_BUDGET = 4096;
  * for a fix of a non-negotiable (a reload loop, a lost request), by the bytes measured, written down in
  * docs/decisions.md — twice so far: 7,732 → 7,911 B for the review fixes of 2026-11-27, and 7,911 → 7,942 B for
  * the watchdog's way back waiting for requests in flight (the same day), then down to 7,941 B when that wait and
- * the switch's became one, and to 7,912 B when stop() took its listeners off with one AbortSignal.
+ * the switch's became one, and to 7,912 B when stop() took its listeners off with one AbortSignal; a third
+ * time that evening, 7,912 → 8,001 B, for ten fixes of a review (a way back that held every request for good, a
+ * switch after stop() or a rollback, a navigation left pending after a timeout, options that failed silently).
  */
-export const CORE_CEILING = 7_912;
+export const CORE_CEILING = 8_001;
 const require = createRequire(import.meta.url);
 
 async function measure(contents, external = ['ky', 'workbox-window']) {

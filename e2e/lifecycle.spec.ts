@@ -50,6 +50,34 @@ test('after stop() the client checks, downloads and switches nothing, and the ap
   expect(seen.pageErrors).toEqual([]);
 });
 
+test('stop() leaves a History API wrapper that a router or analytics added after start() in place', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  const after = await page.evaluate(() => {
+    const w = window as unknown as { daylight: { stop(): void }; tracked: string[] };
+    w.tracked = [];
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called with the history object
+    const inner = history.pushState;
+    const theirs = function (this: History, ...args: Parameters<History['pushState']>): void {
+      w.tracked.push(String(args[2]));
+      inner.apply(this, args);
+    };
+    history.pushState = theirs;
+    w.daylight.stop();
+    return { kept: history.pushState === theirs };
+  });
+  expect(after).toEqual({ kept: true });
+  expect(await state(page)).toMatchObject({ status: 'inert', reason: 'stopped' });
+  // The app's own navigation still goes through the analytics wrapper.
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect(page).toHaveURL(/\/reports$/);
+  expect(await page.evaluate(() => (window as unknown as { tracked: string[] }).tracked)).toEqual(['/reports']);
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('in a browser that blocks storage the app works, and Daylight stays inert and says why', async ({
   page,
   office,

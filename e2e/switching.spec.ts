@@ -15,6 +15,7 @@ import {
   expect,
   watch,
   signIn,
+  stayOnLeaving,
   setVisibility,
   emulateVisibility,
   twoTabs,
@@ -199,17 +200,7 @@ test('"Update now" answered "stay" at a "leave this page?" dialog: requests go o
   await signIn(page, office.url, seen); // (its clicks give the page the user activation the dialog needs)
   await office.promote('1.1.0');
   await ready(page, '1.1.0');
-  await page.evaluate(() => {
-    const guard = (event: BeforeUnloadEvent): void => event.preventDefault();
-    addEventListener('beforeunload', guard);
-    Object.assign(window, { dropGuard: () => removeEventListener('beforeunload', guard) });
-  });
-  const dialog = new Promise<string>((resolve) =>
-    page.once('dialog', (d) => {
-      resolve(d.type());
-      void d.dismiss(); // "stay on this page"
-    }),
-  );
+  const { dialog } = await stayOnLeaving(page);
   await banner(page).getByRole('button', { name: 'Update now' }).click();
   expect(await dialog).toBe('beforeunload');
   // The switch gives up at once instead of holding every request for `timeout` (30 s): the app's ky has a 10 s
@@ -226,6 +217,41 @@ test('"Update now" answered "stay" at a "leave this page?" dialog: requests go o
   await expect(version(page)).toHaveText('1.1.0');
   expect(seen.failedApi).toEqual([]);
   expect(seen.navigations).toHaveLength(2);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('a shell that does not come within timeout: the switch gives up and stops the navigation, so the page never leaves without its record', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&timeout=2000');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  // The new page's HTML takes 5 s (an overloaded server, a slow proxy): longer than the switch's 2 s timeout.
+  let asked!: () => void;
+  const shellAsked = new Promise<void>((resolve) => (asked = resolve));
+  await page.route(
+    (url) => url.searchParams.has('_daylight'),
+    async (route) => {
+      asked();
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+      await route.continue().catch(() => undefined); // (cancelled meanwhile)
+    },
+  );
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await shellAsked;
+  await expect(banner(page)).toContainText('The update could not start: The page did not leave for 1.1.0 within 2000');
+  await ready(page, '1.1.0'); // the release stays ready, and requests go out again
+  await page.waitForTimeout(5_000); // past the moment the shell arrives: the page did not leave for it
+  await expect(version(page)).toHaveText('1.0.0');
+  await ready(page, '1.1.0');
+  expect(seen.navigations).toHaveLength(2);
+  expect(seen.navigations[1]).toContain('_daylight=1.1.0');
+  await page.locator('#f-customer').fill('saved after the switch gave up');
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(page.locator('.saved')).toContainText('Saved as INV-');
+  expect(seen.failedApi).toEqual([]);
   expect(seen.pageErrors).toEqual([]);
 });
 
@@ -466,6 +492,39 @@ test('a boot that goes back lets a save sent from the new page get its answer fi
   await expect(version(page)).toHaveText('1.0.0');
   expect(seen.navigations).toHaveLength(3);
   expect(seen.failedApi).toEqual([]);
+});
+
+test('a way back answered "stay" at a "leave this page?" dialog: the tab carries on, and a reload is no stale shell', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  // 1.1.0 never calls ready(): the watchdog sends the tab back 3 s after it landed.
+  await signIn(page, office.url, seen, 'ada', '&watchdog=3000&readyDelay=60000');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  // On the new page the person types (the click gives the page the user activation the dialog needs), and the app
+  // asks before the page is left.
+  await page.locator('#f-customer').click();
+  await page.locator('#f-customer').fill('typed on 1.1.0');
+  const { dialog } = await stayOnLeaving(page);
+  expect(await dialog).toBe('beforeunload'); // the way back
+  // Not stuck in "applying", and no way back on record.
+  await expect(status(page)).toHaveText('up to date');
+  expect(await page.evaluate(() => sessionStorage.getItem('daylight:switch'))).toBeNull();
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(page.locator('.saved')).toContainText('Saved as INV-');
+  // A reload finds no switch to finish, so it reports no stale shell.
+  await page.evaluate(() => (window as unknown as { dropGuard(): void }).dropGuard());
+  await page.reload();
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  await expect(status(page)).toHaveText('up to date');
+  expect(seen.navigations).toHaveLength(3);
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
 });
 
 test('a release that failed to boot in one tab is not switched to by another tab that had it ready', async ({

@@ -187,6 +187,26 @@ export const setVisibility = (page: Page, state: 'visible' | 'hidden'): Promise<
   page.evaluate((next) => (window as unknown as { setVisibility(next: string): void }).setVisibility(next), state);
 
 /** Flips a byte of `version`'s published entry script, as a broken upload or a tampering proxy would. */
+/**
+ * Makes the page ask "leave this page?" before it is left (as an app with unsaved input does; `window.dropGuard()`
+ * takes it away), and answers the next dialog "stay"; `dialog` resolves with that dialog's type. The page needs a user
+ * activation (a click) for the browser to show the dialog.
+ */
+export async function stayOnLeaving(page: Page): Promise<{ dialog: Promise<string> }> {
+  await page.evaluate(() => {
+    const guard = (event: BeforeUnloadEvent): void => event.preventDefault();
+    addEventListener('beforeunload', guard);
+    Object.assign(window, { dropGuard: () => removeEventListener('beforeunload', guard) });
+  });
+  const dialog = new Promise<string>((resolve) =>
+    page.once('dialog', (d) => {
+      resolve(d.type());
+      void d.dismiss(); // "stay on this page"
+    }),
+  );
+  return { dialog };
+}
+
 export async function corruptEntry(office: Office, version: string): Promise<void> {
   const assets = path.join(path.dirname(office.store), `releases/${version}/files/assets`);
   const entry = (await readdir(assets)).find((name) => name.startsWith('app-'))!;

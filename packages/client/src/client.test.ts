@@ -39,14 +39,38 @@ describe('createDaylight outside a browser', () => {
 
 describe('createDaylight options', () => {
   it.each([
-    [{ basePath: 'daylight' }, /basePath must start with "\/"/],
-    [{ basePath: '/daylight/' }, /basePath must start with "\/" and not end with one/],
+    [{ basePath: 'daylight' }, /basePath must start with one "\/"/],
+    [{ basePath: '/daylight/' }, /basePath must start with one "\/" and not end with one/],
     [{ version: '1.0' }, /version must be a semver version such as 1.4.2, got "1.0"/],
     [{ timeout: -1 }, /timeout must be a number of milliseconds/],
-    [{ checkInterval: Number.NaN }, /checkInterval must be a number of milliseconds/],
+    [{ checkInterval: Number.NaN }, /checkInterval \(0: off\) must be a number of milliseconds/],
     [{ allowedOrigins: ['cdn.example.com'] }, /allowedOrigins takes origins such as/],
+    // Every check would abort at once, silently, and nothing would count as in flight.
+    [{ timeout: 0 }, /timeout must be a number of milliseconds from 1 to 2147483647, got 0/],
+    // Past the longest timer: it would fire at once.
+    [{ timeout: 2 ** 31 }, /timeout must be a number of milliseconds from 1 to 2147483647/],
+    // Meant as seconds: a check every 600 ms in every tab.
+    [{ checkInterval: 600 }, /checkInterval \(0: off\) must be a number of milliseconds from 1000 to 2147483647/],
+    // A path that starts with "//" (or "/\\") names another host: checks and reports would go there.
+    [{ basePath: '//cdn.example.com/_daylight' }, /basePath must start with one "\/" and not end with one/],
+    [{ basePath: '/\\cdn.example.com' }, /basePath must start with one "\/"/],
+    [{ snapshot: { draft: 'x' } as never }, /snapshot must be a function, got object/],
   ])('rejects %j with a message that says how to fix it', (options, message) => {
     expect(() => createDaylight(options)).toThrow(message);
+  });
+
+  it('accepts the limits', () => {
+    for (const options of [
+      { timeout: 1 },
+      { timeout: 2 ** 31 - 1 },
+      { checkInterval: 0 },
+      { checkInterval: 1_000 },
+      { basePath: '/a' },
+      { basePath: '/api/_daylight' },
+      { snapshot: () => ({}) },
+    ]) {
+      expect(() => createDaylight(options)).not.toThrow();
+    }
   });
 
   it('recognises its errors across realms by name and code', () => {

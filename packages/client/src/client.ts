@@ -251,11 +251,14 @@ const NOTHING_PENDING = {
   errorCode: undefined,
 } as const;
 
-function positive(name: string, value: number | false | undefined, fallback: number): number {
+/** A duration option: from `min` to 2147483647 ms (the longest a timer waits: past it, it fires at once). */
+function positive(name: string, value: number | false | undefined, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   if (value === false) return Infinity;
-  if (!Number.isFinite(value) || value < 0) {
-    throw new TypeError(`createDaylight: ${name} must be a number of milliseconds ≥ 0, got ${String(value)}`);
+  if (!(Number.isFinite(value) && value >= min && value < 2 ** 31)) {
+    throw new TypeError(
+      `createDaylight: ${name} must be a number of milliseconds from ${min} to 2147483647, got ${String(value)}`,
+    );
   }
   return value;
 }
@@ -354,8 +357,9 @@ export class DaylightClient extends EventTarget {
   constructor(options: DaylightOptions = {}) {
     super();
     const basePath = options.basePath ?? DEFAULT_BASE_PATH;
-    if (!/^\/[^?#]*[^/?#]$/.test(basePath)) {
-      throw new TypeError(`createDaylight: basePath must start with "/" and not end with one, got "${basePath}"`);
+    // Not "//host" (or "/\\host", which URLs read the same): checks and reports would go to another host.
+    if (!/^\/(?![/\\])[^?#]*[^/?#]$/.test(basePath)) {
+      throw new TypeError(`createDaylight: basePath must start with one "/" and not end with one, got "${basePath}"`);
     }
     if (options.version !== undefined && !isVersion(options.version)) {
       throw new TypeError(
@@ -369,6 +373,9 @@ export class DaylightClient extends EventTarget {
         );
       }
     }
+    if (options.snapshot !== undefined && typeof options.snapshot !== 'function') {
+      throw new TypeError(`createDaylight: snapshot must be a function, got ${typeof options.snapshot}`);
+    }
     const moments = options.safeMoments ?? {};
     this.#options = Object.freeze({
       version: options.version,
@@ -381,8 +388,11 @@ export class DaylightClient extends EventTarget {
       allowedOrigins: Object.freeze([...(options.allowedOrigins ?? [])]),
       basePath,
       policy: resolvePolicy(options.policy),
-      checkInterval: positive('checkInterval', options.checkInterval, 600_000),
-      timeout: positive('timeout', options.timeout, 30_000),
+      // 0 turns it off; anything else from a second (600 meant as seconds would check every 600 ms, in every tab).
+      checkInterval:
+        options.checkInterval === 0 ? 0 : positive('checkInterval (0: off)', options.checkInterval, 600_000, 1_000),
+      // At least 1 ms: 0 would abort every check at once and count no request as in flight.
+      timeout: positive('timeout', options.timeout, 30_000, 1),
     });
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
   }
@@ -460,11 +470,12 @@ export class DaylightClient extends EventTarget {
     window.addEventListener('popstate', onNavigate, { signal });
     // eslint-disable-next-line @typescript-eslint/unbound-method -- restored as it was on stop()
     const { pushState } = history;
-    history.pushState = function (this: History, ...args: Parameters<History['pushState']>) {
+    const wrapper = (history.pushState = function (this: History, ...args: Parameters<History['pushState']>) {
       pushState.apply(this, args);
       onNavigate();
-    };
-    signal.addEventListener('abort', () => (history.pushState = pushState));
+    });
+    // Unless a router or analytics wrapped it since: theirs stays (and calls this one, which then does nothing).
+    signal.addEventListener('abort', () => history.pushState === wrapper && (history.pushState = pushState));
     this.#schedule();
     return this;
   }
@@ -621,6 +632,8 @@ export class DaylightClient extends EventTarget {
   }
 
   async #apply(): Promise<void> {
+    // First the wait, then the state: a rollback or stop() during the wait calls the switch off.
+    await this.#settled();
     const { target, running, status } = this.#state;
     if (status !== 'ready' || !target || !running) {
       throw new DaylightError(
@@ -628,16 +641,14 @@ export class DaylightClient extends EventTarget {
         `Nothing to switch to yet (status ${status}); wait for the "downloaded" event`,
       );
     }
-    const attempts = readJson<Record<string, number>>('attempts') ?? {};
     // Also when another tab of this browser found that it does not boot, after this one had it ready.
-    if ((attempts[target] ?? 0) >= 1 || this.#blocked(target)) {
+    if (readJson<Record<string, number>>('attempts')?.[target] || this.#blocked(target)) {
       this.#refuse(
         'loop-guard',
         `${target} was tried in this tab or did not boot in this browser; not switching`,
         target,
       );
     }
-    await this.#settled();
     // No safe moment retries this switch by itself (a snapshot hook that keeps failing would be called every second).
     clearTimeout(this.#momentTimer);
     let state: unknown;
@@ -649,20 +660,9 @@ export class DaylightClient extends EventTarget {
       this.#emit('error', { error });
       throw error;
     }
-    const stayed = this.#go({ from: running, to: target, state });
-    if (!stayed) {
-      // Without the record the new page could neither restore the state nor tell a stale shell: no loop guard.
-      this.#refuse('snapshot', 'sessionStorage refused the switch record; the switch is cancelled', target);
-    }
-    const timeout = this.#options.timeout;
-    const error = (await Promise.race([stayed, new Promise((resolve) => setTimeout(resolve, timeout, 1))]))
-      ? new DaylightError('timeout', `The page did not leave for ${target} within ${timeout} ms`)
+    throw (await this.#go({ from: running, to: target, state }))
+      ? new DaylightError('timeout', `The page did not leave for ${target} within ${this.#options.timeout} ms`)
       : new DaylightError('aborted', `The page stayed: the switch to ${target} was cancelled`);
-    // It never left (a "leave this page?" dialog answered "stay"): this was no attempt, and the requests held go out.
-    writeJson('switch', undefined);
-    writeJson('attempts', attempts);
-    this.#set({ status: 'ready' });
-    throw error;
   }
 
   /** Fails the release in this tab and throws why. */
@@ -673,14 +673,20 @@ export class DaylightClient extends EventTarget {
   }
 
   /**
-   * Saves the switch, counts the attempt, and navigates once; false when the record could not be saved (and it
-   * stays). Otherwise a promise that settles when the browser says the page stays after all: with the Navigation
-   * API, a "leave this page?" dialog answered "stay" rejects `committed` at once, and a cross-document navigation
-   * never settles it; without that API, never.
+   * Saves the switch, counts the attempt, and navigates once; refuses the switch (`snapshot`) when the record
+   * could not be saved, unless `always`. Resolves only if the page did not leave after all: 0 as soon as the
+   * browser says so (with the Navigation API, a "leave this page?" dialog answered "stay" rejects `committed`; a
+   * cross-document navigation never settles it), 1 after `timeout` (without that API, or a shell that does not
+   * come), when the navigation still pending is stopped: the page must not leave later without its record. By
+   * then the record and the attempt are undone and the status is back, so the requests held go out.
    */
-  #go(record: SwitchRecord, always = false): Promise<unknown> | false {
+  async #go(record: SwitchRecord, always = false): Promise<number> {
     const attempts = readJson<Record<string, number>>('attempts') ?? {};
-    if (!writeJson('switch', record) && !always) return false;
+    const { status } = this.#state;
+    if (!writeJson('switch', record) && !always) {
+      // Without the record the new page could neither restore the state nor tell a stale shell: no loop guard.
+      this.#refuse('snapshot', 'sessionStorage refused the switch record; the switch is cancelled', record.to);
+    }
     writeJson('attempts', { ...attempts, [record.to]: (attempts[record.to] ?? 0) + 1 });
     this.#set({ status: 'applying' });
     this.#emit('applying', { version: record.to });
@@ -689,13 +695,25 @@ export class DaylightClient extends EventTarget {
     const { navigation } = globalThis as {
       navigation?: { navigate(url: string, options: object): { committed: Promise<unknown> } };
     };
-    if (navigation)
-      return navigation.navigate(url.href, { history: 'replace' }).committed.then(
-        () => 0,
-        () => 0,
-      );
-    location.replace(url.href);
-    return new Promise(() => undefined);
+    const timedOut = await new Promise<number>((resolve) => {
+      if (navigation)
+        navigation.navigate(url.href, { history: 'replace' }).committed.catch(() => {
+          clearTimeout(timer);
+          resolve(0);
+        });
+      else location.replace(url.href);
+      // From here: a "leave this page?" dialog holds the call above until it is answered. Stopping cuts only what
+      // leaving would have cut (in Chromium, requests in flight too).
+      const timer = setTimeout(() => {
+        window.stop();
+        resolve(1);
+      }, this.#options.timeout);
+    });
+    // It never left: this was no attempt, and no switch is on record. (After stop(), inert it stays.)
+    writeJson('switch', undefined);
+    writeJson('attempts', attempts);
+    if (this.#state.status === 'applying') this.#set({ status });
+    return timedOut;
   }
 
   /**
@@ -757,7 +775,12 @@ export class DaylightClient extends EventTarget {
    */
   observe(response: Response, method = 'GET'): void {
     if (this.#state.status === 'inert') return;
-    if (response.status === 409 && /application\/problem\+json/.test(response.headers.get('content-type') ?? '')) {
+    // A body the app already read cannot be cloned: its stamp is still read.
+    if (
+      response.status === 409 &&
+      !response.bodyUsed &&
+      /application\/problem\+json/.test(response.headers.get('content-type') ?? '')
+    ) {
       this.#refused(response, method);
     }
     const value = response.headers.get(RELEASE_HEADER);
@@ -966,7 +989,8 @@ export class DaylightClient extends EventTarget {
         if (!isVersion(body.version)) throw new DaylightError('network', 'The release check did not name a version');
         stale = isStaleRevision(body.revision);
         wanted = body.version;
-        this.#min = isVersion(body.min) ? body.min : undefined;
+        // A stale answer's floor is as old as its release.
+        if (!stale) this.#min = isVersion(body.min) ? body.min : undefined;
       }
       this.#failures = 0;
     } catch (error) {
@@ -975,7 +999,8 @@ export class DaylightClient extends EventTarget {
       throw error;
     }
     this.#schedule();
-    if (stale) return false;
+    // Stopped while the check was on its way: nothing starts.
+    if (stale || this.#state.status === 'inert') return false;
     if (wanted === running) {
       if (this.#state.target) {
         this.#cancel();
@@ -1042,6 +1067,8 @@ export class DaylightClient extends EventTarget {
     this.#abort = abort;
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(this.#options.timeout * 10)]);
     clearTimeout(this.#momentTimer);
+    // A moment refused for an earlier release is not this one's: it waits for its own.
+    this.#deferred = false;
     this.#set({ ...NOTHING_PENDING, status: 'downloading', target: version });
     this.#emit('available', { version, from: running, kind: changeKind(running, version) });
     const url = new URL(manifestPath(this.#options.basePath, version), location.href).href;
@@ -1101,7 +1128,8 @@ export class DaylightClient extends EventTarget {
     if (error.code === 'stale-shell' || error.code === 'integrity' || error.code === 'loop-guard') {
       this.report(error.code, { message: error.message, ...(error.version ? { version: error.version } : {}) });
     }
-    if (error.version && error.code !== 'stale-shell' && error.code !== 'loop-guard') {
+    // Not downloaded again in this page, loop-guard refusals included (a stale shell's version is blocked already).
+    if (error.version) {
       const transient = error.code === 'network' || error.code === 'timeout';
       this.#retryAt.set(error.version, transient ? Date.now() + RETRY_AFTER : Infinity);
     }
