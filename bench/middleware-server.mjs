@@ -1,11 +1,30 @@
 // One server for bench/middleware.mjs, in its own process so the load
 // generator does not share its event loop:
-//   node bench/middleware-server.mjs <express|koa> <bare|daylight|helmet> [store]
+//   node bench/middleware-server.mjs <express|koa> <bare|daylight|rollout|helmet> [store]
 // Prints the port on stdout, then serves GET /api/items (a small JSON body).
+// `rollout` is Daylight with a cohort and a user key read from the request
+// (X-Office, X-User), for a store with a rollout in progress: the release then
+// depends on the request, and each response is stamped when its head is written.
 import { createServer } from 'node:http';
 
 const [framework, variant, store] = process.argv.slice(2);
 const quiet = { info() {}, warn: console.warn, error: console.error };
+const daylightOptions = {
+  config: store,
+  watch: false,
+  logger: quiet,
+  ...(variant === 'rollout' && {
+    cohort: (req) => req.headers['x-office'],
+    keys: { user: (req) => req.headers['x-user'] },
+  }),
+};
+/** Daylight's server for the `daylight` and `rollout` variants, loaded. */
+async function daylightServer() {
+  const { createDaylight } = await import('@daylight/server-middleware');
+  const daylight = createDaylight(daylightOptions);
+  await daylight.ready;
+  return daylight;
+}
 const BODY = {
   items: [
     { id: 1, name: 'desk' },
@@ -19,12 +38,9 @@ async function expressHandler() {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  if (variant === 'daylight') {
-    const { createDaylight } = await import('@daylight/server-middleware');
+  if (variant === 'daylight' || variant === 'rollout') {
     const { daylightExpress } = await import('@daylight/server-middleware/express');
-    const daylight = createDaylight({ config: store, watch: false, logger: quiet });
-    await daylight.ready;
-    app.use(daylightExpress(daylight));
+    app.use(daylightExpress(await daylightServer()));
   } else if (variant === 'helmet') {
     const { default: helmet } = await import('helmet');
     app.use(helmet());
@@ -36,12 +52,9 @@ async function expressHandler() {
 async function koaHandler() {
   const { default: Koa } = await import('koa');
   const app = new Koa();
-  if (variant === 'daylight') {
-    const { createDaylight } = await import('@daylight/server-middleware');
+  if (variant === 'daylight' || variant === 'rollout') {
     const { daylightKoa } = await import('@daylight/server-middleware/koa');
-    const daylight = createDaylight({ config: store, watch: false, logger: quiet });
-    await daylight.ready;
-    app.use(daylightKoa(daylight));
+    app.use(daylightKoa(await daylightServer()));
   } else if (variant === 'helmet') {
     const { default: helmet } = await import('helmet');
     const middleware = helmet();

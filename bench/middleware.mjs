@@ -5,6 +5,15 @@
 // round; median of rounds, with min–max), and p99 latency. Target: Daylight
 // ≥ 97 % of bare, and cheaper than helmet.
 //
+// Every request is what a tab running the SDK sends: `Daylight-Client` with one
+// of SESSIONS session ids (so the server parses it and counts the session in
+// its census), and the X-Office and X-User headers the `rollout` variant reads;
+// every variant gets the same headers, bare included. `daylight` serves one
+// release to everyone; `daylight-rollout` has a cohort and a 50 % rollout by
+// user in progress, so each response's release depends on the request; the
+// `-cors` variants add `Origin`, as a cross-origin API call does, and are
+// compared with bare under the same requests (`bare-cors`).
+//
 // Throughput on a small shared machine swings by ±20 % from one sample to the
 // next, more than the 3 % the target is about. So, where valgrind is installed,
 // the benchmark also counts the instructions each server executes per request
@@ -12,11 +21,12 @@
 // cancels out; node --single-threaded; median of REPEATS): steady to about 1 %, and the ratio bare/variant is the
 // share of bare's capacity the variant leaves.
 //
-//   npm run bench:middleware    ROUNDS=5 SECONDS=4 CONNECTIONS=32 by default;
+//   npm run bench:middleware    ROUNDS=5 SECONDS=4 CONNECTIONS=32 SESSIONS=1000 by default;
 //                               INSTRUCTIONS=0 skips the count, N1=1000 N2=4000 REPEATS=3;
 //                               on Debian as root it installs valgrind when missing
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +39,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SECONDS = Number(process.env.SECONDS ?? 4);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
+const SESSIONS = Number(process.env.SESSIONS ?? 1_000);
 const N1 = Number(process.env.N1 ?? 1_000);
 const N2 = Number(process.env.N2 ?? 4_000);
 const REPEATS = Number(process.env.REPEATS ?? 3);
@@ -37,35 +48,62 @@ const hasValgrind = () => spawnSync('valgrind', ['--version'], { stdio: 'ignore'
 if (process.env.INSTRUCTIONS !== '0' && !hasValgrind()) installFromDebian('valgrind');
 const VALGRIND = process.env.INSTRUCTIONS !== '0' && hasValgrind();
 const FRAMEWORKS = ['express', 'koa'];
-// `daylight-cors` is the Daylight server under requests that carry `Origin`, as
-// cross-origin API calls do: only their responses get the expose list as well.
-const VARIANTS = ['bare', 'daylight', 'daylight-cors', 'helmet'];
-const CROSS_ORIGIN = { origin: 'http://app.example' };
+const VARIANTS = ['bare', 'daylight', 'daylight-rollout', 'helmet', 'bare-cors', 'daylight-cors'];
+/** What each variant is compared with: the bare server under the same requests. */
+const BASELINE = { 'daylight-cors': 'bare-cors', 'bare-cors': 'bare-cors' };
+const baselineOf = (variant) => BASELINE[variant] ?? 'bare';
+/** The server each variant runs (middleware-server.mjs) and the store it reads. */
+const serverOf = (variant) =>
+  ({ 'bare-cors': 'bare', 'daylight-cors': 'daylight', 'daylight-rollout': 'rollout' })[variant] ?? variant;
 
-// A store with one tiny published and promoted release, so every response is stamped.
+// The requests, as tabs running the SDK send them: SESSIONS sessions in turn, one in ten in the pilot office.
+const requestsFor = (variant) =>
+  Array.from({ length: SESSIONS }, (_, i) => ({
+    method: 'GET',
+    path: '/api/items',
+    headers: {
+      'daylight-client': `v="1.0.0", s="bench-session-${String(i).padStart(6, '0')}"`,
+      'x-office': i % 10 === 0 ? 'pilot' : 'berlin',
+      'x-user': `user-${i}@example.com`,
+      ...(variant.endsWith('-cors') && { origin: 'http://app.example' }),
+    },
+  }));
+
+// Two stores: one tiny release promoted for everyone, so every response is stamped; and a rollout in progress
+// (1.1.0 for the pilot office and for half of everyone else, by user).
 const dir = await mkdtemp(path.join(tmpdir(), 'daylight-bench-'));
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 const build = path.join(dir, 'build');
 await mkdir(path.join(build, 'assets'), { recursive: true });
 await writeFile(path.join(build, 'index.html'), '<!doctype html><script type="module" src="./assets/app.js"></script>');
 await writeFile(path.join(build, 'assets', 'app.js'), 'console.log("hi")');
-const store = path.join(dir, 'releases.json');
+const STORES = { daylight: path.join(dir, 'releases.json'), rollout: path.join(dir, 'rollout.json') };
 const quiet = { stdout: { write() {} }, stderr: process.stderr };
-if ((await runCli(['publish', build, '--version', '1.0.0', '--store', store], quiet)) !== 0) process.exit(1);
-if ((await runCli(['promote', '1.0.0', '--store', store], quiet)) !== 0) process.exit(1);
+const cli = async (...args) => {
+  if ((await runCli(args, quiet)) !== 0) throw new Error(`daylight ${args.join(' ')} failed`);
+};
+for (const store of Object.values(STORES)) {
+  await cli('publish', build, '--version', '1.0.0', '--store', store);
+  await cli('promote', '1.0.0', '--store', store);
+}
+await cli('publish', build, '--version', '1.1.0', '--store', STORES.rollout);
+await cli('promote', '1.1.0', '--cohort', 'pilot', '--store', STORES.rollout);
+await cli('promote', '1.1.0', '--percent', '50', '--key', 'user', '--store', STORES.rollout);
 
-// Two cores and more: the load generator (this process) on the first, the server on the
+// Two cores and more: the load generator (this process, every thread of it) on the first, the server on the
 // second, so the scheduler does not trade them back and forth between samples.
 const PINNED =
   process.platform === 'linux' &&
   (await import('node:os')).availableParallelism() >= 2 &&
-  spawnSync('taskset', ['-pc', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
+  spawnSync('taskset', ['-apc', '0', String(process.pid)], { stdio: 'ignore' }).status === 0;
+const SERVER_CORE = PINNED ? ['taskset', '-c', '1'] : [];
 
 /** Starts one server; `prefix` runs it under another command (taskset, valgrind), with node's `flags`. */
-function startServer(framework, variant, prefix = PINNED ? ['taskset', '-c', '1'] : [], flags = []) {
+function startServer(framework, variant, prefix = SERVER_CORE, flags = []) {
   return new Promise((resolve, reject) => {
-    const server = variant === 'daylight-cors' ? 'daylight' : variant;
+    const server = serverOf(variant);
     const script = path.join(here, 'middleware-server.mjs');
-    const argv = [...prefix, process.execPath, ...flags, script, framework, server, store];
+    const argv = [...prefix, process.execPath, ...flags, script, framework, server, STORES[server] ?? ''];
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (data) => (stderr += data));
@@ -73,6 +111,7 @@ function startServer(framework, variant, prefix = PINNED ? ['taskset', '-c', '1'
     /** Stops the server; resolves with what it wrote to stderr. */
     const stop = () => {
       child.off('exit', early);
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(stderr);
       const exited = new Promise((done) => child.once('exit', () => done(stderr)));
       child.kill('SIGTERM');
       return exited;
@@ -83,10 +122,36 @@ function startServer(framework, variant, prefix = PINNED ? ['taskset', '-c', '1'
   });
 }
 
+/**
+ * Runs `work` against a fresh server and stops it whatever happens; resolves with what `work` resolved and what
+ * the server wrote to stderr. Before the load, one request checks that the server answers as the variant
+ * should: a Daylight server stamps (and exposes the stamp to a cross-origin caller), a bare one or helmet does not.
+ */
+async function withServer(framework, variant, work, prefix, flags) {
+  const { port, stop } = await startServer(framework, variant, prefix, flags);
+  let value;
+  let output;
+  try {
+    const [first] = requestsFor(variant);
+    const response = await fetch(`http://127.0.0.1:${port}${first.path}`, { headers: first.headers });
+    const stamp = response.headers.get('daylight-release');
+    const exposed = response.headers.get('access-control-expose-headers');
+    const daylight = variant.startsWith('daylight');
+    if (!response.ok || (stamp !== null) !== daylight || (exposed !== null) !== (variant === 'daylight-cors')) {
+      throw new Error(`${framework}/${variant} answered ${response.status}, stamp ${stamp}, expose ${exposed}`);
+    }
+    value = await work(port);
+  } finally {
+    // Stopped on failure too: no server (or valgrind) is left running.
+    output = await stop();
+  }
+  return { value, output };
+}
+
 async function load(port, variant, limit = { duration: SECONDS }) {
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/api/items`,
-    headers: variant === 'daylight-cors' ? CROSS_ORIGIN : {},
+    requests: requestsFor(variant),
     connections: CONNECTIONS,
     ...limit,
   });
@@ -100,10 +165,10 @@ for (let round = 1; round <= ROUNDS; round++) {
     // Rotate the order each round so no variant always runs first (or last).
     const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
     for (const variant of order) {
-      const { port, stop } = await startServer(framework, variant);
-      await load(port, variant).catch(() => undefined); // warm-up: JIT, connection pool
-      const sample = await load(port, variant);
-      await stop();
+      const { value: sample } = await withServer(framework, variant, async (port) => {
+        await load(port, variant).catch(() => undefined); // warm-up: JIT, connection pool
+        return load(port, variant);
+      });
       (samples[`${framework}/${variant}`] ??= []).push(sample);
       console.log(`round ${round} ${framework}/${variant}: ${Math.round(sample.rps)} req/s, p99 ${sample.p99} ms`);
     }
@@ -114,14 +179,14 @@ for (let round = 1; round <= ROUNDS; round++) {
 async function instructions(framework, variant, requests) {
   // --single-threaded: V8 collects garbage and compiles on the main thread, so how much of that work a run
   // does depends on what it allocates and runs, not on how its threads were scheduled.
-  const { port, stop } = await startServer(
+  const { output } = await withServer(
     framework,
     variant,
-    ['valgrind', '--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'],
+    (port) => load(port, variant, { amount: requests, connections: 8 }),
+    [...SERVER_CORE, 'valgrind', '--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'],
     ['--single-threaded'],
   );
-  await load(port, variant, { amount: requests, connections: 8 });
-  const refs = /I\s+refs:\s+([\d,]+)/.exec(await stop())?.[1];
+  const refs = /I\s+refs:\s+([\d,]+)/.exec(output)?.[1];
   if (refs === undefined) throw new Error(`valgrind printed no instruction count for ${framework}/${variant}`);
   return Number(refs.replaceAll(',', ''));
 }
@@ -144,17 +209,17 @@ if (VALGRIND) {
     }
   }
 }
-await rm(dir, { recursive: true, force: true });
 
-// Each round's variants ran back to back, so a variant's ratio to bare is taken
+// Each round's variants ran back to back, so a variant's ratio to its baseline is taken
 // within the round (paired), and the median of those ratios is reported with
 // their spread: drift between rounds (the machine's other work) cancels out.
 const rpsOf = (framework, variant) => samples[`${framework}/${variant}`].map((sample) => sample.rps);
 const ratiosOf = (framework, variant) => {
-  const bare = rpsOf(framework, 'bare');
-  return rpsOf(framework, variant).map((rps, round) => rps / bare[round]);
+  const base = rpsOf(framework, baselineOf(variant));
+  return rpsOf(framework, variant).map((rps, round) => rps / base[round]);
 };
-const capacityOf = (framework, variant) => perRequest[`${framework}/bare`] / perRequest[`${framework}/${variant}`];
+const capacityOf = (framework, variant) =>
+  perRequest[`${framework}/${baselineOf(variant)}`] / perRequest[`${framework}/${variant}`];
 const percent = (ratio) => `${(100 * ratio).toFixed(1)} %`;
 const spread = (values, format) => `${format(Math.min(...values))}–${format(Math.max(...values))}`;
 const lines = [];
@@ -165,6 +230,7 @@ for (const framework of FRAMEWORKS) {
     const cells = [
       framework,
       variant,
+      baselineOf(variant),
       Math.round(median(rps)).toLocaleString('en'),
       spread(rps, (value) => Math.round(value).toLocaleString('en')),
       percent(median(ratios)),
@@ -183,20 +249,27 @@ for (const framework of FRAMEWORKS) {
 // Rounded as printed, so that "97.0 %" never reads as missed.
 const met = (ratio) => Math.round(1000 * ratio) >= 970;
 const verdict = (ratio) => (met(ratio) ? 'met' : `missed by ${(97 - 100 * ratio).toFixed(1)} points`);
+const DAYLIGHT = ['daylight', 'daylight-rollout', 'daylight-cors'];
+const NAMES = {
+  daylight: 'one release for everyone',
+  'daylight-rollout': 'a rollout in progress',
+  'daylight-cors': 'cross-origin',
+};
+/** "one release for everyone 98.0 % (met), …" and whether every Daylight variant is cheaper than helmet. */
+const judge = (of) => {
+  const parts = DAYLIGHT.map((variant) => `${NAMES[variant]} ${percent(of(variant))} (${verdict(of(variant))})`);
+  const cheaper = Math.min(...DAYLIGHT.map(of)) > of('helmet') ? 'cheaper' : 'not cheaper';
+  return `${parts.join(', ')}; ${cheaper} than helmet (${percent(of('helmet'))})`;
+};
 const verdicts = FRAMEWORKS.map((framework) => {
-  const ratio = median(ratiosOf(framework, 'daylight'));
-  const cors = median(ratiosOf(framework, 'daylight-cors'));
-  const cheaper = Math.max(ratio, cors) > median(ratiosOf(framework, 'helmet')) ? 'cheaper' : 'not cheaper';
-  const byThroughput = `throughput ${percent(ratio)} of bare (${verdict(ratio)}), ${percent(cors)} cross-origin; ${cheaper} than helmet`;
-  if (!VALGRIND) return `${framework}: ${byThroughput}.`;
-  const capacity = capacityOf(framework, 'daylight');
-  const corsCapacity = capacityOf(framework, 'daylight-cors');
-  const cheaperByCount = Math.min(capacity, corsCapacity) > capacityOf(framework, 'helmet') ? 'cheaper' : 'not cheaper';
-  return `${framework}: by instructions per request, Daylight leaves ${percent(capacity)} of bare's capacity (target ≥ 97 %: ${verdict(capacity)}), ${percent(corsCapacity)} cross-origin; ${cheaperByCount} than helmet (${percent(capacityOf(framework, 'helmet'))}). By throughput (noisy): ${byThroughput}.`;
+  const byThroughput = judge((variant) => median(ratiosOf(framework, variant)));
+  if (!VALGRIND) return `${framework}: by throughput, Daylight keeps ${byThroughput}.`;
+  const byCount = judge((variant) => capacityOf(framework, variant));
+  return `${framework}: by instructions per request, Daylight leaves ${byCount} of its baseline's capacity (target ≥ 97 %). By throughput (noisy): ${byThroughput}.`;
 });
 const table = [
-  `| framework | variant | req/s (median) | min–max | vs bare (median of rounds) | min–max | p99 ms (median) |${VALGRIND ? ' instructions / request | capacity vs bare |' : ''}`,
-  `| --- | --- | ---: | ---: | ---: | ---: | ---: |${VALGRIND ? ' ---: | ---: |' : ''}`,
+  `| framework | variant | baseline | req/s (median) | min–max | vs baseline (median of rounds) | min–max | p99 ms (median) |${VALGRIND ? ' instructions / request | capacity vs baseline |' : ''}`,
+  `| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |${VALGRIND ? ' ---: | ---: |' : ''}`,
   ...lines,
 ].join('\n');
 console.log(`\n${table}\n\n${verdicts.join('\n')}`);
@@ -204,12 +277,12 @@ await writeSection(
   'middleware',
   `## Middleware cost
 
-\`npm run bench:middleware\` — autocannon, ${CONNECTIONS} connections, ${SECONDS} s per sample after a ${SECONDS} s warm-up, ${ROUNDS} rounds with the variants' order rotated each round, each variant's ratio to bare taken within its round; each server in its own process; GET of a small JSON body on loopback. \`daylight-cors\` is the same Daylight server under requests with an \`Origin\` header (cross-origin API calls), whose responses also get \`Access-Control-Expose-Headers\`; its ratio is to bare without one.
+\`npm run bench:middleware\` — autocannon, ${CONNECTIONS} connections, ${SECONDS} s per sample after a ${SECONDS} s warm-up, ${ROUNDS} rounds with the variants' order rotated each round, each variant's ratio to its baseline taken within its round; each server in its own process; GET of a small JSON body on loopback. Every request carries what a tab running the SDK sends — \`Daylight-Client\` with one of ${SESSIONS.toLocaleString('en')} session ids, so Daylight parses it and counts the session in its census — and the same X-Office and X-User headers, bare included. \`daylight\` serves one release to everyone; \`daylight-rollout\` has a cohort (the pilot office, one request in ten) and a 50 % rollout by user in progress, so the release depends on the request and each response is stamped as its head is written; \`daylight-cors\` is \`daylight\` under requests with an \`Origin\` header (cross-origin API calls), whose responses also get \`Access-Control-Expose-Headers\`, compared with bare under the same requests (\`bare-cors\`). Before each load one request checks that the server stamps (Daylight) or does not (bare, helmet).
 Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; express ${await versionOf('express')}, koa ${await versionOf('koa')}, helmet ${await versionOf('helmet')}.
 
 ${table}
 
 ${verdicts.map((v) => `- ${v}`).join('\n')}
 
-${PINNED ? 'The load generator ran on the first core and each server on the second (taskset).' : 'The load generator and the server shared the cores (not pinned).'} Absolute figures are low and noisy on this machine: one sample can be 20 % off the next, more than the target is about. ${VALGRIND ? `Instructions per request: each server run under valgrind (cachegrind) for ${N1.toLocaleString('en')} and for ${N2.toLocaleString('en')} requests (8 connections), the difference divided by ${(N2 - N1).toLocaleString('en')}, so start-up cancels out; node runs with \`--single-threaded\` there (garbage collection and compilation on the main thread, so thread scheduling does not change the count); the median of ${REPEATS} such differences (single ones spread by about 1 %; without \`--single-threaded\`, Daylight on Koa counted about 424,000 in one run and 450,000 in the next). Capacity vs bare is bare's count over the variant's: the throughput the variant leaves when the server is CPU-bound. The verdict is read from it.` : 'valgrind is not installed here, so instructions per request were not counted (apt-get install valgrind).'}`,
+${PINNED ? 'The load generator (every thread of it) ran on the first core and each server on the second (taskset).' : 'The load generator and the server shared the cores (not pinned).'} Absolute figures are low and noisy on this machine: one sample can be 20 % off the next, more than the target is about. ${VALGRIND ? `Instructions per request: each server run under valgrind (cachegrind) for ${N1.toLocaleString('en')} and for ${N2.toLocaleString('en')} requests (8 connections), the difference divided by ${(N2 - N1).toLocaleString('en')}, so start-up cancels out; node runs with \`--single-threaded\` there (garbage collection and compilation on the main thread, so thread scheduling does not change the count); the median of ${REPEATS} such differences (single ones spread by about 1 %; without \`--single-threaded\`, Daylight on Koa counted about 424,000 in one run and 450,000 in the next). Capacity vs baseline is the baseline's count over the variant's: the throughput the variant leaves when the server is CPU-bound. The verdict is read from it.` : 'valgrind is not installed here, so instructions per request were not counted (apt-get install valgrind).'}`,
 );
