@@ -58,10 +58,16 @@
 // OFFICES (cohorts); MAX_WAIT (real seconds after t0 at most).
 //
 // Census memory: each server reports its census's register bytes and series
-// (`daylight.stats.censusBytes`, `censusSeries`); beside them the server's
-// heap growth over the run (after a GC), and in Redis the census keys'
-// `MEMORY USAGE`. The fleet census is read from the admin
+// (`daylight.stats.censusBytes`, `censusSeries`); beside them what the
+// server's memory grew by over the run (after a GC at each end), census
+// excluded: heapUsed + arrayBuffers growth less the registers' growth (the
+// registers are typed arrays, kept in arrayBuffers, outside heapUsed), with
+// the heapUsed and arrayBuffers growth beside it unadjusted; and in Redis the
+// census keys' `MEMORY USAGE`. The fleet census is read from the admin
 // endpoint and compared with the truth the generator knows.
+//
+// Clean-up: Redis, both servers (by their PIDs) and the loader threads are
+// stopped in a `finally`, whatever fails (a start, the load, a read).
 //
 //   npm run bench:fleet
 //   SESSIONS=10000 THINK=120 SPEEDUP=10 IDLE=120 WARMUP=25 LOADERS=2 SOCKETS=32 BUNDLE_KB=32 OFFICES=20 MAX_WAIT=240 npm run bench:fleet
@@ -76,7 +82,7 @@ import { Worker } from 'node:worker_threads';
 import { runCli } from '@daylight/cli';
 import { openCensusRedis } from '@daylight/server-middleware';
 import { findRedisServer, startRedis } from '../scripts/redis-server.mjs';
-import { machine, median, versionOf, writeSection } from './lib.mjs';
+import { cleanUpAll, machine, median, stopChild, stopRedis, versionOf, writeSection } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const knob = (name, fallback) => {
@@ -108,27 +114,25 @@ const say = (line) => console.log(`fleet: ${line}`);
 
 // ---------------------------------------------------------------- set-up
 
-const redis = await startRedis();
-const dir = await mkdtemp(path.join(tmpdir(), 'daylight-bench-fleet-'));
+// Everything the run starts, kept from the moment it starts, so that the
+// `finally` below stops all of it on every path, a failed start or read included.
+let redis;
+let dir;
 const children = [];
 const workers = [];
 let monitor;
+let sampler;
 
+/** Stops the loaders, both servers (by their PIDs) and Redis (by its PID), and removes the temporary folder. */
 async function cleanUp() {
-  await Promise.all(workers.map((worker) => worker.terminate()));
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', resolve);
-          process.kill(child.pid, 'SIGTERM');
-        }),
-    ),
-  );
-  monitor?.disconnect();
-  await redis.stop();
-  await rm(dir, { recursive: true, force: true });
+  clearInterval(sampler);
+  await cleanUpAll([
+    () => Promise.all(workers.map((worker) => worker.terminate())),
+    () => Promise.all(children.map((child) => stopChild(child))),
+    () => monitor?.disconnect(),
+    () => stopRedis(redis),
+    () => dir && rm(dir, { recursive: true, force: true }),
+  ]);
 }
 
 /** A small build: an HTML shell, an entry script and a stylesheet, with content-hashed names. */
@@ -171,6 +175,7 @@ function startServer(framework) {
   });
   children.push(child);
   return new Promise((resolve, reject) => {
+    child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the ${framework} server exited with ${code}`)));
     child.stdout.on('data', (chunk) => {
       const match = /listening (\S+)/.exec(String(chunk));
@@ -185,19 +190,7 @@ async function getJson(url, headers = {}) {
   return response.json();
 }
 
-let servers;
-try {
-  for (const version of [OLD, NEW]) await cli('publish', await buildRelease(version), '--version', version);
-  await cli('promote', OLD);
-  servers = await Promise.all(['express', 'koa'].map(startServer));
-} catch (error) {
-  await cleanUp();
-  throw error;
-}
-monitor = await openCensusRedis(redis.url);
 const stats = (server, gc = false) => getJson(`${server.url}/fleet/stats${gc ? '?gc=1' : ''}`);
-const heapBefore = await Promise.all(servers.map((server) => stats(server, true)));
-say(`redis ${redis.url}, ${servers.map((s) => `${s.framework} ${s.url}`).join(', ')}`);
 
 // ---------------------------------------------------------------- load
 
@@ -229,38 +222,40 @@ let ended;
 const progress = new Array(LOADERS).fill(undefined);
 const results = [];
 const failedLoaders = [];
-let sampler;
 const per = Math.ceil(SESSIONS / LOADERS);
-const started = now();
-for (let i = 0; i < LOADERS; i++) {
-  const first = i * per;
-  const count = Math.max(0, Math.min(per, SESSIONS - first));
-  const worker = new Worker(path.join(here, 'fleet-sessions.mjs'), {
-    workerData: {
-      first,
-      sessions: count,
-      servers: servers.map((s) => s.url),
-      offices: OFFICES,
-      thinkMs,
-      idleMs: (IDLE * 1000) / SPEEDUP,
-      share: SHARE,
-      sockets: SOCKETS,
-      spreadMs: thinkMs,
-      timeoutMs: 30_000,
-    },
-  });
-  worker.on('message', (message) => {
-    if (message.type === 'progress') {
-      progress[i] = message;
-      if (t0 !== undefined) peakInFlight = Math.max(peakInFlight, inFlightNow());
-    }
-    if (message.type === 'done') results[i] = message;
-  });
-  worker.on('error', (error) => console.error(error));
-  worker.on('exit', () => {
-    if (results[i] === undefined) failedLoaders.push(i);
-  });
-  workers.push(worker);
+let started;
+function startLoaders() {
+  started = now();
+  for (let i = 0; i < LOADERS; i++) {
+    const first = i * per;
+    const count = Math.max(0, Math.min(per, SESSIONS - first));
+    const worker = new Worker(path.join(here, 'fleet-sessions.mjs'), {
+      workerData: {
+        first,
+        sessions: count,
+        servers: servers.map((s) => s.url),
+        offices: OFFICES,
+        thinkMs,
+        idleMs: (IDLE * 1000) / SPEEDUP,
+        share: SHARE,
+        sockets: SOCKETS,
+        spreadMs: thinkMs,
+        timeoutMs: 30_000,
+      },
+    });
+    worker.on('message', (message) => {
+      if (message.type === 'progress') {
+        progress[i] = message;
+        if (t0 !== undefined) peakInFlight = Math.max(peakInFlight, inFlightNow());
+      }
+      if (message.type === 'done') results[i] = message;
+    });
+    worker.on('error', (error) => console.error(error));
+    worker.on('exit', () => {
+      if (results[i] === undefined) failedLoaders.push(i);
+    });
+    workers.push(worker);
+  }
 }
 
 const inFlightNow = () => progress.reduce((sum, p) => sum + (p?.inFlight ?? 0), 0);
@@ -277,7 +272,27 @@ function line(label) {
   );
 }
 
+let servers;
+let heapBefore;
+let heapAfter;
+let census;
+let censusKeys = 0;
+let censusBytes = 0;
+let redisMemory;
+let redisVersion;
 try {
+  // ------------------------------------------------------------ set-up
+  redis = await startRedis();
+  dir = await mkdtemp(path.join(tmpdir(), 'daylight-bench-fleet-'));
+  for (const version of [OLD, NEW]) await cli('publish', await buildRelease(version), '--version', version);
+  await cli('promote', OLD);
+  servers = await Promise.all(['express', 'koa'].map(startServer));
+  monitor = await openCensusRedis(redis.url);
+  heapBefore = await Promise.all(servers.map((server) => stats(server, true)));
+  say(`redis ${redis.url}, ${servers.map((s) => `${s.framework} ${s.url}`).join(', ')}`);
+
+  // ------------------------------------------------------------ load
+  startLoaders();
   sampler = setInterval(() => void sampleCpu().catch(() => undefined), 1000);
   while (now() - started < WARMUP * 1000) {
     await sleep(5000);
@@ -312,33 +327,28 @@ try {
     if (failedLoaders.length > 0) throw new Error(`load generator ${failedLoaders[0]} stopped without its results`);
     await sleep(50);
   }
-} catch (error) {
-  clearInterval(sampler);
+
+  // ------------------------------------------------------------ read the servers and Redis
+  heapAfter = await Promise.all(servers.map((server) => stats(server, true)));
+  const admin = { 'x-fleet-admin': ADMIN };
+  // Each read flushes that server's pending sessions first: after both, Redis has everything.
+  await getJson(`${servers[0].url}/_daylight/admin/census.json`, admin);
+  census = await getJson(`${servers[1].url}/_daylight/admin/census.json`, admin);
+  let cursor = '0';
+  do {
+    const [next, keys] = await monitor.scan(cursor, 'MATCH', 'daylight:census:*', 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) {
+      censusKeys++;
+      censusBytes += Number(await monitor.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) || 0;
+    }
+  } while (cursor !== '0');
+  redisMemory = Number(/used_memory:(\d+)/.exec(await monitor.info('memory'))?.[1] ?? 0);
+  redisVersion = /v=(\S+)/.exec(spawnSync(findRedisServer(), ['--version'], { encoding: 'utf8' }).stdout)?.[1];
+} finally {
+  // On every path, errors included: nothing this run started is left running.
   await cleanUp();
-  throw error;
 }
-
-// ---------------------------------------------------------------- read the servers and Redis
-
-const heapAfter = await Promise.all(servers.map((server) => stats(server, true)));
-const admin = { 'x-fleet-admin': ADMIN };
-// Each read flushes that server's pending sessions first: after both, Redis has everything.
-await getJson(`${servers[0].url}/_daylight/admin/census.json`, admin);
-const census = await getJson(`${servers[1].url}/_daylight/admin/census.json`, admin);
-let censusKeys = 0;
-let censusBytes = 0;
-let cursor = '0';
-do {
-  const [next, keys] = await monitor.scan(cursor, 'MATCH', 'daylight:census:*', 'COUNT', 1000);
-  cursor = next;
-  for (const key of keys) {
-    censusKeys++;
-    censusBytes += Number(await monitor.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) || 0;
-  }
-} while (cursor !== '0');
-const redisMemory = Number(/used_memory:(\d+)/.exec(await monitor.info('memory'))?.[1] ?? 0);
-const redisVersion = /v=(\S+)/.exec(spawnSync(findRedisServer(), ['--version'], { encoding: 'utf8' }).stdout)?.[1];
-await cleanUp();
 
 // ---------------------------------------------------------------- figures
 
@@ -451,13 +461,21 @@ const list = (object) =>
     .join(', ') || 'none';
 
 const quantileRows = [0.5, 0.9, 0.99, 1]
-  .map((q) => `| ${q * 100} % | ${real(timeTo(q))} | ${simulated(timeTo(q))} |`)
+  .map((q) => `| ${q * 100} % | ${simulated(timeTo(q))} | ${real(timeTo(q))} |`)
   .join('\n');
+/**
+ * What a server's memory grew by over the run, the census's registers excluded. The registers are typed arrays:
+ * V8 keeps a typed array's bytes outside its heap (in `arrayBuffers`, not in `heapUsed`) unless it is tiny, so
+ * the growth is taken over heapUsed + arrayBuffers, and the registers' own growth is subtracted from that.
+ */
+const memoryOf = (m) => m.heapUsed + m.arrayBuffers;
+const nonCensusGrowth = (before, after) =>
+  memoryOf(after.memory) - memoryOf(before.memory) - (after.census.bytes - before.census.bytes);
 const serverRows = servers
   .map((server, i) => {
     const before = heapBefore[i];
     const after = heapAfter[i];
-    return `| ${server.framework} | ${kib(after.census.bytes)} | ${after.census.series} | ${mib(after.memory.heapUsed - before.memory.heapUsed - after.census.bytes)} | ${mib(after.memory.rss)} |`;
+    return `| ${server.framework} | ${kib(after.census.bytes)} | ${after.census.series} | ${mib(nonCensusGrowth(before, after))} | ${mib(after.memory.heapUsed - before.memory.heapUsed)} | ${mib(after.memory.arrayBuffers - before.memory.arrayBuffers)} | ${mib(after.memory.rss)} |`;
   })
   .join('\n');
 const stampRows = servers
@@ -476,11 +494,11 @@ const body = `## Fleet: ${fmt(SESSIONS)} sessions, two servers, one promote
 \`npm run bench:fleet\` — ${machine()}; express ${await versionOf('express')}, koa ${await versionOf('koa')}, redis-server ${redisVersion}.
 One Express and one Koa server process with Daylight on a Redis registry and census, ${fmt(SESSIONS)} simulated tabs in ${LOADERS} worker threads sending each request to a random server, ${OFFICES} offices as cohorts. A session's pause between actions is exponential, mean ${THINK} s simulated, run ${SPEEDUP}× faster (${fmt(thinkMs / 1000, 1)} s real); idle moment ${IDLE} s simulated; policy \`auto\`; release files ${BUNDLE_KB} KiB + 2 KiB. ${WARMUP} s on ${OLD}, then \`daylight promote ${NEW}\` on the Redis store (${fmt(promoteMs, 1)} ms) at t0. Details: bench/fleet.mjs.
 
-| sessions on ${NEW} | after t0, real | simulated |
+| sessions on ${NEW} | after t0, simulated | in the ${SPEEDUP}×-compressed run |
 | ---: | ---: | ---: |
 ${quantileRows}
 
-Median stages of a switch (real): ${fmt(stages.notice, 1)} s until a stamp starts the download, ${fmt(stages.download * 1000, 0)} ms to download and verify, ${fmt(stages.moment, 1)} s waiting for a safe moment, ${fmt(stages.reload * 1000, 0)} ms for the reload (after the SDK's 100 ms quiet wait). ${stampRows}.
+Median stages of a switch, in the run's time (the waits for a stamp and for a safe moment follow the sessions' pauses, ${SPEEDUP}× compressed; the download and the reload do not): ${fmt(stages.notice, 1)} s until a stamp starts the download, ${fmt(stages.download * 1000, 0)} ms to download and verify, ${fmt(stages.moment, 1)} s waiting for a safe moment, ${fmt(stages.reload * 1000, 0)} ms for the reload (after the SDK's 100 ms quiet wait). ${stampRows}.
 
 | per session | min | median | max | target |
 | --- | ---: | ---: | ---: | --- |
@@ -499,9 +517,11 @@ The sessions notice the promote ${SPEEDUP}× sooner than people would, so the sw
 
 Census memory:
 
-| server | census registers | series | heap growth over the run, census excluded (after GC) | RSS |
-| --- | ---: | ---: | ---: | ---: |
+| server | census registers | series | heapUsed + arrayBuffers growth, less the census registers | heapUsed growth | arrayBuffers growth | RSS |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |
 ${serverRows}
+
+Growth is over the run, between a GC before the load and a GC after it (\`process.memoryUsage()\` on each server). The census registers are typed arrays, whose bytes V8 keeps outside its heap (\`arrayBuffers\`, not \`heapUsed\`), so what the server's other memory grew by is heapUsed + arrayBuffers growth less the registers' growth; the two parts are beside it, unadjusted.
 
 Redis: ${fmt(censusKeys)} census keys, ${kib(censusBytes)} by \`MEMORY USAGE\` (${kib(censusBytes / censusKeys)} a key: Redis keeps every bucket as a dense HyperLogLog, however few sessions it holds; Redis in all: ${mib(redisMemory)}). The fleet census (5-minute window, summed over the ${OFFICES} offices) counts ${fmt(countedBy(OLD))} sessions on ${OLD} and ${fmt(countedBy(NEW))} on ${NEW}; truth: ${fmt(SESSIONS)} and ${fmt(reached.length)}. Boot reports for ${NEW}: ${fmt(boots)}. Server counters: ${daylightStats}.`;
 

@@ -43,3 +43,68 @@ export function median(values) {
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
+
+/**
+ * Stops a child process by its PID: SIGTERM, then SIGKILL when it has not
+ * exited after `graceMs`. Resolves once it has exited (at once when it already had).
+ * @param {import('node:child_process').ChildProcess} child
+ */
+export function stopChild(child, graceMs = 5000) {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = (signal) => {
+      try {
+        process.kill(child.pid, signal);
+        return true;
+      } catch {
+        return false; // already gone
+      }
+    };
+    const timer = setTimeout(() => kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (!kill('SIGTERM')) {
+      clearTimeout(timer);
+      resolve();
+    }
+  });
+}
+
+/**
+ * Stops a redis-server from scripts/redis-server.mjs (`stop()`: SIGTERM by its
+ * PID, then waits), and kills it by its PID when it has not exited after `graceMs`.
+ * @param {{ pid: number, stop(): Promise<void> } | undefined} redis
+ */
+export async function stopRedis(redis, graceMs = 5000) {
+  if (!redis) return;
+  let timer;
+  const late = new Promise((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+  const outcome = await Promise.race([redis.stop(), late]).finally(() => clearTimeout(timer));
+  if (outcome === 'late') {
+    try {
+      process.kill(redis.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * Runs every clean-up step in order, each even when an earlier one failed, so
+ * that nothing a benchmark started is left running. A failing step is printed
+ * and sets a non-zero exit code; it does not hide the error that brought the
+ * benchmark here (which `finally` rethrows).
+ * @param {Array<() => unknown>} steps
+ */
+export async function cleanUpAll(steps) {
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      console.error('clean-up step failed:', error);
+      process.exitCode = 1;
+    }
+  }
+}
