@@ -3,9 +3,31 @@
  * is set, the API refuses a 1.0.0 tab with a 409 problem document. The client
  * tells the app which request was refused and forces the switch after its
  * grace period — even over a dirty form — keeping the typing through the
- * snapshot, and the app works again on 1.1.0.
+ * snapshot, and the app works again on 1.1.0. A refusal whose body the app
+ * read itself is still observed, and a stale release check (an older
+ * revision) does not move the floor.
  */
-import { test, expect, watch, signIn } from './support/fixtures.js';
+import {
+  test,
+  expect,
+  watch,
+  signIn,
+  ready,
+  banner,
+  daylightState,
+  slowDown,
+  type Office,
+} from './support/fixtures.js';
+
+/** Sets the floor and waits until the server answers with it; returns that answer of the release check. */
+async function setFloor(office: Office, floor: string): Promise<string> {
+  await office.cli('floor', floor);
+  let answer: string | undefined;
+  await expect
+    .poll(async () => (answer = await office.releaseAnswer()) && (JSON.parse(answer) as { min?: string }).min)
+    .toBe(floor);
+  return answer!;
+}
 
 interface Refused {
   url: string;
@@ -81,5 +103,68 @@ test('below the floor with the release in hand, refused requests do not each ask
   expect(seen.failedApi.length - refused).toBeGreaterThanOrEqual(4); // the refusals went on…
   expect(checks() - before).toBeLessThanOrEqual(1); // …and the release checks did not (at most every 10 s)
   await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('a refusal whose problem body the app already read: observe() does not throw, and its stamp still asks for a check', async ({
+  page,
+  office,
+}) => {
+  // The sign-in page sends nothing once it is up: every release check below comes from the observed response.
+  await page.goto(`${office.url}/`);
+  await expect(page.locator('#login')).toBeVisible();
+  await office.promote('1.1.0');
+  await setFloor(office, '1.1.0');
+  const before = office.requests.length;
+  // An app with its own fetch: it reads the problem document, then hands the response to Daylight.
+  const outcome = await page.evaluate(async () => {
+    const { daylight } = window as unknown as {
+      daylight: { session: string; state: { running: string }; observe(response: Response, method: string): void };
+    };
+    const response = await fetch('/api/inbox', {
+      headers: { 'Daylight-Client': `v="${daylight.state.running}", s="${daylight.session}"` },
+    });
+    const problem = (await response.json()) as { type: string };
+    try {
+      daylight.observe(response, 'GET');
+    } catch (error) {
+      return `observe() threw ${String(error)}`;
+    }
+    return `${response.status} ${problem.type}`;
+  });
+  expect(outcome).toBe('409 https://daylight.dev/problems/client-too-old');
+  await ready(page, '1.1.0'); // its stamp (1.1.0, floor 1.1.0) asked for a check, which found 1.1.0
+  expect(office.requests.slice(before).filter((r) => r === 'GET /_daylight/release')).toHaveLength(1);
+});
+
+test('a stale release check (an older revision, with a floor lowered since) does not force the switch', async ({
+  page,
+  office,
+}) => {
+  // What a server that has not seen the latest changes answers (a replica behind the same load balancer): 1.1.0 with
+  // the floor at 1.1.0. The floor was cleared since, and the tab starts on 1.0.0 again.
+  await office.promote('1.1.0');
+  const stale = await setFloor(office, '1.1.0');
+  await office.cli('floor', '--clear');
+  await office.promote('1.0.0');
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  // 1.1.0 is promoted (without a floor); its manifest comes slowly, so the next check lands mid-download.
+  const manifest = await slowDown(page, '**/_daylight/releases/1.1.0/manifest.json', 1_500);
+  await office.promote('1.1.0');
+  await manifest.asked;
+  // That check reaches the server that has not caught up: the stale answer, an older revision.
+  await page.route('**/_daylight/release', (route) => route.fulfill({ contentType: 'application/json', body: stale }), {
+    times: 1,
+  });
+  const checked = await page.evaluate(() =>
+    (window as unknown as { daylight: { check(): Promise<boolean> } }).daylight.check(),
+  );
+  expect(checked).toBe(false);
+  await ready(page, '1.1.0');
+  // Offered (the prompt of a minor release, with "Later"), not forced by the stale floor.
+  await expect(banner(page).getByRole('button', { name: 'Later' })).toBeVisible();
+  await expect(page.locator('[data-daylight-countdown]')).toHaveCount(0);
+  expect(await daylightState(page)).toMatchObject({ status: 'ready', policy: 'prompt' });
   expect(seen.pageErrors).toEqual([]);
 });

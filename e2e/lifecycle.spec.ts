@@ -1,11 +1,11 @@
 /**
  * The client outside the everyday path, in a real Chromium against the real
- * servers: after `stop()` nothing starts again, and in a browser that blocks
+ * servers: after `stop()` nothing starts again, even when it comes while a
+ * switch or a release check is under way, and in a browser that blocks
  * storage the app works as it did before Daylight, which stays out of the way
  * (without storage there is no loop guard, so it does not switch at all); with
  * sessionStorage full, a switch that could not save its record is cancelled.
  */
-import type { Page } from '@playwright/test';
 import {
   test,
   expect,
@@ -17,12 +17,12 @@ import {
   status,
   version,
   banner,
+  releaseReady,
+  daylightState,
+  stopDaylight,
+  slowDown,
+  slowSave,
 } from './support/fixtures.js';
-
-const state = (page: Page) =>
-  page.evaluate(
-    () => (window as unknown as { daylight: { state: { status: string; reason?: string } } }).daylight.state,
-  );
 
 test('after stop() the client checks, downloads and switches nothing, and the app keeps working', async ({
   page,
@@ -30,8 +30,8 @@ test('after stop() the client checks, downloads and switches nothing, and the ap
 }) => {
   const seen = watch(page);
   await signIn(page, office.url, seen);
-  await page.evaluate(() => (window as unknown as { daylight: { stop(): void } }).daylight.stop());
-  expect(await state(page)).toMatchObject({ status: 'inert', reason: 'stopped' });
+  await stopDaylight(page);
+  expect(await daylightState(page)).toMatchObject({ status: 'inert', reason: 'stopped' });
   // Its listeners are gone and the History API is the browser's own again.
   // eslint-disable-next-line @typescript-eslint/unbound-method -- read, not called
   expect(await page.evaluate(() => String(history.pushState))).toContain('[native code]');
@@ -45,8 +45,70 @@ test('after stop() the client checks, downloads and switches nothing, and the ap
   const after = office.requests.slice(before);
   expect(after.filter((r) => r.includes('/_daylight/release') || r.includes('/releases/1.1.0/'))).toEqual([]);
   expect(after.some((r) => r.startsWith('POST /api/invoices'))).toBe(true);
-  expect(await state(page)).toMatchObject({ status: 'inert' });
+  expect(await daylightState(page)).toMatchObject({ status: 'inert' });
   expect(seen.navigations).toHaveLength(1);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('stop() while "Update now" waits for a slow save: the switch is called off', async ({ page, office }) => {
+  const seen = await releaseReady(page, office);
+  const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
+  await slowSave(page, 2_500);
+  await banner(page).getByRole('button', { name: 'Update now' }).click(); // the switch waits for the save…
+  await stopDaylight(page); // …and the app stops Daylight meanwhile
+  expect((await answered).status()).toBe(201);
+  await expect(banner(page)).toContainText('The update could not start: Nothing to switch to yet (status inert)');
+  expect(await daylightState(page)).toMatchObject({ status: 'inert', reason: 'stopped' });
+  await expect(version(page)).toHaveText('1.0.0');
+  expect(office.requests.filter((r) => r.includes('_daylight=1.1.0'))).toEqual([]);
+  expect(seen.navigations).toHaveLength(1);
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('stop() while a release check is on its way: its answer starts nothing', async ({ page, office }) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  // The check that the next stamp asks for takes 1.5 s to reach the server, which then answers 1.1.0.
+  const check = await slowDown(page, '**/_daylight/release', 1_500);
+  const answered = page.waitForResponse('**/_daylight/release');
+  await office.promote('1.1.0');
+  await check.asked;
+  await stopDaylight(page);
+  expect(((await (await answered).json()) as { version: string }).version).toBe('1.1.0');
+  await page.waitForTimeout(1_000);
+  expect(office.requests.filter((r) => r.includes('/_daylight/releases/1.1.0/'))).toEqual([]); // no download
+  expect(await daylightState(page)).toMatchObject({ status: 'inert', reason: 'stopped' });
+  await expect(status(page)).toHaveText('updates off: stopped');
+  await expect(banner(page)).toHaveCount(0);
+  await expect(version(page)).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(1);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('stop() while a switch waits for a slow shell: the page stays after timeout, and inert', async ({
+  page,
+  office,
+}) => {
+  const seen = await releaseReady(page, office, '&timeout=2000');
+  // The new page's HTML takes 4 s, longer than the switch's 2 s timeout; the app stops Daylight 0.5 s into the wait
+  // (from the page: Playwright's own calls wait for a pending navigation).
+  const shell = await slowDown(page, (url) => url.searchParams.has('_daylight'), 4_000);
+  await page.evaluate(() => {
+    const { daylight } = window as unknown as { daylight: EventTarget & { stop(): void } };
+    daylight.addEventListener('applying', () => setTimeout(() => daylight.stop(), 500), { once: true });
+  });
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await shell.asked;
+  const leaving = office.requests.length;
+  await expect(banner(page)).toContainText('The update could not start: The page did not leave for 1.1.0 within 2000');
+  // Past the shell's arrival, with every inbox refresh stamped 1.1.0: stopped it stays, so nothing asks the server.
+  await page.waitForTimeout(3_000);
+  expect(await daylightState(page)).toMatchObject({ status: 'inert', reason: 'stopped' });
+  await expect(status(page)).toHaveText('updates off: stopped');
+  expect(office.requests.slice(leaving).filter((r) => r.startsWith('GET /_daylight/release'))).toEqual([]);
+  await expect(version(page)).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(2);
   expect(seen.pageErrors).toEqual([]);
 });
 
@@ -70,7 +132,7 @@ test('stop() leaves a History API wrapper that a router or analytics added after
     return { kept: history.pushState === theirs };
   });
   expect(after).toEqual({ kept: true });
-  expect(await state(page)).toMatchObject({ status: 'inert', reason: 'stopped' });
+  expect(await daylightState(page)).toMatchObject({ status: 'inert', reason: 'stopped' });
   // The app's own navigation still goes through the analytics wrapper.
   await page.getByRole('link', { name: 'Reports' }).click();
   await expect(page).toHaveURL(/\/reports$/);
@@ -95,7 +157,10 @@ test('in a browser that blocks storage the app works, and Daylight stays inert a
   });
   const seen = watch(page);
   await signIn(page, office.url, seen);
-  expect(await state(page)).toMatchObject({ status: 'inert', reason: expect.stringMatching(/storage is blocked/) });
+  expect(await daylightState(page)).toMatchObject({
+    status: 'inert',
+    reason: expect.stringMatching(/storage is blocked/),
+  });
   await office.promote('1.1.0');
   await page.locator('#f-customer').fill('still here');
   await page.getByRole('button', { name: 'Save invoice' }).click();

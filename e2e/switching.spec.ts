@@ -26,6 +26,9 @@ import {
   status,
   version,
   ready,
+  slowDown,
+  slowSave,
+  releaseReady,
 } from './support/fixtures.js';
 
 /** Releases built for this file only (once per worker): 1.2.0 throws on boot, 1.1.1 is a fixed re-release. */
@@ -81,6 +84,33 @@ test('a dirty form holds an automatic switch until it is saved, and the switch k
   expect(seen.pageErrors).toEqual([]);
 });
 
+test('a safe moment refused for one release (someone in a field) does not switch the next release at once', async ({
+  page,
+  office,
+}) => {
+  const seen = await releaseReady(page, office, '&policy=auto');
+  // The app navigates while the person is in a field: that safe moment is refused, and 1.1.0 waits for the next.
+  await page.locator('#f-customer').click();
+  await page.evaluate(() => history.pushState(null, '', location.href));
+  await expect(status(page)).toHaveText('1.1.0 is downloaded and verified');
+  // 1.1.0 is rolled back before that moment came; the person leaves the field and reads.
+  await office.promote('1.0.0');
+  await expect(status(page)).toHaveText('up to date');
+  await page.getByRole('heading', { name: 'New invoice' }).click();
+  // 1.1.1 comes: no safe moment is owed to it, so it waits for its own.
+  await office.cli('publish', path.join(extraBuilds, '1.1.1'), '--version', '1.1.1');
+  await office.promote('1.1.1');
+  await ready(page, '1.1.1');
+  await page.waitForTimeout(1_500);
+  await expect(version(page)).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(1);
+  await page.getByRole('link', { name: 'Reports' }).click(); // the next safe moment switches
+  await expect(version(page)).toHaveText('1.1.1');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  expect(seen.navigations).toHaveLength(2);
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('the idle moment waits for idleness: a person still working is not switched', async ({ page, office }) => {
   await page.clock.install();
   const seen = watch(page);
@@ -115,14 +145,7 @@ test('a POST in flight delays an automatic switch until its response arrived', a
   await ready(page, '1.1.0');
 
   const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
-  await page.evaluate(() => {
-    const { daylight } = window as unknown as { daylight: { fetch: typeof fetch } };
-    void daylight.fetch('/api/invoices?delay=2500', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: '{}',
-    });
-  });
+  await slowSave(page, 2_500);
   const clicked = Date.now();
   await page.getByRole('link', { name: 'Reports' }).click(); // a navigation: a safe moment, held by the POST
   const response = await answered;
@@ -172,17 +195,7 @@ test('"Update now" during a slow save waits for the save to be answered, then sw
   await ready(page, '1.1.0');
 
   const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
-  await page.evaluate(() => {
-    const { daylight } = window as unknown as { daylight: { fetch: typeof fetch } };
-    // As an app does: it reads the answer (an unread body would be cut by any navigation).
-    void daylight
-      .fetch('/api/invoices?delay=4000', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: '{}',
-      })
-      .then((response) => response.text());
-  });
+  await slowSave(page, 4_000);
   await expect.poll(() => office.requests.some((r) => r.startsWith('POST /api/invoices'))).toBe(true);
   await banner(page).getByRole('button', { name: 'Update now' }).click();
   // Longer than the 2 s the switch waits for reads: the save still gets its answer.
@@ -190,6 +203,29 @@ test('"Update now" during a slow save waits for the save to be answered, then sw
   await expect(version(page)).toHaveText('1.1.0');
   expect(seen.failedApi).toEqual([]);
   expect(seen.navigations).toHaveLength(2);
+});
+
+test('"Update now" during a slow save does not switch when the release is rolled back while it waits', async ({
+  page,
+  office,
+}) => {
+  const seen = await releaseReady(page, office);
+  // The release check that the rollback's stamps ask for takes 2 s to reach the server: it answers while the switch
+  // waits for the save.
+  const check = await slowDown(page, '**/_daylight/release', 2_000);
+  await office.promote('1.0.0');
+  await check.asked;
+  const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
+  await slowSave(page, 4_000);
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  expect((await answered).status()).toBe(201);
+  await expect(banner(page)).toContainText('The update could not start: Nothing to switch to yet (status idle)');
+  await expect(status(page)).toHaveText('up to date');
+  await expect(version(page)).toHaveText('1.0.0');
+  expect(office.requests.filter((r) => r.includes('_daylight=1.1.0'))).toEqual([]);
+  expect(seen.navigations).toHaveLength(1);
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
 });
 
 test('"Update now" answered "stay" at a "leave this page?" dialog: requests go out at once, and it can switch later', async ({
@@ -224,25 +260,14 @@ test('a shell that does not come within timeout: the switch gives up and stops t
   page,
   office,
 }) => {
-  const seen = watch(page);
-  await signIn(page, office.url, seen, 'ada', '&timeout=2000');
-  await office.promote('1.1.0');
-  await ready(page, '1.1.0');
+  const seen = await releaseReady(page, office, '&timeout=2000');
   // The new page's HTML takes 5 s (an overloaded server, a slow proxy): longer than the switch's 2 s timeout.
-  let asked!: () => void;
-  const shellAsked = new Promise<void>((resolve) => (asked = resolve));
-  await page.route(
-    (url) => url.searchParams.has('_daylight'),
-    async (route) => {
-      asked();
-      await new Promise((resolve) => setTimeout(resolve, 5_000));
-      await route.continue().catch(() => undefined); // (cancelled meanwhile)
-    },
-  );
+  const shell = await slowDown(page, (url) => url.searchParams.has('_daylight'), 5_000);
   await banner(page).getByRole('button', { name: 'Update now' }).click();
-  await shellAsked;
+  await shell.asked;
   await expect(banner(page)).toContainText('The update could not start: The page did not leave for 1.1.0 within 2000');
   await ready(page, '1.1.0'); // the release stays ready, and requests go out again
+  expect(await page.evaluate(() => sessionStorage.getItem('daylight:switch'))).toBeNull(); // no switch on record
   await page.waitForTimeout(5_000); // past the moment the shell arrives: the page did not leave for it
   await expect(version(page)).toHaveText('1.0.0');
   await ready(page, '1.1.0');
@@ -478,54 +503,51 @@ test('a boot that goes back lets a save sent from the new page get its answer fi
   await banner(page).getByRole('button', { name: 'Update now' }).click();
   await expect(version(page)).toHaveText('1.1.0');
   const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
-  await page.evaluate(() => {
-    const { daylight } = window as unknown as { daylight: { fetch: typeof fetch } };
-    void daylight
-      .fetch('/api/invoices?delay=3000', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: '{}',
-      })
-      .then((response) => response.text());
-  });
+  await slowSave(page, 3_000);
   expect((await answered).status()).toBe(201); // the way back waited for it
   await expect(version(page)).toHaveText('1.0.0');
   expect(seen.navigations).toHaveLength(3);
   expect(seen.failedApi).toEqual([]);
 });
 
-test('a way back answered "stay" at a "leave this page?" dialog: the tab carries on, and a reload is no stale shell', async ({
-  page,
-  office,
-}) => {
-  const seen = watch(page);
-  // 1.1.0 never calls ready(): the watchdog sends the tab back 3 s after it landed.
-  await signIn(page, office.url, seen, 'ada', '&watchdog=3000&readyDelay=60000');
-  await office.promote('1.1.0');
-  await ready(page, '1.1.0');
-  await banner(page).getByRole('button', { name: 'Update now' }).click();
-  await expect(version(page)).toHaveText('1.1.0');
-  // On the new page the person types (the click gives the page the user activation the dialog needs), and the app
-  // asks before the page is left.
-  await page.locator('#f-customer').click();
-  await page.locator('#f-customer').fill('typed on 1.1.0');
-  const { dialog } = await stayOnLeaving(page);
-  expect(await dialog).toBe('beforeunload'); // the way back
-  // Not stuck in "applying", and no way back on record.
-  await expect(status(page)).toHaveText('up to date');
-  expect(await page.evaluate(() => sessionStorage.getItem('daylight:switch'))).toBeNull();
-  await page.getByRole('button', { name: 'Save invoice' }).click();
-  await expect(page.locator('.saved')).toContainText('Saved as INV-');
-  // A reload finds no switch to finish, so it reports no stale shell.
-  await page.evaluate(() => (window as unknown as { dropGuard(): void }).dropGuard());
-  await page.reload();
-  await expect(version(page)).toHaveText('1.1.0');
-  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
-  await expect(status(page)).toHaveText('up to date');
-  expect(seen.navigations).toHaveLength(3);
-  expect(seen.failedApi).toEqual([]);
-  expect(seen.pageErrors).toEqual([]);
-});
+for (const navigationApi of [true, false]) {
+  test(`a way back answered "stay" at a "leave this page?" dialog ${navigationApi ? 'with the Navigation API (it stays at once)' : 'without the Navigation API (it gives up after timeout)'}: requests held go out, the tab carries on, and a reload is no stale shell`, async ({
+    page,
+    office,
+  }) => {
+    // Without the Navigation API (browsers that lack it) nothing tells the page that it stayed: the way back gives
+    // up after `timeout` (2 s here), stops the navigation, and lets the requests it held go.
+    if (!navigationApi) await page.addInitScript(() => delete (window as { navigation?: unknown }).navigation);
+    // 1.1.0 never calls ready(): the watchdog sends the tab back 3 s after it landed.
+    const seen = await releaseReady(page, office, '&watchdog=3000&readyDelay=60000&timeout=2000');
+    await banner(page).getByRole('button', { name: 'Update now' }).click();
+    await expect(version(page)).toHaveText('1.1.0');
+    // On the new page the person types (the click gives the page the user activation the dialog needs), and the app
+    // asks before the page is left.
+    await page.locator('#f-customer').click();
+    await page.locator('#f-customer').fill('typed on 1.1.0');
+    const { dialog } = await stayOnLeaving(page);
+    expect(await dialog).toBe('beforeunload'); // the way back
+    // Saves made now are answered: the app's own, and one that takes 2.5 s, past `timeout` (no late stop cuts it).
+    const slow = page.waitForResponse((r) => r.url().includes('/api/invoices?delay'), { timeout: 10_000 });
+    await slowSave(page, 2_500);
+    await page.getByRole('button', { name: 'Save invoice' }).click();
+    await expect(page.locator('.saved')).toContainText('Saved as INV-');
+    expect((await slow).status()).toBe(201);
+    // Not stuck in "applying", and no way back on record.
+    await expect(status(page)).toHaveText('up to date');
+    expect(await page.evaluate(() => sessionStorage.getItem('daylight:switch'))).toBeNull();
+    // A reload finds no switch to finish, so it reports no stale shell.
+    await page.evaluate(() => (window as unknown as { dropGuard(): void }).dropGuard());
+    await page.reload();
+    await expect(version(page)).toHaveText('1.1.0');
+    await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+    await expect(status(page)).toHaveText('up to date');
+    expect(seen.navigations).toHaveLength(3);
+    expect(seen.failedApi).toEqual([]);
+    expect(seen.pageErrors).toEqual([]);
+  });
+}
 
 test('a release that failed to boot in one tab is not switched to by another tab that had it ready', async ({
   context,
@@ -579,6 +601,25 @@ test('a release that fails to boot is not tried again in that tab, even with loc
   expect(seen.navigations).toHaveLength(3);
   await expect(version(page)).toHaveText('1.0.0');
   await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+});
+
+test('a release the loop guard refused is not downloaded again on every stamped response', async ({ page, office }) => {
+  const seen = watch(page);
+  // Automatic, and due after 300 ms without activity: each time 1.1.0 is ready, the switch is tried.
+  await signIn(page, office.url, seen, 'ada', '&policy=auto&idle=300');
+  // This tab switched to 1.1.0 once already, and no healthy boot re-armed the loop guard since.
+  await page.evaluate(() => sessionStorage.setItem('daylight:attempts', JSON.stringify({ '1.1.0': 1 })));
+  await office.promote('1.1.0');
+  const refused = 'update problem: 1.1.0 was tried in this tab or did not boot in this browser; not switching';
+  await expect(status(page)).toHaveText(refused);
+  await page.waitForTimeout(3_000); // six inbox refreshes, each stamped 1.1.0
+  await expect(status(page)).toHaveText(refused);
+  expect(office.requests.filter((r) => r.startsWith('GET /_daylight/releases/1.1.0/manifest.json'))).toHaveLength(1);
+  const loopGuardReports = office.reportCounts().reduce((sum, c) => sum + (c.kinds['loop-guard'] ?? 0), 0);
+  expect(loopGuardReports).toBe(1);
+  await expect(version(page)).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(1);
+  expect(seen.pageErrors).toEqual([]);
 });
 
 test('a lazy chunk deleted on the server: the tab recovers onto the new release, no error screen', async ({

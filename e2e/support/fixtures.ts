@@ -27,6 +27,8 @@ export interface Office {
   /** Runs `daylight <args> --store <store>` as a real process; rejects on a non-zero exit. */
   cli(...args: string[]): Promise<string>;
   promote(version: string): Promise<void>;
+  /** What the server's release check answers now (to a request without a session), as it sent it. */
+  releaseAnswer(): Promise<string | undefined>;
   /** Every request the server got, as `METHOD /path?query`, in order. */
   readonly requests: readonly string[];
   /** What the server counted from `POST /_daylight/reports`. */
@@ -71,20 +73,24 @@ export const test = base.extend<{ office: Office }, { framework: Framework }>({
       adminToken: ADMIN_TOKEN,
       admins: [ADMIN_USER],
     });
+    const releaseAnswer = async (): Promise<string | undefined> => {
+      const answer = await fetch(`${server.url}/_daylight/release`).catch(() => undefined);
+      return answer?.ok ? answer.text() : undefined;
+    };
     await use({
       url: server.url,
       store,
       cli: (...args) => daylight(store, ...args),
       requests,
       reportCounts: () => server.daylight.reportCounts(),
+      releaseAnswer,
       async promote(version) {
         await daylight(store, 'promote', version);
         // The server follows the registry through fs.watch (and a 1 s poll): on
         // a loaded machine give it a moment, so a page opened next sees the change.
         for (const until = Date.now() + 5_000; Date.now() < until;) {
-          const answer = await fetch(`${server.url}/_daylight/release`).catch(() => undefined);
-          const body = answer?.ok ? ((await answer.json()) as { version?: string }) : undefined;
-          if (body?.version === version) break;
+          const answer = await releaseAnswer();
+          if (answer && (JSON.parse(answer) as { version?: string }).version === version) break;
           await new Promise((resolve) => setTimeout(resolve, 50));
         }
       },
@@ -102,6 +108,52 @@ export const status = (page: Page) => page.locator('#daylight-status');
 export const banner = (page: Page) => page.locator('[data-daylight-banner]');
 /** Waits until `v` is downloaded and verified in the page. */
 export const ready = (page: Page, v: string) => expect(status(page)).toHaveText(`${v} is downloaded and verified`);
+
+/** The client's state in the page (`window.daylight.state`). */
+export const daylightState = (page: Page) =>
+  page.evaluate(
+    () =>
+      (window as unknown as { daylight: { state: { status: string; reason?: string; policy?: string } } }).daylight
+        .state,
+  );
+/** Calls `stop()` on the client in the page. */
+export const stopDaylight = (page: Page): Promise<void> =>
+  page.evaluate(() => (window as unknown as { daylight: { stop(): void } }).daylight.stop());
+
+/**
+ * Holds every request of the page that `url` matches for `ms` before it goes on to the server (a slow network, an
+ * overloaded server); `asked` resolves when the first one is held. The server answers what it has at the time.
+ */
+export async function slowDown(
+  page: Page,
+  url: string | ((url: URL) => boolean),
+  ms: number,
+): Promise<{ asked: Promise<void> }> {
+  let held!: () => void;
+  const asked = new Promise<void>((resolve) => (held = resolve));
+  await page.route(url, async (route) => {
+    held();
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await route.continue().catch(() => undefined); // (cancelled meanwhile)
+  });
+  return { asked };
+}
+
+/**
+ * Sends a save through the client (`POST /api/invoices`) that the server answers after `ms`, and reads its answer,
+ * as an app does (a body not read yet would be cut by any navigation).
+ */
+export const slowSave = (page: Page, ms: number): Promise<void> =>
+  page.evaluate((delay) => {
+    const { daylight } = window as unknown as { daylight: { fetch: typeof fetch } };
+    void daylight
+      .fetch(`/api/invoices?delay=${delay}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: '{}',
+      })
+      .then((response) => response.text());
+  }, ms);
 
 /** Records what the page did, so a test can assert nothing went wrong. */
 export interface Watch {
@@ -145,6 +197,18 @@ export async function signIn(page: Page, url: string, seen?: Watch, user = 'ada'
   await expect(page.getByTestId('user')).toHaveText(`signed in as ${user}`);
   await expect(page.locator('#invoice')).toBeVisible();
   if (seen) seen.failedApi.length = 0;
+}
+
+/**
+ * Signs in (with `query`, as for {@link signIn}), promotes `release` and waits until the page has it downloaded and
+ * verified; returns what the page did from the start.
+ */
+export async function releaseReady(page: Page, office: Office, query = '', release = '1.1.0'): Promise<Watch> {
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', query);
+  await office.promote(release);
+  await ready(page, release);
+  return seen;
 }
 
 /**
