@@ -17,12 +17,13 @@
 // Throughput on a small shared machine swings by ±20 % from one sample to the
 // next, more than the 3 % the target is about. So, where valgrind is installed,
 // the benchmark also counts the instructions each server executes per request
-// (cachegrind; the difference between serving N1 and N2 requests, so start-up
-// cancels out; node --single-threaded; median of REPEATS): steady to about 1 %, and the ratio bare/variant is the
-// share of bare's capacity the variant leaves.
+// (cachegrind; the difference between serving N1 and N2 requests sent one after
+// the other, so start-up cancels out; node --predictable; median of REPEATS):
+// steady to about 0.1 %, and the ratio baseline/variant is the share of the
+// baseline's capacity the variant leaves.
 //
 //   npm run bench:middleware    ROUNDS=5 SECONDS=4 CONNECTIONS=32 SESSIONS=1000 by default;
-//                               INSTRUCTIONS=0 skips the count, N1=1000 N2=4000 REPEATS=3;
+//                               INSTRUCTIONS=0 skips the count, N1=2000 N2=8000 REPEATS=1;
 //                               on Debian as root it installs valgrind when missing
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -40,9 +41,9 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SECONDS = Number(process.env.SECONDS ?? 4);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const SESSIONS = Number(process.env.SESSIONS ?? 1_000);
-const N1 = Number(process.env.N1 ?? 1_000);
-const N2 = Number(process.env.N2 ?? 4_000);
-const REPEATS = Number(process.env.REPEATS ?? 3);
+const N1 = Number(process.env.N1 ?? 2_000);
+const N2 = Number(process.env.N2 ?? 8_000);
+const REPEATS = Number(process.env.REPEATS ?? 1);
 const hasValgrind = () => spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0;
 // On Debian, as root, the count installs what it needs (as the tests do for Chromium and Redis).
 if (process.env.INSTRUCTIONS !== '0' && !hasValgrind()) installFromDebian('valgrind');
@@ -177,14 +178,15 @@ for (let round = 1; round <= ROUNDS; round++) {
 
 /** Instructions the server executes to start and answer `requests` requests (cachegrind's I refs). */
 async function instructions(framework, variant, requests) {
-  // --single-threaded: V8 collects garbage and compiles on the main thread, so how much of that work a run
-  // does depends on what it allocates and runs, not on how its threads were scheduled.
+  // --predictable: V8 collects garbage and compiles on the main thread, at points that depend only on what the
+  // run allocates and executes, and one connection sends the requests one after the other: the same run counts
+  // the same to about 0.1 % (with --single-threaded and 8 connections, runs differed by up to 5 %).
   const { output } = await withServer(
     framework,
     variant,
-    (port) => load(port, variant, { amount: requests, connections: 8 }),
+    (port) => load(port, variant, { amount: requests, connections: 1 }),
     [...SERVER_CORE, 'valgrind', '--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'],
-    ['--single-threaded'],
+    ['--predictable'],
   );
   const refs = /I\s+refs:\s+([\d,]+)/.exec(output)?.[1];
   if (refs === undefined) throw new Error(`valgrind printed no instruction count for ${framework}/${variant}`);
@@ -284,5 +286,5 @@ ${table}
 
 ${verdicts.map((v) => `- ${v}`).join('\n')}
 
-${PINNED ? 'The load generator (every thread of it) ran on the first core and each server on the second (taskset).' : 'The load generator and the server shared the cores (not pinned).'} Absolute figures are low and noisy on this machine: one sample can be 20 % off the next, more than the target is about. ${VALGRIND ? `Instructions per request: each server run under valgrind (cachegrind) for ${N1.toLocaleString('en')} and for ${N2.toLocaleString('en')} requests (8 connections), the difference divided by ${(N2 - N1).toLocaleString('en')}, so start-up cancels out; node runs with \`--single-threaded\` there (garbage collection and compilation on the main thread, so thread scheduling does not change the count); the median of ${REPEATS} such differences (single ones spread by about 1 %; without \`--single-threaded\`, Daylight on Koa counted about 424,000 in one run and 450,000 in the next). Capacity vs baseline is the baseline's count over the variant's: the throughput the variant leaves when the server is CPU-bound. The verdict is read from it.` : 'valgrind is not installed here, so instructions per request were not counted (apt-get install valgrind).'}`,
+${PINNED ? 'The load generator (every thread of it) ran on the first core and each server on the second (taskset).' : 'The load generator and the server shared the cores (not pinned).'} Absolute figures are low and noisy on this machine: one sample can be 20 % off the next, more than the target is about. ${VALGRIND ? `Instructions per request: each server run under valgrind (cachegrind) for ${N1.toLocaleString('en')} and for ${N2.toLocaleString('en')} requests sent one after the other on one connection, the difference divided by ${(N2 - N1).toLocaleString('en')}, so start-up cancels out; node runs with \`--predictable\` there (garbage collection and compilation on the main thread, at points that depend only on what the run does), which makes a count repeat to about 0.1 %; ${REPEATS === 1 ? 'one such difference' : `the median of ${REPEATS} such differences`} per variant. V8 still optimises code in that window, so each count includes some compilation — more for a variant that runs more code; a count over later requests would be lower for every variant. (Until 2026-11-27 this count ran with \`--single-threaded\` and 8 connections over requests 1,000–4,000, without the SDK's \`Daylight-Client\` header: its single counts spread by up to 5 %, and it measured Daylight's cheapest path; its 98.0 % and 98.9 % are not comparable with these figures.) Capacity vs baseline is the baseline's count over the variant's: the throughput the variant leaves when the server is CPU-bound. The verdict is read from it.` : 'valgrind is not installed here, so instructions per request were not counted (apt-get install valgrind).'}`,
 );
