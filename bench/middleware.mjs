@@ -257,17 +257,17 @@ const NAMES = {
   'daylight-rollout': 'a rollout in progress',
   'daylight-cors': 'cross-origin',
 };
-/** "one release for everyone 98.0 % (met), …" and whether every Daylight variant is cheaper than helmet. */
-const judge = (of) => {
-  const parts = DAYLIGHT.map((variant) => `${NAMES[variant]} ${percent(of(variant))} (${verdict(of(variant))})`);
-  const cheaper = Math.min(...DAYLIGHT.map(of)) > of('helmet') ? 'cheaper' : 'not cheaper';
-  return `${parts.join(', ')}; ${cheaper} than helmet (${percent(of('helmet'))})`;
-};
+/** "one release for everyone 98.0 % (met; cheaper than helmet), …; helmet 89.3 %": each Daylight variant judged alone. */
+const judge = (of) =>
+  `${DAYLIGHT.map((variant) => {
+    const cheaper = of(variant) > of('helmet') ? 'cheaper' : 'not cheaper';
+    return `${NAMES[variant]} ${percent(of(variant))} (${verdict(of(variant))}; ${cheaper} than helmet)`;
+  }).join(', ')}; helmet ${percent(of('helmet'))}`;
 const verdicts = FRAMEWORKS.map((framework) => {
   const byThroughput = judge((variant) => median(ratiosOf(framework, variant)));
-  if (!VALGRIND) return `${framework}: by throughput, Daylight keeps ${byThroughput}.`;
+  if (!VALGRIND) return `${framework}: by throughput, Daylight keeps ${byThroughput} (target ≥ 97 %).`;
   const byCount = judge((variant) => capacityOf(framework, variant));
-  return `${framework}: by instructions per request, Daylight leaves ${byCount} of its baseline's capacity (target ≥ 97 %). By throughput (noisy): ${byThroughput}.`;
+  return `${framework}: by instructions per request, the share of its baseline's capacity Daylight leaves (target ≥ 97 %): ${byCount}. By throughput (noisy): ${byThroughput}.`;
 });
 const table = [
   `| framework | variant | baseline | req/s (median) | min–max | vs baseline (median of rounds) | min–max | p99 ms (median) |${VALGRIND ? ' instructions / request | capacity vs baseline |' : ''}`,
