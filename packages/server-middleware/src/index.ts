@@ -22,6 +22,7 @@ export type { ClientStamp, ReleaseStamp } from '@daylight/protocol';
 export {
   DEFAULT_REGISTRY_FILE,
   REGISTRY_SCHEMA,
+  cohortNamed,
   emptyRegistry,
   readManifestFile,
   readRegistryFile,

@@ -9,6 +9,7 @@ import { compareVersions, isVersion } from '@daylight/protocol';
 import {
   COHORT_NAME,
   KEY_NAME,
+  cohortNamed,
   isPercent,
   type Cohort,
   type Halt,
@@ -115,14 +116,8 @@ function checkCohortName(cohort: string | undefined): void {
   }
 }
 
-/** The registry's cohort of that name, looked up among its own members: `constructor` is a valid cohort name. */
-function ownCohort(registry: Registry, cohort: string): Cohort | undefined {
-  const cohorts = registry.cohorts;
-  return cohorts !== undefined && Object.hasOwn(cohorts, cohort) ? cohorts[cohort] : undefined;
-}
-
 function knownCohort(registry: Registry, cohort: string): Cohort {
-  const found = ownCohort(registry, cohort);
+  const found = cohortNamed(registry, cohort);
   if (found === undefined) {
     const names = Object.keys(registry.cohorts ?? {}).sort();
     throw new RegistryChangeError(
@@ -148,7 +143,7 @@ function viewOf(registry: Registry, cohort: string | undefined): TargetView {
     const { previous, rollout, halted, salt } = registry;
     return withDefined({ release: registry.current, previous, rollout, halted, salt });
   }
-  return ownCohort(registry, cohort) ?? { release: null };
+  return cohortNamed(registry, cohort) ?? { release: null };
 }
 
 /** Drops members whose value is undefined (exactOptionalPropertyTypes, and no empty members in the file). */

@@ -274,13 +274,19 @@ export async function writeRegistryFile(file: string, registry: Registry): Promi
   }
 }
 
+/**
+ * The registry's cohort of that name, looked up among its own members only:
+ * `constructor` or `toString` is a valid cohort name, and names no cohort
+ * unless the registry has one.
+ */
+export function cohortNamed(registry: Registry, name: string): Cohort | undefined {
+  const cohorts = registry.cohorts;
+  return cohorts !== undefined && Object.hasOwn(cohorts, name) ? cohorts[name] : undefined;
+}
+
 /** The halt recorded for a target: everyone (`cohort` undefined) or one cohort. */
 export function haltOf(registry: Registry, cohort?: string): Halt | undefined {
-  if (cohort === undefined) return registry.halted;
-  // Own members only: `constructor` or `toString` is a valid cohort name, and no cohort unless the registry has it.
-  return registry.cohorts !== undefined && Object.hasOwn(registry.cohorts, cohort)
-    ? registry.cohorts[cohort]?.halted
-    : undefined;
+  return cohort === undefined ? registry.halted : cohortNamed(registry, cohort)?.halted;
 }
 
 /** True when `version` is halted for everyone or in any cohort. */

@@ -21,7 +21,7 @@ import { internalsOf, resolveOptions, type DaylightInternals, type ResolvedOptio
 import { updateRegistryFile } from './file-registry.js';
 import { RedisRegistry } from './redis-registry.js';
 import { haltChange } from './registry-changes.js';
-import { haltOf, readRegistryFile, type Registry, type RegistryRead } from './registry.js';
+import { cohortNamed, haltOf, readRegistryFile, type Registry, type RegistryRead } from './registry.js';
 import { resolveRelease, type RequestFacts } from './resolve.js';
 import { fileSignature, MISSING, watchRegistry, type RegistryWatcher } from './registry-watcher.js';
 import {
@@ -162,9 +162,8 @@ class Daylight implements DaylightServer {
       cohortOf: (req, version) => {
         try {
           const cohort = req === undefined ? undefined : labelOf(options.cohort?.(req));
-          const cohorts = this.#generation?.registry.cohorts;
-          if (typeof cohort !== 'string' || cohorts === undefined || !Object.hasOwn(cohorts, cohort)) return undefined;
-          const entry = cohorts[cohort];
+          const registry = this.#generation?.registry;
+          const entry = cohort === undefined || registry === undefined ? undefined : cohortNamed(registry, cohort);
           return entry !== undefined && (entry.release === version || entry.rollout?.release === version)
             ? cohort
             : undefined;

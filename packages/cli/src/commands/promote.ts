@@ -1,4 +1,4 @@
-import { promoteChange } from '@daylight/server-middleware';
+import { cohortNamed, promoteChange } from '@daylight/server-middleware';
 import { DaylightCliError } from '../errors.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
 import { checkVersion, oldestFirst } from '../versions.js';
@@ -73,14 +73,7 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
       ...optional('key', options.key),
     }),
   );
-  const cohorts = registry.cohorts;
-  // Own members only: `constructor` is a valid cohort name, and names no cohort unless the registry has one.
-  const previous =
-    cohort === undefined
-      ? registry.current
-      : cohorts !== undefined && Object.hasOwn(cohorts, cohort)
-        ? (cohorts[cohort]?.release ?? null)
-        : null;
+  const previous = cohort === undefined ? registry.current : (cohortNamed(registry, cohort)?.release ?? null);
   const base = { version, previous, cohort: cohort ?? null, percent, summary: outcome.summary, store: store.location };
   if (!outcome.changed) return { ...base, status: 'unchanged' };
   const manifest = await store.readManifest(version);
