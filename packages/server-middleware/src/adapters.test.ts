@@ -33,7 +33,7 @@ import {
   waitFor,
   type ReleaseStore,
 } from './test-support.js';
-import type { DaylightServer, DaylightServerOptions } from './types.js';
+import type { DaylightServer, DaylightServerOptions, DaylightState } from './types.js';
 
 interface AppError extends Error {
   teapot?: boolean;
@@ -720,5 +720,68 @@ describe.each([
     const response = await fetch(`${origin}/api/seen`, { headers: { 'x-office': 'pilot' } });
     expect(await response.json()).toEqual({ early: null, armed: true });
     expect(response.headers.get('daylight-release')).toBe('v="1.1.0", min="1.0.0"');
+  });
+});
+
+describe.each([
+  { name: 'Koa 3', KoaClass: Koa3 },
+  { name: 'Koa 2', KoaClass: Koa2 },
+])('$name: a release per request', ({ KoaClass }) => {
+  it('is resolved once the app signed in, with nothing armed for the head, and on an error handled before Daylight', async () => {
+    const store = await createReleaseStore({ min: '1.0.0' });
+    const daylight = createDaylight({
+      config: store.registryFile,
+      watch: false,
+      logger: createTestLogger(),
+      cohort: (req) => (req as SignedIn).office,
+    });
+    const app = new KoaClass();
+    app.silent = true;
+    app.use(async (ctx, next) => {
+      try {
+        await next();
+      } catch {
+        ctx.status = 403;
+        ctx.body = { error: 'no entry' };
+      }
+    });
+    app.use(daylightKoa(daylight));
+    // The sign-in runs after Daylight, as an app's own middleware does.
+    app.use(async (ctx, next) => {
+      signIn(ctx.req);
+      await next();
+    });
+    app.use((ctx) => {
+      if (ctx.path === '/api/forbidden') ctx.throw(403);
+      const state = (ctx.state as { daylight: DaylightState }).daylight;
+      ctx.body = { state: JSON.parse(JSON.stringify(state)) as unknown, armed: isArmed(ctx.res) };
+    });
+    const callback = app.callback();
+    const server = createServer((req, res) => void callback(req, res));
+    try {
+      await daylight.ready;
+      await writeRegistryFile(store.registryFile, { ...store.registry, cohorts: { pilot: { release: '1.1.0' } } });
+      await daylight.reload();
+      const origin = await listen(server);
+      const pilot = { 'x-session': 'ann@pilot', 'daylight-client': 'v="1.0.0", s="tab-aaaaaaaa"' };
+      const ok = await fetch(`${origin}/api/ok`, { headers: pilot });
+      expect(await ok.json()).toEqual({
+        state: { client: { version: '1.0.0', session: 'tab-aaaaaaaa' }, release: { version: '1.1.0', min: '1.0.0' } },
+        armed: false,
+      });
+      expect(ok.headers.get('daylight-release')).toBe('v="1.1.0", min="1.0.0"');
+      const forbidden = await fetch(`${origin}/api/forbidden`, { headers: pilot });
+      expect(forbidden.status).toBe(403);
+      expect(forbidden.headers.get('daylight-release')).toBe('v="1.1.0", min="1.0.0"');
+      const other = await fetch(`${origin}/api/ok`, { headers: { 'x-session': 'bob@berlin' } });
+      expect(other.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
+      // The census counted the pilot's tab in its cohort, once the app had signed it in.
+      const census = (await daylight.census())!;
+      expect(census.series.map((s) => [s.release, s.cohort, s.sessions['5m']])).toEqual([['1.0.0', 'pilot', 1]]);
+    } finally {
+      await stop(server);
+      await daylight.close();
+      await store.cleanup();
+    }
   });
 });

@@ -9,6 +9,7 @@
  * app.use(daylightExpressShell(daylight));  // last
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { RequestState } from './per-request.js';
 import { isUnderBase, pathOf } from './request-path.js';
 import type { DaylightRequest, DaylightServer, DaylightState } from './types.js';
 import { writeResponse } from './write-response.js';
@@ -33,15 +34,16 @@ function viewOf(req: Request): DaylightRequest {
  * one `setHeader` (Express's and finalhandler's error paths keep headers). A
  * cross-origin request, and any request when the release depends on it
  * (`cohort`, `keys`), is stamped when the head is written, after the app's
- * CORS middleware and sign-in ran (`stampOnWrite`, or `attach` through `begin`).
+ * CORS middleware and sign-in ran (`stampOnWrite`, given the state `begin` returned).
  */
 export function daylightExpress(server: DaylightServer): RequestHandler {
   const base = server.basePath;
   return function daylight(req: Request, res: Response, next: NextFunction): void {
-    // begin() is attach() when the release depends on the request; stamp() and stampOnWrite() then do nothing.
-    res.locals.daylight = server.begin(req, res);
-    if (req.headers.origin === undefined) server.stamp(req, res);
-    else server.stampOnWrite(req, res);
+    const state = server.begin(req, res);
+    res.locals.daylight = state;
+    // A release per request waits for the app (its sign-in): it resolves when the head is written.
+    if (req.headers.origin === undefined && RequestState.pendingOf(state) === undefined) server.stamp(req, res);
+    else server.stampOnWrite(req, res, state);
     if (!isUnderBase(req.originalUrl, base)) {
       next();
       return;

@@ -10,7 +10,7 @@
  */
 import type { Context, Middleware, Next } from 'koa';
 import { isUnderBase, pathOf } from './request-path.js';
-import type { DaylightRequest, DaylightResponse, DaylightServer } from './types.js';
+import type { DaylightRequest, DaylightResponse, DaylightServer, DaylightState } from './types.js';
 
 export type { DaylightState } from './types.js';
 export { daylightKoaFloor } from './floor/koa-floor.js';
@@ -34,7 +34,8 @@ function respond(ctx: Context, response: DaylightResponse): void {
  * answers everything below the base path.
  *
  * Koa writes the response only after every middleware has returned, so the
- * stamp is set once the app ran: it merges with the `Access-Control-Expose-Headers`
+ * stamp is set once the app ran — a release per request (`cohort`, `keys`) is
+ * resolved then, after the app's sign-in: it merges with the `Access-Control-Expose-Headers`
  * the app set, costs nothing at write time, and
  * Koa's own header checks on the way (`ctx.body = …`) do not meet it.
  *
@@ -50,12 +51,14 @@ export function daylightKoa(server: DaylightServer): Middleware {
   const base = server.basePath;
   // One function for every request: the app's handler is on the context's prototype.
   function daylightOnerror(this: Context, error: Error): void {
-    server.stampOnWrite(this.req, this.res);
+    // Whatever the app left in `state.daylight`: only a state begin() returned is used.
+    server.stampOnWrite(this.req, this.res, (this.state as { daylight?: DaylightState } | undefined)?.daylight);
     (Object.getPrototypeOf(this) as Context).onerror.call(this, error);
   }
   return async function daylight(ctx: Context, next: Next): Promise<void> {
     const { req, res } = ctx;
-    (ctx.state as Record<string, unknown>).daylight = server.begin(req, res);
+    const state = server.begin(req, res);
+    (ctx.state as Record<string, unknown>).daylight = state;
     ctx.onerror = daylightOnerror;
     const response = isUnderBase(ctx.originalUrl, base) ? await server.handle(viewOf(ctx)) : undefined;
     if (response !== undefined) respond(ctx, response);
@@ -64,11 +67,11 @@ export function daylightKoa(server: DaylightServer): Middleware {
         await next();
       } catch (error) {
         // An error handler mounted before Daylight may answer instead of Koa's.
-        server.stampOnWrite(req, res);
+        server.stampOnWrite(req, res, state);
         throw error;
       }
     }
-    server.stamp(req, res);
+    server.stamp(req, res, state);
   };
 }
 

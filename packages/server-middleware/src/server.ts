@@ -22,7 +22,8 @@ import { updateRegistryFile } from './file-registry.js';
 import { RedisRegistry } from './redis-registry.js';
 import { haltChange } from './registry-changes.js';
 import { cohortNamed, haltOf, readRegistryFile, type Registry, type RegistryRead } from './registry.js';
-import { resolveRelease, type RequestFacts } from './resolve.js';
+import { resolveRelease } from './resolve.js';
+import { Facts, labelOf, PerRequest, RequestState, type Labels, type PerRequestContext } from './per-request.js';
 import { fileSignature, MISSING, watchRegistry, type RegistryWatcher } from './registry-watcher.js';
 import {
   createGeneration,
@@ -35,7 +36,7 @@ import {
 } from './release-store.js';
 import { restAfterBase } from './request-path.js';
 import { answerServiceWorker } from './service-worker.js';
-import { isArmed, removeStamp, stampNow, stampOnWriteHead, type Arming } from './stamp.js';
+import { armingOf, isArmed, removeStamp, stampNow, stampOnWriteHead, type Arming } from './stamp.js';
 import type {
   DaylightRequest,
   DaylightResponse,
@@ -105,6 +106,12 @@ class Daylight implements DaylightServer {
   /** True when the app gave a `cohort` or `keys` callback: the release may differ per request. */
   readonly #perRequest: boolean;
   readonly #keyOrder: readonly string[];
+  /** The app's callbacks, as {@link Facts} reads them. */
+  readonly #labels: Labels;
+  /** What every {@link PerRequest} shares: how it resolves, and whom it tells. */
+  readonly #context: PerRequestContext;
+  /** True when the census counts sessions per cohort: a request's count then waits for its cohort, after the app ran. */
+  readonly #cohortCensus: boolean;
   readonly #redis: RedisRegistry | undefined;
   #redisPoll: NodeJS.Timeout | undefined;
   #lastResolveLog = Number.NEGATIVE_INFINITY;
@@ -179,6 +186,17 @@ class Daylight implements DaylightServer {
     };
     this.#perRequest = options.cohort !== undefined || options.keys.size > 0;
     this.#keyOrder = [...options.keys.keys()];
+    this.#labels = {
+      cohort: options.cohort,
+      keyNames: this.#keyOrder,
+      keyFns: [...options.keys.values()],
+      onFailure: (error) => this.#resolveFailed(error),
+    };
+    this.#context = {
+      resolve: (generation, req, client) => this.#resolveRequest(generation, req, client),
+      onFailure: this.#stampFailed,
+      beforeStamp: internals.beforeStamp,
+    };
     if (options.redis !== undefined) {
       this.#redis = new RedisRegistry({ url: options.redis.url, prefix: options.redis.prefix, mode: 'server' });
       if (options.watch) {
@@ -197,25 +215,11 @@ class Daylight implements DaylightServer {
         debounceMs: internals.debounceMs ?? 50,
       });
     }
-    const guardedCohort = options.cohort;
     this.#census =
       options.census === false
         ? undefined
-        : new ServerCensus({
-            census: options.census,
-            redis: options.redis,
-            logger: options.logger,
-            cohortOf:
-              guardedCohort === undefined
-                ? undefined
-                : (req) => {
-                    try {
-                      return labelOf(guardedCohort(req));
-                    } catch {
-                      return undefined;
-                    }
-                  },
-          });
+        : new ServerCensus({ census: options.census, redis: options.redis, logger: options.logger });
+    this.#cohortCensus = this.#census !== undefined && options.cohort !== undefined;
     this.#admin = createAdmin({
       base: options.basePath,
       authorize: options.authorize,
@@ -309,33 +313,32 @@ class Daylight implements DaylightServer {
   #choiceFor(generation: Generation | undefined, req: IncomingMessage | undefined): Choice | undefined {
     if (generation === undefined) return undefined;
     if (!this.#variesByRequest(generation) || req === undefined) return generation.base;
-    const keys = this.#options.keys;
-    let failed = false;
-    const call = (fn: (req: IncomingMessage) => string | number | undefined | null): string | undefined => {
-      try {
-        return labelOf(fn(req));
-      } catch (error) {
-        if (!failed) this.#resolveFailed(error);
-        failed = true;
-        return undefined;
-      }
-    };
-    const cohortOf = this.#options.cohort;
-    const memo = new Map<string, string | undefined>();
-    const facts: RequestFacts = {
-      cohort: cohortOf === undefined || generation.plan.cohorts.size === 0 ? undefined : call(cohortOf),
-      key(name) {
-        if (memo.has(name)) return memo.get(name);
-        const fn = keys.get(name);
-        const value = fn === undefined ? undefined : call(fn);
-        memo.set(name, value);
-        return value;
-      },
-    };
+    return this.#resolved(generation, new Facts(this.#labels, req, generation.plan.cohorts.size > 0));
+  }
+
+  #resolved(generation: Generation, facts: Facts): Choice | undefined {
     const version = resolveRelease(generation.plan, facts, this.#keyOrder);
     // A release assigned here whose files could not be loaded (yet): everyone's release, never a
     // stamp for a release this server cannot serve (its shell would be a 503).
     return version === null ? undefined : (generation.choices.get(version) ?? generation.base);
+  }
+
+  /**
+   * A {@link PerRequest}'s resolution, once the app's middleware ran: the
+   * request's release, and — when the census counts per cohort — the client's
+   * count in the cohort the same callback call gave.
+   */
+  #resolveRequest(
+    generation: Generation | undefined,
+    req: IncomingMessage,
+    client: ClientStamp | undefined,
+  ): Choice | undefined {
+    const varies = generation !== undefined && this.#variesByRequest(generation);
+    const count = client !== undefined && this.#cohortCensus;
+    const facts = new Facts(this.#labels, req, count || (varies && generation.plan.cohorts.size > 0));
+    if (count) this.#census!.count(client, facts.cohort);
+    if (generation === undefined) return undefined;
+    return varies ? this.#resolved(generation, facts) : generation.base;
   }
 
   #resolveFailed(error: unknown): void {
@@ -396,35 +399,45 @@ class Daylight implements DaylightServer {
   attach(req: IncomingMessage, res: ServerResponse): DaylightState {
     const existing = states.get(res);
     if (existing !== undefined) return existing;
+    // A response armed with a release of its own: a new state over the same resolution (per-request.ts says why).
+    const arming = armingOf(res);
+    return arming instanceof PerRequest ? new RequestState(arming, req) : this.#start(req, res, true);
+  }
+
+  begin(req: IncomingMessage, res: ServerResponse): DaylightState {
+    return this.#start(req, res, false);
+  }
+
+  /**
+   * The request's state, for `attach` (`arm`: the stamp goes on when the head
+   * is written) and `begin` (the stamp is left to `stamp()`; the state is
+   * remembered only when this fails, so that the response goes out unstamped).
+   * A response whose release — or census count — waits for the app's
+   * middleware gets a {@link PerRequest}: `attach` arms the head with it;
+   * `begin` returns its state, which the adapter hands back to `stamp` or
+   * `stampOnWrite`, and remembers nothing.
+   */
+  #start(req: IncomingMessage, res: ServerResponse, arm: boolean): DaylightState {
     let state = EMPTY_STATE;
     try {
       const generation = this.#generation;
       this.#internals.beforeStamp?.('attach');
-      if (generation !== undefined && this.#variesByRequest(generation)) {
-        // Resolved once, when first needed: at the latest when the head is written, after the app's middleware.
-        let resolved: Choice | undefined | null = null;
-        const choice = (): Choice | undefined =>
-          resolved === null ? (resolved = this.#choiceFor(generation, req)) : resolved;
-        stampOnWriteHead(
-          res,
-          this.#armingFor(generation, () => choice()?.header),
-        );
-        const { client } = this.#observeClient(req, res, generation, EMPTY_STATE);
-        // `release` is a getter: reading it resolves, so an app that never reads it pays nothing early.
-        state = Object.freeze({
-          ...(client === undefined ? {} : { client }),
-          get release() {
-            return choice()?.stamp;
-          },
-        }) as DaylightState;
-        states.set(res, state);
-        return state;
+      const known = req.headers[CLIENT_HEADER_LOWER] === undefined ? undefined : this.#withClient(req, generation);
+      const client = known?.client;
+      // Without a cohort callback, a client counts at once (cohort `default`); with one, once the app ran.
+      if (client !== undefined && !this.#cohortCensus) this.#census?.count(client, undefined);
+      if (
+        (generation !== undefined && this.#variesByRequest(generation)) ||
+        (client !== undefined && this.#cohortCensus)
+      ) {
+        const pending = new PerRequest(this.#context, generation, client);
+        // begin() leaves it to stamp() or stampOnWrite(), which get the state back.
+        if (arm) stampOnWriteHead(res, pending);
+        return new RequestState(pending, req);
       }
-      if (generation !== undefined) {
-        if (generation.header !== undefined) stampOnWriteHead(res, this.#armingFor(generation, generation.header));
-        state = generation.state;
-      }
-      state = this.#observeClient(req, res, generation, state);
+      state = known ?? generation?.state ?? EMPTY_STATE;
+      if (!arm) return state;
+      if (generation?.header !== undefined) stampOnWriteHead(res, this.#armingFor(generation, generation.header));
     } catch (error) {
       this.#stampFailed(error);
     }
@@ -432,40 +445,12 @@ class Daylight implements DaylightServer {
     return state;
   }
 
-  /** Adds the request's client stamp to `state` and counts it in the census; `state` as it is without one. */
-  #observeClient(
-    req: IncomingMessage,
-    res: ServerResponse,
-    generation: Generation | undefined,
-    state: DaylightState,
-  ): DaylightState {
-    if (req.headers[CLIENT_HEADER_LOWER] === undefined) return state;
-    const next = this.#withClient(req, generation, state);
-    if (next.client !== undefined) this.#census?.observe(req, res, next.client);
-    return next;
-  }
-
-  begin(req: IncomingMessage, res: ServerResponse): DaylightState {
-    const generation = this.#generation;
-    // A release per request is resolved when the head is written, after the app ran.
-    if (generation !== undefined && this.#variesByRequest(generation)) return this.attach(req, res);
-    let state = EMPTY_STATE;
-    try {
-      this.#internals.beforeStamp?.('attach');
-      state = this.#observeClient(req, res, generation, generation?.state ?? state);
-    } catch (error) {
-      this.#stampFailed(error);
-      // Counted once: the response goes out unstamped, as the log says.
-      states.set(res, state);
-    }
-    return state;
-  }
-
-  stamp(req: IncomingMessage, res: ServerResponse): void {
+  stamp(req: IncomingMessage, res: ServerResponse, state?: DaylightState): void {
     try {
       // A response attach() saw is armed for its head; one begin() failed on goes out unstamped.
-      if (res.headersSent || states.has(res)) return;
-      const header = this.#choiceFor(this.#generation, req)?.header;
+      if (res.headersSent || states.has(res) || isArmed(res)) return;
+      const pending = RequestState.pendingOf(state);
+      const header = (pending === undefined ? this.#choiceFor(this.#generation, req) : pending.choice(req))?.header;
       if (header === undefined) return;
       this.#internals.beforeStamp?.('write');
       stampNow(res, header);
@@ -475,29 +460,32 @@ class Daylight implements DaylightServer {
     }
   }
 
-  /**
-   * How to stamp a response when its head is written: with a function, for
-   * a release resolved per request; with the generation's stamp, one object
-   * for all its responses, so arming one allocates nothing.
-   */
-  #armingFor(generation: Generation, header: string | (() => string | undefined)): Arming {
+  /** How to stamp a response with the generation's stamp when its head is written: one object for all its responses. */
+  #armingFor(generation: Generation, header: string): Arming {
     const cached = this.#arming;
-    if (typeof header === 'string' && cached?.generation === generation) return cached.arming;
-    const arming = { header, onFailure: this.#stampFailed, beforeStamp: this.#internals.beforeStamp };
-    if (typeof header === 'string') this.#arming = { generation, arming };
+    if (cached?.generation === generation) return cached.arming;
+    const arming = { stampFor: () => header, onFailure: this.#stampFailed, beforeStamp: this.#internals.beforeStamp };
+    this.#arming = { generation, arming };
     return arming;
   }
 
-  stampOnWrite(req: IncomingMessage, res: ServerResponse): void {
+  stampOnWrite(req: IncomingMessage, res: ServerResponse, state?: DaylightState): void {
     try {
       // A response attach() or an earlier call saw is armed already; one begin() failed on goes out unstamped.
       if (res.headersSent || states.has(res) || isArmed(res)) return;
+      const pending = RequestState.pendingOf(state);
+      if (pending !== undefined) {
+        stampOnWriteHead(res, pending);
+        return;
+      }
       const generation = this.#generation;
       if (generation === undefined) return;
-      const header = this.#variesByRequest(generation)
-        ? () => this.#choiceFor(generation, req)?.header
-        : generation.header;
-      if (header !== undefined) stampOnWriteHead(res, this.#armingFor(generation, header));
+      const arming = this.#variesByRequest(generation)
+        ? new PerRequest(this.#context, generation, undefined)
+        : generation.header === undefined
+          ? undefined
+          : this.#armingFor(generation, generation.header);
+      if (arming !== undefined) stampOnWriteHead(res, arming);
     } catch (error) {
       this.#stampFailed(error);
     }
@@ -536,15 +524,15 @@ class Daylight implements DaylightServer {
     }
   }
 
-  /** The request's state with the client's stamp; `base` (and counted) when the header is malformed or sent twice. */
-  #withClient(req: IncomingMessage, generation: Generation | undefined, base: DaylightState): DaylightState {
+  /** The request's state with the client's stamp; `undefined` (and counted) when the header is malformed or sent twice. */
+  #withClient(req: IncomingMessage, generation: Generation | undefined): DaylightState | undefined {
     const value = req.headers[CLIENT_HEADER_LOWER];
     // node:http joins repeated custom headers with ", ", which would still
     // parse as one dictionary (the last key wins): count the raw lines.
     // A value longer than any valid one is never cached: anyone could fill the cache with them.
     if (typeof value !== 'string' || value.length > MAX_HEADER_LENGTH || repeated(req.rawHeaders)) {
       this.#counters.malformedClientHeaders++;
-      return base;
+      return undefined;
     }
     let state = this.#clientStates.get(value);
     if (state === undefined) {
@@ -561,7 +549,7 @@ class Daylight implements DaylightServer {
     }
     if (state === null) {
       this.#counters.malformedClientHeaders++;
-      return base;
+      return undefined;
     }
     return state;
   }
@@ -737,16 +725,6 @@ class Daylight implements DaylightServer {
 }
 
 /** True when the raw header lines carry `Daylight-Client` more than once. */
-/**
- * What a `cohort` or `keys` callback returned, as the label rules match: a
- * string as it is, a finite number (a numeric user id) as its decimal string,
- * anything else (and `''`) as none.
- */
-function labelOf(value: unknown): string | undefined {
-  if (typeof value === 'string') return value === '' ? undefined : value;
-  return typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
-}
-
 function repeated(rawHeaders: readonly string[]): boolean {
   let seen = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {

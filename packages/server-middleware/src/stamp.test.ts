@@ -280,7 +280,7 @@ describe('stamping an HTTP/2 compatibility response', () => {
     const failures: unknown[] = [];
     const server = createHttp2Server((_req, res) => {
       stampOnWriteHead(res as unknown as ServerResponse, {
-        header: 'v="1.0.0"',
+        stampFor: () => 'v="1.0.0"',
         onFailure: (error) => failures.push(error),
         beforeStamp: undefined,
       });

@@ -102,14 +102,14 @@ function applyFields(res: ServerResponse, fields: object): void {
 export type BeforeStamp = (phase: 'attach' | 'write') => void;
 
 /**
- * How to stamp an armed response when its head is written: the stamp, or a
- * function that resolves it then (its `undefined` leaves the response
- * unstamped), and whom to tell when stamping fails. One object serves every
- * response of a release that is the same for everyone: arming such a
- * response allocates nothing.
+ * How to stamp an armed response when its head is written: `stampFor` gives
+ * the stamp then (a release per request resolves there, per-request.ts; its
+ * `undefined` leaves the response unstamped), and whom to tell when stamping
+ * fails. One object serves every response of a release that is the same for
+ * everyone: arming such a response allocates nothing.
  */
 export interface Arming {
-  readonly header: string | (() => string | undefined);
+  stampFor(res: ServerResponse): string | undefined;
   readonly onFailure: (error: unknown) => void;
   readonly beforeStamp: BeforeStamp | undefined;
 }
@@ -129,9 +129,9 @@ let patched = false;
  * forward to the real `writeHead`. If anything fails, the response goes out
  * unstamped and `onFailure` is told; the response itself is never affected.
  */
-function stampHead(res: ServerResponse, args: unknown[], { header, onFailure, beforeStamp }: Arming): unknown[] {
+function stampHead(res: ServerResponse, args: unknown[], arming: Arming): unknown[] {
   try {
-    beforeStamp?.('write');
+    arming.beforeStamp?.('write');
     let forward = args;
     const at = typeof args[1] === 'string' ? 2 : 1;
     const fields = args[at];
@@ -139,8 +139,8 @@ function stampHead(res: ServerResponse, args: unknown[], { header, onFailure, be
       applyFields(res, fields);
       forward = args.slice(0, at);
     }
-    // A function resolves the request's release now, after the app's middleware ran.
-    const value = typeof header === 'string' ? header : header();
+    // A release per request resolves now, after the app's middleware ran.
+    const value = arming.stampFor(res);
     if (value !== undefined) {
       res.setHeader(RELEASE_HEADER, value);
       mergeExposeHeader(res);
@@ -148,7 +148,7 @@ function stampHead(res: ServerResponse, args: unknown[], { header, onFailure, be
     return forward;
   } catch (error) {
     removeStamp(res);
-    onFailure(error);
+    arming.onFailure(error);
     return args;
   }
 }
@@ -176,6 +176,11 @@ function patchWriteHead(): void {
 /** True when `res` was armed to be stamped as its head is written. */
 export function isArmed(res: ServerResponse): boolean {
   return armed.has(res);
+}
+
+/** How `res` was armed, if it was. */
+export function armingOf(res: ServerResponse): Arming | undefined {
+  return armed.get(res);
 }
 
 /**

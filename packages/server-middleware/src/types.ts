@@ -113,8 +113,12 @@ export interface DaylightRequest {
 export interface DaylightState {
   /** The client's `Daylight-Client` header, when it sent a well-formed one. */
   readonly client?: ClientStamp;
-  /** The stamp this response carries, when a release is promoted. */
-  readonly release?: ReleaseStamp;
+  /**
+   * The stamp this response carries, when a release is promoted. With a
+   * release per request (`cohort`, `keys`) it is a getter that resolves when
+   * first read: read it once the app's sign-in ran.
+   */
+  readonly release?: ReleaseStamp | undefined;
 }
 
 /** Counters, since the server was created. */
@@ -210,7 +214,8 @@ export interface DaylightServer {
    * For adapters: starts Daylight's part of a request. Reads the client's
    * header and arranges for `res` to carry the stamp however the response is
    * written (the app's handlers, its error handlers, the framework's defaults).
-   * Calling it again for the same response returns the same state. Never throws.
+   * Calling it again for the same response arms nothing more and returns the
+   * same state (with a release per request, a state over the same resolution). Never throws.
    */
   attach(req: IncomingMessage, res: ServerResponse): DaylightState;
   /**
@@ -220,8 +225,10 @@ export interface DaylightServer {
    * to `stamp(req, res)`, which the adapter calls once the app ran — cheaper
    * than `attach`, which arms the stamp for when the head is written. When an error handler that
    * may remove every header takes over (Koa's `ctx.onerror`), the adapter calls
-   * `stampOnWrite(req, res)`. When the release depends on the request
-   * (`cohort`, `keys`), this is `attach`. Never throws.
+   * `stampOnWrite(req, res, state)`. When the release depends on the request
+   * (`cohort`, `keys`), the state's `release` resolves when first read, and
+   * nothing is armed: pass the state to `stamp` (after the app ran) or to
+   * `stampOnWrite` (when the app has not run yet). Never throws.
    */
   begin(req: IncomingMessage, res: ServerResponse): DaylightState;
   /**
@@ -230,19 +237,21 @@ export interface DaylightServer {
    * `Origin` header, which have no expose list to merge with): sets `Daylight-Release` on `res`
    * now, resolved for the request, and — for a request with an `Origin` header —
    * adds it to `Access-Control-Expose-Headers` (keeping what the app put there).
-   * Does nothing once the head is sent.
-   * Never throws.
+   * Does nothing once the head is sent. `state` is what `begin` returned:
+   * with a release per request, it is resolved now (so call this only once
+   * the app's sign-in ran). Never throws.
    */
-  stamp(req: IncomingMessage, res: ServerResponse): void;
+  stamp(req: IncomingMessage, res: ServerResponse, state?: DaylightState): void;
   /**
    * For adapters, when an error handler that may remove every header (Koa's
    * `ctx.onerror`) is about to write the response: arranges for `res` to carry
    * the stamp when its head is written, like `attach` does. Also for an error
    * thrown past the adapter, which a handler mounted before it may answer.
    * Does nothing once the head is sent, or when `attach` or an earlier call
-   * already saw `res`. Never throws.
+   * already saw `res`. `state` is what `begin` returned: with a release per
+   * request, it resolves then, as the app's `state.release` does. Never throws.
    */
-  stampOnWrite(req: IncomingMessage, res: ServerResponse): void;
+  stampOnWrite(req: IncomingMessage, res: ServerResponse, state?: DaylightState): void;
   /**
    * For adapters: answers a request below `basePath`, or resolves `undefined`
    * when the path is not below it (call the next handler). Never rejects.

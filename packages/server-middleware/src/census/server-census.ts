@@ -3,7 +3,6 @@
  * and with `redis` a {@link RedisCensus} that merges it with the fleet's.
  * Recording is fail-open: nothing here may break a response.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ClientStamp } from '@daylight/protocol';
 import type { DaylightLogger } from '../types.js';
 import { createCensus, DEFAULT_COHORT, type Census, type CensusSnapshot } from './census.js';
@@ -18,15 +17,12 @@ export interface ServerCensusOptions {
   readonly census: ResolvedCensus;
   readonly redis: { readonly url: string; readonly prefix: string } | undefined;
   readonly logger: DaylightLogger;
-  /** The app's cohort callback, already guarded (never throws). */
-  readonly cohortOf: ((req: IncomingMessage) => string | undefined) | undefined;
   readonly now?: () => number;
 }
 
 export class ServerCensus {
   readonly census: Census;
   readonly #redis: RedisCensus | undefined;
-  readonly #cohortOf: ((req: IncomingMessage) => string | undefined) | undefined;
   /** Recording failures (counted, never thrown). */
   failures = 0;
   /** Session id → its hash: a tab sends the same id with every request, and hashing it is most of a count's cost. */
@@ -34,7 +30,6 @@ export class ServerCensus {
 
   constructor(options: ServerCensusOptions) {
     this.census = createCensus({ maxSeries: options.census.maxSeries, ...(options.now ? { now: options.now } : {}) });
-    this.#cohortOf = options.cohortOf;
     if (options.redis !== undefined) {
       this.#redis = new RedisCensus(this.census, {
         redis: options.redis.url,
@@ -48,21 +43,13 @@ export class ServerCensus {
   }
 
   /**
-   * Counts a request from `client`. Without a cohort callback it is counted at
-   * once (cohort `default`); with one, when the response finishes — after the
-   * app's middleware has put the signed-in user on the request.
+   * Counts a request from `client` in `cohort` (`default` when none). The
+   * server calls it once the cohort is known: at once without a `cohort`
+   * callback, else when the response's release resolves — after the app's
+   * middleware has put the signed-in user on the request (per-request.ts).
    */
-  observe(req: IncomingMessage, res: ServerResponse, client: ClientStamp): void {
-    const cohortOf = this.#cohortOf;
-    if (cohortOf === undefined) {
-      this.#record(client, DEFAULT_COHORT);
-      return;
-    }
-    try {
-      res.once('finish', () => this.#record(client, cohortOf(req) ?? DEFAULT_COHORT));
-    } catch {
-      this.failures++;
-    }
+  count(client: ClientStamp, cohort: string | undefined): void {
+    this.#record(client, cohort ?? DEFAULT_COHORT);
   }
 
   setReleases(versions: Iterable<string>): void {

@@ -76,7 +76,7 @@ export interface FloorProblem {
 /** What the check reads from Daylight's request state. */
 export interface FloorInput {
   readonly client?: ClientStamp;
-  readonly release?: ReleaseStamp;
+  readonly release?: ReleaseStamp | undefined;
 }
 
 const CACHE_SIZE = 10_000;
