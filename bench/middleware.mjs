@@ -18,12 +18,13 @@
 // next, more than the 3 % the target is about. So, where valgrind is installed,
 // the benchmark also counts the instructions each server executes per request
 // (cachegrind; the difference between serving N1 and N2 requests sent one after
-// the other, so start-up cancels out; node --predictable; median of REPEATS):
-// steady to about 0.1 %, and the ratio baseline/variant is the share of the
-// baseline's capacity the variant leaves.
+// the other, so start-up cancels out; node --predictable; median of REPEATS;
+// after 8,000 requests, when V8 has compiled the hot code): steady to about
+// 1 %, and the ratio baseline/variant is the share of the baseline's capacity
+// the variant leaves.
 //
 //   npm run bench:middleware    ROUNDS=5 SECONDS=4 CONNECTIONS=32 SESSIONS=1000 by default;
-//                               INSTRUCTIONS=0 skips the count, N1=2000 N2=8000 REPEATS=1;
+//                               INSTRUCTIONS=0 skips the count, N1=8000 N2=24000 REPEATS=1;
 //                               on Debian as root it installs valgrind when missing
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -41,8 +42,8 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SECONDS = Number(process.env.SECONDS ?? 4);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
 const SESSIONS = Number(process.env.SESSIONS ?? 1_000);
-const N1 = Number(process.env.N1 ?? 2_000);
-const N2 = Number(process.env.N2 ?? 8_000);
+const N1 = Number(process.env.N1 ?? 8_000);
+const N2 = Number(process.env.N2 ?? 24_000);
 const REPEATS = Number(process.env.REPEATS ?? 1);
 const hasValgrind = () => spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0;
 // On Debian, as root, the count installs what it needs (as the tests do for Chromium and Redis).
@@ -286,5 +287,5 @@ ${table}
 
 ${verdicts.map((v) => `- ${v}`).join('\n')}
 
-${PINNED ? 'The load generator (every thread of it) ran on the first core and each server on the second (taskset).' : 'The load generator and the server shared the cores (not pinned).'} Absolute figures are low and noisy on this machine: one sample can be 20 % off the next, more than the target is about. ${VALGRIND ? `Instructions per request: each server run under valgrind (cachegrind) for ${N1.toLocaleString('en')} and for ${N2.toLocaleString('en')} requests sent one after the other on one connection, the difference divided by ${(N2 - N1).toLocaleString('en')}, so start-up cancels out; node runs with \`--predictable\` there (garbage collection and compilation on the main thread, at points that depend only on what the run does), which makes a count repeat to about 0.1 %; ${REPEATS === 1 ? 'one such difference' : `the median of ${REPEATS} such differences`} per variant. V8 still optimises code in that window, so each count includes some compilation — more for a variant that runs more code; a count over later requests would be lower for every variant. (Until 2026-11-27 this count ran with \`--single-threaded\` and 8 connections over requests 1,000–4,000, without the SDK's \`Daylight-Client\` header: its single counts spread by up to 5 %, and it measured Daylight's cheapest path; its 98.0 % and 98.9 % are not comparable with these figures.) Capacity vs baseline is the baseline's count over the variant's: the throughput the variant leaves when the server is CPU-bound. The verdict is read from it.` : 'valgrind is not installed here, so instructions per request were not counted (apt-get install valgrind).'}`,
+${PINNED ? 'The load generator (every thread of it) ran on the first core and each server on the second (taskset).' : 'The load generator and the server shared the cores (not pinned).'} Absolute figures are low and noisy on this machine: one sample can be 20 % off the next, more than the target is about. ${VALGRIND ? `Instructions per request: each server run under valgrind (cachegrind) for ${N1.toLocaleString('en')} and for ${N2.toLocaleString('en')} requests sent one after the other on one connection, the difference divided by ${(N2 - N1).toLocaleString('en')}, so start-up cancels out; node runs with \`--predictable\` there (garbage collection and compilation on the main thread, at points that depend only on what the run does), which makes a count repeat to about 1 %; ${REPEATS === 1 ? 'one such difference' : `the median of ${REPEATS} such differences`} per variant. The window starts late so that it measures the server as it runs all day, its hot code compiled: over requests 2,000–8,000 (this benchmark's window until the evening of 2026-11-27) V8 was still compiling, which added about 35,000 instructions per request on Express and 58,000 on Koa, more for a variant that runs more code. (Until 2026-11-27 this count ran with \`--single-threaded\` and 8 connections over requests 1,000–4,000, without the SDK's \`Daylight-Client\` header: its single counts spread by up to 5 %, and it measured Daylight's cheapest path; its 98.0 % and 98.9 % are not comparable with these figures.) Capacity vs baseline is the baseline's count over the variant's: the throughput the variant leaves when the server is CPU-bound. The verdict is read from it.` : 'valgrind is not installed here, so instructions per request were not counted (apt-get install valgrind).'}`,
 );
