@@ -242,7 +242,11 @@ async function boot(): Promise<void> {
 async function showApp(restored: Snapshot | undefined): Promise<void> {
   const me = await api.get('me', { throwHttpErrors: false }).catch(() => undefined);
   if (!me) {
-    window.addEventListener('online', () => void showApp(restored).catch(() => undefined), { once: true });
+    // Again once the network is back — and again a second later while it is not reachable yet: a request sent
+    // right as `online` fires can still fail (Chromium 150 does), and one try would leave the app on this note.
+    const again = (): void => void showApp(restored).catch(() => undefined);
+    if (navigator.onLine) setTimeout(again, 1000);
+    else window.addEventListener('online', again, { once: true });
     app.replaceChildren(header(undefined), el('main', {}, el('p', { dataset: { testid: 'offline' } }, 'offline')));
   } else if (me.ok) {
     const { user } = await me.json<{ user: string }>();
