@@ -11,6 +11,7 @@ import { Socket } from 'node:net';
 import { MAX_HEADER_LENGTH } from '@daylight/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { INTERNALS, type DaylightInternals } from './options.js';
+import { writeRegistryFile } from './registry.js';
 import { createDaylight } from './server.js';
 import { stampOnWriteHead } from './stamp.js';
 import { createReleaseStore, createTestLogger, listen, stop, type ReleaseStore } from './test-support.js';
@@ -222,6 +223,30 @@ describe('stamping a node:http response', () => {
   it('returns the same state when attached twice to one response', async () => {
     const { origin, daylight } = await start((req, res, state) => res.end(String(daylight.attach(req, res) === state)));
     expect(await (await fetch(origin)).text()).toBe('true');
+  });
+
+  it('attached twice with a release per request, arms once and resolves once: the two states read the same release', async () => {
+    let calls = 0;
+    const cohort = (req: IncomingMessage): string | undefined => {
+      calls++;
+      return req.headers['x-office'] as string | undefined;
+    };
+    const { origin, daylight } = await start(
+      (req, res, state) => {
+        const again = daylight.attach(req, res);
+        res.setHeader('Content-Type', 'application/json');
+        res.end(
+          JSON.stringify({ first: state.release?.version, second: again.release?.version, same: again === state }),
+        );
+      },
+      { cohort },
+    );
+    await writeRegistryFile(store.registryFile, { ...store.registry, cohorts: { pilot: { release: '1.1.0' } } });
+    await daylight.reload();
+    const response = await fetch(origin, { headers: { 'x-office': 'pilot' } });
+    expect(await response.json()).toEqual({ first: '1.1.0', second: '1.1.0', same: false });
+    expect(response.headers.get('daylight-release')).toBe('v="1.1.0", min="1.0.0"');
+    expect(calls).toBe(1);
   });
 });
 
