@@ -188,17 +188,46 @@ test('a ky request that died on the network holds automatic switches for timeout
   expect(seen.pageErrors).toEqual([]);
 });
 
-test('"Update now" during a slow save waits for the save to be answered, then switches', async ({ page, office }) => {
+test('an upload through client.fetch that outlasts timeout holds an automatic switch to its end: it is never cut', async ({
+  page,
+  office,
+}) => {
   const seen = watch(page);
-  await signIn(page, office.url, seen);
+  await signIn(page, office.url, seen, 'ada', '&policy=auto&timeout=2000');
   await office.promote('1.1.0');
   await ready(page, '1.1.0');
 
   const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
-  await slowSave(page, 4_000);
+  await slowSave(page, 6_000); // three times `timeout`
+  await expect.poll(() => office.requests.some((r) => r.startsWith('POST /api/invoices'))).toBe(true);
+  await page.getByRole('link', { name: 'Reports' }).click(); // a safe moment, held by the upload
+  await page.waitForTimeout(3_000); // past `timeout`: the upload still counts, Daylight hears when it ends
+  await page.getByRole('link', { name: 'Invoice', exact: true }).click(); // another safe moment, held too
+  expect((await answered).status()).toBe(201);
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  const index = office.requests.findIndex((r) => r.includes('_daylight=1.1.0'));
+  expect(index).toBeGreaterThan(office.requests.findIndex((r) => r.startsWith('POST /api/invoices')));
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.navigations).toHaveLength(2);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('"Update now" during a slow save (longer than timeout) waits for the save to be answered, then switches', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&timeout=2000');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+
+  const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
+  await slowSave(page, 5_000);
   await expect.poll(() => office.requests.some((r) => r.startsWith('POST /api/invoices'))).toBe(true);
   await banner(page).getByRole('button', { name: 'Update now' }).click();
-  // Longer than the 2 s the switch waits for reads: the save still gets its answer.
+  // Longer than the 2 s the switch waits for reads, and than `timeout`: sent through client.fetch, the save is
+  // counted until it ends, and still gets its answer.
   expect((await answered).status()).toBe(201);
   await expect(version(page)).toHaveText('1.1.0');
   expect(seen.failedApi).toEqual([]);

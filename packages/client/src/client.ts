@@ -728,7 +728,8 @@ export class DaylightClient extends EventTarget {
     if (!this.#trusted(url.origin)) return this.#fetch(input, init);
     await this.#held();
     const headers = new Headers(init?.headers ?? request?.headers);
-    const token = this.#track(init?.method ?? request?.method, headers);
+    // Its end is always heard (finally, below): it counts as in flight until then, however long an upload takes.
+    const token = this.#track(init?.method ?? request?.method, headers, Infinity);
     try {
       const response = await this.#fetch(input, { ...init, headers });
       this.observe(response, init?.method ?? request?.method);
@@ -741,7 +742,8 @@ export class DaylightClient extends EventTarget {
   /**
    * Hooks for ky: `ky.create({ hooks: client.kyHooks })`. They stamp requests
    * and read responses; a mutating request counts as in flight until its
-   * response (or for at most `timeout`, since ky calls no hook on a network error).
+   * response (or for at most `timeout`, since ky calls no hook on a network error: a longer upload is counted to
+   * its end when ky is given `fetch: client.fetch` instead).
    */
   get kyHooks(): {
     beforeRequest: ((request: Request, options?: unknown) => Promise<void>)[];
@@ -849,21 +851,24 @@ export class DaylightClient extends EventTarget {
     if (this.#inflight.delete(token)) this.#cleared();
   }
 
-  /** Adds the request header; returns a token that counts the request as in flight when it mutates. */
-  #track(method: string | undefined, headers: Headers): object {
+  /**
+   * Adds the request header; returns a token that counts the request as in flight (when it mutates) and open from
+   * `since`: now for ky's, which may never be heard of again; `Infinity`, never expiring, for the fetch wrapper's.
+   */
+  #track(method: string | undefined, headers: Headers, since = Date.now()): object {
     const token = {};
     if (this.#state.running) {
       headers.set(CLIENT_HEADER, clientStamp(this.#state.running, this.#session));
     }
-    if (!SAFE_METHOD.test((method ?? 'GET').toUpperCase())) this.#inflight.set(token, Date.now());
-    this.#open.set(token, Date.now());
+    if (!SAFE_METHOD.test((method ?? 'GET').toUpperCase())) this.#inflight.set(token, since);
+    this.#open.set(token, since);
     return token;
   }
 
   /**
-   * True while a request in `requests` is in flight (for at most `timeout`
-   * each: ky calls no hook on a network error, so some never end). The
-   * default, mutating requests.
+   * True while a request in `requests` is in flight (one sent through ky's hooks for at most `timeout`: ky calls
+   * no hook on a network error, so some never end; one sent through `fetch` until it ends). The default, mutating
+   * requests.
    */
   #sending(requests = this.#inflight): boolean {
     const now = Date.now();
@@ -1044,7 +1049,7 @@ export class DaylightClient extends EventTarget {
 
   /**
    * Resolves once requests already on their way are done, so that a navigation cancels none of them (a request
-   * the app does not see answered has failed): every mutating one (each for at most `timeout`), and, since the app
+   * the app does not see answered has failed): every mutating one (through ky's hooks for at most `timeout`), and, since the app
    * may still be reading a body after the response hook ran, 100 ms without any request open (at most 2 s of that).
    */
   async #settled(): Promise<void> {
