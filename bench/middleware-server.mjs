@@ -1,10 +1,12 @@
 // One server for bench/middleware.mjs, in its own process so the load
 // generator does not share its event loop:
-//   node bench/middleware-server.mjs <express|koa> <bare|daylight|rollout|helmet> [store]
+//   node bench/middleware-server.mjs <express|koa> <bare|daylight|rollout|helmet|one-header> [store]
 // Prints the port on stdout, then serves GET /api/items (a small JSON body).
 // `rollout` is Daylight with a cohort and a user key read from the request
 // (X-Office, X-User), for a store with a rollout in progress: the release then
 // depends on the request, and each response is stamped when its head is written.
+// `one-header` is the least any middleware that stamps responses costs: one
+// constant header set on every response, as the framework's own middleware.
 import { createServer } from 'node:http';
 
 const [framework, variant, store] = process.argv.slice(2);
@@ -25,6 +27,8 @@ async function daylightServer() {
   await daylight.ready;
   return daylight;
 }
+/** What the `one-header` variant sets: the stamp Daylight sets for the `daylight` store. */
+const ONE_HEADER = ['Daylight-Release', 'v="1.0.0"'];
 const BODY = {
   items: [
     { id: 1, name: 'desk' },
@@ -44,6 +48,11 @@ async function expressHandler() {
   } else if (variant === 'helmet') {
     const { default: helmet } = await import('helmet');
     app.use(helmet());
+  } else if (variant === 'one-header') {
+    app.use((req, res, next) => {
+      res.setHeader(...ONE_HEADER);
+      next();
+    });
   }
   app.get('/api/items', (req, res) => res.json(BODY));
   return app;
@@ -63,6 +72,12 @@ async function koaHandler() {
         next,
       ),
     );
+  } else if (variant === 'one-header') {
+    // As Daylight on Koa: an async middleware that sets the header once the app ran.
+    app.use(async (ctx, next) => {
+      await next();
+      ctx.res.setHeader(...ONE_HEADER);
+    });
   }
   app.use((ctx) => {
     if (ctx.path === '/api/items') ctx.body = BODY;
