@@ -121,6 +121,18 @@ describe('serving per cohort', () => {
     expect(daylight.stats.resolveFailures).toBe(1);
   });
 
+  it('counts a cohort callback that throws also when everyone has the same release, and still counts the tab', async () => {
+    // No cohort in the registry: the release does not depend on the request, but the census counts cohorts.
+    const response = await fetch(`${url}/api/me`, {
+      headers: { 'x-office': 'explode', 'daylight-client': 'v="1.0.0", s="tab-explode1"' },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('daylight-release')).toBe('v="1.0.0"');
+    expect(daylight.stats.resolveFailures).toBe(1);
+    const census = (await daylight.census())!;
+    expect(census.series.map((s) => [s.release, s.cohort, s.sessions['5m']])).toEqual([['1.0.0', 'default', 1]]);
+  });
+
   it('halts a cohort’s release through the store, records it, and follows it at once', async () => {
     await setRegistry({ revision: 3, cohorts: { pilot: { release: '1.1.0', previous: ['1.0.0'] } } });
     const result = await daylight.halt({ release: '1.1.0', cohort: 'pilot', reason: '12 failed boots' });
