@@ -313,20 +313,14 @@ class Daylight implements DaylightServer {
   #choiceFor(generation: Generation | undefined, req: IncomingMessage | undefined): Choice | undefined {
     if (generation === undefined) return undefined;
     if (!this.#variesByRequest(generation) || req === undefined) return generation.base;
-    return this.#resolved(generation, new Facts(this.#labels, req, generation.plan.cohorts.size > 0));
-  }
-
-  #resolved(generation: Generation, facts: Facts): Choice | undefined {
-    const version = resolveRelease(generation.plan, facts, this.#keyOrder);
-    // A release assigned here whose files could not be loaded (yet): everyone's release, never a
-    // stamp for a release this server cannot serve (its shell would be a 503).
-    return version === null ? undefined : (generation.choices.get(version) ?? generation.base);
+    return this.#resolveRequest(generation, req, undefined);
   }
 
   /**
-   * A {@link PerRequest}'s resolution, once the app's middleware ran: the
-   * request's release, and — when the census counts per cohort — the client's
-   * count in the cohort the same callback call gave.
+   * The request's release, once the app's middleware ran (a {@link PerRequest}
+   * calls it then, `#choiceFor` at once), and — with `client`, when the census
+   * counts per cohort — the client's count in the cohort the same callback
+   * call gave.
    */
   #resolveRequest(
     generation: Generation | undefined,
@@ -337,8 +331,11 @@ class Daylight implements DaylightServer {
     const count = client !== undefined && this.#cohortCensus;
     const facts = new Facts(this.#labels, req, count || (varies && generation.plan.cohorts.size > 0));
     if (count) this.#census!.count(client, facts.cohort);
-    if (generation === undefined) return undefined;
-    return varies ? this.#resolved(generation, facts) : generation.base;
+    if (!varies) return generation?.base;
+    const version = resolveRelease(generation.plan, facts, this.#keyOrder);
+    // A release assigned here whose files could not be loaded (yet): everyone's release, never a
+    // stamp for a release this server cannot serve (its shell would be a 503).
+    return version === null ? undefined : (generation.choices.get(version) ?? generation.base);
   }
 
   #resolveFailed(error: unknown): void {
