@@ -239,14 +239,15 @@ async function boot(): Promise<void> {
 }
 
 /** Signed in: the app; not: the login; offline (a switch can land from the service worker's cache): a note, and the app once the network is back. */
-async function showApp(restored: Snapshot | undefined): Promise<void> {
+async function showApp(restored: Snapshot | undefined, retryMs = 1000): Promise<void> {
   const me = await api.get('me', { throwHttpErrors: false }).catch(() => undefined);
   if (!me) {
-    // Again once the network is back — and again a second later while it is not reachable yet: a request sent
-    // right as `online` fires can still fail (Chromium 150 does), and one try would leave the app on this note.
-    const again = (): void => void showApp(restored).catch(() => undefined);
-    if (navigator.onLine) setTimeout(again, 1000);
-    else window.addEventListener('online', again, { once: true });
+    // Again once the network is back — and, while it is not reachable yet, again after 1 s, 2 s, 4 s… (at most
+    // 30 s, so a server that is down is not asked every second by every tab): a request sent right as `online`
+    // fires can still fail (Chromium 150 does), and one try would leave the app on this note.
+    if (navigator.onLine) {
+      setTimeout(() => void showApp(restored, Math.min(retryMs * 2, 30_000)).catch(() => undefined), retryMs);
+    } else window.addEventListener('online', () => void showApp(restored).catch(() => undefined), { once: true });
     app.replaceChildren(header(undefined), el('main', {}, el('p', { dataset: { testid: 'offline' } }, 'offline')));
   } else if (me.ok) {
     const { user } = await me.json<{ user: string }>();
