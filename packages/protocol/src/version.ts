@@ -26,14 +26,12 @@ export function parseVersion(value: unknown): ParsedVersion | undefined {
   if (typeof value !== 'string' || value.length > MAX_VERSION_LENGTH) return undefined;
   const match = VERSION_PATTERN.exec(value);
   if (!match) return undefined;
-  const major = Number(match[1]);
-  const minor = Number(match[2]);
-  const patch = Number(match[3]);
-  if (!Number.isSafeInteger(major) || !Number.isSafeInteger(minor) || !Number.isSafeInteger(patch)) {
+  const [major, minor, patch] = match.slice(1, 4).map(Number) as [number, number, number];
+  const prerelease = match[4] ? match[4].split('.').map((id) => (/^\d+$/.test(id) ? Number(id) : id)) : [];
+  // Every number must be exact: 9007199254740993 would compare equal to its neighbour.
+  if (![major, minor, patch, ...prerelease].every((n) => typeof n === 'string' || Number.isSafeInteger(n))) {
     return undefined;
   }
-  const prerelease = match[4] ? match[4].split('.').map((id) => (/^\d+$/.test(id) ? Number(id) : id)) : [];
-  if (prerelease.some((id) => typeof id === 'number' && !Number.isSafeInteger(id))) return undefined;
   return { major, minor, patch, prerelease };
 }
 
@@ -42,10 +40,9 @@ export function isVersion(value: unknown): value is string {
   return parseVersion(value) !== undefined;
 }
 
+/** Numeric identifiers rank below alphanumeric ones; each kind orders by value. */
 function compareIdentifiers(a: string | number, b: string | number): number {
-  if (typeof a === 'number' && typeof b === 'number') return a === b ? 0 : a < b ? -1 : 1;
-  if (typeof a === 'number') return -1;
-  if (typeof b === 'number') return 1;
+  if (typeof a !== typeof b) return typeof a === 'number' ? -1 : 1;
   return a === b ? 0 : a < b ? -1 : 1;
 }
 
@@ -55,9 +52,7 @@ function compareParsed(a: ParsedVersion, b: ParsedVersion): number {
   const ap = a.prerelease;
   const bp = b.prerelease;
   // A version without a prerelease outranks the same version with one.
-  if (ap.length === 0 && bp.length === 0) return 0;
-  if (ap.length === 0) return 1;
-  if (bp.length === 0) return -1;
+  if (ap.length === 0 || bp.length === 0) return Math.sign(bp.length - ap.length);
   for (let i = 0; i < Math.max(ap.length, bp.length); i++) {
     const x = ap[i];
     const y = bp[i];
