@@ -27,9 +27,10 @@ export const CORE_BUDGET = 4096;
  * time that evening, 7,912 → 8,001 B, for ten fixes of a review (a way back that held every request for good, a
  * switch after stop() or a rollback, a navigation left pending after a timeout, options that failed silently); a
  * fourth on 2026-11-28, 8,001 → 8,005 B: an upload through `fetch` that outlasted `timeout` was cut by a switch;
- * then down to 7,979 B (a shorter semver comparison in @daylight/protocol).
+ * then down to 7,979 B (a shorter semver comparison in @daylight/protocol); a fifth the same day, 7,979 → 7,996 B:
+ * two apps on one origin shared the list of versions that did not boot.
  */
-export const CORE_CEILING = 7_979;
+export const CORE_CEILING = 7_996;
 const require = createRequire(import.meta.url);
 
 async function measure(contents, external = ['ky', 'workbox-window']) {

@@ -7,7 +7,7 @@
  * both answers for both.
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, request as forward } from 'node:http';
+import { createServer, request as forward, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,20 @@ export interface DisagreeingServers {
   /** Runs `daylight <args>` on the first server's store. */
   cli(...args: string[]): Promise<string>;
   close(): Promise<void>;
+}
+
+/** Sends `req` on to the server at `url` and its answer back, as a reverse proxy does. */
+export function passOn(req: IncomingMessage, res: ServerResponse, url: string): void {
+  const upstream = new URL(url);
+  const outgoing = forward(
+    { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    },
+  );
+  outgoing.on('error', () => res.destroy());
+  req.pipe(outgoing);
 }
 
 export async function startDisagreeingServers(framework: 'express' | 'koa'): Promise<DisagreeingServers> {
@@ -50,16 +64,7 @@ export async function startDisagreeingServers(framework: 'express' | 'koa'): Pro
     turns.set(kind, turn + 1);
     const target = navigation || turn % 2 === 0 ? first : second;
     if (target === second) staleAnswers.push(`${req.method ?? ''} ${req.url ?? ''}`);
-    const upstream = new URL(target.url);
-    const outgoing = forward(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    outgoing.on('error', () => res.destroy());
-    req.pipe(outgoing);
+    passOn(req, res, target.url);
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const { port } = proxy.address() as AddressInfo;

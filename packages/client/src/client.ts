@@ -351,6 +351,11 @@ export class DaylightClient extends EventTarget {
   #activeAt = Date.now();
   /** Aborted by stop(): removes the listeners start() added. */
   #listening = new AbortController();
+  /**
+   * Suffix of the keys that say which versions must not be switched to: two apps on one origin (each with its
+   * own basePath) may well ship the same version numbers. Empty for the default basePath, whose keys predate it.
+   */
+  #app: string;
   /** Stamps that did not parse; a growing number means a proxy mangles headers. */
   malformedStamps = 0;
 
@@ -395,6 +400,7 @@ export class DaylightClient extends EventTarget {
       timeout: positive('timeout', options.timeout, 30_000, 1),
     });
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#app = basePath === DEFAULT_BASE_PATH ? '' : basePath;
   }
 
   /** The client's current state. */
@@ -529,8 +535,8 @@ export class DaylightClient extends EventTarget {
     if (!booting) return false;
     const record = readJson<SwitchRecord>('switch')!;
     // Per browser, and per tab too: if localStorage is full, the tab must still not come back here.
-    pushJson('bad', booting.version, true);
-    pushJson('blocked', booting.version);
+    pushJson('bad' + this.#app, booting.version, true);
+    pushJson('blocked' + this.#app, booting.version);
     this.report('boot-failure', { version: booting.version, from: booting.from, message: reason });
     // Requests sent from this page get their answers first and new ones wait, as in a switch. A broken page is
     // worse than a way back without its record.
@@ -889,7 +895,10 @@ export class DaylightClient extends EventTarget {
 
   #blocked(version: string): boolean {
     if ((this.#retryAt.get(version) ?? 0) > Date.now()) return true;
-    return [...(readJson<string[]>('blocked') ?? []), ...(readJson<string[]>('bad', true) ?? [])].includes(version);
+    const app = this.#app;
+    return [...(readJson<string[]>('blocked' + app) ?? []), ...(readJson<string[]>('bad' + app, true) ?? [])].includes(
+      version,
+    );
   }
 
   /**
@@ -963,7 +972,7 @@ export class DaylightClient extends EventTarget {
       return;
     }
     writeJson('switch', undefined);
-    writeJson('blocked', [...(readJson<string[]>('blocked') ?? []), record.to]);
+    pushJson('blocked' + this.#app, record.to);
     queueMicrotask(() =>
       this.#fail(
         new DaylightError(

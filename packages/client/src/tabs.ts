@@ -23,6 +23,7 @@
  * prompt for itself (`mode: 'none'`), and accepting in one still settles the
  * others when BroadcastChannel exists.
  */
+import { DEFAULT_BASE_PATH } from '@daylight/protocol';
 import type { DaylightClient, DaylightExtension } from './client.js';
 import { leaseLocks, type RequestLock } from './leases.js';
 import { pushJson, readJson } from './storage.js';
@@ -32,7 +33,8 @@ export interface TabsOptions {
    * Name of the BroadcastChannel and prefix of the locks and of the tabs'
    * localStorage keys, so that two apps on one origin do not coordinate with
    * each other (nor take one's "Later" or verified download for the other's).
-   * @default 'daylight'
+   * Two apps on one origin have two base paths, so the default tells them apart.
+   * @default 'daylight', followed by the client's basePath when it is not '/_daylight'
    */
   name?: string;
 }
@@ -62,7 +64,7 @@ interface NewsMessage {
  * @throws {TypeError} when `name` is not a non-empty string.
  */
 export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}): TabCoordinator {
-  const name = options.name ?? 'daylight';
+  const name = options.name ?? `daylight${client.basePath === DEFAULT_BASE_PATH ? '' : client.basePath}`;
   // Web Locks reserve names that start with "-".
   if (typeof name !== 'string' || !/^[^-]/.test(name)) {
     throw new TypeError(
