@@ -199,7 +199,7 @@ test('reset() unregisters the worker and deletes every Daylight cache', async ({
   expect(await page.evaluate(() => navigator.serviceWorker.controller)).toBeNull();
 });
 
-test('under a custom basePath the worker lives there, a switch works, and reset() finds it without being told', async ({
+test('under a custom basePath the worker lives there, keeps caches of its own, and reset() finds it without being told', async ({
   page,
   office,
   framework,
@@ -209,8 +209,17 @@ test('under a custom basePath the worker lives there, a switch works, and reset(
   const custom = await startOfficeServer({ framework, store: office.store, basePath: '/updates', logger: quiet });
   try {
     const seen = watch(page);
+    // Another app on this origin (its own base path, its own version numbers) has cached its 0.9.0 and 1.0.0.
+    await page.goto(`${custom.url}/?poll=500&base=/updates`);
+    await page.evaluate(() =>
+      Promise.all(
+        ['daylight-0.9.0', 'daylight-1.0.0'].map((name) =>
+          caches.open(name).then((c) => c.put('/x', new Response('x'))),
+        ),
+      ),
+    );
     await signIn(page, custom.url, seen, 'ada', '&sw=1&base=/updates');
-    await controlled(page, ['daylight-1.0.0']);
+    await controlled(page, ['daylight-/updates@1.0.0']);
     expect(new URL(await page.evaluate(() => navigator.serviceWorker.controller!.scriptURL)).pathname).toBe(
       '/updates/sw.js',
     );
@@ -218,7 +227,13 @@ test('under a custom basePath the worker lives there, a switch works, and reset(
     await expect(status(page)).toHaveText('1.1.0 is downloaded and verified', SLOW);
     await banner(page).getByRole('button', { name: 'Update now' }).click();
     await expect(version(page)).toHaveText('1.1.0');
-    await controlled(page, ['daylight-1.1.0']);
+    await controlled(page, ['daylight-/updates@1.1.0']);
+    // The worker let go of its own 1.0.0 (no tab runs it) and never touched the other app's caches.
+    await expect.poll(() => cacheNames(page), SLOW).not.toContain('daylight-/updates@1.0.0');
+    expect(await cacheNames(page)).toEqual(expect.arrayContaining(['daylight-0.9.0', 'daylight-1.0.0']));
+    expect(await page.evaluate(() => caches.match('/x', { cacheName: 'daylight-1.0.0' }).then((r) => r?.text()))).toBe(
+      'x',
+    );
 
     // The escape hatch runs without a client (so without its basePath) and with no options.
     const result = await page.evaluate(() =>

@@ -1,7 +1,7 @@
 /**
  * Service worker mode (`@daylight/client/sw`): Daylight's worker, served by
  * the middleware at `{basePath}/sw.js`, keeps each release's verified files
- * in a cache of its own (`daylight-<version>`), so that
+ * in a cache of its own (`daylight-<version>`; `daylight-<base>@<version>` under another base path), so that
  *
  * - a switch lands even when the network drops after the download (the
  *   target's shell is cached too, and answers the switch's navigation when
@@ -29,7 +29,8 @@ export interface ServiceWorkerOptions {
   scriptUrl?: string;
   /**
    * The scope the worker controls. The middleware allows `/`
-   * (`Service-Worker-Allowed: /`).
+   * (`Service-Worker-Allowed: /`). A scope has one worker: where two apps
+   * share an origin, give each the path its pages live under.
    * @default '/'
    */
   scope?: string;

@@ -7,7 +7,9 @@
  *
  * - `daylight-<version>` caches hold a release's files, each fetched by the
  *   worker and checked against the manifest's SRI hash before it is stored
- *   (never unverified bytes), plus the shell for a switch's target.
+ *   (never unverified bytes), plus the shell for a switch's target. Under a
+ *   base path other than `/_daylight` they are `daylight-<base>@<version>`:
+ *   another app on the origin, with its own base, keeps its own caches.
  * - `{base}/releases/<v>/files/…`: cache-first for versions it holds, the
  *   network otherwise. Nothing else is answered from a cache except a
  *   navigation whose network request failed (then a cached shell). A missing
@@ -23,10 +25,12 @@ import type { DaylightRequest, DaylightResponse } from './types.js';
  */
 export const SERVICE_WORKER_SOURCE = String.raw`/* Daylight service worker. Served by @daylight/server-middleware at {base}/sw.js. */
 'use strict';
-var WORKER_REVISION = 1;
-var PREFIX = 'daylight-';
+var WORKER_REVISION = 2;
 var META_CACHE = 'daylight-meta';
 var BASE = new URL(self.location.href).pathname.replace(/\/sw\.js$/, '');
+// Two apps on one origin (two base paths) may ship the same version numbers, and each worker deletes the caches
+// of versions its own tabs no longer run: each app's caches carry its base path (the default one keeps its names).
+var PREFIX = BASE === '/_daylight' ? 'daylight-' : 'daylight-' + BASE + '@';
 var TABS_KEY = BASE + '/__sw/tabs';
 var FILE_ROUTE = /^\/releases\/([^/]+)\/files\/(.+)$/;
 var VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
