@@ -23,7 +23,6 @@
  * prompt for itself (`mode: 'none'`), and accepting in one still settles the
  * others when BroadcastChannel exists.
  */
-import { DEFAULT_BASE_PATH } from '@daylight/protocol';
 import type { DaylightClient, DaylightExtension } from './client.js';
 import { leaseLocks, type RequestLock } from './leases.js';
 import { pushJson, readJson } from './storage.js';
@@ -64,7 +63,8 @@ interface NewsMessage {
  * @throws {TypeError} when `name` is not a non-empty string.
  */
 export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}): TabCoordinator {
-  const name = options.name ?? `daylight${client.basePath === DEFAULT_BASE_PATH ? '' : client.basePath}`;
+  // '/_daylight' is DEFAULT_BASE_PATH, spelled out: importing @daylight/protocol here would bundle ~300 B of it.
+  const name = options.name ?? `daylight${client.basePath === '/_daylight' ? '' : client.basePath}`;
   // Web Locks reserve names that start with "-".
   if (typeof name !== 'string' || !/^[^-]/.test(name)) {
     throw new TypeError(
