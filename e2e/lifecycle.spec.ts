@@ -5,6 +5,8 @@
  * storage the app works as it did before Daylight, which stays out of the way
  * (without storage there is no loop guard, so it does not switch at all); with
  * sessionStorage full, a switch that could not save its record is cancelled.
+ * And the office app's own part: while its server cannot be reached, it asks
+ * again with a back-off rather than every second.
  */
 import {
   test,
@@ -226,4 +228,46 @@ test('a snapshot hook that throws cancels the switch once per safe moment, not e
   expect(await errors()).toEqual(['snapshot']);
   await expect(version(page)).toHaveText('1.0.0');
   expect(seen.navigations).toHaveLength(1);
+});
+
+test('while the server cannot be reached the office app asks again after 1 s, 2 s, 4 s…, and shows the app once it can', async ({
+  page,
+  office,
+}) => {
+  await signIn(page, office.url);
+  await page.clock.install();
+  // Time stands still from here: only fastForward moves it.
+  await page.clock.pauseAt(new Date(Date.now() + 1_000));
+  let asked = 0;
+  await page.route('**/api/me', (route) => {
+    asked++;
+    return route.abort('connectionrefused');
+  });
+  // Each failed try sets the next one's timer, then draws a new "offline" note: a note not yet marked means the try
+  // is over and the next one is on the clock.
+  const triedAgain = async (): Promise<void> => {
+    const note = page.locator('[data-testid="offline"]:not([data-seen])');
+    await expect(note).toBeVisible();
+    await note.evaluate((element) => (element.dataset.seen = ''));
+  };
+  await page.reload();
+  await triedAgain();
+  expect(asked).toBe(1);
+  // Each retry waits twice as long as the one before: 1 s, then 2 s, then 4 s.
+  for (const [wait, total] of [
+    [1_000, 2],
+    [2_000, 3],
+    [4_000, 4],
+  ] as const) {
+    await page.clock.fastForward(wait - 100);
+    await page.waitForTimeout(200); // real time, the page's clock stands still: a try due now would have been sent
+    expect(asked).toBe(total - 1);
+    await page.clock.fastForward(100);
+    await triedAgain();
+    expect(asked).toBe(total);
+  }
+  await page.unroute('**/api/me');
+  await page.clock.fastForward(8_000);
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  expect(asked).toBe(4);
 });
