@@ -245,6 +245,28 @@ describe('POST {base}/reports', () => {
     expect(() => setup({ maxBytes: 10 })).toThrow(/reports\.maxBytes must be a number from 256/);
     expect(() => setup({ halt: { failureRate: 2 } })).toThrow(/reports\.halt\.failureRate/);
   });
+
+  it('rejects a halt option of the wrong kind instead of reading it as "halt on", without trust', () => {
+    for (const halt of ['off', null, 0, true, 'false', []]) {
+      expect(() => setup({ halt } as unknown as ReportsOptions), JSON.stringify(halt)).toThrow(
+        /reports\.halt must be an object such as \{ minFailures: 5, failureRate: 0\.2 \} or false, got /,
+      );
+    }
+    for (const reports of [false, null, 'off', []]) {
+      expect(() => setup(reports as unknown as ReportsOptions), JSON.stringify(reports)).toThrow(
+        /reports must be an object such as \{ halt: \{ minFailures: 5 \} \}, got /,
+      );
+    }
+  });
+
+  it('rejects unknown keys in reports and reports.halt, naming the ones there are', () => {
+    expect(() => setup({ halts: false } as ReportsOptions)).toThrow(
+      'unknown option reports.halts; the options are maxBytes, perMinute, halt, trust',
+    );
+    expect(() => setup({ halt: { minFailure: 1 } } as ReportsOptions)).toThrow(
+      'unknown option reports.halt.minFailure; the options are minFailures, failureRate',
+    );
+  });
 });
 
 describe('the shell a switch asks for with ?_daylight', () => {

@@ -125,14 +125,35 @@ function whole(name: string, value: unknown, fallback: number, min: number, max 
   return value;
 }
 
+const REPORTS_KEYS = ['maxBytes', 'perMinute', 'halt', 'trust'] as const;
+const HALT_KEYS = ['minFailures', 'failureRate'] as const;
+
+/**
+ * `value` when it is undefined or a plain object with only `keys`. A typo or a value of the wrong kind (`halt: 'off'`,
+ * `halt: null`) would otherwise be read as "given" and turn halting on, or be ignored.
+ */
+function plainObject<T>(name: string, value: T, keys: readonly string[]): T {
+  if (value === undefined) return value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const example =
+      name === 'reports' ? '{ halt: { minFailures: 5 } }' : '{ minFailures: 5, failureRate: 0.2 } or false';
+    throw new TypeError(
+      `createDaylight: ${name} must be an object such as ${example}, got ${JSON.stringify(value) ?? typeof value}`,
+    );
+  }
+  const unknown = Object.keys(value).find((key) => !keys.includes(key));
+  if (unknown !== undefined) {
+    throw new TypeError(`createDaylight: unknown option ${name}.${unknown}; the options are ${keys.join(', ')}`);
+  }
+  return value;
+}
+
 /** Validates the options and returns the endpoint. @throws {TypeError} naming the option and the fix. */
 export function createReports(options: ReportsOptions | undefined, deps: ReportsDeps): Reports {
-  if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new TypeError('createDaylight: reports must be an object such as { halt: { minFailures: 5 } } or false');
-  }
+  plainObject('reports', options, REPORTS_KEYS);
   const maxBytes = whole('maxBytes', options?.maxBytes, 4096, 256, 65_536);
   const perMinute = whole('perMinute', options?.perMinute, 20, 1);
-  const haltOption = options?.halt;
+  const haltOption = options?.halt === false ? false : plainObject('reports.halt', options?.halt, HALT_KEYS);
   // Halting on reports nobody vouches for would let made-up session ids halt
   // a rollout: without `trust`, only an explicit `halt` option turns it on.
   const halting = haltOption !== false && (options?.trust !== undefined || haltOption !== undefined);
