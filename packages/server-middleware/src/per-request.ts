@@ -116,6 +116,11 @@ export class PerRequest implements Arming {
     this.client = client;
   }
 
+  /** The registry's `min`, which every release this request could resolve to carries; known without resolving. */
+  get min(): string | undefined {
+    return this.#generation?.registry.min;
+  }
+
   stampFor(res: ServerResponse): string | undefined {
     return this.choice(res.req)?.header;
   }

@@ -1,10 +1,11 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import express from 'express';
 import Koa from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daylightExpress } from '../express.js';
 import { daylightKoa } from '../koa.js';
 import { createDaylight } from '../server.js';
+import { writeRegistryFile } from '../registry.js';
 import { createReleaseStore, createTestLogger, listen, sampleRelease, stop } from '../test-support.js';
 import type { DaylightServer } from '../types.js';
 import { daylightExpressFloor } from './express-floor.js';
@@ -119,5 +120,65 @@ describe('createFloor', () => {
       /range must be a semver range such as ">=1\.3\.0", got "newest"/,
     );
     expect(() => createFloor({ routes: { api: '>=1' } })).toThrow(/routes keys are path prefixes/);
+  });
+});
+
+describe.each(['express', 'koa'])('the floor on %s, mounted before the app signs in', (name) => {
+  it('passes a request without resolving its release: the release and the census wait for the sign-in', async () => {
+    const store = await createReleaseStore({ min: '1.0.0' });
+    cleanups.push(() => store.cleanup());
+    await writeRegistryFile(store.registryFile, { ...store.registry, cohorts: { pilot: { release: '1.1.0' } } });
+    const daylight = createDaylight({
+      config: store.registryFile,
+      watch: false,
+      logger: createTestLogger(),
+      cohort: (req) => (req as { office?: string }).office,
+    });
+    await daylight.ready;
+    cleanups.push(() => daylight.close());
+    const signIn = (req: IncomingMessage): void => {
+      (req as { office?: string }).office = req.headers['x-office'] as string | undefined;
+    };
+    let server: Server;
+    if (name === 'express') {
+      const app = express();
+      app.use(daylightExpress(daylight));
+      app.use('/api', daylightExpressFloor({ range: '<2' }));
+      app.use((req, _res, next) => {
+        signIn(req);
+        next();
+      });
+      app.get('/api/inbox', (_req, res) => res.json({ ok: true }));
+      server = createServer(app);
+    } else {
+      const app = new Koa();
+      app.use(daylightKoa(daylight));
+      app.use(daylightKoaFloor({ range: '<2' }));
+      app.use(async (ctx, next) => {
+        signIn(ctx.req);
+        await next();
+      });
+      app.use((ctx) => {
+        ctx.body = { ok: true };
+      });
+      const handle = app.callback();
+      server = createServer((req, res) => void handle(req, res));
+    }
+    const url = await listen(server);
+    cleanups.push(() => stop(server));
+    const call = (version: string) =>
+      fetch(`${url}/api/inbox`, {
+        headers: { 'x-office': 'pilot', 'Daylight-Client': `v="${version}", s="tab-aaaaaaaa"` },
+      });
+
+    const passed = await call('1.0.0');
+    expect(passed.status).toBe(200);
+    expect(passed.headers.get('daylight-release')).toBe('v="1.1.0", min="1.0.0"');
+    const census = (await daylight.census())!;
+    expect(census.series.map((s) => [s.release, s.cohort, s.sessions['5m']])).toEqual([['1.0.0', 'pilot', 1]]);
+    // A refused request never reaches the sign-in: it is stamped with what the server knows without it.
+    const refused = await call('2.0.0');
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
   });
 });

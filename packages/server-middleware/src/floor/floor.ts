@@ -23,6 +23,7 @@
  */
 import { CLIENT_HEADER, type ClientStamp, type ReleaseStamp } from '@daylight/protocol';
 import semver from 'semver';
+import { RequestState } from '../per-request.js';
 import type { DaylightResponse } from '../types.js';
 
 /** The status of every refusal. */
@@ -148,18 +149,20 @@ export function createFloor(
 
   return function floor(path, input) {
     const wanted = routes.find(([prefix]) => path.startsWith(prefix))?.[1] ?? range;
-    const min = useMin ? input.release?.min : undefined;
-    const target = input.release?.version;
+    // A release per request resolves when first read, and must wait for the app's sign-in, which may come after
+    // the floor: a request that passes never reads it; the registry's min is the same for every request.
+    const pending = RequestState.pendingOf(input);
+    const min = !useMin ? undefined : pending === undefined ? input.release?.min : pending.min;
     const client = input.client;
-    const base = {
-      status: FLOOR_STATUS,
-      instance: path,
-      ...(target === undefined ? {} : { release: target }),
-    } as const;
+    const target = (): string | undefined => input.release?.version;
+    const base = () => {
+      const release = target();
+      return { status: FLOOR_STATUS, instance: path, ...(release === undefined ? {} : { release }) } as const;
+    };
     if (client === undefined) {
       if (withoutClient === 'allow') return undefined;
       return problem({
-        ...base,
+        ...base(),
         type: PROBLEM_CLIENT_REQUIRED,
         title: 'This API serves the Daylight client only',
         detail: `send the ${CLIENT_HEADER} header with the version of the app`,
@@ -168,10 +171,10 @@ export function createFloor(
     }
     if (min !== undefined && semver.lt(client.version, min)) {
       return problem({
-        ...base,
+        ...base(),
         type: PROBLEM_CLIENT_TOO_OLD,
         title: 'This version of the app is too old for the API',
-        detail: `version ${client.version} is below ${min}, the oldest version the API serves; switch to ${target ?? 'a newer release'}`,
+        detail: `version ${client.version} is below ${min}, the oldest version the API serves; switch to ${target() ?? 'a newer release'}`,
         version: client.version,
         required: `>=${min}`,
       });
@@ -180,7 +183,7 @@ export function createFloor(
     const verdict = against(client.version, wanted);
     if (verdict === 0) return undefined;
     return problem({
-      ...base,
+      ...base(),
       type: verdict < 0 ? PROBLEM_CLIENT_TOO_OLD : PROBLEM_CLIENT_UNSUPPORTED,
       title:
         verdict < 0
