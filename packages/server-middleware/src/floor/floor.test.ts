@@ -137,7 +137,7 @@ describe.each(['express', 'koa'])('the floor on %s, mounted before the app signs
     await daylight.ready;
     cleanups.push(() => daylight.close());
     const signIn = (req: IncomingMessage): void => {
-      (req as { office?: string }).office = req.headers['x-office'] as string | undefined;
+      (req as { office?: string | undefined }).office = req.headers['x-office'] as string | undefined;
     };
     let server: Server;
     if (name === 'express') {
