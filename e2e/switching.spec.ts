@@ -539,6 +539,83 @@ test('a boot that goes back lets a save sent from the new page get its answer fi
   expect(seen.failedApi).toEqual([]);
 });
 
+test('a ready() that comes while the way back is leaving keeps its record: the form typed before the switch is restored', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  // 1.1.0 does not call ready() by itself: the watchdog sends the tab back 2 s after it landed.
+  await signIn(page, office.url, seen, 'ada', '&watchdog=2000&readyDelay=60000');
+  await page.locator('#f-customer').fill('typed on 1.0.0');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.locator('#f-customer')).toHaveValue('typed on 1.0.0');
+  // The way back's page takes 1.5 s to come; 300 ms into the wait, the slow boot calls ready() after all (from the
+  // page: Playwright's own calls wait for a pending navigation).
+  const shell = await slowDown(page, (url) => url.searchParams.get('_daylight') === '1.0.0', 1_500);
+  await page.evaluate(() => {
+    const { daylight } = window as unknown as { daylight: EventTarget & { ready(): void } };
+    daylight.addEventListener('applying', () => setTimeout(() => daylight.ready(), 300), { once: true });
+  });
+  await shell.asked;
+  await expect(version(page)).toHaveText('1.0.0');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  await expect(page.locator('#f-customer')).toHaveValue('typed on 1.0.0');
+  expect(seen.navigations).toHaveLength(3);
+  expect(seen.failedApi).toEqual([]);
+});
+
+test('a way back asked for while a switch to a newer release waits for a save: the switch goes, once, and keeps the form', async ({
+  page,
+  office,
+}) => {
+  await office.cli('publish', path.join(extraBuilds, '1.1.1'), '--version', '1.1.1');
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&policy=prompt&watchdog=60000&readyDelay=60000');
+  await page.locator('#f-customer').fill('typed on 1.0.0');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  // 1.1.0 has not called ready() when 1.1.1 comes; the person takes it while a save is on its way…
+  await office.promote('1.1.1');
+  await ready(page, '1.1.1');
+  const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
+  await slowSave(page, 2_000);
+  // (1.1.1's page takes a second to come, so the switch is still leaving when the way back could start.)
+  await slowDown(page, (url) => url.searchParams.get('_daylight') === '1.1.1', 1_000);
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  // …and meanwhile the app finds that 1.1.0 did not boot. The way back waits for the switch, which leaves. (The
+  // switches this page starts are written down where the next page can read them.)
+  const asked = await page.evaluate(() => {
+    const { daylight } = window as unknown as {
+      daylight: EventTarget & { revert(reason: string): boolean };
+    };
+    daylight.addEventListener('applying', (event) => {
+      const started = JSON.parse(sessionStorage.getItem('test:applying') ?? '[]') as string[];
+      sessionStorage.setItem(
+        'test:applying',
+        JSON.stringify([...started, (event as CustomEvent<{ version: string }>).detail.version]),
+      );
+    });
+    return daylight.revert('did not boot (test)');
+  });
+  expect(asked).toBe(true);
+  expect((await answered).status()).toBe(201);
+  await expect(version(page)).toHaveText('1.1.1');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  await expect(page.locator('#f-customer')).toHaveValue('typed on 1.0.0');
+  // One switch left this page: the way back never started (before, both did, and the later one won or lost).
+  expect(await page.evaluate(() => sessionStorage.getItem('test:applying'))).toBe('["1.1.1"]');
+  await page.waitForTimeout(1_000);
+  expect(seen.navigations).toHaveLength(3);
+  expect(seen.navigations[2]).toContain('_daylight=1.1.1');
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
+});
+
 for (const navigationApi of [true, false]) {
   test(`a way back answered "stay" at a "leave this page?" dialog ${navigationApi ? 'with the Navigation API (it stays at once)' : 'without the Navigation API (it gives up after timeout)'}: requests held go out, the tab carries on, and a reload is no stale shell`, async ({
     page,

@@ -55,6 +55,10 @@ describe('createDaylight options', () => {
     [{ basePath: '//cdn.example.com/_daylight' }, /basePath must start with one "\/" and not end with one/],
     [{ basePath: '/\\cdn.example.com' }, /basePath must start with one "\/"/],
     [{ snapshot: { draft: 'x' } as never }, /snapshot must be a function, got object/],
+    // false turns off a safe moment only: a timeout, an interval or a grace of Infinity would run at once.
+    [{ timeout: false as never }, /timeout must be a number of milliseconds from 1 to 2147483647, got false/],
+    [{ grace: false as never }, /grace must be a number of milliseconds from 0 to 2147483647, got false/],
+    [{ checkInterval: false as never }, /checkInterval \(0: off\) must be a number of milliseconds/],
   ])('rejects %j with a message that says how to fix it', (options, message) => {
     expect(() => createDaylight(options)).toThrow(message);
   });

@@ -254,13 +254,15 @@ const NOTHING_PENDING = {
 /** A duration option: from `min` to 2147483647 ms (the longest a timer waits: past it, it fires at once). */
 function positive(name: string, value: number | false | undefined, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
-  if (value === false) return Infinity;
-  if (!(Number.isFinite(value) && value >= min && value < 2 ** 31)) {
+  // `false` turns off a safe moment; a timeout, an interval or the grace of Infinity would fire at once.
+  if (value === false && name[0] === 's') return Infinity;
+  // (`false` is not finite: refused here.)
+  if (!(Number.isFinite(value) && (value as number) >= min && (value as number) < 2 ** 31)) {
     throw new TypeError(
       `createDaylight: ${name} must be a number of milliseconds from ${min} to 2147483647, got ${String(value)}`,
     );
   }
-  return value;
+  return value as number;
 }
 
 function randomId(): string {
@@ -538,12 +540,16 @@ export class DaylightClient extends EventTarget {
     pushJson('bad' + this.#app, booting.version, true);
     pushJson('blocked' + this.#app, booting.version);
     this.report('boot-failure', { version: booting.version, from: booting.from, message: reason });
+    // After a switch already under way, which may still leave (for a newer release: no way back is needed then).
     // Requests sent from this page get their answers first and new ones wait, as in a switch. A broken page is
     // worse than a way back without its record.
-    this.#applying = (async () => {
-      await this.#settled();
-      await this.#go({ from: booting.version, to: booting.from, state: record.state, back: true }, true);
-    })().finally(() => (this.#applying = undefined));
+    void this.#underWay(
+      (async () => {
+        await this.#held(); // (run before #underWay makes this the one under way: it waits for the one before)
+        await this.#settled();
+        await this.#go({ from: booting.version, to: booting.from, state: record.state, back: true }, true);
+      })(),
+    );
     return true;
   }
 
@@ -581,8 +587,12 @@ export class DaylightClient extends EventTarget {
   ready(): void {
     const booting = this.booting;
     if (booting) this.report('boot', booting);
-    writeJson('switch', undefined);
-    writeJson('attempts', undefined);
+    // Not while a switch from this page is leaving (a way back, late): its page needs its record and attempt.
+    const record = readJson<SwitchRecord>('switch');
+    if (!record || record.landed) {
+      writeJson('switch', undefined);
+      writeJson('attempts', undefined);
+    }
     if (this.#state.running) this.#emit('booted', { version: this.#state.running });
   }
 
@@ -631,10 +641,15 @@ export class DaylightClient extends EventTarget {
    */
   apply(): Promise<void> {
     // One switch at a time: a second call (the banner and a safe moment at once) joins the first.
-    this.#applying ??= this.#apply().finally(() => {
-      this.#applying = undefined;
-    });
-    return this.#applying;
+    return this.#applying ?? this.#underWay(this.#apply());
+  }
+
+  /** Makes `work` the switch under way, which requests and checks wait for, until it ends (and no later one began). */
+  #underWay(work: Promise<void>): Promise<void> {
+    const own: Promise<void> = (this.#applying = work.finally(() => {
+      if (this.#applying === own) this.#applying = undefined;
+    }));
+    return own;
   }
 
   async #apply(): Promise<void> {

@@ -9,6 +9,7 @@
  * server tells apart from application errors.
  */
 import type { DaylightClient } from './client.js';
+import { delayOption } from './delay.js';
 
 export interface RecoveryOptions {
   /**
@@ -61,10 +62,7 @@ function settled(client: DaylightClient, timeout: number): Promise<void> {
  * stops listening. Outside a browser it does nothing.
  */
 export function recoverChunkErrors(client: DaylightClient, options: RecoveryOptions = {}): () => void {
-  const timeout = options.timeout ?? 60_000;
-  if (!Number.isFinite(timeout) || timeout < 0) {
-    throw new TypeError(`recoverChunkErrors: timeout must be a number of milliseconds ≥ 0, got ${String(timeout)}`);
-  }
+  const timeout = delayOption('recoverChunkErrors: timeout', options.timeout, 60_000, 0);
   if (typeof window === 'undefined') return () => undefined;
   let running: Promise<void> | undefined;
   const reported = new Set<string>();

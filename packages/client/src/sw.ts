@@ -19,6 +19,7 @@
  */
 import { Workbox, messageSW } from 'workbox-window';
 import type { DaylightClient, DaylightExtension } from './client.js';
+import { delayOption } from './delay.js';
 import { pushJson, readJson, writeJson } from './storage.js';
 
 export interface ServiceWorkerOptions {
@@ -136,10 +137,7 @@ function switchUrl(version: string): string {
  * @throws {TypeError} when an option has the wrong type.
  */
 export function enableServiceWorker(client: DaylightClient, options: ServiceWorkerOptions = {}): DaylightServiceWorker {
-  const timeout = options.timeout ?? 30_000;
-  if (!Number.isFinite(timeout) || timeout <= 0) {
-    throw new TypeError(`enableServiceWorker: timeout must be a number of milliseconds > 0, got ${String(timeout)}`);
-  }
+  const timeout = delayOption('enableServiceWorker: timeout', options.timeout, 30_000, 1);
   for (const name of ['scriptUrl', 'scope'] as const) {
     const value = options[name];
     if (value !== undefined && (typeof value !== 'string' || value === '')) {
@@ -248,7 +246,7 @@ export function enableServiceWorker(client: DaylightClient, options: ServiceWork
  * a client, and resolves with nothing removed where service workers are unavailable.
  */
 export async function reset(options: ResetOptions = {}): Promise<ResetResult> {
-  const timeout = options.timeout ?? 10_000;
+  const timeout = delayOption('reset: timeout', options.timeout, 10_000, 1);
   if (unavailable() !== undefined) return { unregistered: 0, caches: [] };
   const registered = readJson<unknown>(SCRIPTS_KEY, true);
   const paths = options.scriptUrl

@@ -10,6 +10,7 @@
  * start is seen.
  */
 import type { DaylightClient } from './client.js';
+import { delayOption } from './delay.js';
 
 export interface WatchdogOptions {
   /**
@@ -35,13 +36,10 @@ export interface BootWatchdog {
 
 /**
  * Watches the boot of a release a switch lands on.
- * @throws {TypeError} when `timeout` is not a positive number of milliseconds.
+ * @throws {TypeError} when `timeout` is not a number of milliseconds from 1 to 2147483647.
  */
 export function watchBoot(client: DaylightClient, options: WatchdogOptions = {}): BootWatchdog {
-  const timeout = options.timeout ?? 15_000;
-  if (!Number.isFinite(timeout) || timeout <= 0) {
-    throw new TypeError(`watchBoot: timeout must be a number of milliseconds > 0, got ${String(timeout)}`);
-  }
+  const timeout = delayOption('watchBoot: timeout', options.timeout, 15_000, 1);
   let failure: string | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
