@@ -106,6 +106,15 @@ describe('stamping a node:http response', () => {
     expect(response.headers.get('x-twice')).toBe('a, b');
   });
 
+  it('merges with an expose list passed to writeHead after an undefined status message, as node:http reads it', async () => {
+    const { origin } = await start((_req, res) => {
+      res.writeHead(200, undefined, { 'Access-Control-Expose-Headers': 'X-A' }).end();
+    });
+    const response = await fetch(origin, CROSS);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-expose-headers')).toBe('X-A, Daylight-Release');
+  });
+
   it('does not list Daylight-Release twice, whatever its case', async () => {
     const { origin } = await start((_req, res) => {
       res.setHeader('Access-Control-Expose-Headers', ['X-A', 'daylight-release']);

@@ -133,11 +133,12 @@ function stampHead(res: ServerResponse, args: unknown[], arming: Arming): unknow
   try {
     arming.beforeStamp?.('write');
     let forward = args;
-    const at = typeof args[1] === 'string' ? 2 : 1;
-    const fields = args[at];
+    // As node:http reads them: (status, message, fields), (status, fields), or (status, undefined, fields).
+    const message = typeof args[1] === 'string';
+    const fields = message ? args[2] : (args[2] ?? args[1]);
     if (typeof fields === 'object' && fields !== null) {
       applyFields(res, fields);
-      forward = args.slice(0, at);
+      forward = args.slice(0, message ? 2 : 1);
     }
     // A release per request resolves now, after the app's middleware ran.
     const value = arming.stampFor(res);
