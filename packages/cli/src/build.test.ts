@@ -43,6 +43,13 @@ describe('findEntryScript', () => {
     expect(resolveScriptSource('//cdn.example/a.js', 'index.html')).toBeUndefined();
   });
 
+  it('reads a numeric reference past Unicode as U+FFFD, as HTML does, rather than failing', () => {
+    const html =
+      '<script src="&#x110000;.js"></script><script src="&#99999999999;.js"></script><script src="&#x61;pp.js">';
+    expect(findEntryScript(html, 'index.html', inBuild(['\uFFFD.js', 'app.js']))).toBe('\uFFFD.js');
+    expect(findEntryScript(html, 'index.html', inBuild(['app.js']))).toBe('app.js');
+  });
+
   it('returns undefined when no script names a build file', () => {
     expect(findEntryScript('<script src="/gone.js"></script>', 'index.html', inBuild([]))).toBeUndefined();
   });
