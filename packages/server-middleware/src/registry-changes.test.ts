@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REGISTRY_SCHEMA, validateRegistry, type Registry } from './registry.js';
+import { MAX_COHORTS, REGISTRY_SCHEMA, validateRegistry, type Registry } from './registry.js';
 import { PUBLISHED_ENTRY } from './test-support.js';
 import { floorChange, haltChange, pinChange, promoteChange, rollbackChange } from './registry-changes.js';
 import { compilePlan, resolveRelease } from './resolve.js';
@@ -265,4 +265,37 @@ describe('registry changes', () => {
       expect(rollbackChange(promoted, { cohort: name, now }).registry.cohorts).toBeUndefined();
     },
   );
+});
+
+describe('the most cohorts and pins a registry may hold', () => {
+  const full = <T>(make: (i: number) => [string, T]): Record<string, T> =>
+    Object.fromEntries(Array.from({ length: MAX_COHORTS }, (_, i) => make(i)));
+  const cohorts = full((i) => [`c${i}`, { release: '1.1.0' }]);
+  const pins = full((i) => [`tenant:t${i}`, { release: '1.1.0', at: now.toISOString() }]);
+
+  it('is what a registry read accepts, and one more is refused naming the limit', () => {
+    expect(validateRegistry({ ...base, cohorts, pins }).ok).toBe(true);
+    expect(validateRegistry({ ...base, cohorts: { ...cohorts, more: { release: null } } })).toEqual({
+      ok: false,
+      error: `"cohorts" may hold at most ${MAX_COHORTS}, got ${MAX_COHORTS + 1}`,
+    });
+    expect(validateRegistry({ ...base, pins: { ...pins, 'tenant:more': pins['tenant:t0']! } })).toEqual({
+      ok: false,
+      error: `"pins" may hold at most ${MAX_COHORTS}, got ${MAX_COHORTS + 1}`,
+    });
+  });
+
+  it('is never passed by a change, which would write a registry no server loads; changes within it still go', () => {
+    const registry: Registry = { ...base, cohorts, pins };
+    expect(() => promoteChange(registry, { version: '1.1.0', cohort: 'more', now })).toThrow(
+      `the registry holds ${MAX_COHORTS} cohorts, the most it may; roll a cohort back to free one`,
+    );
+    expect(() => pinChange(registry, { key: 'tenant', value: 'more', release: '1.1.0', now })).toThrow(
+      `the registry holds ${MAX_COHORTS} pins, the most it may; unpin one first`,
+    );
+    expect(valid(promoteChange(registry, { version: '1.2.0', cohort: 'c7', now }).registry).cohorts?.c7?.release).toBe(
+      '1.2.0',
+    );
+    expect(valid(pinChange(registry, { key: 'tenant', value: 't7', release: '1.2.0', now }).registry)).toBeDefined();
+  });
 });

@@ -9,6 +9,7 @@ import { compareVersions, isVersion } from '@daylight/protocol';
 import {
   COHORT_NAME,
   KEY_NAME,
+  MAX_COHORTS,
   cohortNamed,
   isPercent,
   type Cohort,
@@ -172,6 +173,13 @@ function withCohorts(registry: Registry, cohorts: Record<string, Cohort>): Regis
   return Object.keys(cohorts).length === 0 ? rest : { ...rest, cohorts };
 }
 
+/** Refuses a change that would make the registry hold more than {@link MAX_COHORTS} cohorts or pins: no server would load it. */
+function roomFor(entries: object, what: 'cohorts' | 'pins', fix: string): void {
+  if (Object.keys(entries).length >= MAX_COHORTS) {
+    throw new RegistryChangeError('invalid', `the registry holds ${MAX_COHORTS} ${what}, the most it may; ${fix}`);
+  }
+}
+
 function writeTarget(registry: Registry, cohort: string | undefined, target: TargetView): Registry {
   if (cohort === undefined) {
     const { previous: _p, rollout: _r, halted: _h, salt: _s, ...rest } = registry;
@@ -179,6 +187,8 @@ function writeTarget(registry: Registry, cohort: string | undefined, target: Tar
   }
   const cohorts = { ...registry.cohorts };
   const entry = cohortEntry(target);
+  if (entry !== undefined && !Object.hasOwn(cohorts, cohort))
+    roomFor(cohorts, 'cohorts', 'roll a cohort back to free one');
   if (entry === undefined) delete cohorts[cohort];
   else cohorts[cohort] = entry;
   return withCohorts(registry, cohorts);
@@ -486,6 +496,7 @@ export function pinChange(registry: Registry, change: PinChange): ChangeOutcome 
   if (pins[id]?.release === change.release) {
     return { registry, changed: false, summary: `${id} is already pinned to ${change.release}` };
   }
+  if (!Object.hasOwn(pins, id)) roomFor(pins, 'pins', 'unpin one first');
   pins[id] = withDefined({ release: change.release, at: change.now.toISOString(), note: change.note }) as Pin;
   return { registry: { ...rest, pins }, changed: true, summary: `pin ${id} to ${change.release}` };
 }

@@ -142,7 +142,9 @@ export function validateRegistry(input: unknown): RegistryRead {
   validateRules(input, '', releases, errors);
   if (input.cohorts !== undefined) {
     if (!isRecord(input.cohorts)) errors.push('"cohorts" must be an object keyed by cohort name');
-    else {
+    else if (Object.keys(input.cohorts).length > MAX_COHORTS) {
+      errors.push(`"cohorts" may hold at most ${MAX_COHORTS}, got ${Object.keys(input.cohorts).length}`);
+    } else {
       for (const [name, cohort] of Object.entries(input.cohorts)) {
         const where = `cohorts["${name}"]`;
         if (!COHORT_NAME.test(name)) errors.push(`${where}: the name must be letters, digits, ".", "_" or "-"`);
@@ -159,7 +161,9 @@ export function validateRegistry(input: unknown): RegistryRead {
   }
   if (input.pins !== undefined) {
     if (!isRecord(input.pins)) errors.push('"pins" must be an object keyed by "<key>:<value>"');
-    else {
+    else if (Object.keys(input.pins).length > MAX_COHORTS) {
+      errors.push(`"pins" may hold at most ${MAX_COHORTS}, got ${Object.keys(input.pins).length}`);
+    } else {
       for (const [key, pin] of Object.entries(input.pins)) {
         const where = `pins["${key}"]`;
         const colon = key.indexOf(':');
