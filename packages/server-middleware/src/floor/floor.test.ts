@@ -99,6 +99,11 @@ describe.each(Object.entries(frameworks))('the compatibility floor on %s', (_nam
     expect(v2.status).toBe(409);
     expect(v2.body).toMatchObject({ type: 'https://daylight.dev/problems/client-too-old', required: '>=2.0.0' });
     expect((await call('/api/v2/inbox', '2.0.0')).status).toBe(200);
+    // Express routes /API/V2/inbox to the handler of /api/v2/inbox: the v2 range holds whatever the case.
+    expect((await call('/API/V2/inbox', '1.3.0')).body).toMatchObject({
+      required: '>=2.0.0',
+      instance: '/API/V2/inbox',
+    });
     const future = await call('/api/v1/inbox', '3.1.0');
     expect(future.body).toMatchObject({
       type: 'https://daylight.dev/problems/client-unsupported',

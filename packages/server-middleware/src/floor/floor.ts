@@ -41,7 +41,8 @@ export interface FloorOptions {
    */
   readonly range?: string;
   /**
-   * Ranges per path prefix; the longest matching prefix wins over `range`.
+   * Ranges per path prefix, matched whatever the path's case (as routers match paths); the longest matching prefix
+   * wins over `range`.
    * @example routes: { '/api/v2/': '>=2.0.0' }
    */
   readonly routes?: Readonly<Record<string, string>>;
@@ -120,7 +121,8 @@ export function createFloor(
         throw new TypeError(
           `daylight floor: routes keys are path prefixes starting with "/", got ${JSON.stringify(prefix)}`,
         );
-      return [prefix, checkRange(value, `routes[${JSON.stringify(prefix)}]`)] as const;
+      // Express (and most routers) match paths whatever their case: /API/V2/ reaches the handlers of /api/v2/.
+      return [prefix.toLowerCase(), checkRange(value, `routes[${JSON.stringify(prefix)}]`)] as const;
     })
     .sort(([a], [b]) => b.length - a.length);
   const useMin = options.useMin ?? true;
@@ -148,7 +150,8 @@ export function createFloor(
   };
 
   return function floor(path, input) {
-    const wanted = routes.find(([prefix]) => path.startsWith(prefix))?.[1] ?? range;
+    const lower = routes.length === 0 ? path : path.toLowerCase();
+    const wanted = routes.find(([prefix]) => lower.startsWith(prefix))?.[1] ?? range;
     // A release per request resolves when first read, and must wait for the app's sign-in, which may come after
     // the floor: a request that passes never reads it; the registry's min is the same for every request.
     const pending = RequestState.pendingOf(input);
