@@ -116,9 +116,14 @@ export class PerRequest implements Arming {
     this.client = client;
   }
 
-  /** The registry's `min`, which every release this request could resolve to carries; known without resolving. */
+  /**
+   * The registry's `min`, which every release carries, known without resolving: for the floor, which must not
+   * resolve before the app's sign-in. With nothing promoted for everyone, none: a request outside the pilots has no
+   * release to switch to, and must not be refused (a pilot's own stamp still carries `min` and forces its switch).
+   */
   get min(): string | undefined {
-    return this.#generation?.registry.min;
+    const generation = this.#generation;
+    return generation?.base === undefined ? undefined : generation.registry.min;
   }
 
   stampFor(res: ServerResponse): string | undefined {

@@ -125,12 +125,16 @@ describe('createFloor', () => {
       /range must be a semver range such as ">=1\.3\.0", got "newest"/,
     );
     expect(() => createFloor({ routes: { api: '>=1' } })).toThrow(/routes keys are path prefixes/);
+    expect(() => createFloor({ routes: { '/api/': '>=1.0.0', '/API/': '>=2.0.0' } })).toThrow(
+      'daylight floor: routes "/api/" and "/API/" differ only in case, and prefixes match whatever the case; keep one',
+    );
   });
 });
 
 describe.each(['express', 'koa'])('the floor on %s, mounted before the app signs in', (name) => {
-  it('passes a request without resolving its release: the release and the census wait for the sign-in', async () => {
-    const store = await createReleaseStore({ min: '1.0.0' });
+  /** A server with a `cohort` option whose app signs in after the floor; `call` asks as the pilot or as anyone. */
+  async function signedInAfterFloor(registry: { current: string | null; min: string }) {
+    const store = await createReleaseStore({ current: registry.current, min: registry.min });
     cleanups.push(() => store.cleanup());
     await writeRegistryFile(store.registryFile, { ...store.registry, cohorts: { pilot: { release: '1.1.0' } } });
     const daylight = createDaylight({
@@ -171,11 +175,15 @@ describe.each(['express', 'koa'])('the floor on %s, mounted before the app signs
     }
     const url = await listen(server);
     cleanups.push(() => stop(server));
-    const call = (version: string) =>
+    const call = (version: string, office = 'pilot') =>
       fetch(`${url}/api/inbox`, {
-        headers: { 'x-office': 'pilot', 'Daylight-Client': `v="${version}", s="tab-aaaaaaaa"` },
+        headers: { 'x-office': office, 'Daylight-Client': `v="${version}", s="tab-aaaaaaaa"` },
       });
+    return { daylight, call };
+  }
 
+  it('passes a request without resolving its release: the release and the census wait for the sign-in', async () => {
+    const { daylight, call } = await signedInAfterFloor({ current: '1.0.0', min: '1.0.0' });
     const passed = await call('1.0.0');
     expect(passed.status).toBe(200);
     expect(passed.headers.get('daylight-release')).toBe('v="1.1.0", min="1.0.0"');
@@ -185,5 +193,16 @@ describe.each(['express', 'koa'])('the floor on %s, mounted before the app signs
     const refused = await call('2.0.0');
     expect(refused.status).toBe(409);
     expect(refused.headers.get('daylight-release')).toBe('v="1.0.0", min="1.0.0"');
+  });
+
+  it('refuses no one for being below min while nothing is promoted for everyone: outside the pilot, there is nowhere to go', async () => {
+    const { call } = await signedInAfterFloor({ current: null, min: '1.1.0' });
+    const outside = await call('1.0.0', 'berlin');
+    expect(outside.status).toBe(200);
+    expect(outside.headers.get('daylight-release')).toBeNull();
+    // The pilot's own stamp carries min, which makes its client switch.
+    const pilot = await call('1.0.0');
+    expect(pilot.status).toBe(200);
+    expect(pilot.headers.get('daylight-release')).toBe('v="1.1.0", min="1.1.0"');
   });
 });

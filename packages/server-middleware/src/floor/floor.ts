@@ -115,6 +115,7 @@ export function createFloor(
   options: FloorOptions = {},
 ): (path: string, input: FloorInput) => DaylightResponse | undefined {
   const range = options.range === undefined ? undefined : checkRange(options.range, 'range');
+  const seen = new Map<string, string>();
   const routes = Object.entries(options.routes ?? {})
     .map(([prefix, value]) => {
       if (!prefix.startsWith('/'))
@@ -122,7 +123,15 @@ export function createFloor(
           `daylight floor: routes keys are path prefixes starting with "/", got ${JSON.stringify(prefix)}`,
         );
       // Express (and most routers) match paths whatever their case: /API/V2/ reaches the handlers of /api/v2/.
-      return [prefix.toLowerCase(), checkRange(value, `routes[${JSON.stringify(prefix)}]`)] as const;
+      const lower = prefix.toLowerCase();
+      const other = seen.get(lower);
+      if (other !== undefined) {
+        throw new TypeError(
+          `daylight floor: routes ${JSON.stringify(other)} and ${JSON.stringify(prefix)} differ only in case, and prefixes match whatever the case; keep one`,
+        );
+      }
+      seen.set(lower, prefix);
+      return [lower, checkRange(value, `routes[${JSON.stringify(prefix)}]`)] as const;
     })
     .sort(([a], [b]) => b.length - a.length);
   const useMin = options.useMin ?? true;
