@@ -106,6 +106,12 @@ function problem(body: FloorProblem): DaylightResponse {
   };
 }
 
+/** What every refusal says: read only for a refusal, since reading `release` resolves a release per request. */
+function problemBase(path: string, input: FloorInput) {
+  const release = input.release?.version;
+  return { status: FLOOR_STATUS, instance: path, ...(release === undefined ? {} : { release }) } as const;
+}
+
 /**
  * Creates the floor check: `(path, state) => refusal | undefined`. Validates
  * the ranges at once.
@@ -162,19 +168,14 @@ export function createFloor(
     const lower = routes.length === 0 ? path : path.toLowerCase();
     const wanted = routes.find(([prefix]) => lower.startsWith(prefix))?.[1] ?? range;
     // A release per request resolves when first read, and must wait for the app's sign-in, which may come after
-    // the floor: a request that passes never reads it; the registry's min is the same for every request.
+    // the floor: a request that passes never reads it (PerRequest.min says what min is without resolving).
     const pending = RequestState.pendingOf(input);
     const min = !useMin ? undefined : pending === undefined ? input.release?.min : pending.min;
     const client = input.client;
-    const target = (): string | undefined => input.release?.version;
-    const base = () => {
-      const release = target();
-      return { status: FLOOR_STATUS, instance: path, ...(release === undefined ? {} : { release }) } as const;
-    };
     if (client === undefined) {
       if (withoutClient === 'allow') return undefined;
       return problem({
-        ...base(),
+        ...problemBase(path, input),
         type: PROBLEM_CLIENT_REQUIRED,
         title: 'This API serves the Daylight client only',
         detail: `send the ${CLIENT_HEADER} header with the version of the app`,
@@ -183,10 +184,10 @@ export function createFloor(
     }
     if (min !== undefined && semver.lt(client.version, min)) {
       return problem({
-        ...base(),
+        ...problemBase(path, input),
         type: PROBLEM_CLIENT_TOO_OLD,
         title: 'This version of the app is too old for the API',
-        detail: `version ${client.version} is below ${min}, the oldest version the API serves; switch to ${target() ?? 'a newer release'}`,
+        detail: `version ${client.version} is below ${min}, the oldest version the API serves; switch to ${input.release?.version ?? 'a newer release'}`,
         version: client.version,
         required: `>=${min}`,
       });
@@ -195,7 +196,7 @@ export function createFloor(
     const verdict = against(client.version, wanted);
     if (verdict === 0) return undefined;
     return problem({
-      ...base(),
+      ...problemBase(path, input),
       type: verdict < 0 ? PROBLEM_CLIENT_TOO_OLD : PROBLEM_CLIENT_UNSUPPORTED,
       title:
         verdict < 0
