@@ -567,6 +567,20 @@ test('a ready() that comes while the way back is leaving keeps its record: the f
   expect(seen.failedApi).toEqual([]);
 });
 
+test('a release whose app calls ready() before start() is not taken for one that did not boot', async ({
+  page,
+  office,
+}) => {
+  const seen = await releaseReady(page, office, '&watchdog=2000&readyFirst');
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  await page.waitForTimeout(3_000); // past the watchdog's 2 s
+  await expect(version(page)).toHaveText('1.1.0');
+  expect(await page.evaluate(() => localStorage.getItem('daylight:bad'))).toBeNull();
+  expect(seen.navigations).toHaveLength(2);
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('a way back asked for while a switch to a newer release waits for a save: the switch goes, once, and keeps the form', async ({
   page,
   office,

@@ -39,7 +39,8 @@ const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
 
 // Knobs for trying things out (and for the end-to-end tests): ?policy=auto,
 // ?idle=ms, ?hidden=ms, ?grace=ms, ?timeout=ms, ?watchdog=ms, ?sw=1 (service worker mode), ?base=/path (the server's
-// basePath, when it is not /_daylight), ?brokenSnapshot (the snapshot hook throws), ?readyDelay=ms (a slow boot).
+// basePath, when it is not /_daylight), ?brokenSnapshot (the snapshot hook throws), ?readyDelay=ms (a slow boot),
+// ?readyFirst (ready() is called before start(), and only then, as an app might by mistake).
 // Without them, the defaults.
 const params = new URLSearchParams(location.search);
 const number = (name: string): number | undefined => (params.has(name) ? Number(params.get(name)) : undefined);
@@ -217,6 +218,7 @@ async function route(user: string, restored?: Snapshot): Promise<void> {
 }
 
 async function boot(): Promise<void> {
+  if (params.has('readyFirst')) daylight.ready();
   daylight.start();
   mountBanner(daylight);
   // For the end-to-end tests: the client, its parts, and the app's own ky.
@@ -234,6 +236,7 @@ async function boot(): Promise<void> {
     Object.assign(window, { officeReady: __APP_VERSION__ });
   };
   const readyDelay = number('readyDelay');
+  if (params.has('readyFirst')) return;
   if (readyDelay === undefined) ready();
   else setTimeout(ready, readyDelay);
 }

@@ -588,8 +588,8 @@ export class DaylightClient extends EventTarget {
     const booting = this.booting;
     if (booting) this.report('boot', booting);
     // Not while a switch from this page is leaving (a way back, late): its page needs its record and attempt.
-    const record = readJson<SwitchRecord>('switch');
-    if (!record || record.landed) {
+    // (Before start(), the record of the switch that brought the page here is not marked landed yet.)
+    if (this.#state.status !== 'applying') {
       writeJson('switch', undefined);
       writeJson('attempts', undefined);
     }
