@@ -63,6 +63,10 @@ describe('createDaylight options', () => {
     expect(() => createDaylight(options)).toThrow(message);
   });
 
+  it('takes false for the safe moments, which turns them off', () => {
+    expect(() => createDaylight({ safeMoments: { hidden: false, idle: false } })).not.toThrow();
+  });
+
   it('accepts the limits', () => {
     for (const options of [
       { timeout: 1 },

@@ -247,7 +247,7 @@ describe('POST {base}/reports', () => {
   });
 
   it('rejects a halt option of the wrong kind instead of reading it as "halt on", without trust', () => {
-    for (const halt of ['off', null, 0, true, 'false', []]) {
+    for (const halt of ['off', null, 0, true, 'false', [], new Map(), new Date(0)]) {
       expect(() => setup({ halt } as unknown as ReportsOptions), JSON.stringify(halt)).toThrow(
         /reports\.halt must be an object such as \{ minFailures: 5, failureRate: 0\.2 \} or false, got /,
       );

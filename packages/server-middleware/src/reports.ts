@@ -134,14 +134,15 @@ const HALT_KEYS = ['minFailures', 'failureRate'] as const;
  */
 function plainObject<T>(name: string, value: T, keys: readonly string[]): T {
   if (value === undefined) return value;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  const proto = typeof value === 'object' && value !== null ? (Object.getPrototypeOf(value) as unknown) : undefined;
+  if (proto !== Object.prototype && proto !== null) {
     const example =
       name === 'reports' ? '{ halt: { minFailures: 5 } }' : '{ minFailures: 5, failureRate: 0.2 } or false';
     throw new TypeError(
       `createDaylight: ${name} must be an object such as ${example}, got ${JSON.stringify(value) ?? typeof value}`,
     );
   }
-  const unknown = Object.keys(value).find((key) => !keys.includes(key));
+  const unknown = Object.keys(value as object).find((key) => !keys.includes(key));
   if (unknown !== undefined) {
     throw new TypeError(`createDaylight: unknown option ${name}.${unknown}; the options are ${keys.join(', ')}`);
   }
