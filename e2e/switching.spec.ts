@@ -22,6 +22,7 @@ import {
   fillStorage,
   TEST_HALT,
   type Office,
+  type Watch,
   banner,
   status,
   version,
@@ -539,19 +540,25 @@ test('a boot that goes back lets a save sent from the new page get its answer fi
   expect(seen.failedApi).toEqual([]);
 });
 
-test('a ready() that comes while the way back is leaving keeps its record: the form typed before the switch is restored', async ({
-  page,
-  office,
-}) => {
+/** A tab that typed "typed on 1.0.0", took 1.1.0 with "Update now", and landed there with the form restored. */
+async function onTypedSwitch(page: Page, office: Office, query: string): Promise<Watch> {
   const seen = watch(page);
-  // 1.1.0 does not call ready() by itself: the watchdog sends the tab back 2 s after it landed.
-  await signIn(page, office.url, seen, 'ada', '&watchdog=2000&readyDelay=60000');
+  await signIn(page, office.url, seen, 'ada', query);
   await page.locator('#f-customer').fill('typed on 1.0.0');
   await office.promote('1.1.0');
   await ready(page, '1.1.0');
   await banner(page).getByRole('button', { name: 'Update now' }).click();
   await expect(version(page)).toHaveText('1.1.0');
   await expect(page.locator('#f-customer')).toHaveValue('typed on 1.0.0');
+  return seen;
+}
+
+test('a ready() that comes while the way back is leaving keeps its record: the form typed before the switch is restored', async ({
+  page,
+  office,
+}) => {
+  // 1.1.0 does not call ready() by itself: the watchdog sends the tab back 2 s after it landed.
+  const seen = await onTypedSwitch(page, office, '&watchdog=2000&readyDelay=60000');
   // The way back's page takes 1.5 s to come; 300 ms into the wait, the slow boot calls ready() after all (from the
   // page: Playwright's own calls wait for a pending navigation).
   const shell = await slowDown(page, (url) => url.searchParams.get('_daylight') === '1.0.0', 1_500);
@@ -586,13 +593,7 @@ test('a way back asked for while a switch to a newer release waits for a save: t
   office,
 }) => {
   await office.cli('publish', path.join(extraBuilds, '1.1.1'), '--version', '1.1.1');
-  const seen = watch(page);
-  await signIn(page, office.url, seen, 'ada', '&policy=prompt&watchdog=60000&readyDelay=60000');
-  await page.locator('#f-customer').fill('typed on 1.0.0');
-  await office.promote('1.1.0');
-  await ready(page, '1.1.0');
-  await banner(page).getByRole('button', { name: 'Update now' }).click();
-  await expect(version(page)).toHaveText('1.1.0');
+  const seen = await onTypedSwitch(page, office, '&policy=prompt&watchdog=60000&readyDelay=60000');
   // 1.1.0 has not called ready() when 1.1.1 comes; the person takes it while a save is on its way…
   await office.promote('1.1.1');
   await ready(page, '1.1.1');
