@@ -28,6 +28,9 @@
 //   npm run bench:middleware    ROUNDS=5 SECONDS=4 CONNECTIONS=32 SESSIONS=1000 by default;
 //                               INSTRUCTIONS=0 skips the count, N1=8000 N2=24000 REPEATS=1;
 //                               on Debian as root it installs valgrind when missing
+//   ONLY=express/daylight,express/one-header REPEATS=3 ROUNDS=0 npm run bench:middleware
+//                               a closer look at a few variants (their baselines run too): prints
+//                               what it measured and leaves RESULTS.md as it is
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
@@ -56,6 +59,18 @@ const VARIANTS = ['bare', 'daylight', 'daylight-rollout', 'helmet', 'one-header'
 /** What each variant is compared with: the bare server under the same requests. */
 const BASELINE = { 'daylight-cors': 'bare-cors', 'bare-cors': 'bare-cors' };
 const baselineOf = (variant) => BASELINE[variant] ?? 'bare';
+/** ONLY: the framework/variant pairs to measure, with their baselines; undefined measures them all. */
+const ONLY = process.env.ONLY?.split(',').map((pair) => pair.trim());
+for (const pair of [...(ONLY ?? [])]) {
+  const [framework, variant] = pair.split('/');
+  if (!FRAMEWORKS.includes(framework) || !VARIANTS.includes(variant)) {
+    throw new Error(
+      `ONLY: ${pair} is not one of ${FRAMEWORKS.flatMap((f) => VARIANTS.map((v) => `${f}/${v}`)).join(', ')}`,
+    );
+  }
+  ONLY.push(`${framework}/${baselineOf(variant)}`);
+}
+const selected = (framework, variant) => ONLY === undefined || ONLY.includes(`${framework}/${variant}`);
 /** The server each variant runs (middleware-server.mjs) and the store it reads. */
 const serverOf = (variant) =>
   ({ 'bare-cors': 'bare', 'daylight-cors': 'daylight', 'daylight-rollout': 'rollout' })[variant] ?? variant;
@@ -170,6 +185,7 @@ for (let round = 1; round <= ROUNDS; round++) {
     // Rotate the order each round so no variant always runs first (or last).
     const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
     for (const variant of order) {
+      if (!selected(framework, variant)) continue;
       const { value: sample } = await withServer(framework, variant, async (port) => {
         await load(port, variant).catch(() => undefined); // warm-up: JIT, connection pool
         return load(port, variant);
@@ -202,6 +218,7 @@ const perRequest = {};
 if (VALGRIND) {
   for (const framework of FRAMEWORKS) {
     for (const variant of VARIANTS) {
+      if (!selected(framework, variant)) continue;
       const counts = [];
       for (let repeat = 0; repeat < REPEATS; repeat++) {
         // The two runs at once: instruction counts do not depend on sharing the cores.
@@ -228,6 +245,22 @@ const capacityOf = (framework, variant) =>
   perRequest[`${framework}/${baselineOf(variant)}`] / perRequest[`${framework}/${variant}`];
 const percent = (ratio) => `${(100 * ratio).toFixed(1)} %`;
 const spread = (values, format) => `${format(Math.min(...values))}–${format(Math.max(...values))}`;
+if (ONLY !== undefined) {
+  // A closer look: what was measured, against its baseline; RESULTS.md keeps the full run's figures.
+  for (const framework of FRAMEWORKS) {
+    for (const variant of VARIANTS) {
+      if (!selected(framework, variant) || variant === baselineOf(variant)) continue;
+      const key = `${framework}/${variant}`;
+      const ratios = samples[key] === undefined ? undefined : ratiosOf(framework, variant);
+      const capacity = VALGRIND ? `capacity ${percent(capacityOf(framework, variant))} by instructions` : 'not counted';
+      const throughput = ratios ? `; throughput ${percent(median(ratios))} (${spread(ratios, percent)})` : '';
+      console.log(`${key} vs ${baselineOf(variant)}: ${capacity}${throughput}`);
+    }
+  }
+  console.log('ONLY is set: RESULTS.md is left as it is.');
+  process.exit(0);
+}
+
 const lines = [];
 for (const framework of FRAMEWORKS) {
   for (const variant of VARIANTS) {

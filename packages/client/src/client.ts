@@ -81,7 +81,8 @@ export interface DaylightOptions {
    */
   checkInterval?: number;
   /**
-   * Limit for each network operation, and for `apply()` to leave the page, in ms.
+   * Limit for the release check and each report, and for `apply()` or `revert()` to leave the page, in ms; a
+   * release's whole download (manifest and files) gets 10 × this.
    * @default 30_000
    */
   timeout?: number;
