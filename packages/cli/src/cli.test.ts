@@ -173,6 +173,13 @@ describe('runCli', () => {
     });
   });
 
+  it('has no flag whose name starts with a digit, so "-5" after a flag is always a value', async () => {
+    const { commands } = await import('./commands/index.js');
+    const names = [...commands.values()].flatMap((command) => Object.keys(command.flags));
+    expect(names.length).toBeGreaterThan(10);
+    expect(names.filter((name) => /^\d/.test(name))).toEqual([]);
+  });
+
   it('refuses an unknown version with exit 1 and lists the published ones', async () => {
     const { root } = await sampleProject();
     await run(root, ['publish', 'build', '--version', '1.0.0']);

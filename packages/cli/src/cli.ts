@@ -93,6 +93,9 @@ function suggest(input: string, candidates: Iterable<string>): string {
   return best === undefined ? '' : `; did you mean ${best}?`;
 }
 
+/** A separate value that looks like a negative number: `-5`, `-0.5`. */
+const NEGATIVE = /^-\d/;
+
 /**
  * Parses flags with `node:util` `parseArgs` in its lenient mode and checks
  * every token ourselves, so each mistake gets a message in the house form
@@ -144,7 +147,14 @@ function parseFlags(
     if (token.value === undefined) {
       throw new DaylightCliError('usage', `flag ${token.rawName} needs a value, such as ${example}`);
     }
-    if (token.inlineValue !== true && token.value.startsWith('-') && token.value !== '-') {
+    // A negative number is a value, not a flag (no flag name starts with a digit), so
+    // "--percent -5" reaches the flag's own check and its message rather than this one.
+    if (
+      token.inlineValue !== true &&
+      token.value.startsWith('-') &&
+      token.value !== '-' &&
+      !NEGATIVE.test(token.value)
+    ) {
       throw new DaylightCliError(
         'usage',
         `flag ${token.rawName} needs a value, got the flag ${token.value}; to pass a value that starts with "-", write --${token.name}=${token.value}`,

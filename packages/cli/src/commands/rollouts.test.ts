@@ -156,6 +156,18 @@ describe('cohorts and rollouts on the command line', () => {
       ],
       ['a negative percentage', ['promote', '1.1.0', '--percent=-5'], 2, /--percent "-5" is not a percentage/],
       [
+        'a negative percentage after a space (a value, not a flag)',
+        ['promote', '1.1.0', '--percent', '-5'],
+        2,
+        /^daylight: --percent "-5" is not a percentage from 0 to 100/,
+      ],
+      [
+        'a negative --limit after a space',
+        ['history', '--limit', '-3'],
+        2,
+        /^daylight: --limit "-3" must be a whole number ≥ 1/,
+      ],
+      [
         'an unknown cohort',
         ['rollback', '--cohort', 'nowhere'],
         1,
