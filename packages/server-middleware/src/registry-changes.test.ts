@@ -129,6 +129,28 @@ describe('registry changes', () => {
     );
   });
 
+  it('changes nothing for a rollout of the release the target already runs fully, and says so', () => {
+    const pilot = promoteChange(base, { version: '1.1.0', cohort: 'pilot', now }).registry;
+    expect(promoteChange(pilot, { version: '1.1.0', cohort: 'pilot', percent: 10, now })).toEqual({
+      registry: pilot,
+      changed: false,
+      summary: '1.1.0 is already the release of cohort pilot',
+    });
+    expect(promoteChange(base, { version: '1.0.0', percent: 10, key: 'user', now })).toEqual({
+      registry: base,
+      changed: false,
+      summary: '1.0.0 is already the release of everyone',
+    });
+    // A rollout of another release goes on: cancelling it is a rollback, which says what it does.
+    const rolling = promoteChange(base, { version: '1.1.0', percent: 20, now }).registry;
+    expect(promoteChange(rolling, { version: '1.0.0', percent: 10, now })).toEqual({
+      registry: rolling,
+      changed: false,
+      summary:
+        '1.0.0 is already the release of everyone (the rollout of 1.1.0 at 20% goes on; "daylight rollback" cancels it)',
+    });
+  });
+
   it('takes any percentage with two decimals, however floating point writes it', () => {
     for (const percent of [0.29, 0.57, 1.1, 12.5, 33.33, 99.99]) {
       expect(promoteChange(base, { version: '1.1.0', percent, now }).registry.rollout?.percent, String(percent)).toBe(

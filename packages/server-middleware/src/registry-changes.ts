@@ -255,6 +255,7 @@ export interface PromoteChange {
  *   rollout's release reaches the same clients. A cohort's rollout of a
  *   release older than the one the cohort runs (its own, or everyone's) is
  *   refused: it would move clients back.
+ *   A rollout of the release the target already runs fully changes nothing.
  * - Promoting a halted release again lifts its halt.
  */
 export function promoteChange(registry: Registry, change: PromoteChange): ChangeOutcome {
@@ -305,6 +306,18 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
         ? ''
         : ` (the rollout of ${rollout.release} at ${rollout.percent}% ${halted?.release === rollout.release ? 'stays halted' : 'goes on'})`;
     return { registry: next, changed: true, summary: `promote ${version} to ${where}${kept}${followers.summary}` };
+  }
+
+  if (target.release === version && halted === target.halted) {
+    // Every client of the target already runs it: a rollout would send nobody anywhere, and
+    // recorded it would show in status and the audit log as if it were under way.
+    const other = target.rollout?.release === version ? undefined : target.rollout;
+    const rollback = `daylight rollback${cohort === undefined ? '' : ` --cohort ${cohort}`}`;
+    const goesOn =
+      other === undefined
+        ? ''
+        : ` (the rollout of ${other.release} at ${other.percent}% goes on; "${rollback}" cancels it)`;
+    return { registry, changed: false, summary: `${version} is already the release of ${where}${goesOn}` };
   }
 
   if (cohort !== undefined) {

@@ -145,11 +145,11 @@ export const promoteCommand: CommandSpec = {
     // What the change did besides (a rollout that goes on, cohort rollouts it ended), after the summary's head.
     const head = `promote ${result.version} to everyone`;
     const besides = result.summary.startsWith(head) ? result.summary.slice(head.length) : '';
+    // Everyone's release is "current" in the CLI's words, whatever the percentage asked for.
+    const already = `${result.version} is already the release of everyone`;
     const text =
       result.status === 'unchanged'
-        ? plain
-          ? `${result.version} is already current; nothing changed`
-          : `${result.summary}; nothing changed`
+        ? `${result.summary.replace(already, `${result.version} is already current`)}; nothing changed`
         : plain
           ? `promoted ${result.version} (was ${result.previous ?? 'none'})${besides}`
           : `${result.summary}${result.percent === 100 ? ` (was ${result.previous ?? `everyone's release`})` : ''}`;

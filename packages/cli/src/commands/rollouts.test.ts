@@ -94,6 +94,24 @@ describe('cohorts and rollouts on the command line', () => {
     expect(await snapshotTree(root)).toEqual(before);
   });
 
+  it('accepts a rollout of the release the target already runs fully as done, writing nothing', async () => {
+    const root = await project();
+    await run(root, ['promote', '1.1.0', '--cohort', 'pilot']);
+    const before = await snapshotTree(root);
+    expect(await run(root, ['promote', '1.1.0', '--cohort', 'pilot', '--percent', '10'])).toEqual({
+      code: 0,
+      stdout: '1.1.0 is already the release of cohort pilot; nothing changed\n',
+      stderr: '',
+    });
+    expect(await run(root, ['promote', '1.0.0', '--percent', '10'])).toEqual({
+      code: 0,
+      stdout: '1.0.0 is already current; nothing changed\n',
+      stderr: '',
+    });
+    // The registry file (its revision included) and the audit log are byte for byte as they were.
+    expect(await snapshotTree(root)).toEqual(before);
+  });
+
   it('records every change in the audit log, with the actor', async () => {
     const root = await project();
     await run(root, ['promote', '1.1.0', '--cohort', 'pilot', '--actor', 'grace']);
