@@ -61,13 +61,15 @@ export function stringFlag(args: ParsedArguments, name: string): string | undefi
   return typeof value === 'string' ? value : undefined;
 }
 
+/** A word as a POSIX shell reads it back: as is when it is safe, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[\w./:@+-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
 /** `daylight` plus ` --store <as given>` when the user named a store, so a hint can be pasted as is. */
 export function commandPrefix(context: CommandContext): string {
   if (context.storeArgument === undefined) return 'daylight';
-  const store = /^[\w./:@+-]+$/.test(context.storeArgument)
-    ? context.storeArgument
-    : `'${context.storeArgument.replaceAll("'", "'\\''")}'`;
-  return `daylight --store ${store}`;
+  return `daylight --store ${shellWord(context.storeArgument)}`;
 }
 
 /** `{ [key]: value }`, or `{}` when the value is undefined (exactOptionalPropertyTypes forbids an explicit undefined). */

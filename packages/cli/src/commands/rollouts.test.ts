@@ -146,6 +146,31 @@ describe('cohorts and rollouts on the command line', () => {
     });
   });
 
+  it('takes the value of unpin literally, and names the command for a pin written as status shows it', async () => {
+    const root = await project();
+    await run(root, ['pin', 'acme', '1.1.0', '--key', 'office']);
+    expect((await run(root, ['status'])).stdout).toContain('pinned  office:acme → 1.1.0');
+    const before = await snapshotTree(root);
+    expect(await run(root, ['unpin', 'office:acme'])).toEqual({
+      code: 0,
+      stdout: 'tenant:office:acme is not pinned; nothing changed\n',
+      stderr:
+        'daylight: note: office:acme is the pin of office acme; to remove it, run "daylight unpin acme --key office"\n',
+    });
+    expect(await snapshotTree(root)).toEqual(before);
+    expect(await run(root, ['unpin', 'acme', '--key', 'office'])).toMatchObject({
+      code: 0,
+      stdout: 'done: unpin office:acme (was on 1.1.0)\n',
+    });
+    // No such pin: no note.
+    expect(await run(root, ['unpin', 'office:acme'])).toMatchObject({ code: 0, stderr: '' });
+    // The same key written twice, and a value the shell must quote.
+    await run(root, ['pin', "o'brien & co", '1.1.0']);
+    expect((await run(root, ['unpin', "tenant:o'brien & co"])).stderr).toBe(
+      `daylight: note: tenant:o'brien & co is the pin of tenant o'brien & co; to remove it, run "daylight unpin 'o'\\''brien & co' --key tenant"\n`,
+    );
+  });
+
   it('never lowers the floor unless told to', async () => {
     const root = await project();
     await run(root, ['promote', '1.1.0']);

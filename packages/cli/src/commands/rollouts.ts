@@ -16,7 +16,7 @@ import { formatTimestamp, table } from '../format.js';
 import { resolveStore, type ReleaseStore } from '../store.js';
 import { checkVersion } from '../versions.js';
 import { changeRegistry } from './change.js';
-import { optional, stringFlag, type CommandSpec, type CommandContext } from './command.js';
+import { commandPrefix, optional, shellWord, stringFlag, type CommandSpec, type CommandContext } from './command.js';
 
 interface StoreOptions {
   /** The registry file (resolved against `cwd`), or an opened store. */
@@ -229,7 +229,21 @@ export const unpinCommand: CommandSpec = {
   positionals: ['<value>'],
   requiredPositionals: 1,
   async run(args, ctx) {
-    return printed(await pin({ ...context(ctx), ...keyAndValue(args, args.positionals[0]!), release: null }));
+    const { key, value } = keyAndValue(args, args.positionals[0]!);
+    const result = await pin({ ...context(ctx), key, value, release: null });
+    if (result.status === 'changed') return printed(result);
+    // The value is literal (a tenant may be called "office:acme"), but status shows pins as
+    // key:value, and a user who pastes that name means the pin it names: say how to remove it.
+    const [, otherKey, rest] = /^([^:]+):(.+)$/s.exec(value) ?? [];
+    const { registry } = await ctx.store.read();
+    if (otherKey === undefined || rest === undefined || !Object.hasOwn(registry.pins ?? {}, value)) {
+      return printed(result);
+    }
+    const command = `${commandPrefix(ctx)} unpin ${shellWord(rest)} --key ${otherKey}`;
+    return {
+      ...printed(result),
+      warnings: [`${value} is the pin of ${otherKey} ${rest}; to remove it, run "${command}"`],
+    };
   },
 };
 
