@@ -160,6 +160,24 @@ describe('runCli', () => {
         /--version prints daylight's own version only before a command/,
       ],
       ['min with neither version nor --clear', ['min'], 2, /min needs a version or --clear/],
+      [
+        'floor with both a version and --clear',
+        ['floor', '1.0.0', '--lower', '--clear'],
+        2,
+        /^daylight: floor takes a version or --clear, not both; got 1\.0\.0 and --clear: drop one$/,
+      ],
+      [
+        'min with both a version and --clear',
+        ['min', '1.0.0', '--clear'],
+        2,
+        /^daylight: min takes a version or --clear, not both; got 1\.0\.0 and --clear: drop one$/,
+      ],
+      [
+        'floor with neither version nor --clear',
+        ['floor'],
+        2,
+        /^daylight: floor needs a version or --clear, such as: daylight floor 1\.3\.0$/,
+      ],
     ];
     it.each(cases)('%s', async (_name, argv, expectedCode, message) => {
       const { root } = await sampleProject();

@@ -4,6 +4,7 @@
  * command's real work lives in a plain function beside it (`publish()`,
  * `promote()`…) that returns a result and never prints.
  */
+import { DaylightCliError } from '../errors.js';
 import type { ReleaseStore } from '../store.js';
 
 export interface FlagSpec {
@@ -75,4 +76,23 @@ export function commandPrefix(context: CommandContext): string {
 /** `{ [key]: value }`, or `{}` when the value is undefined (exactOptionalPropertyTypes forbids an explicit undefined). */
 export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
+}
+
+/**
+ * The floor a `floor` or `min` command line asks for: its version, or `null` for `--clear`.
+ * @throws {DaylightCliError} `usage` for both or neither.
+ */
+export function versionOrClear(args: ParsedArguments, command: string): string | null {
+  const clear = args.values.clear === true;
+  const version = args.positionals[0];
+  if (clear && version !== undefined) {
+    throw new DaylightCliError(
+      'usage',
+      `${command} takes a version or --clear, not both; got ${version} and --clear: drop one`,
+    );
+  }
+  if (!clear && version === undefined) {
+    throw new DaylightCliError('usage', `${command} needs a version or --clear, such as: daylight ${command} 1.3.0`);
+  }
+  return version ?? null;
 }

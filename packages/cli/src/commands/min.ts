@@ -3,7 +3,7 @@ import type { Registry } from '@daylight/server-middleware';
 import { DaylightCliError } from '../errors.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
 import { checkVersion } from '../versions.js';
-import { optional, type CommandSpec } from './command.js';
+import { optional, versionOrClear, type CommandSpec } from './command.js';
 
 export interface SetMinOptions {
   /** The registry file (resolved against `cwd`), or an opened store. */
@@ -92,19 +92,9 @@ export const minCommand: CommandSpec = {
   positionals: ['<version>'],
   requiredPositionals: 0,
   async run(args, context) {
-    const clear = args.values.clear === true;
-    const version = args.positionals[0];
-    if (clear === (version !== undefined)) {
-      throw new DaylightCliError(
-        'usage',
-        clear
-          ? `min takes a version or --clear, not both; got ${version}`
-          : 'min needs a version or --clear, such as: daylight min 1.3.0',
-      );
-    }
     const result = await setMin({
       store: context.store,
-      min: version ?? null,
+      min: versionOrClear(args, 'min'),
       lower: args.values.lower === true,
       cwd: context.cwd,
       ...optional('signal', context.signal),

@@ -16,7 +16,15 @@ import { formatTimestamp, table } from '../format.js';
 import { resolveStore, type ReleaseStore } from '../store.js';
 import { checkVersion } from '../versions.js';
 import { changeRegistry } from './change.js';
-import { commandPrefix, optional, shellWord, stringFlag, type CommandSpec, type CommandContext } from './command.js';
+import {
+  commandPrefix,
+  optional,
+  shellWord,
+  stringFlag,
+  versionOrClear,
+  type CommandSpec,
+  type CommandContext,
+} from './command.js';
 
 interface StoreOptions {
   /** The registry file (resolved against `cwd`), or an opened store. */
@@ -262,12 +270,8 @@ export const floorCommand: CommandSpec = {
   positionals: ['<version>'],
   requiredPositionals: 0,
   async run(args, ctx) {
-    const clear = args.values.clear === true;
-    const version = args.positionals[0];
-    if (clear === (version !== undefined)) {
-      throw new DaylightCliError('usage', 'floor needs a version or --clear, such as: daylight floor 1.3.0');
-    }
-    return printed(await floor({ ...context(ctx), min: version ?? null, lower: args.values.lower === true }));
+    const min = versionOrClear(args, 'floor');
+    return printed(await floor({ ...context(ctx), min, lower: args.values.lower === true }));
   },
 };
 
