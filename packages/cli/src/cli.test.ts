@@ -229,7 +229,14 @@ describe('runCli', () => {
     await run(root, ['promote', '1.2.0']);
     expect(await run(root, ['min', '1.1.0'])).toMatchObject({ code: 0, stdout: 'set min 1.1.0 (was none)\n' });
     expect((await run(root, ['status'])).stdout).toMatch(/^min {6}1\.1\.0$/m);
-    expect(await run(root, ['min', '--clear'])).toMatchObject({ code: 0, stdout: 'cleared min (was 1.1.0)\n' });
+    expect(await run(root, ['min', '--clear'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/^daylight: clearing min 1\.1\.0 .*; pass --lower with --clear/) as unknown,
+    });
+    expect(await run(root, ['min', '--clear', '--lower'])).toMatchObject({
+      code: 0,
+      stdout: 'cleared min (was 1.1.0)\n',
+    });
     expect(await run(root, ['min', '1.3.0'])).toMatchObject({ code: 1 });
   });
 });

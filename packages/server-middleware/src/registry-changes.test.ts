@@ -173,6 +173,15 @@ describe('registry changes', () => {
     expect(floorChange(at, { min: '1.0.0', lower: true }).registry.min).toBe('1.0.0');
     expect(floorChange(at, { min: '1.1.0' }).registry.min).toBe('1.1.0');
     expect(() => floorChange(at, { min: '1.1.1' })).toThrow(/above the current release/);
+    // Clearing the floor lowers it as far as it goes.
+    expect(() => floorChange(at, { min: null })).toThrow(
+      expect.objectContaining({
+        code: 'below-floor',
+        message: expect.stringMatching(/^clearing the floor 1\.0\.1 lets .* pass --lower with --clear/) as unknown,
+      }),
+    );
+    expect(floorChange(at, { min: null, lower: true }).registry).not.toHaveProperty('min');
+    expect(floorChange(base, { min: null })).toMatchObject({ changed: false, summary: 'no floor is set' });
     expect(() => promoteChange(at, { version: '1.0.0', cohort: 'pilot', now })).toThrow(
       expect.objectContaining({ code: 'below-floor' }),
     );

@@ -517,7 +517,7 @@ export function pinChange(registry: Registry, change: PinChange): ChangeOutcome 
 export interface FloorChange {
   /** The new floor, or `null` to remove it. */
   readonly min: string | null;
-  /** Lowering the floor must be asked for. @default false */
+  /** Lowering the floor, or removing it, must be asked for. @default false */
   readonly lower?: boolean;
 }
 
@@ -535,6 +535,13 @@ export function floorChange(registry: Registry, change: FloorChange): ChangeOutc
   }
   if ((previous ?? null) === min) {
     return { registry, changed: false, summary: min === null ? 'no floor is set' : `the floor is already ${min}` };
+  }
+  if (previous !== undefined && min === null && change.lower !== true) {
+    // No floor is the lowest floor: clearing it undoes a required update just as lowering it does.
+    throw new RegistryChangeError(
+      'below-floor',
+      `clearing the floor ${previous} lets every client the API stopped serving back in; pass --lower with --clear if that is what you want`,
+    );
   }
   if (previous !== undefined && min !== null && compareVersions(min, previous) < 0 && change.lower !== true) {
     throw new RegistryChangeError(

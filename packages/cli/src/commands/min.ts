@@ -10,7 +10,7 @@ export interface SetMinOptions {
   readonly store: string | ReleaseStore;
   /** The oldest client version the API still serves, or `null` to remove the floor. */
   readonly min: string | null;
-  /** Allow a floor below the current one (as `daylight floor --lower`). @default false */
+  /** Allow a floor below the current one, or removing it (as `daylight floor --lower`). @default false */
   readonly lower?: boolean;
   /** @default process.cwd() */
   readonly cwd?: string;
@@ -32,10 +32,10 @@ export interface SetMinResult {
  * API no longer serves them and must update.
  *
  * A floor above the current release is refused: clients would be sent to a
- * release that cannot satisfy it. A floor below the current floor is refused
- * unless `lower` is set, as `daylight floor` does: lowering it lets clients
- * back that the API had stopped serving. The floor does not have to be a
- * published version.
+ * release that cannot satisfy it. A floor below the current floor, or none,
+ * is refused unless `lower` is set, as `daylight floor` does: lowering or
+ * clearing it lets clients back that the API had stopped serving. The floor
+ * does not have to be a published version.
  *
  * @throws {DaylightCliError} `invalid-option`, `registry`, `conflict` or `io`; the store is unchanged.
  */
@@ -48,6 +48,13 @@ export async function setMin(options: SetMinOptions): Promise<SetMinResult> {
   const previous = registry.min ?? null;
   const base = { min, previous, store: store.location };
   if (previous === min) return { ...base, status: 'unchanged' };
+  if (min === null && options.lower !== true) {
+    // No floor is the lowest floor: clearing it undoes a required update just as lowering it does.
+    throw new DaylightCliError(
+      'conflict',
+      `clearing min ${previous} lets every client the API stopped serving back in; pass --lower with --clear if that is what you want`,
+    );
+  }
   if (min !== null && previous !== null && compareVersions(min, previous) < 0 && options.lower !== true) {
     throw new DaylightCliError(
       'conflict',
@@ -80,14 +87,14 @@ export async function setMin(options: SetMinOptions): Promise<SetMinResult> {
 export const minCommand: CommandSpec = {
   name: 'min',
   summary: 'set or clear the floor: the oldest client version the API still serves',
-  usage: 'daylight min <version> [--lower] | daylight min --clear',
+  usage: 'daylight min <version> [--lower] | daylight min --clear --lower',
   description: [
     'Clients below the floor are told to update at once (a required update).',
-    'A floor above the current release is refused; lowering the floor takes --lower.',
+    'A floor above the current release is refused; lowering or clearing the floor takes --lower.',
   ].join('\n'),
   flags: {
-    clear: { type: 'boolean', description: 'remove the floor' },
-    lower: { type: 'boolean', description: 'allow a floor below the current one' },
+    clear: { type: 'boolean', description: 'remove the floor (with --lower)' },
+    lower: { type: 'boolean', description: 'allow a floor below the current one, or none' },
   },
   positionals: ['<version>'],
   requiredPositionals: 0,

@@ -127,7 +127,7 @@ describe('setMin', () => {
     await promote({ store, version: '1.1.0' });
     expect(await setMin({ store, min: '1.0.0' })).toMatchObject({ status: 'set', previous: null, min: '1.0.0' });
     expect(JSON.parse(await readFile(store, 'utf8'))).toMatchObject({ min: '1.0.0' });
-    expect(await setMin({ store, min: null })).toMatchObject({ status: 'cleared', previous: '1.0.0' });
+    expect(await setMin({ store, min: null, lower: true })).toMatchObject({ status: 'cleared', previous: '1.0.0' });
     expect(JSON.parse(await readFile(store, 'utf8'))).not.toHaveProperty('min');
   });
 
@@ -151,6 +151,11 @@ describe('setMin', () => {
     expect(await rejection(setMin({ store, min: '1.0.0' }))).toMatchObject({
       code: 'conflict',
       message: expect.stringMatching(/below the current floor 1\.1\.0.*--lower/) as unknown,
+    });
+    // Clearing it lowers it as far as it goes.
+    expect(await rejection(setMin({ store, min: null }))).toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(/^clearing min 1\.1\.0 lets .*; pass --lower with --clear/) as unknown,
     });
     expect(await snapshotTree(root)).toEqual(before);
     expect(await setMin({ store, min: '1.0.0', lower: true })).toMatchObject({ status: 'set', previous: '1.1.0' });

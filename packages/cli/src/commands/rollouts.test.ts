@@ -181,6 +181,19 @@ describe('cohorts and rollouts on the command line', () => {
     });
     expect(await run(root, ['floor', '1.0.0', '--lower'])).toMatchObject({ code: 0 });
     expect(await registry(root)).toMatchObject({ min: '1.0.0' });
+    const before = await snapshotTree(root);
+    expect(await run(root, ['floor', '--clear'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'daylight: clearing the floor 1.0.0 lets every client the API stopped serving back in; pass --lower with --clear if that is what you want\n',
+    });
+    expect(await snapshotTree(root)).toEqual(before);
+    expect(await run(root, ['floor', '--clear', '--lower'])).toMatchObject({
+      code: 0,
+      stdout: 'done: clear the floor (was 1.0.0)\n',
+    });
+    expect(await registry(root)).not.toHaveProperty('min');
   });
 
   describe('refusals: a clear message, a non-zero exit, nothing changed', () => {

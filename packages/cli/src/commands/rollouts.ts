@@ -125,11 +125,11 @@ export function pin(options: PinOptions): Promise<ChangeResult> {
 export interface FloorOptions extends StoreOptions {
   /** `null` removes the floor. */
   readonly min: string | null;
-  /** Allow a lower floor than the current one. @default false */
+  /** Allow a lower floor than the current one, or none. @default false */
   readonly lower?: boolean;
 }
 
-/** Sets the floor `min`; lowering it must be asked for. */
+/** Sets the floor `min`; lowering or clearing it must be asked for. */
 export function floor(options: FloorOptions): Promise<ChangeResult> {
   const min = options.min === null ? null : checkVersion(options.min, 'floor');
   return run(options, 'floor', (registry) => floorChange(registry, { min, lower: options.lower === true }));
@@ -257,15 +257,15 @@ export const unpinCommand: CommandSpec = {
 
 export const floorCommand: CommandSpec = {
   name: 'floor',
-  summary: 'set the floor (the oldest client version the API serves); lowering it needs --lower',
-  usage: 'daylight floor <version> [--lower] | daylight floor --clear',
+  summary: 'set the floor (the oldest client version the API serves); lowering or clearing it needs --lower',
+  usage: 'daylight floor <version> [--lower] | daylight floor --clear --lower',
   description: [
     'Clients below the floor are told to update at once. A later release never lowers the',
-    "floor; lowering it takes --lower. A floor above everyone's release is refused.",
+    "floor; lowering or clearing it takes --lower. A floor above everyone's release is refused.",
   ].join('\n'),
   flags: {
-    lower: { type: 'boolean', description: 'allow a floor below the current one' },
-    clear: { type: 'boolean', description: 'remove the floor' },
+    lower: { type: 'boolean', description: 'allow a floor below the current one, or none' },
+    clear: { type: 'boolean', description: 'remove the floor (with --lower)' },
   },
   positionals: ['<version>'],
   requiredPositionals: 0,
