@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { validateManifest } from '@daylight/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -197,6 +197,29 @@ describe('runCli', () => {
     expect(names.length).toBeGreaterThan(10);
     expect(names.filter((name) => /^\d/.test(name))).toEqual([]);
   });
+
+  it.each([
+    ['publish', 'build', '--version', '1.0.0'],
+    ['promote', '1.0.0'],
+    ['status'],
+    ['history'],
+    ['floor', '1.0.0'],
+    ['pin', 'acme', '1.0.0'],
+    ['unpin', 'acme'],
+  ])(
+    'refuses a --store that is a directory, naming the registry file to give, and writes nothing: %s',
+    async (...argv) => {
+      const { root } = await sampleProject();
+      await mkdir(path.join(root, 'store'));
+      const before = await snapshotTree(root);
+      expect(await run(root, ['--store', 'store', ...argv])).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `daylight: registry ${path.join(root, 'store')} is a directory; give the registry file, such as --store ${path.join(root, 'store', 'releases.json')}\n`,
+      });
+      expect(await snapshotTree(root)).toEqual(before);
+    },
+  );
 
   it('refuses an unknown version with exit 1 and lists the published ones', async () => {
     const { root } = await sampleProject();

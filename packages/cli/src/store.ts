@@ -240,12 +240,24 @@ export class FileStore implements ReleaseStore {
     this.#onWarning = options.onWarning ?? defaultOnWarning;
   }
 
-  history(limit: number): Promise<AuditEntry[]> {
+  async history(limit: number): Promise<AuditEntry[]> {
+    // The audit log is found beside the registry file: beside a directory it finds none, and
+    // "no changes recorded yet" would hide that --store names the wrong thing.
+    const info = await stat(this.location).catch(() => undefined);
+    if (info?.isDirectory() === true) throw this.#isDirectory();
     return readAuditFile(this.location, limit);
   }
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** `--store store` for `store/releases.json` is an easy slip: name the file that was meant. */
+  #isDirectory(): DaylightCliError {
+    return new DaylightCliError(
+      'registry',
+      `registry ${this.location} is a directory; give the registry file, such as --store ${path.join(this.location, 'releases.json')}`,
+    );
   }
 
   async read(): Promise<StoreSnapshot> {
@@ -255,6 +267,7 @@ export class FileStore implements ReleaseStore {
     } catch (error) {
       const code = errnoCode(error);
       if (code === 'ENOENT') return { registry: emptyRegistry(), exists: false, revision: undefined };
+      if (code === 'EISDIR') throw this.#isDirectory();
       throw new DaylightCliError(
         'registry',
         `registry ${this.location} cannot be read (${code ?? String(error)}); check the path and its permissions`,
