@@ -14,7 +14,7 @@ export type DaylightCliErrorCode =
   | 'not-published'
   /** The cohort named has no release or rollout in the registry. */
   | 'unknown-cohort'
-  /** The store refuses the change: other content under the same version, a floor above the current release, another command writing at the same time. */
+  /** The store refuses the change: other content under the same version, a floor above the current release, another key for a running rollout, another command writing at the same time. */
   | 'conflict'
   /** Reading or writing the store failed (permissions, full disk). */
   | 'io';

@@ -117,7 +117,13 @@ describe('registry changes', () => {
   it('refuses to change the key of a running rollout (it would move sessions back and forth), changing nothing', () => {
     const rolling = promoteChange(base, { version: '1.1.0', percent: 10, key: 'tenant', now }).registry;
     expect(() => promoteChange(rolling, { version: '1.1.0', percent: 50, key: 'user', now })).toThrow(
-      /goes by tenant; going by user instead would move sessions back and forth/,
+      expect.objectContaining({
+        // Not `invalid`: the key is a good name, refused for what the registry holds.
+        code: 'rollout-key',
+        message: expect.stringMatching(
+          /goes by tenant; going by user instead would move sessions back and forth/,
+        ) as unknown,
+      }),
     );
     expect(promoteChange(rolling, { version: '1.1.0', percent: 50, now }).registry.rollout).toMatchObject({
       key: 'tenant',
@@ -319,10 +325,16 @@ describe('the most cohorts and pins a registry may hold', () => {
   it('is never passed by a change, which would write a registry no server loads; changes within it still go', () => {
     const registry: Registry = { ...base, cohorts, pins };
     expect(() => promoteChange(registry, { version: '1.1.0', cohort: 'more', now })).toThrow(
-      `the registry holds ${MAX_COHORTS} cohorts, the most it may; roll a cohort back to free one`,
+      expect.objectContaining({
+        code: 'limit-reached',
+        message: `the registry holds ${MAX_COHORTS} cohorts, the most it may; roll a cohort back to free one`,
+      }),
     );
     expect(() => pinChange(registry, { key: 'tenant', value: 'more', release: '1.1.0', now })).toThrow(
-      `the registry holds ${MAX_COHORTS} pins, the most it may; unpin one first`,
+      expect.objectContaining({
+        code: 'limit-reached',
+        message: `the registry holds ${MAX_COHORTS} pins, the most it may; unpin one first`,
+      }),
     );
     expect(valid(promoteChange(registry, { version: '1.2.0', cohort: 'c7', now }).registry).cohorts?.c7?.release).toBe(
       '1.2.0',

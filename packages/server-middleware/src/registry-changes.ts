@@ -30,14 +30,18 @@ export type RegistryChangeErrorCode =
   | 'not-published'
   /** A cohort the registry does not know (for rollback, halt). */
   | 'unknown-cohort'
-  /** A value the model cannot take: a percentage outside 0–100, a bad cohort or key name. */
+  /** A value the model cannot take, whatever the registry holds: a percentage outside 0–100, a bad cohort or key name. */
   | 'invalid'
   /** The change would send clients below the floor `min`, or lower the floor without being told to. */
   | 'below-floor'
   /** Rollback of a target that has no earlier release. */
   | 'nothing-to-roll-back'
   /** A cohort rollout of a release older than the one the cohort runs: it would move clients back. */
-  | 'older-release';
+  | 'older-release'
+  /** Another key for a rollout in progress: it would move sessions back and forth. */
+  | 'rollout-key'
+  /** A new cohort or pin in a registry that holds the most it may. */
+  | 'limit-reached';
 
 /** Why a change to the registry was refused. Nothing was changed. */
 export class RegistryChangeError extends Error {
@@ -176,7 +180,10 @@ function withCohorts(registry: Registry, cohorts: Record<string, Cohort>): Regis
 /** Refuses a change that would make the registry hold more than {@link MAX_COHORTS} cohorts or pins: no server would load it. */
 function roomFor(entries: object, what: 'cohorts' | 'pins', fix: string): void {
   if (Object.keys(entries).length >= MAX_COHORTS) {
-    throw new RegistryChangeError('invalid', `the registry holds ${MAX_COHORTS} ${what}, the most it may; ${fix}`);
+    throw new RegistryChangeError(
+      'limit-reached',
+      `the registry holds ${MAX_COHORTS} ${what}, the most it may; ${fix}`,
+    );
   }
 }
 
@@ -335,7 +342,7 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
   if (change.key !== undefined && same?.release === version && same.key !== change.key) {
     // Another key puts other sessions in the rollout: some would go back, others forward (SCENARIOS #13).
     throw new RegistryChangeError(
-      'invalid',
+      'rollout-key',
       `the rollout of ${version} in ${where} goes by ${same.key}; going by ${change.key} instead would move sessions back and forth. Leave --key out to keep ${same.key}, or roll back first (daylight rollback${cohort === undefined ? '' : ` --cohort ${cohort}`}) and start a new rollout`,
     );
   }

@@ -4,20 +4,33 @@
  * write it through the store, which checks that nobody wrote in between and
  * records the change in the audit log.
  */
-import { isRegistryChangeError, type ChangeOutcome, type Registry } from '@daylight/server-middleware';
+import {
+  isRegistryChangeError,
+  type ChangeOutcome,
+  type Registry,
+  type RegistryChangeErrorCode,
+} from '@daylight/server-middleware';
 import { DaylightCliError, type DaylightCliErrorCode } from '../errors.js';
 import { readExisting, type ReleaseStore } from '../store.js';
 
-const CODES: Record<string, DaylightCliErrorCode> = {
+/**
+ * Only `invalid` is a wrong command line (exit 2); every other refusal depends on what the
+ * registry holds (exit 1), as the README's exit codes say.
+ */
+const CODES: Record<RegistryChangeErrorCode, DaylightCliErrorCode> = {
   'not-published': 'not-published',
   'unknown-cohort': 'unknown-cohort',
   invalid: 'invalid-option',
   'below-floor': 'conflict',
   'nothing-to-roll-back': 'conflict',
+  'older-release': 'conflict',
+  'rollout-key': 'conflict',
+  'limit-reached': 'conflict',
 };
 
 /** The model's refusal as the CLI's error; anything else unchanged. */
 export function cliErrorOf(error: unknown): unknown {
+  // `?? 'conflict'`: a code from a newer copy of the model is a refusal all the same.
   if (isRegistryChangeError(error)) return new DaylightCliError(CODES[error.code] ?? 'conflict', error.message);
   return error;
 }

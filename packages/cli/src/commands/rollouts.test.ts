@@ -196,6 +196,18 @@ describe('cohorts and rollouts on the command line', () => {
     expect(await registry(root)).not.toHaveProperty('min');
   });
 
+  it('refuses to change the key of a running rollout with exit 1, as a refusal that depends on the registry', async () => {
+    const root = await project();
+    await run(root, ['promote', '1.1.0', '--percent', '10', '--key', 'user']);
+    const before = await snapshotTree(root);
+    const refused = await run(root, ['promote', '1.1.0', '--percent', '90', '--key', 'tenant']);
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toMatch(
+      /^daylight: the rollout of 1\.1\.0 in everyone goes by user; going by tenant instead would move sessions back and forth/,
+    );
+    expect(await snapshotTree(root)).toEqual(before);
+  });
+
   describe('refusals: a clear message, a non-zero exit, nothing changed', () => {
     it.each([
       [
