@@ -56,7 +56,7 @@ describe('dist/bin.js', () => {
     const published = daylight(root, ['publish', 'build', '--version', '1.1.0', '--urgency', 'recommended']);
     expect(published.code).toBe(0);
     expect(published.stdout).toMatch(
-      /^published 1\.1\.0: 7 files, .* entry assets\/app-3f2a\.js\nrun "daylight promote 1\.1\.0" to make it current\n$/,
+      /^published 1\.1\.0: 7 files, .* entry assets\/app-3f2a\.js\nrun "npx daylight promote 1\.1\.0" to make it current\n$/,
     );
 
     expect(daylight(root, ['promote', '1.1.0'])).toMatchObject({ code: 0, stdout: 'promoted 1.1.0 (was none)\n' });

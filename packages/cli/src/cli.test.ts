@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { validateManifest } from '@daylight/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -21,7 +21,7 @@ describe('runCli', () => {
     const published = await run(root, ['publish', 'build', '--version', '1.1.0', '--notes', 'Search is faster']);
     expect(published).toMatchObject({ code: 0 });
     expect(published.stdout).toMatch(/^published 1\.1\.0: 7 files, \d+ B, entry assets\/app-3f2a\.js\n/);
-    expect(published.stdout).toContain('run "daylight promote 1.1.0" to make it current');
+    expect(published.stdout).toContain('run "npx daylight promote 1.1.0" to make it current');
     expect(published.stderr).toBe(
       'daylight: note: left out 1 hidden file (.DS_Store); hidden files are never published\n',
     );
@@ -71,14 +71,25 @@ describe('runCli', () => {
       DAYLIGHT_STORE: 'env/releases.json',
     });
     expect(fromEnv.code).toBe(0);
-    expect(fromEnv.stdout).toContain('run "daylight promote 1.0.0"');
+    expect(fromEnv.stdout).toContain('run "npx daylight promote 1.0.0"');
     await expect(readFile(path.join(root, 'env/releases.json'), 'utf8')).resolves.toContain('"1.0.0"');
 
     const fromFlag = await run(root, ['--store', 'flag/releases.json', 'publish', 'build', '--version', '1.0.0'], {
       DAYLIGHT_STORE: 'env/releases.json',
     });
-    expect(fromFlag.stdout).toContain('run "daylight --store flag/releases.json promote 1.0.0"');
+    expect(fromFlag.stdout).toContain('run "npx daylight --store flag/releases.json promote 1.0.0"');
     await expect(readFile(path.join(root, 'flag/releases.json'), 'utf8')).resolves.toContain('"1.0.0"');
+  });
+
+  it('writes its hints as npx runs them, with --store as given: the README installs daylight as a devDependency', async () => {
+    const { root } = await sampleProject();
+    await writeFile(path.join(root, 'empty.json'), JSON.stringify({ schema: 1, current: null, releases: {} }));
+    const shown = await run(root, ['status', '--store', 'empty.json']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain('none (run "npx daylight --store empty.json promote <version>")');
+    expect(shown.stdout).toContain(
+      'no releases yet; run "npx daylight --store empty.json publish <build-dir> --version <version>"',
+    );
   });
 
   it('exits 0 without changes when the same build is published again', async () => {

@@ -67,10 +67,13 @@ export function shellWord(word: string): string {
   return /^[\w./:@+-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
 }
 
-/** `daylight` plus ` --store <as given>` when the user named a store, so a hint can be pasted as is. */
+/**
+ * `npx daylight` plus ` --store <as given>` when the user named a store, so a hint can be pasted
+ * as is: the README installs the package as a devDependency, whose command is not on the PATH.
+ */
 export function commandPrefix(context: CommandContext): string {
-  if (context.storeArgument === undefined) return 'daylight';
-  return `daylight --store ${shellWord(context.storeArgument)}`;
+  if (context.storeArgument === undefined) return 'npx daylight';
+  return `npx daylight --store ${shellWord(context.storeArgument)}`;
 }
 
 /** `{ [key]: value }`, or `{}` when the value is undefined (exactOptionalPropertyTypes forbids an explicit undefined). */

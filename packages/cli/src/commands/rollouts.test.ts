@@ -155,7 +155,7 @@ describe('cohorts and rollouts on the command line', () => {
       code: 0,
       stdout: 'tenant:office:acme is not pinned; nothing changed\n',
       stderr:
-        'daylight: note: office:acme is the pin of office acme; to remove it, run "daylight unpin acme --key office"\n',
+        'daylight: note: office:acme is the pin of office acme; to remove it, run "npx daylight unpin acme --key office"\n',
     });
     expect(await snapshotTree(root)).toEqual(before);
     expect(await run(root, ['unpin', 'acme', '--key', 'office'])).toMatchObject({
@@ -167,7 +167,7 @@ describe('cohorts and rollouts on the command line', () => {
     // The same key written twice, and a value the shell must quote.
     await run(root, ['pin', "o'brien & co", '1.1.0']);
     expect((await run(root, ['unpin', "tenant:o'brien & co"])).stderr).toBe(
-      `daylight: note: tenant:o'brien & co is the pin of tenant o'brien & co; to remove it, run "daylight unpin 'o'\\''brien & co' --key tenant"\n`,
+      `daylight: note: tenant:o'brien & co is the pin of tenant o'brien & co; to remove it, run "npx daylight unpin 'o'\\''brien & co' --key tenant"\n`,
     );
   });
 

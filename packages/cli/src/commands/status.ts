@@ -147,7 +147,7 @@ export const statusCommand: CommandSpec = {
     const report = await status({ store: context.store, cwd: context.cwd, ...optional('signal', context.signal) });
     const head = table([
       ['store', report.store],
-      ['current', report.current ?? 'none (run "daylight promote <version>")'],
+      ['current', report.current ?? `none (run "${commandPrefix(context)} promote <version>")`],
       ['min', report.min ?? 'none'],
       ['rev', report.revision === null ? '-' : String(report.revision)],
     ]);
