@@ -92,6 +92,18 @@ describe('runCli', () => {
     );
   });
 
+  it('records the actor as unknown without --actor, $DAYLIGHT_ACTOR or $USER, and its help says so', async () => {
+    const { root } = await sampleProject();
+    await run(root, ['publish', 'build', '--version', '1.0.0'], {});
+    const shown = JSON.parse((await run(root, ['history', '--json'], {})).stdout) as { entries: { actor: string }[] };
+    expect(shown.entries.map((entry) => entry.actor)).toEqual(['unknown']);
+    const help = (await run(root, ['history', '--help'])).stdout;
+    expect(help).toContain('(default: $DAYLIGHT_ACTOR, else $USER, else unknown)');
+    expect(help).toContain(
+      'Who is --actor, $DAYLIGHT_ACTOR or $USER of the command that made the change, else unknown.',
+    );
+  });
+
   it('exits 0 without changes when the same build is published again', async () => {
     const { root } = await sampleProject();
     await run(root, ['publish', 'build', '--version', '1.0.0']);

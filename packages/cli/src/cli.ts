@@ -44,7 +44,7 @@ const GLOBAL_FLAGS: Readonly<Record<string, FlagSpec>> = {
   actor: {
     type: 'string',
     value: '<name>',
-    description: 'who makes the change, for the audit log (default: $DAYLIGHT_ACTOR, else $USER)',
+    description: 'who makes the change, for the audit log (default: $DAYLIGHT_ACTOR, else $USER, else unknown)',
   },
   json: { type: 'boolean', description: 'print the result as JSON on stdout' },
   help: { type: 'boolean', short: 'h', description: 'show help' },

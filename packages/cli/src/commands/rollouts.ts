@@ -279,7 +279,8 @@ export const historyCommand: CommandSpec = {
   name: 'history',
   summary: 'show the audit log: every change, when and by whom',
   usage: 'daylight history [--limit <n>]',
-  description: 'Oldest first. Who is --actor, $DAYLIGHT_ACTOR or $USER of the command that made the change.',
+  description:
+    'Oldest first. Who is --actor, $DAYLIGHT_ACTOR or $USER of the command that made the change, else unknown.',
   flags: { limit: { type: 'string', value: '<n>', description: 'how many entries (default: 20)' } },
   positionals: [],
   requiredPositionals: 0,
