@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { REGISTRY_SCHEMA, validateRegistry, type Registry } from './registry.js';
 import { PUBLISHED_ENTRY } from './test-support.js';
 import { haltChange, promoteChange } from './registry-changes.js';
-import { BUCKETS, bucketOf, compilePlan, resolveRelease, type RequestFacts } from './resolve.js';
+import { BUCKETS, bucketOf, compilePlan, resolveRelease, unreachable, type RequestFacts } from './resolve.js';
 
 const published = PUBLISHED_ENTRY;
 
@@ -217,5 +217,54 @@ describe('halts and older rollouts', () => {
     expect(usersOn(registry({ cohorts: { pilot: stale } }), 'pilot', '1.1.0').size).toBeGreaterThan(900);
     const own = registry({ current: '1.2.0', cohorts: { pilot: { ...stale, release: '1.0.0' } } });
     expect(usersOn(own, 'pilot', '1.1.0').size).toBeGreaterThan(900);
+  });
+});
+
+describe('unreachable: what no request can reach on a server with these callbacks', () => {
+  const pin = (release: string) => ({ release, at: '2026-11-27T10:00:00.000Z' });
+  const mixed = registry({
+    rollout: rollout(50),
+    cohorts: {
+      pilot: { release: '1.2.0' },
+      berlin: { release: null, rollout: { ...rollout(10, '1.2.0'), key: 'user' } },
+    },
+    pins: { 'office:acme': pin('1.1.1'), 'office:globex': pin('1.1.1'), 'tenant:initech': pin('1.0.1') },
+  });
+
+  it('is nothing when the server has the cohort callback and every key the plan reads', () => {
+    expect(unreachable(compilePlan(mixed), true, ['tenant', 'user', 'office'])).toEqual([]);
+    expect(unreachable(compilePlan(registry()), false, [])).toEqual([]);
+  });
+
+  it('names cohorts without a cohort callback, and rollouts and pins by a key the server lacks, with the fix', () => {
+    const problems = unreachable(compilePlan(mixed), false, ['tenant']);
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(
+      /cohorts pilot, berlin a release or rollout of their own, but this server has no cohort callback/,
+    );
+    expect(problems[0]).toContain('{ cohort: (req) => officeOf(req) }');
+    expect(problems[1]).toBe(
+      'daylight: the rollout of 1.2.0 to 10% of cohort berlin is by user, but this server has no keys.user callback, so no request is in it; it has tenant: give createDaylight { keys: { user: (req) => … } }, or roll out by a key it has (docs/rollouts.md)',
+    );
+    expect(problems[2]).toMatch(
+      /^daylight: the pins office:acme, office:globex match no request: this server has no keys.office callback; it has tenant;/,
+    );
+  });
+
+  it('says nothing of a rollout no request can be in anyway: halted, or at 0 %', () => {
+    const halted = registry({
+      rollout: rollout(50),
+      halted: { release: '1.1.0', at: '2026-11-27T11:00:00.000Z', reason: 'errors' },
+    });
+    expect(unreachable(compilePlan(halted), false, [])).toEqual([]);
+    expect(unreachable(compilePlan(registry({ rollout: rollout(0) })), false, [])).toEqual([]);
+  });
+
+  it('names the first three of many pins and counts the rest', () => {
+    const pins = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`office:o${i}`, pin('1.1.0')]));
+    const [problem] = unreachable(compilePlan(registry({ pins })), false, []);
+    expect(problem).toMatch(
+      /the pins office:o0, office:o1, office:o2 and 2 more match no request: this server has no keys.office callback; give/,
+    );
   });
 });

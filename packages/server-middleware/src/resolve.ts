@@ -199,3 +199,42 @@ export function resolveRelease(plan: Plan, facts: RequestFacts, keyOrder: readon
   const cohort = facts.cohort === undefined ? undefined : plan.cohorts.get(facts.cohort);
   return pick(cohort ?? plan.everyone, facts);
 }
+
+/** "pilot, beta and 3 more": the first few names of a list that may hold thousands. */
+function someOf(names: readonly string[]): string {
+  const shown = names.slice(0, 3).join(', ');
+  return names.length > 3 ? `${shown} and ${names.length - 3} more` : shown;
+}
+
+/**
+ * What in the plan can reach no request on a server with these callbacks: cohorts without a `cohort` callback,
+ * rollouts and pins by a key the server's `keys` option does not have. The CLI cannot know the server's callbacks,
+ * so `daylight promote 1.3.0 --percent 50` by `tenant` succeeds even where no server reads a tenant; the server
+ * says so when it loads the registry. One message per cause, naming the fix.
+ */
+export function unreachable(plan: Plan, hasCohort: boolean, keyNames: readonly string[]): string[] {
+  const problems: string[] = [];
+  if (!hasCohort && plan.cohorts.size > 0) {
+    problems.push(
+      `daylight: the registry gives cohort${plan.cohorts.size > 1 ? 's' : ''} ${someOf([...plan.cohorts.keys()])} a release or rollout of their own, but this server has no cohort callback, so every request gets everyone's release: give createDaylight a cohort option, such as { cohort: (req) => officeOf(req) } (docs/rollouts.md)`,
+    );
+  }
+  const known = new Set(keyNames);
+  const has = keyNames.length > 0 ? `; it has ${keyNames.join(', ')}` : '';
+  const targets: [string, CompiledTarget][] = [['everyone', plan.everyone]];
+  for (const [name, target] of plan.cohorts) targets.push([`cohort ${name}`, target]);
+  for (const [who, { rollout }] of targets) {
+    if (rollout === undefined || known.has(rollout.key)) continue;
+    problems.push(
+      `daylight: the rollout of ${rollout.release} to ${rollout.threshold / 100}% of ${who} is by ${rollout.key}, but this server has no keys.${rollout.key} callback, so no request is in it${has}: give createDaylight { keys: { ${rollout.key}: (req) => … } }, or roll out by a key it has (docs/rollouts.md)`,
+    );
+  }
+  for (const [key, byValue] of plan.pins) {
+    if (known.has(key)) continue;
+    const pinned = someOf([...byValue.keys()].map((value) => `${key}:${value}`));
+    problems.push(
+      `daylight: the pin${byValue.size > 1 ? 's' : ''} ${pinned} match no request: this server has no keys.${key} callback${has}; give createDaylight { keys: { ${key}: (req) => … } } (docs/rollouts.md)`,
+    );
+  }
+  return problems;
+}

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as api from './index.js';
 import { INTERNALS, type DaylightInternals } from './options.js';
-import { REGISTRY_SCHEMA, releaseDir } from './registry.js';
+import { REGISTRY_SCHEMA, releaseDir, writeRegistryFile } from './registry.js';
 import { createDaylight } from './server.js';
 import { createReleaseStore, createTestLogger, sampleRelease, waitFor, type ReleaseStore } from './test-support.js';
 import type { DaylightRequest, DaylightServer, DaylightServerOptions } from './types.js';
@@ -106,6 +106,28 @@ describe('the registry', () => {
       level: 'info',
       message: `daylight: ${store.registryFile}: current 1.0.0, min 1.0.0`,
     });
+  });
+
+  it('warns once per registry when a rollout is by a key this server does not read, and again when it changes', async () => {
+    const store = await storeFor();
+    const rollout = { release: '1.0.0', percent: 50, key: 'tenant', startedAt: '2026-11-27T10:00:00.000Z' };
+    await writeRegistryFile(store.registryFile, { ...store.registry, revision: 2, rollout });
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: store.registryFile, watch: false, logger, keys: { user: () => 'ada' } });
+    await daylight.ready;
+    const warning = (percent: number) =>
+      `daylight: the rollout of 1.0.0 to ${percent}% of everyone is by tenant, but this server has no keys.tenant callback, so no request is in it; it has user: give createDaylight { keys: { tenant: (req) => … } }, or roll out by a key it has (docs/rollouts.md)`;
+    const warnings = () => logger.entries.filter((entry) => entry.level === 'warn').map((entry) => entry.message);
+    expect(warnings()).toEqual([warning(50)]);
+    await daylight.reload(); // the same registry: said already
+    expect(warnings()).toEqual([warning(50)]);
+    await writeRegistryFile(store.registryFile, {
+      ...store.registry,
+      revision: 3,
+      rollout: { ...rollout, percent: 80 },
+    });
+    await daylight.reload();
+    expect(warnings()).toEqual([warning(50), warning(80)]);
   });
 
   it('stamps nothing when the registry has no current release', async () => {

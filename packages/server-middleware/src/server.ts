@@ -22,7 +22,7 @@ import { updateRegistryFile } from './file-registry.js';
 import { RedisRegistry } from './redis-registry.js';
 import { haltChange } from './registry-changes.js';
 import { cohortNamed, haltOf, readRegistryFile, type Registry, type RegistryRead } from './registry.js';
-import { resolveRelease } from './resolve.js';
+import { resolveRelease, unreachable } from './resolve.js';
 import { Facts, labelOf, PerRequest, RequestState, type Labels, type PerRequestContext } from './per-request.js';
 import { fileSignature, MISSING, watchRegistry, type RegistryWatcher } from './registry-watcher.js';
 import {
@@ -569,10 +569,10 @@ class Daylight implements DaylightServer {
     }
   };
 
-  #reportOnce(message: string): void {
+  #reportOnce(message: string, level: 'error' | 'warn' = 'error'): void {
     if (this.#reported.has(message)) return;
     this.#reported.add(message);
-    this.#options.logger.error(message);
+    this.#options.logger[level](message);
   }
 
   #shellOf(generation: Generation, release: LoadedRelease): Promise<ShellLoad> {
@@ -637,6 +637,10 @@ class Daylight implements DaylightServer {
         previous.header === this.#generation.header;
       if (!same) this.#reported = new Set();
       for (const warning of warnings) this.#reportOnce(warning);
+      const { plan } = this.#generation;
+      for (const warning of unreachable(plan, this.#options.cohort !== undefined, this.#keyOrder)) {
+        this.#reportOnce(warning, 'warn');
+      }
       if (previous?.header !== this.#generation.header || previous === undefined) {
         this.#options.logger.info(`daylight: ${this.configPath}: ${describeRegistry(read.registry)}`);
       }
