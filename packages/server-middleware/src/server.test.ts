@@ -209,6 +209,23 @@ describe('the registry', () => {
     expect(daylight.stats.registryReloads).toBe(1);
   });
 
+  it('says so when a broken registry is readable again, even with what it held before', async () => {
+    const store = await storeFor();
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: store.registryFile, watch: false, logger });
+    await daylight.ready;
+    const good = JSON.stringify(store.registry);
+    await writeFile(store.registryFile, '{ "schema": 1, ');
+    await daylight.reload();
+    await writeFile(store.registryFile, good);
+    await daylight.reload();
+    await daylight.reload(); // and once only
+    expect(logger.entries.filter((e) => e.level === 'info').map((e) => e.message)).toEqual([
+      `daylight: ${store.registryFile}: current 1.0.0`,
+      `daylight: ${store.registryFile}: current 1.0.0 (readable again)`,
+    ]);
+  });
+
   it('refuses a registry whose current release has no readable manifest, keeping the last good one', async () => {
     const store = await storeFor();
     await rm(path.join(releaseDir(store.registryFile, '1.1.0'), 'manifest.json'));

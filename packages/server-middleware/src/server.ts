@@ -628,6 +628,9 @@ class Daylight implements DaylightServer {
       this.#census?.setReleases(Object.keys(read.registry.releases));
       this.#clientStates = new Map();
       if (!initial) this.#counters.registryReloads++;
+      // A registry that was broken and is readable again says so, whatever it now holds: the error logged last
+      // ("still serving the last good registry") must not read as the state of things.
+      const recovered = previous !== undefined && this.#lastRegistryProblem !== undefined;
       this.#lastRegistryProblem = undefined;
       // Problems are said once per registry: a re-read of the same one (every poll while a release
       // cannot be loaded) keeps what was already said, so the log does not repeat it every second.
@@ -641,8 +644,9 @@ class Daylight implements DaylightServer {
       for (const warning of unreachable(plan, this.#options.cohort !== undefined, this.#keyOrder)) {
         this.#reportOnce(warning, 'warn');
       }
-      if (previous?.header !== this.#generation.header || previous === undefined) {
-        this.#options.logger.info(`daylight: ${this.configPath}: ${describeRegistry(read.registry)}`);
+      if (previous?.header !== this.#generation.header || previous === undefined || recovered) {
+        const again = recovered ? ' (readable again)' : '';
+        this.#options.logger.info(`daylight: ${this.configPath}: ${describeRegistry(read.registry)}${again}`);
       }
     } catch (error) {
       this.#registryProblem(`could not be loaded: ${(error as Error).message}`, false);
