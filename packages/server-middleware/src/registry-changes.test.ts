@@ -242,6 +242,20 @@ describe('registry changes', () => {
     expect(halted.rollout).toMatchObject({ release: '1.1.0', percent: 20 });
   });
 
+  it('says when a promote ends the target’s rollout: of the same release, or of an older one', () => {
+    const rolling = promoteChange(base, { version: '1.1.0', percent: 80, now }).registry;
+    expect(promoteChange(rolling, { version: '1.1.0', now }).summary).toBe(
+      'promote 1.1.0 to everyone; end the rollout of 1.1.0 at 80%',
+    );
+    expect(promoteChange(rolling, { version: '1.2.0', now }).summary).toBe(
+      'promote 1.2.0 to everyone; end the rollout of 1.1.0 at 80%',
+    );
+    const pilot = promoteChange(base, { version: '1.1.0', cohort: 'pilot', percent: 10, now }).registry;
+    expect(promoteChange(pilot, { version: '1.1.0', cohort: 'pilot', now }).summary).toBe(
+      'promote 1.1.0 to cohort pilot; end the rollout of 1.1.0 at 10%',
+    );
+  });
+
   it('ends the rollouts of cohorts that follow everyone when everyone gets that release or a newer one', () => {
     const pilot = promoteChange(base, { version: '1.1.0', cohort: 'pilot', percent: 10, now }).registry;
     const beta = promoteChange(pilot, { version: '1.2.0', cohort: 'beta', percent: 5, now }).registry;

@@ -308,9 +308,13 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
       halted,
     });
     // A halted rollout that is kept still sends nobody: say so, rather than that it goes on.
+    // A rollout this promote ends (of this release or an older one) is said too: its percentage no longer applies.
+    const ended = target.rollout;
     const kept =
       rollout === undefined
-        ? ''
+        ? ended === undefined
+          ? ''
+          : `; end the rollout of ${ended.release} at ${ended.percent}%`
         : ` (the rollout of ${rollout.release} at ${rollout.percent}% ${halted?.release === rollout.release ? 'stays halted' : 'goes on'})`;
     return { registry: next, changed: true, summary: `promote ${version} to ${where}${kept}${followers.summary}` };
   }

@@ -48,7 +48,10 @@ describe('cohorts and rollouts on the command line', () => {
       cohorts: { pilot: { release: '1.1.0' } },
       rollout: { release: '1.1.0', percent: 50, key: 'user' },
     });
-    expect(await run(root, ['promote', '1.1.0'])).toMatchObject({ code: 0, stdout: 'promoted 1.1.0 (was 1.0.0)\n' });
+    expect(await run(root, ['promote', '1.1.0'])).toMatchObject({
+      code: 0,
+      stdout: 'promoted 1.1.0 (was 1.0.0); end the rollout of 1.1.0 at 50%\n',
+    });
     expect(await registry(root)).toMatchObject({ current: '1.1.0', previous: ['1.0.0'] });
     expect((await registry(root)).rollout).toBeUndefined();
 
