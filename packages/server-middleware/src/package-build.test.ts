@@ -1,12 +1,25 @@
 /**
- * The built package, as other packages and apps load it: through the
- * `exports` map, with `require()` (CommonJS) and with `import`. Builds the
- * package first when dist/ is missing or older than src/ (the build is
+ * The built packages, as other packages and apps load them. First this
+ * package through the `exports` map, with `require()` (CommonJS) and with
+ * `import`; then all four packages as `npm pack` makes them, unpacked into a
+ * temporary node_modules and type-checked and loaded from CommonJS and ESM
+ * consumers. A package is built first when its dist/ is missing a file its
+ * package.json names or is older than its src/ or package.json (the build is
  * skipped when fresh so that concurrent test runs of other packages, which
- * load this dist/, are not disturbed).
+ * load these dist/ folders, are not disturbed).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +27,8 @@ import { createReleaseStore, type ReleaseStore } from './test-support.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const repoRoot = path.resolve(packageDir, '../..');
-const ENTRIES = ['index', 'express', 'koa'];
+/** Every published package, in build order (a package's types need its dependencies' dist/). */
+const PACKAGES = ['protocol', 'server-middleware', 'client', 'cli'];
 
 function newest(dir: string): number {
   let latest = 0;
@@ -25,18 +39,34 @@ function newest(dir: string): number {
   return latest;
 }
 
-function isStale(): boolean {
+/** The files a package.json points at: every path in `exports` (but package.json itself), `bin`, `main`, `module`, `types`. */
+function pointedAt(manifest: Record<string, unknown>): string[] {
+  const found = new Set<string>();
+  const walk = (value: unknown): void => {
+    if (typeof value === 'string') {
+      if (value.startsWith('./dist/')) found.add(value);
+    } else if (value && typeof value === 'object') {
+      Object.values(value).forEach(walk);
+    }
+  };
+  walk([manifest['exports'], manifest['bin'], manifest['main'], manifest['module'], manifest['types']]);
+  return [...found];
+}
+
+function isStale(dir: string): boolean {
+  const manifestFile = path.join(dir, 'package.json');
+  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, unknown>;
   try {
-    const built = Math.min(
-      ...ENTRIES.flatMap((e) => [`${e}.cjs`, `${e}.js`, `${e}.d.ts`]).map(
-        (f) => statSync(path.join(packageDir, 'dist', f)).mtimeMs,
-      ),
-    );
-    return (
-      built < Math.max(newest(path.join(packageDir, 'src')), statSync(path.join(packageDir, 'package.json')).mtimeMs)
-    );
+    const built = Math.min(...pointedAt(manifest).map((f) => statSync(path.join(dir, f)).mtimeMs));
+    return built < Math.max(newest(path.join(dir, 'src')), statSync(manifestFile).mtimeMs);
   } catch {
     return true; // not built
+  }
+}
+
+function buildIfStale(name: string): void {
+  if (isStale(path.join(repoRoot, 'packages', name))) {
+    execFileSync('npm', ['run', 'build', '-w', `@daylight/${name}`], { cwd: repoRoot, stdio: 'pipe' });
   }
 }
 
@@ -49,9 +79,8 @@ describe('the built package', () => {
   let store: ReleaseStore;
 
   beforeAll(async () => {
-    if (isStale()) {
-      execFileSync('npm', ['run', 'build', '-w', '@daylight/server-middleware'], { cwd: repoRoot, stdio: 'pipe' });
-    }
+    buildIfStale('protocol');
+    buildIfStale('server-middleware');
     store = await createReleaseStore();
   }, 120_000);
 
@@ -95,5 +124,170 @@ describe('the built package', () => {
       console.log([typeof express.daylightExpressShell, typeof koa.daylightKoaShell, typeof core.createDaylight].join());
     `;
     expect(node(['--input-type=module'], script).trim()).toBe('function,function,function');
+  });
+});
+
+/** A consumer's CommonJS file: every entry point of the packages that load with require(). */
+const CJS_CONSUMER = `
+import { compareVersions } from '@daylight/protocol';
+import { createDaylight } from '@daylight/server-middleware';
+import { daylightExpress } from '@daylight/server-middleware/express';
+import { daylightKoa } from '@daylight/server-middleware/koa';
+import { runCli } from '@daylight/cli';
+
+// Each call is wrong on purpose: the types must be real ones, not any.
+// @ts-expect-error a number is no version string
+compareVersions(1, '1.0.0');
+// @ts-expect-error a number is no options object
+void createDaylight(1);
+// @ts-expect-error a number is no server
+daylightExpress(1);
+// @ts-expect-error a number is no server
+daylightKoa(1);
+// @ts-expect-error a number is no argument list
+void runCli(1);
+`;
+
+/** A consumer's ESM file: the same, and the browser client's entry points. */
+const ESM_CONSUMER = `${CJS_CONSUMER}
+import { createDaylight as createClient } from '@daylight/client';
+import { mountBanner } from '@daylight/client/banner';
+import { coordinateTabs } from '@daylight/client/tabs';
+import { watchBoot } from '@daylight/client/watchdog';
+import { recoverChunkErrors } from '@daylight/client/recovery';
+import { enableServiceWorker } from '@daylight/client/sw';
+
+// @ts-expect-error a number is no options object
+createClient(1);
+// @ts-expect-error a number is no client
+mountBanner(1);
+// @ts-expect-error a number is no client
+coordinateTabs(1);
+// @ts-expect-error a number is no client
+watchBoot(1);
+// @ts-expect-error a number is no client
+recoverChunkErrors(1);
+// @ts-expect-error a number is no client
+enableServiceWorker(1);
+`;
+
+const CONSUMER_TSCONFIG = {
+  compilerOptions: {
+    module: 'node16',
+    moduleResolution: 'node16',
+    target: 'es2022',
+    lib: ['es2022', 'dom', 'dom.iterable'],
+    types: ['node'],
+    strict: true,
+    noEmit: true,
+    // Not the consumer's concern, and @types/koa trips over content-disposition's own types.
+    skipLibCheck: true,
+  },
+  files: ['consumer.cts', 'consumer.mts'],
+};
+
+/** Loads every entry point from CommonJS at run time; the CLI reads its own version from its package.json. */
+const CJS_RUNTIME = `
+const loaded = ['@daylight/protocol', '@daylight/server-middleware', '@daylight/server-middleware/express',
+  '@daylight/server-middleware/koa', '@daylight/cli'].map((name) => Object.keys(require(name)).length > 0);
+let out = '';
+require('@daylight/cli').runCli(['--version'], { stdout: { write: (s) => { out += s; return true; } } })
+  .then((code) => console.log(JSON.stringify({ loaded, code, version: out.trim() })));
+`;
+
+describe('the packed tarballs', () => {
+  let temporary: string;
+  let packs: { name: string; filename: string; files: { path: string }[] }[];
+
+  beforeAll(() => {
+    for (const name of PACKAGES) buildIfStale(name);
+    temporary = mkdtempSync(path.join(tmpdir(), 'daylight-pack-'));
+    const workspaces = PACKAGES.flatMap((name) => ['-w', `packages/${name}`]);
+    const json = execFileSync('npm', ['pack', ...workspaces, '--pack-destination', temporary, '--json'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
+    packs = JSON.parse(json) as typeof packs;
+    // A consumer: the tarballs unpacked into its node_modules, everything else linked from the repository's.
+    const modules = path.join(temporary, 'consumer', 'node_modules');
+    mkdirSync(path.join(modules, '@daylight'), { recursive: true });
+    for (const entry of readdirSync(path.join(repoRoot, 'node_modules'))) {
+      if (entry === '@daylight' || entry.startsWith('.')) continue;
+      symlinkSync(path.join(repoRoot, 'node_modules', entry), path.join(modules, entry));
+    }
+    for (const pack of packs) {
+      const target = path.join(modules, pack.name);
+      mkdirSync(target);
+      execFileSync('tar', ['-xzf', path.join(temporary, pack.filename), '-C', target, '--strip-components=1']);
+    }
+    const consumer = path.join(temporary, 'consumer');
+    writeFileSync(path.join(consumer, 'package.json'), '{ "private": true }\n');
+    writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify(CONSUMER_TSCONFIG));
+    writeFileSync(path.join(consumer, 'consumer.cts'), CJS_CONSUMER);
+    writeFileSync(path.join(consumer, 'consumer.mts'), ESM_CONSUMER);
+  }, 120_000);
+
+  afterAll(() => {
+    if (temporary) rmSync(temporary, { recursive: true, force: true });
+  });
+
+  it('each holds LICENSE, README.md, package.json and dist/', () => {
+    expect(packs.map((p) => p.name).sort()).toEqual(PACKAGES.map((name) => `@daylight/${name}`).sort());
+    for (const pack of packs) {
+      const files = pack.files.map((f) => f.path);
+      const top = [...new Set(files.map((f) => f.split('/')[0]))].sort();
+      expect({ name: pack.name, top }).toEqual({
+        name: pack.name,
+        top: ['LICENSE', 'README.md', 'dist', 'package.json'],
+      });
+      // Every file the package.json points at is in the tarball.
+      const manifest = JSON.parse(
+        readFileSync(path.join(temporary, 'consumer', 'node_modules', pack.name, 'package.json'), 'utf8'),
+      ) as Record<string, unknown>;
+      for (const file of pointedAt(manifest)) expect(files, pack.name).toContain(file.slice(2));
+    }
+  });
+
+  it('type-checks from a CommonJS consumer (.cts, module node16) and an ESM one (.mts)', () => {
+    const tsc = path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+    let output: string;
+    try {
+      output = execFileSync(process.execPath, [tsc, '-p', '.', '--listFiles'], {
+        cwd: path.join(temporary, 'consumer'),
+        encoding: 'utf8',
+      });
+    } catch (error) {
+      const { stdout } = error as { stdout: string };
+      throw new Error(
+        stdout
+          .split('\n')
+          .filter((line) => line.includes('error TS'))
+          .join('\n'),
+      );
+    }
+    // CommonJS got the .d.cts declarations, ESM the .d.ts ones.
+    const used = output.split('\n').map((line) => line.split('/node_modules/')[1]);
+    for (const entry of ['protocol/dist/index', 'server-middleware/dist/express', 'cli/dist/index']) {
+      expect(used).toContain(`@daylight/${entry}.d.cts`);
+      expect(used).toContain(`@daylight/${entry}.d.ts`);
+    }
+    expect(used).toContain('@daylight/client/dist/sw.d.ts');
+  }, 60_000);
+
+  it('loads every entry point from CommonJS and ESM', () => {
+    const consumer = path.join(temporary, 'consumer');
+    const run = (args: string[], script: string): string =>
+      execFileSync(process.execPath, [...args, '-e', script], { cwd: consumer, encoding: 'utf8' });
+    expect(JSON.parse(run([], CJS_RUNTIME))).toEqual({
+      loaded: [true, true, true, true, true],
+      code: 0,
+      version: '0.1.0',
+    });
+    const esm = `
+      const names = ['protocol', 'server-middleware', 'server-middleware/express', 'server-middleware/koa', 'cli'];
+      const loaded = await Promise.all(names.map(async (n) => Object.keys(await import('@daylight/' + n)).length > 0));
+      console.log(JSON.stringify(loaded));
+    `;
+    expect(JSON.parse(run(['--input-type=module'], esm))).toEqual([true, true, true, true, true]);
   });
 });
