@@ -215,6 +215,8 @@ async function instructions(framework, variant, requests) {
 
 // Median of REPEATS counts per variant: single differences spread by about 1 %.
 const perRequest = {};
+/** Every count per variant, for the closer look. */
+const countsOf = {};
 if (VALGRIND) {
   for (const framework of FRAMEWORKS) {
     for (const variant of VARIANTS) {
@@ -226,6 +228,7 @@ if (VALGRIND) {
         counts.push((high - low) / (N2 - N1));
       }
       perRequest[`${framework}/${variant}`] = median(counts);
+      countsOf[`${framework}/${variant}`] = counts;
       console.log(
         `${framework}/${variant}: ${counts.map((count) => Math.round(count).toLocaleString('en')).join(', ')} instructions per request`,
       );
@@ -245,19 +248,49 @@ const capacityOf = (framework, variant) =>
   perRequest[`${framework}/${baselineOf(variant)}`] / perRequest[`${framework}/${variant}`];
 const percent = (ratio) => `${(100 * ratio).toFixed(1)} %`;
 const spread = (values, format) => `${format(Math.min(...values))}–${format(Math.max(...values))}`;
+// Rounded as printed, so that "97.0 %" never reads as missed.
+const met = (ratio) => Math.round(1000 * ratio) >= 970;
+const verdict = (ratio) => (met(ratio) ? 'met' : `missed by ${(97 - 100 * ratio).toFixed(1)} points`);
 if (ONLY !== undefined) {
-  // A closer look: what was measured, against its baseline; RESULTS.md keeps the full run's figures.
+  // A closer look at a few variants: its own section of RESULTS.md; the full run's stays as it was.
+  const rows = [];
+  const said = [];
+  const count = (value) => Math.round(value).toLocaleString('en');
   for (const framework of FRAMEWORKS) {
     for (const variant of VARIANTS) {
-      if (!selected(framework, variant) || variant === baselineOf(variant)) continue;
+      if (!selected(framework, variant)) continue;
       const key = `${framework}/${variant}`;
+      const base = variant === baselineOf(variant);
       const ratios = samples[key] === undefined ? undefined : ratiosOf(framework, variant);
-      const capacity = VALGRIND ? `capacity ${percent(capacityOf(framework, variant))} by instructions` : 'not counted';
-      const throughput = ratios ? `; throughput ${percent(median(ratios))} (${spread(ratios, percent)})` : '';
-      console.log(`${key} vs ${baselineOf(variant)}: ${capacity}${throughput}`);
+      const throughput = ratios === undefined ? '—' : `${percent(median(ratios))} (${spread(ratios, percent)})`;
+      const counts = countsOf[key] ?? [];
+      const capacity = VALGRIND ? percent(capacityOf(framework, variant)) : '—';
+      rows.push(
+        `| ${key} | ${baselineOf(variant)} | ${counts.map(count).join(' · ') || '—'} | ${VALGRIND ? count(perRequest[key]) : '—'} | ${capacity} | ${throughput} |`,
+      );
+      if (!base)
+        said.push(
+          `${key}: ${VALGRIND ? `${capacity} of its baseline's capacity (${verdict(capacityOf(framework, variant))})` : 'not counted'}`,
+        );
     }
   }
-  console.log('ONLY is set: RESULTS.md is left as it is.');
+  const table = [
+    '| variant | baseline | instructions / request, each count | median | capacity vs baseline | throughput vs baseline (median, min–max) |',
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ].join('\n');
+  console.log(`\n${table}\n\n${said.join('\n')}`);
+  await writeSection(
+    'middleware-closer',
+    `## Middleware cost, a closer look
+
+\`ONLY=${process.env.ONLY} REPEATS=${REPEATS} ROUNDS=${ROUNDS} npm run bench:middleware\` — the variants named (and their baselines) only, ${VALGRIND ? `counted as in the section above (N1 ${N1.toLocaleString('en')}, N2 ${N2.toLocaleString('en')}), ${REPEATS === 1 ? 'one count' : `${REPEATS} counts, the median`} per variant` : 'instructions not counted'}${ROUNDS > 0 ? `, and ${ROUNDS} throughput round${ROUNDS === 1 ? '' : 's'}` : ''}: a verdict the single counts above leave close gets its own run.
+Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; express ${await versionOf('express')}, koa ${await versionOf('koa')}.
+
+${table}
+
+${said.map((line) => `- ${line}`).join('\n')}`,
+  );
   process.exit(0);
 }
 
@@ -285,9 +318,6 @@ for (const framework of FRAMEWORKS) {
     lines.push(`| ${cells.join(' | ')} |`);
   }
 }
-// Rounded as printed, so that "97.0 %" never reads as missed.
-const met = (ratio) => Math.round(1000 * ratio) >= 970;
-const verdict = (ratio) => (met(ratio) ? 'met' : `missed by ${(97 - 100 * ratio).toFixed(1)} points`);
 const DAYLIGHT = ['daylight', 'daylight-rollout', 'daylight-cors'];
 const NAMES = {
   daylight: 'one release for everyone',
