@@ -30,7 +30,8 @@
 //                               on Debian as root it installs valgrind when missing
 //   ONLY=express/daylight,express/one-header REPEATS=3 ROUNDS=0 npm run bench:middleware
 //                               a closer look at a few variants (their baselines run too): prints
-//                               what it measured and leaves RESULTS.md as it is
+//                               what it measured and writes it to its own section of
+//                               RESULTS.md, leaving the full run's as it is
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
