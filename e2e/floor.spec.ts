@@ -145,7 +145,7 @@ test('a stale release check (an older revision, with a floor lowered since) does
   // the floor at 1.1.0. The floor was cleared since, and the tab starts on 1.0.0 again.
   await office.promote('1.1.0');
   const stale = await setFloor(office, '1.1.0');
-  await office.cli('floor', '--clear');
+  await office.cli('floor', '--clear', '--lower');
   await office.promote('1.0.0');
   const seen = watch(page);
   await signIn(page, office.url, seen);
