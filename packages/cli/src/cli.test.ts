@@ -277,7 +277,7 @@ describe('runCli', () => {
     expect((await run(root, ['status'])).stdout).toMatch(/^min {6}1\.1\.0$/m);
     expect(await run(root, ['min', '--clear'])).toMatchObject({
       code: 1,
-      stderr: expect.stringMatching(/^daylight: clearing min 1\.1\.0 .*; pass --lower with --clear/) as unknown,
+      stderr: expect.stringMatching(/^daylight: clearing the floor 1\.1\.0 .*; pass --lower with --clear/) as unknown,
     });
     expect(await run(root, ['min', '--clear', '--lower'])).toMatchObject({
       code: 0,

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { commands } from './commands/index.js';
+import { commandPrefix, withCommandPrefix } from './commands/command.js';
 import type { CommandContext, CommandSpec, FlagSpec, ParsedArguments } from './commands/command.js';
 import { DaylightCliError, exitCodeFor, isDaylightCliError } from './errors.js';
 import { openStore } from './store.js';
@@ -238,8 +239,12 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
   const cwd = io.cwd ?? process.cwd();
   // A change that was made but not fully recorded (its audit entry) is told, whatever happens next.
   const changeWarnings: string[] = [];
+  // How a hint in a message is run again: with --store when the user named one (set once it is known).
+  let prefix = 'npx daylight';
   const tellChangeWarnings = (): void => {
-    for (const warning of changeWarnings.splice(0)) stderr.write(`daylight: warning: ${warning}\n`);
+    for (const warning of changeWarnings.splice(0)) {
+      stderr.write(`daylight: warning: ${withCommandPrefix(warning, prefix)}\n`);
+    }
   };
   try {
     const split = splitCommand(argv);
@@ -310,6 +315,7 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
       onWarning: (message) => changeWarnings.push(message),
     });
     const context: CommandContext = { store, storeArgument, cwd, env };
+    prefix = commandPrefix(context);
     let output;
     try {
       output = await command.run(args, context);
@@ -317,14 +323,15 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
       await store.close();
     }
     tellChangeWarnings();
-    for (const warning of output.warnings ?? []) stderr.write(`daylight: note: ${warning}\n`);
+    for (const warning of output.warnings ?? [])
+      stderr.write(`daylight: note: ${withCommandPrefix(warning, prefix)}\n`);
     const json = args.values.json === true || global.values.json === true;
-    stdout.write(json ? `${JSON.stringify(output.json, null, 2)}\n` : `${output.text}\n`);
+    stdout.write(json ? `${JSON.stringify(output.json, null, 2)}\n` : `${withCommandPrefix(output.text, prefix)}\n`);
     return output.exitCode ?? EXIT_OK;
   } catch (error) {
     tellChangeWarnings();
     if (isDaylightCliError(error)) {
-      stderr.write(`daylight: ${error.message}\n`);
+      stderr.write(`daylight: ${withCommandPrefix(error.message, prefix)}\n`);
       return exitCodeFor(error.code);
     }
     const message = error instanceof Error ? error.message : String(error);

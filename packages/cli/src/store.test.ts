@@ -92,7 +92,7 @@ describe('the file store when the audit log cannot be written', () => {
       const result = await cli('promote', '1.1.0');
       expect(result).toMatchObject({ code: 0, stdout: 'promoted 1.1.0 (was 1.0.0)\n' });
       expect(result.stderr).toBe(
-        `daylight: warning: ${path.join(root, 'releases.json')} changed (revision 4); the audit entry could not be written: appending to ${audit} failed (ENOSPC), so "daylight history" will not list "promote 1.1.0 to everyone"; free disk space or fix that file so later changes are recorded\n`,
+        `daylight: warning: ${path.join(root, 'releases.json')} changed (revision 4); the audit entry could not be written: appending to ${audit} failed (ENOSPC), so "npx daylight --store releases.json history" will not list "promote 1.1.0 to everyone"; free disk space or fix that file so later changes are recorded\n`,
       );
       expect(await registryFile(root)).toMatchObject({ current: '1.1.0', revision: 4 });
     },

@@ -155,6 +155,13 @@ describe('registry changes', () => {
       summary:
         '1.0.0 is already the release of everyone (the rollout of 1.1.0 at 20% goes on; "daylight rollback" cancels it)',
     });
+    // A cohort that follows everyone runs everyone's release: a rollout of it there would send nobody anywhere
+    // now, and would hold part of the cohort on it after a rollback of everyone.
+    expect(promoteChange(base, { version: '1.0.0', cohort: 'pilot', percent: 10, now })).toEqual({
+      registry: base,
+      changed: false,
+      summary: "1.0.0 is already the release of cohort pilot (it follows everyone's)",
+    });
   });
 
   it('takes any percentage with two decimals, however floating point writes it', () => {

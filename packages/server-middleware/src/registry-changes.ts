@@ -319,7 +319,9 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
     return { registry: next, changed: true, summary: `promote ${version} to ${where}${kept}${followers.summary}` };
   }
 
-  if (target.release === version && halted === target.halted) {
+  // A cohort that follows everyone runs everyone's release: a promote of it to everyone ends such a rollout too.
+  const runs = target.release ?? (cohort === undefined ? null : registry.current);
+  if (runs === version && halted === target.halted) {
     // Every client of the target already runs it: a rollout would send nobody anywhere, and
     // recorded it would show in status and the audit log as if it were under way.
     const other = target.rollout?.release === version ? undefined : target.rollout;
@@ -328,11 +330,11 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
       other === undefined
         ? ''
         : ` (the rollout of ${other.release} at ${other.percent}% goes on; "${rollback}" cancels it)`;
-    return { registry, changed: false, summary: `${version} is already the release of ${where}${goesOn}` };
+    const follows = target.release === null ? " (it follows everyone's)" : '';
+    return { registry, changed: false, summary: `${version} is already the release of ${where}${follows}${goesOn}` };
   }
 
   if (cohort !== undefined) {
-    const runs = target.release ?? registry.current;
     if (runs !== null && compareVersions(version, runs) < 0) {
       // Widening such a rollout moved clients from everyone's newer release back to it (the buckets are the cohort's).
       throw new RegistryChangeError(
@@ -551,13 +553,13 @@ export function floorChange(registry: Registry, change: FloorChange): ChangeOutc
     // No floor is the lowest floor: clearing it undoes a required update just as lowering it does.
     throw new RegistryChangeError(
       'below-floor',
-      `clearing the floor ${previous} lets every client the API stopped serving back in; pass --lower with --clear if that is what you want`,
+      `clearing the floor ${previous} lets every client the API stopped serving back in; pass --lower with --clear (lower: true) if that is what you want`,
     );
   }
   if (previous !== undefined && min !== null && compareVersions(min, previous) < 0 && change.lower !== true) {
     throw new RegistryChangeError(
       'below-floor',
-      `floor ${min} is below the current floor ${previous}; lowering it lets clients the API stopped serving back in: pass --lower if that is what you want`,
+      `floor ${min} is below the current floor ${previous}; lowering it lets clients the API stopped serving back in: pass --lower (lower: true) if that is what you want`,
     );
   }
   if (min !== null && registry.current !== null && compareVersions(registry.current, min) < 0) {

@@ -76,6 +76,14 @@ export function commandPrefix(context: CommandContext): string {
   return `npx daylight --store ${shellWord(context.storeArgument)}`;
 }
 
+/**
+ * A message with its quoted hints (`"daylight rollback"`, `(daylight rollback …)`) made pasteable
+ * with {@link commandPrefix}: the registry model that writes many of them does not know how the CLI was run.
+ */
+export function withCommandPrefix(message: string, prefix: string): string {
+  return message.replace(/(["(])daylight (?=[a-z])/g, (_match, opening: string) => `${opening}${prefix} `);
+}
+
 /** `{ [key]: value }`, or `{}` when the value is undefined (exactOptionalPropertyTypes forbids an explicit undefined). */
 export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });

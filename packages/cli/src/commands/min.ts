@@ -1,8 +1,7 @@
-import { compareVersions } from '@daylight/protocol';
-import type { Registry } from '@daylight/server-middleware';
-import { DaylightCliError } from '../errors.js';
-import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
+import { floorChange } from '@daylight/server-middleware';
+import { resolveStore, type ReleaseStore } from '../store.js';
 import { checkVersion } from '../versions.js';
+import { changeRegistry } from './change.js';
 import { optional, versionOrClear, type CommandSpec } from './command.js';
 
 export interface SetMinOptions {
@@ -42,46 +41,16 @@ export interface SetMinResult {
 export async function setMin(options: SetMinOptions): Promise<SetMinResult> {
   const min = options.min === null ? null : checkVersion(options.min, 'min');
   const store = resolveStore(options.store, options.cwd);
-  const snapshot = await readExisting(store);
-  options.signal?.throwIfAborted();
-  const { registry } = snapshot;
-  const previous = registry.min ?? null;
-  const base = { min, previous, store: store.location };
-  if (previous === min) return { ...base, status: 'unchanged' };
-  if (min === null && options.lower !== true) {
-    // No floor is the lowest floor: clearing it undoes a required update just as lowering it does.
-    throw new DaylightCliError(
-      'conflict',
-      `clearing min ${previous} lets every client the API stopped serving back in; pass --lower with --clear if that is what you want`,
-    );
-  }
-  if (min !== null && previous !== null && compareVersions(min, previous) < 0 && options.lower !== true) {
-    throw new DaylightCliError(
-      'conflict',
-      `min ${min} is below the current floor ${previous}: clients the API stopped serving would be let back; pass --lower if that is what you want`,
-    );
-  }
-  if (min !== null && registry.current !== null && compareVersions(registry.current, min) < 0) {
-    throw new DaylightCliError(
-      'conflict',
-      `min ${min} is above the current release ${registry.current}: every client would be told to update to a release that does not exist yet; promote ${min} or later first`,
-    );
-  }
-  await store.update(
-    snapshot,
-    () => {
-      // Rebuild without "min" rather than setting it to undefined: the file must not carry an empty member.
-      const { min: _previous, ...rest } = registry;
-      const next: Registry = min === null ? rest : { ...rest, min };
-      return Promise.resolve(next);
-    },
-    {
-      action: 'floor',
-      summary:
-        min === null ? `clear the floor (was ${previous})` : `set the floor to ${min} (was ${previous ?? 'none'})`,
-    },
+  // The same rules as "daylight floor": one model function decides, so the two never drift apart.
+  const outcome = await changeRegistry(
+    store,
+    'floor',
+    (registry) => floorChange(registry, { min, lower: options.lower === true }),
+    options.signal,
   );
-  return { ...base, status: min === null ? 'cleared' : 'set' };
+  const previous = outcome.before.min ?? null;
+  const status = !outcome.changed ? 'unchanged' : min === null ? 'cleared' : 'set';
+  return { status, min, previous, store: store.location };
 }
 
 export const minCommand: CommandSpec = {

@@ -155,7 +155,9 @@ describe('setMin', () => {
     // Clearing it lowers it as far as it goes.
     expect(await rejection(setMin({ store, min: null }))).toMatchObject({
       code: 'conflict',
-      message: expect.stringMatching(/^clearing min 1\.1\.0 lets .*; pass --lower with --clear/) as unknown,
+      message: expect.stringMatching(
+        /^clearing the floor 1\.1\.0 lets .*; pass --lower with --clear \(lower: true\)/,
+      ) as unknown,
     });
     expect(await snapshotTree(root)).toEqual(before);
     expect(await setMin({ store, min: '1.0.0', lower: true })).toMatchObject({ status: 'set', previous: '1.1.0' });

@@ -141,18 +141,23 @@ export const promoteCommand: CommandSpec = {
       ...optional('key', key),
       ...optional('signal', context.signal),
     });
-    const plain = result.cohort === null && result.percent === 100;
-    // What the change did besides (a rollout that goes on, cohort rollouts it ended), after the summary's head.
-    const head = `promote ${result.version} to everyone`;
+    // What the change did besides (a rollout that goes on or ends, cohort rollouts it ended), after the summary's
+    // head; "(was …)" goes between them, so it reads as the release before, not the rollout's.
+    const where = result.cohort === null ? 'everyone' : `cohort ${result.cohort}`;
+    const head = `promote ${result.version} to ${where}`;
     const besides = result.summary.startsWith(head) ? result.summary.slice(head.length) : '';
     // Everyone's release is "current" in the CLI's words, whatever the percentage asked for.
     const already = `${result.version} is already the release of everyone`;
+    const was =
+      result.cohort === null
+        ? `promoted ${result.version} (was ${result.previous ?? 'none'})`
+        : `promoted ${result.version} to ${where} (was ${result.previous ?? `everyone's release`})`;
     const text =
       result.status === 'unchanged'
         ? `${result.summary.replace(already, `${result.version} is already current`)}; nothing changed`
-        : plain
-          ? `promoted ${result.version} (was ${result.previous ?? 'none'})${besides}`
-          : `${result.summary}${result.percent === 100 ? ` (was ${result.previous ?? `everyone's release`})` : ''}`;
+        : result.percent === 100
+          ? `${was}${besides}`
+          : result.summary;
     return { text: text.replace(/^promote /, 'promoted ').replace(/^roll out /, 'rolled out '), json: result };
   },
 };

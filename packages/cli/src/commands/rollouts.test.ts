@@ -54,6 +54,14 @@ describe('cohorts and rollouts on the command line', () => {
     });
     expect(await registry(root)).toMatchObject({ current: '1.1.0', previous: ['1.0.0'] });
     expect((await registry(root)).rollout).toBeUndefined();
+    // A cohort's own: "(was …)" names the release before, so it comes before the rollout the promote ends.
+    await run(root, ['publish', 'build2', '--version', '1.2.0']);
+    await run(root, ['promote', '1.2.0', '--cohort', 'pilot', '--percent', '10']);
+    expect(await run(root, ['promote', '1.2.0', '--cohort', 'pilot'])).toMatchObject({
+      code: 0,
+      stdout: 'promoted 1.2.0 to cohort pilot (was 1.1.0); end the rollout of 1.2.0 at 10%\n',
+    });
+    await run(root, ['rollback', '--cohort', 'pilot']);
 
     const status = await run(root, ['status']);
     expect(status.stdout).toMatch(/^\(everyone\) +1\.1\.0 +- +1\.0\.0$/m);
@@ -113,6 +121,14 @@ describe('cohorts and rollouts on the command line', () => {
     });
     // The registry file (its revision included) and the audit log are byte for byte as they were.
     expect(await snapshotTree(root)).toEqual(before);
+    // The hint can be pasted as is: the model's "daylight rollback" is run through npx, with the store named.
+    await run(root, ['promote', '1.1.0', '--percent', '20']);
+    expect(await run(root, ['promote', '1.0.0', '--percent', '10', '--store', 'releases.json'])).toEqual({
+      code: 0,
+      stdout:
+        '1.0.0 is already current (the rollout of 1.1.0 at 20% goes on; "npx daylight --store releases.json rollback" cancels it); nothing changed\n',
+      stderr: '',
+    });
   });
 
   it('records every change in the audit log, with the actor', async () => {
@@ -189,7 +205,7 @@ describe('cohorts and rollouts on the command line', () => {
       code: 1,
       stdout: '',
       stderr:
-        'daylight: clearing the floor 1.0.0 lets every client the API stopped serving back in; pass --lower with --clear if that is what you want\n',
+        'daylight: clearing the floor 1.0.0 lets every client the API stopped serving back in; pass --lower with --clear (lower: true) if that is what you want\n',
     });
     expect(await snapshotTree(root)).toEqual(before);
     expect(await run(root, ['floor', '--clear', '--lower'])).toMatchObject({
