@@ -209,7 +209,7 @@ describe('the registry', () => {
     expect(daylight.stats.registryReloads).toBe(1);
   });
 
-  it('says so when a broken registry is readable again, even with what it held before', async () => {
+  it('says so when a broken registry loads again, even with what it held before', async () => {
     const store = await storeFor();
     const logger = createTestLogger();
     const daylight = daylightFor({ config: store.registryFile, watch: false, logger });
@@ -222,7 +222,7 @@ describe('the registry', () => {
     await daylight.reload(); // and once only
     expect(logger.entries.filter((e) => e.level === 'info').map((e) => e.message)).toEqual([
       `daylight: ${store.registryFile}: current 1.0.0`,
-      `daylight: ${store.registryFile}: current 1.0.0 (readable again)`,
+      `daylight: ${store.registryFile}: current 1.0.0 (loaded again)`,
     ]);
   });
 

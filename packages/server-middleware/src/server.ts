@@ -628,7 +628,8 @@ class Daylight implements DaylightServer {
       this.#census?.setReleases(Object.keys(read.registry.releases));
       this.#clientStates = new Map();
       if (!initial) this.#counters.registryReloads++;
-      // A registry that was broken and is readable again says so, whatever it now holds: the error logged last
+      // A registry that could not be used (unreadable, invalid, a release it names unservable, Redis unreachable)
+      // and now loads says so, whatever it now holds: the error logged last
       // ("still serving the last good registry") must not read as the state of things.
       const recovered = previous !== undefined && this.#lastRegistryProblem !== undefined;
       this.#lastRegistryProblem = undefined;
@@ -645,7 +646,7 @@ class Daylight implements DaylightServer {
         this.#reportOnce(warning, 'warn');
       }
       if (previous?.header !== this.#generation.header || previous === undefined || recovered) {
-        const again = recovered ? ' (readable again)' : '';
+        const again = recovered ? ' (loaded again)' : '';
         this.#options.logger.info(`daylight: ${this.configPath}: ${describeRegistry(read.registry)}${again}`);
       }
     } catch (error) {
