@@ -51,16 +51,15 @@ const SESSIONS = Number(process.env.SESSIONS ?? 1_000);
 const N1 = Number(process.env.N1 ?? 8_000);
 const N2 = Number(process.env.N2 ?? 24_000);
 const REPEATS = Number(process.env.REPEATS ?? 1);
-const hasValgrind = () => spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0;
-// On Debian, as root, the count installs what it needs (as the tests do for Chromium and Redis).
-if (process.env.INSTRUCTIONS !== '0' && !hasValgrind()) installFromDebian('valgrind');
-const VALGRIND = process.env.INSTRUCTIONS !== '0' && hasValgrind();
 const FRAMEWORKS = ['express', 'koa'];
 const VARIANTS = ['bare', 'daylight', 'daylight-rollout', 'helmet', 'one-header', 'bare-cors', 'daylight-cors'];
 /** What each variant is compared with: the bare server under the same requests. */
 const BASELINE = { 'daylight-cors': 'bare-cors', 'bare-cors': 'bare-cors' };
 const baselineOf = (variant) => BASELINE[variant] ?? 'bare';
-/** ONLY: the framework/variant pairs to measure, with their baselines; undefined measures them all. */
+/**
+ * ONLY: the framework/variant pairs to measure, with their baselines; undefined measures them all. Checked before
+ * anything is installed or started, so a mistyped pair fails at once.
+ */
 const ONLY = process.env.ONLY?.split(',').map((pair) => pair.trim());
 for (const pair of [...(ONLY ?? [])]) {
   const [framework, variant] = pair.split('/');
@@ -72,6 +71,15 @@ for (const pair of [...(ONLY ?? [])]) {
   ONLY.push(`${framework}/${baselineOf(variant)}`);
 }
 const selected = (framework, variant) => ONLY === undefined || ONLY.includes(`${framework}/${variant}`);
+const hasValgrind = () => spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0;
+// On Debian, as root, the count installs what it needs (as the tests do for Chromium and Redis).
+if (process.env.INSTRUCTIONS !== '0' && !hasValgrind()) installFromDebian('valgrind');
+const VALGRIND = process.env.INSTRUCTIONS !== '0' && hasValgrind();
+if (!VALGRIND && ROUNDS === 0) {
+  throw new Error(
+    'ROUNDS=0 without an instruction count (INSTRUCTIONS=0, or no valgrind) measures nothing: set ROUNDS, or install valgrind',
+  );
+}
 /** The server each variant runs (middleware-server.mjs) and the store it reads. */
 const serverOf = (variant) =>
   ({ 'bare-cors': 'bare', 'daylight-cors': 'daylight', 'daylight-rollout': 'rollout' })[variant] ?? variant;
@@ -269,10 +277,14 @@ if (ONLY !== undefined) {
       rows.push(
         `| ${key} | ${baselineOf(variant)} | ${counts.map(count).join(' · ') || '—'} | ${VALGRIND ? count(perRequest[key]) : '—'} | ${capacity} | ${throughput} |`,
       );
-      if (!base)
+      if (base) continue;
+      if (VALGRIND) {
+        said.push(`${key}: ${capacity} of its baseline's capacity (${verdict(capacityOf(framework, variant))})`);
+      } else if (ratios !== undefined) {
         said.push(
-          `${key}: ${VALGRIND ? `${capacity} of its baseline's capacity (${verdict(capacityOf(framework, variant))})` : 'not counted'}`,
+          `${key}: ${percent(median(ratios))} of its baseline's throughput (${verdict(median(ratios))}; instructions not counted)`,
         );
+      }
     }
   }
   const table = [
