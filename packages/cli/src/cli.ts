@@ -51,7 +51,8 @@ const GLOBAL_FLAGS: Readonly<Record<string, FlagSpec>> = {
   help: { type: 'boolean', short: 'h', description: 'show help' },
 };
 
-const TOP_LEVEL_FLAGS: Readonly<Record<string, FlagSpec>> = {
+/** Exported for the tests (the package's index does not re-export it). */
+export const TOP_LEVEL_FLAGS: Readonly<Record<string, FlagSpec>> = {
   ...GLOBAL_FLAGS,
   version: { type: 'boolean', description: "print daylight's own version (only before a command)" },
 };

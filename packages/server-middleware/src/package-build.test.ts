@@ -281,7 +281,10 @@ describe('the packed tarballs', () => {
     expect(JSON.parse(run([], CJS_RUNTIME))).toEqual({
       loaded: [true, true, true, true, true],
       code: 0,
-      version: '0.1.0',
+      // The version the packed CLI was built as, which the release bumps.
+      version: (
+        JSON.parse(readFileSync(path.join(repoRoot, 'packages/cli/package.json'), 'utf8')) as { version: string }
+      ).version,
     });
     const esm = `
       const names = ['protocol', 'server-middleware', 'server-middleware/express', 'server-middleware/koa', 'cli'];

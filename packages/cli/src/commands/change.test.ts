@@ -21,4 +21,14 @@ describe('cliErrorOf', () => {
     expect(error).toBeInstanceOf(DaylightCliError);
     expect(error).toMatchObject({ exitCode: exit, message: 'why, and the fix' });
   });
+
+  it('takes a code it does not know (from a newer copy of the model) for a refusal: exit 1', () => {
+    const newer = new RegistryChangeError('from-a-newer-model' as RegistryChangeErrorCode, 'why, and the fix');
+    expect(cliErrorOf(newer)).toMatchObject({ code: 'conflict', exitCode: 1, message: 'why, and the fix' });
+  });
+
+  it('passes anything that is not a refusal through unchanged', () => {
+    const bug = new TypeError('not a refusal');
+    expect(cliErrorOf(bug)).toBe(bug);
+  });
 });
