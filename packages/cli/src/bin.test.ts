@@ -1,41 +1,16 @@
 /**
- * The built command, run as a user runs it: `node dist/bin.js`. Builds the
- * package first when dist/bin.js is missing or older than a source file.
+ * The built command, run as a user runs it: `node dist/bin.js`. Vitest's global
+ * setup (scripts/build-stale.mjs) builds it first when it is older than a source file.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs, sampleProject } from './test-support.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const bin = path.join(packageDir, 'dist', 'bin.js');
-
-function newestSource(dir: string): number {
-  return Math.max(
-    ...readdirSync(dir, { withFileTypes: true }).map((entry) =>
-      entry.isDirectory() ? newestSource(path.join(dir, entry.name)) : statSync(path.join(dir, entry.name)).mtimeMs,
-    ),
-  );
-}
-
-function isBuilt(): boolean {
-  try {
-    return statSync(bin).mtimeMs >= newestSource(path.join(packageDir, 'src'));
-  } catch {
-    return false;
-  }
-}
-
-beforeAll(() => {
-  if (!isBuilt()) {
-    execFileSync('npm', ['run', 'build', '-w', '@daylight/cli'], {
-      cwd: path.join(packageDir, '..', '..'),
-      stdio: 'pipe',
-    });
-  }
-}, 120_000);
 
 afterEach(removeTempDirs);
 

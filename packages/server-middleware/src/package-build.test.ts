@@ -9,66 +9,19 @@
  * load these dist/ folders, are not disturbed).
  */
 import { execFileSync } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// dist/ is fresh: vitest's global setup (scripts/build-stale.mjs) built what was older than its sources.
+import { pointedAt } from '../../../scripts/build-stale.mjs';
 import { createReleaseStore, type ReleaseStore } from './test-support.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const repoRoot = path.resolve(packageDir, '../..');
 /** Every published package, in build order (a package's types need its dependencies' dist/). */
 const PACKAGES = ['protocol', 'server-middleware', 'client', 'cli'];
-
-function newest(dir: string): number {
-  let latest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? newest(full) : statSync(full).mtimeMs);
-  }
-  return latest;
-}
-
-/** The files a package.json points at: every path in `exports` (but package.json itself), `bin`, `main`, `module`, `types`. */
-function pointedAt(manifest: Record<string, unknown>): string[] {
-  const found = new Set<string>();
-  const walk = (value: unknown): void => {
-    if (typeof value === 'string') {
-      if (value.startsWith('./dist/')) found.add(value);
-    } else if (value && typeof value === 'object') {
-      Object.values(value).forEach(walk);
-    }
-  };
-  walk([manifest['exports'], manifest['bin'], manifest['main'], manifest['module'], manifest['types']]);
-  return [...found];
-}
-
-function isStale(dir: string): boolean {
-  const manifestFile = path.join(dir, 'package.json');
-  const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Record<string, unknown>;
-  try {
-    const built = Math.min(...pointedAt(manifest).map((f) => statSync(path.join(dir, f)).mtimeMs));
-    return built < Math.max(newest(path.join(dir, 'src')), statSync(manifestFile).mtimeMs);
-  } catch {
-    return true; // not built
-  }
-}
-
-function buildIfStale(name: string): void {
-  if (isStale(path.join(repoRoot, 'packages', name))) {
-    execFileSync('npm', ['run', 'build', '-w', `@daylight/${name}`], { cwd: repoRoot, stdio: 'pipe' });
-  }
-}
 
 /** Runs a script with node from the repository root, where the workspace links resolve. */
 function node(args: string[], script: string): string {
@@ -79,8 +32,6 @@ describe('the built package', () => {
   let store: ReleaseStore;
 
   beforeAll(async () => {
-    buildIfStale('protocol');
-    buildIfStale('server-middleware');
     store = await createReleaseStore();
   }, 120_000);
 
@@ -200,7 +151,6 @@ describe('the packed tarballs', () => {
   let packs: { name: string; filename: string; files: { path: string }[] }[];
 
   beforeAll(() => {
-    for (const name of PACKAGES) buildIfStale(name);
     temporary = mkdtempSync(path.join(tmpdir(), 'daylight-pack-'));
     const workspaces = PACKAGES.flatMap((name) => ['-w', `packages/${name}`]);
     const json = execFileSync('npm', ['pack', ...workspaces, '--pack-destination', temporary, '--json'], {
