@@ -3,10 +3,10 @@
  * package through the `exports` map, with `require()` (CommonJS) and with
  * `import`; then all four packages as `npm pack` makes them, unpacked into a
  * temporary node_modules and type-checked and loaded from CommonJS and ESM
- * consumers. A package is built first when its dist/ is missing a file its
- * package.json names or is older than its src/ or package.json (the build is
- * skipped when fresh so that concurrent test runs of other packages, which
- * load these dist/ folders, are not disturbed).
+ * consumers. The dist/ folders are the ones vitest's global setup
+ * (scripts/build-stale.mjs) left: it rebuilds a package whose dist/ is missing
+ * a file its package.json names or is older than its sources, once, before any
+ * test runs; this file builds nothing itself.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
