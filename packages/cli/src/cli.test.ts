@@ -92,6 +92,20 @@ describe('runCli', () => {
     );
   });
 
+  it('repeats --releases in its hints, and prints text a user wrote (a halt reason) as written', async () => {
+    const { root } = await sampleProject();
+    await run(root, ['publish', 'build', '--version', '1.0.0']);
+    const published = await run(root, ['--releases', '.', 'publish', 'build', '--version', '1.1.0']);
+    expect(published.stdout).toContain('run "npx daylight --releases . promote 1.1.0" to make it current');
+    await run(root, ['promote', '1.0.0']);
+    await run(root, ['promote', '1.1.0', '--percent', '10']);
+    const reason = 'bad boots; see "daylight status" (daylight tickets 12)';
+    const halted = await run(root, ['halt', '1.1.0', '--reason', reason]);
+    expect(halted.stdout).toContain(reason);
+    expect((await run(root, ['status'])).stdout).toContain(reason);
+    expect((await run(root, ['history'])).stdout).toContain(reason);
+  });
+
   it('records the actor as unknown without --actor, $DAYLIGHT_ACTOR or $USER, and its help says so', async () => {
     const { root } = await sampleProject();
     await run(root, ['publish', 'build', '--version', '1.0.0'], {});
@@ -116,7 +130,7 @@ describe('runCli', () => {
 
   describe('wrong input: one line on stderr, the right exit code, nothing changed', () => {
     const cases: [string, string[], number, RegExp][] = [
-      ['no command', [], 2, /^daylight: no command given; run "daylight --help"/],
+      ['no command', [], 2, /^daylight: no command given; run "npx daylight --help"/],
       ['an unknown command', ['pubish'], 2, /^daylight: unknown command "pubish"; did you mean publish\?/],
       [
         'an unknown flag',

@@ -309,13 +309,14 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
       return typeof value === 'string' && value !== '' ? value : undefined;
     };
     const actor = flag('actor') ?? (env.DAYLIGHT_ACTOR || undefined) ?? (env.USER || undefined) ?? 'unknown';
-    const releases = flag('releases') ?? (env.DAYLIGHT_RELEASES || undefined);
+    const releasesArgument = flag('releases');
+    const releases = releasesArgument ?? (env.DAYLIGHT_RELEASES || undefined);
     const store = openStore(storeArgument ?? fromEnv ?? DEFAULT_STORE, cwd, {
       actor,
       ...(releases === undefined ? {} : { releases }),
       onWarning: (message) => changeWarnings.push(message),
     });
-    const context: CommandContext = { store, storeArgument, cwd, env };
+    const context: CommandContext = { store, storeArgument, releasesArgument, cwd, env };
     prefix = commandPrefix(context);
     let output;
     try {
@@ -327,7 +328,9 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
     for (const warning of output.warnings ?? [])
       stderr.write(`daylight: note: ${withCommandPrefix(warning, prefix)}\n`);
     const json = args.values.json === true || global.values.json === true;
-    stdout.write(json ? `${JSON.stringify(output.json, null, 2)}\n` : `${withCommandPrefix(output.text, prefix)}\n`);
+    // The text is printed as the command wrote it: the commands that print the model's messages make their hints
+    // pasteable themselves, and text a user wrote (a halt reason, an audit summary) is not rewritten.
+    stdout.write(json ? `${JSON.stringify(output.json, null, 2)}\n` : `${output.text}\n`);
     return output.exitCode ?? EXIT_OK;
   } catch (error) {
     tellChangeWarnings();

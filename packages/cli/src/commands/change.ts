@@ -30,8 +30,10 @@ const CODES: Record<RegistryChangeErrorCode, DaylightCliErrorCode> = {
 
 /** The model's refusal as the CLI's error; anything else unchanged. */
 export function cliErrorOf(error: unknown): unknown {
-  // `?? 'conflict'`: a code from a newer copy of the model is a refusal all the same.
-  if (isRegistryChangeError(error)) return new DaylightCliError(CODES[error.code] ?? 'conflict', error.message);
+  // 'conflict' for a code CODES does not own (one from a newer copy of the model): a refusal all the same.
+  if (isRegistryChangeError(error)) {
+    return new DaylightCliError(Object.hasOwn(CODES, error.code) ? CODES[error.code] : 'conflict', error.message);
+  }
   return error;
 }
 

@@ -20,6 +20,8 @@ export interface CommandContext {
   readonly store: ReleaseStore;
   /** `--store` exactly as given on the command line, to repeat it in hints; `undefined` when it came from the environment or the default. */
   readonly storeArgument: string | undefined;
+  /** `--releases` exactly as given on the command line, to repeat it in hints (a redis:// store reads manifests there). */
+  readonly releasesArgument?: string | undefined;
   readonly cwd: string;
   /** The environment `runCli` was given (`DAYLIGHT_STORE`, `DAYLIGHT_ADMIN_TOKEN`, …), not necessarily the process's. */
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -68,20 +70,24 @@ export function shellWord(word: string): string {
 }
 
 /**
- * `npx daylight` plus ` --store <as given>` when the user named a store, so a hint can be pasted
- * as is: the README installs the package as a devDependency, whose command is not on the PATH.
+ * `npx daylight`, plus ` --store <as given>` and ` --releases <as given>` when the user named them on the command
+ * line, so a hint can be pasted as is: the README installs the package as a devDependency, whose command is not
+ * on the PATH.
  */
-export function commandPrefix(context: CommandContext): string {
-  if (context.storeArgument === undefined) return 'npx daylight';
-  return `npx daylight --store ${shellWord(context.storeArgument)}`;
+export function commandPrefix(context: Pick<CommandContext, 'storeArgument' | 'releasesArgument'>): string {
+  let prefix = 'npx daylight';
+  if (context.storeArgument !== undefined) prefix += ` --store ${shellWord(context.storeArgument)}`;
+  if (context.releasesArgument !== undefined) prefix += ` --releases ${shellWord(context.releasesArgument)}`;
+  return prefix;
 }
 
 /**
- * A message with its quoted hints (`"daylight rollback"`, `(daylight rollback …)`) made pasteable
- * with {@link commandPrefix}: the registry model that writes many of them does not know how the CLI was run.
+ * A message with its quoted hints (`"daylight rollback"`, `(daylight rollback …)`, `"daylight --help"`) made
+ * pasteable with {@link commandPrefix}: the registry model that writes many of them does not know how the CLI was
+ * run. Only for Daylight's own messages: text a user wrote (a halt reason, an audit summary) is printed as written.
  */
 export function withCommandPrefix(message: string, prefix: string): string {
-  return message.replace(/(["(])daylight (?=[a-z])/g, (_match, opening: string) => `${opening}${prefix} `);
+  return message.replace(/(["(])daylight (?=[a-z-])/g, (_match, opening: string) => `${opening}${prefix} `);
 }
 
 /** `{ [key]: value }`, or `{}` when the value is undefined (exactOptionalPropertyTypes forbids an explicit undefined). */

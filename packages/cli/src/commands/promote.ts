@@ -3,7 +3,7 @@ import { DaylightCliError } from '../errors.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
 import { checkVersion, oldestFirst } from '../versions.js';
 import { compute } from './change.js';
-import { optional, stringFlag, type CommandSpec } from './command.js';
+import { commandPrefix, optional, stringFlag, withCommandPrefix, type CommandSpec } from './command.js';
 
 export interface PromoteOptions {
   /** The registry file (resolved against `cwd`), or an opened store. */
@@ -158,6 +158,7 @@ export const promoteCommand: CommandSpec = {
         : result.percent === 100
           ? `${was}${besides}`
           : result.summary;
-    return { text: text.replace(/^promote /, 'promoted ').replace(/^roll out /, 'rolled out '), json: result };
+    const told = text.replace(/^promote /, 'promoted ').replace(/^roll out /, 'rolled out ');
+    return { text: withCommandPrefix(told, commandPrefix(context)), json: result };
   },
 };

@@ -55,13 +55,13 @@ describe('cohorts and rollouts on the command line', () => {
     expect(await registry(root)).toMatchObject({ current: '1.1.0', previous: ['1.0.0'] });
     expect((await registry(root)).rollout).toBeUndefined();
     // A cohort's own: "(was …)" names the release before, so it comes before the rollout the promote ends.
-    await run(root, ['publish', 'build2', '--version', '1.2.0']);
-    await run(root, ['promote', '1.2.0', '--cohort', 'pilot', '--percent', '10']);
+    expect(await run(root, ['publish', 'build2', '--version', '1.2.0'])).toMatchObject({ code: 0 });
+    expect(await run(root, ['promote', '1.2.0', '--cohort', 'pilot', '--percent', '10'])).toMatchObject({ code: 0 });
     expect(await run(root, ['promote', '1.2.0', '--cohort', 'pilot'])).toMatchObject({
       code: 0,
       stdout: 'promoted 1.2.0 to cohort pilot (was 1.1.0); end the rollout of 1.2.0 at 10%\n',
     });
-    await run(root, ['rollback', '--cohort', 'pilot']);
+    expect(await run(root, ['rollback', '--cohort', 'pilot'])).toMatchObject({ code: 0 });
 
     const status = await run(root, ['status']);
     expect(status.stdout).toMatch(/^\(everyone\) +1\.1\.0 +- +1\.0\.0$/m);

@@ -22,6 +22,7 @@ import {
   shellWord,
   stringFlag,
   versionOrClear,
+  withCommandPrefix,
   type CommandSpec,
   type CommandContext,
 } from './command.js';
@@ -60,9 +61,14 @@ async function run(
   };
 }
 
-function printed(result: ChangeResult): { text: string; json: ChangeResult } {
+/**
+ * The change told in one line, its hints (`"daylight rollback"`) pasteable as the CLI was run; without `ctx` (a halt,
+ * whose summary holds the user's reason) the summary is printed as written.
+ */
+function printed(result: ChangeResult, ctx?: CommandContext): { text: string; json: ChangeResult } {
+  const summary = ctx === undefined ? result.summary : withCommandPrefix(result.summary, commandPrefix(ctx));
   return {
-    text: result.status === 'changed' ? `done: ${result.summary}` : `${result.summary}; nothing changed`,
+    text: result.status === 'changed' ? `done: ${summary}` : `${summary}; nothing changed`,
     json: result,
   };
 }
@@ -164,7 +170,7 @@ export const rollbackCommand: CommandSpec = {
   positionals: [],
   requiredPositionals: 0,
   async run(args, ctx) {
-    return printed(await rollback({ ...context(ctx), ...optional('cohort', stringFlag(args, 'cohort')) }));
+    return printed(await rollback({ ...context(ctx), ...optional('cohort', stringFlag(args, 'cohort')) }), ctx);
   },
 };
 
@@ -183,6 +189,7 @@ export const haltCommand: CommandSpec = {
   positionals: ['<version>'],
   requiredPositionals: 1,
   async run(args, ctx) {
+    // Printed without ctx: the summary holds the reason as the user wrote it.
     return printed(
       await halt({
         ...context(ctx),
@@ -222,6 +229,7 @@ export const pinCommand: CommandSpec = {
         release: args.positionals[1]!,
         ...optional('note', stringFlag(args, 'note')),
       }),
+      ctx,
     );
   },
 };
@@ -239,17 +247,17 @@ export const unpinCommand: CommandSpec = {
   async run(args, ctx) {
     const { key, value } = keyAndValue(args, args.positionals[0]!);
     const result = await pin({ ...context(ctx), key, value, release: null });
-    if (result.status === 'changed') return printed(result);
+    if (result.status === 'changed') return printed(result, ctx);
     // The value is literal (a tenant may be called "office:acme"), but status shows pins as
     // key:value, and a user who pastes that name means the pin it names: say how to remove it.
     const [, otherKey, rest] = /^([^:]+):(.+)$/s.exec(value) ?? [];
     const { registry } = await ctx.store.read();
     if (otherKey === undefined || rest === undefined || !Object.hasOwn(registry.pins ?? {}, value)) {
-      return printed(result);
+      return printed(result, ctx);
     }
     const command = `${commandPrefix(ctx)} unpin ${shellWord(rest)} --key ${otherKey}`;
     return {
-      ...printed(result),
+      ...printed(result, ctx),
       warnings: [`${value} is the pin of ${otherKey} ${rest}; to remove it, run "${command}"`],
     };
   },
@@ -271,7 +279,7 @@ export const floorCommand: CommandSpec = {
   requiredPositionals: 0,
   async run(args, ctx) {
     const min = versionOrClear(args, 'floor');
-    return printed(await floor({ ...context(ctx), min, lower: args.values.lower === true }));
+    return printed(await floor({ ...context(ctx), min, lower: args.values.lower === true }), ctx);
   },
 };
 
