@@ -155,8 +155,8 @@ describe('registry changes', () => {
       summary:
         '1.0.0 is already the release of everyone (the rollout of 1.1.0 at 20% goes on; "daylight rollback" cancels it)',
     });
-    // A cohort that follows everyone runs everyone's release: a rollout of it there would send nobody anywhere
-    // now, and would hold part of the cohort on it after a rollback of everyone.
+    // A cohort that follows everyone runs everyone's release: a rollout of it there would move nobody now, and
+    // recorded it would cut the cohort off everyone's next rollout and hold part of it back after a rollback.
     expect(promoteChange(base, { version: '1.0.0', cohort: 'pilot', percent: 10, now })).toEqual({
       registry: base,
       changed: false,

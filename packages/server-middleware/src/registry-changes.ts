@@ -322,8 +322,9 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
   // A cohort that follows everyone runs everyone's release: a promote of it to everyone ends such a rollout too.
   const runs = target.release ?? (cohort === undefined ? null : registry.current);
   if (runs === version && halted === target.halted) {
-    // Every client of the target already runs it: a rollout would send nobody anywhere, and
-    // recorded it would show in status and the audit log as if it were under way.
+    // Every client of the target already runs it: a rollout would move nobody now, and recorded it would
+    // show in status and the audit log as if it were under way; in a cohort that follows everyone it would
+    // also cut the cohort off everyone's rollouts (a cohort with a rollout of its own follows only that one).
     const other = target.rollout?.release === version ? undefined : target.rollout;
     const rollback = `daylight rollback${cohort === undefined ? '' : ` --cohort ${cohort}`}`;
     const goesOn =

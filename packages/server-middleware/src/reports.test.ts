@@ -148,6 +148,21 @@ describe('POST {base}/reports', () => {
     expect((await reports.handle(post(failure(), { 'sec-fetch-site': 'same-origin' }))).status).toBe(204);
   });
 
+  it('without Sec-Fetch-Site (an older browser), refuses a report whose Origin is another site or opaque', async () => {
+    const { reports } = setup({ halt: { minFailures: 1, failureRate: 0 } });
+    for (const origin of ['https://elsewhere.example', 'null', 'not a url']) {
+      const refused = await reports.handle(post(failure(), { host: 'app.example', origin }));
+      expect(refused.status, origin).toBe(403);
+    }
+    expect(reports.counts()).toEqual([]);
+    expect((await reports.handle(post(failure(), { host: 'app.example', origin: 'https://app.example' }))).status).toBe(
+      204,
+    );
+    // A browser that sends Sec-Fetch-Site is believed: a proxy that rewrites Host does not cost its reports.
+    const behindProxy = { host: 'backend:8080', origin: 'https://app.example', 'sec-fetch-site': 'same-origin' };
+    expect((await reports.handle(post(failure(), behindProxy))).status).toBe(204);
+  });
+
   it('halts a release again when it was promoted again after its halt and fails again', async () => {
     let halted = false;
     const halts: unknown[] = [];

@@ -11,6 +11,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { CLIENT_HEADER, SESSION_ID_PATTERN, isVersion, parseClientHeader } from '@daylight/protocol';
+import { foreignOrigin } from './origin.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from './types.js';
 
 /** The kinds of report the endpoint accepts. */
@@ -255,10 +256,11 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     async handle(request) {
       if (request.method !== 'POST') return answer(request, 405, 'Method not allowed');
       // Tabs report to their own origin. A page on another site cannot send one with this site's cookies.
+      // Browsers say where a request comes from in Sec-Fetch-Site; those without it (older Safari) in Origin,
+      // which is checked only then: a proxy that rewrites Host must not cost the reports of modern browsers.
       const site = request.headers['sec-fetch-site'];
-      if (site !== undefined && site !== 'same-origin') {
-        return answer(request, 403, 'Reports come from pages of this origin');
-      }
+      const foreign = site === undefined ? foreignOrigin(request) !== undefined : site !== 'same-origin';
+      if (foreign) return answer(request, 403, 'Reports come from pages of this origin');
       const type = String(request.headers['content-type'] ?? '').toLowerCase();
       if (!type.includes('application/json') && !type.startsWith('text/plain')) {
         return answer(request, 415, 'Reports are JSON (Content-Type: application/json)');

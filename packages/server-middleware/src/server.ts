@@ -628,7 +628,7 @@ class Daylight implements DaylightServer {
       this.#census?.setReleases(Object.keys(read.registry.releases));
       this.#clientStates = new Map();
       if (!initial) this.#counters.registryReloads++;
-      // A registry that could not be used (unreadable, invalid, a release it names unservable, Redis unreachable)
+      // A registry that could not be used (unreadable, invalid, its current release unservable, Redis unreachable)
       // and now loads says so, whatever it now holds: the error logged last
       // ("still serving the last good registry") must not read as the state of things.
       const recovered = previous !== undefined && this.#lastRegistryProblem !== undefined;

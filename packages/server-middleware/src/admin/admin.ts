@@ -30,6 +30,7 @@ import {
 } from '../registry-changes.js';
 import type { Registry } from '../registry.js';
 import type { ReportCount } from '../reports.js';
+import { foreignOrigin, header } from '../origin.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from '../types.js';
 import { renderStatusPage } from './page.js';
 
@@ -94,11 +95,6 @@ function json(status: number, value: unknown, type = 'application/json'): Daylig
 
 function problem(status: number, title: string, detail: string): DaylightResponse {
   return json(status, { type: ADMIN_PROBLEM, title, status, detail }, 'application/problem+json');
-}
-
-function header(request: DaylightRequest, name: string): string | undefined {
-  const value = request.headers[name];
-  return typeof value === 'string' ? value : undefined;
 }
 
 function cookie(request: DaylightRequest, name: string): string | undefined {
@@ -250,19 +246,8 @@ export function createAdmin(deps: AdminDeps): Admin {
     if (header(request, 'x-daylight-admin') !== '1') return 'the X-Daylight-Admin: 1 header is missing';
     const site = header(request, 'sec-fetch-site');
     if (site !== undefined && site !== 'same-origin') return `a ${site} request cannot act`;
-    const origin = header(request, 'origin');
-    const host = header(request, 'host');
-    if (origin !== undefined && origin !== 'null') {
-      let originHost: string | undefined;
-      try {
-        originHost = new URL(origin).host;
-      } catch {
-        originHost = undefined;
-      }
-      if (host === undefined || originHost !== host) return `origin ${origin} is not this site`;
-    } else if (origin === 'null') {
-      return 'an opaque origin cannot act';
-    }
+    const origin = foreignOrigin(request);
+    if (origin !== undefined) return origin;
     const token = header(request, 'x-daylight-csrf');
     const expected = cookie(request, CSRF_COOKIE);
     if (token === undefined || expected === undefined || !CSRF_PATTERN.test(expected) || !sameToken(token, expected)) {
