@@ -44,13 +44,23 @@ import { installFromDebian } from '../scripts/debian-install.mjs';
 import { machine, median, versionOf, writeSection } from './lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
-const SECONDS = Number(process.env.SECONDS ?? 4);
-const CONNECTIONS = Number(process.env.CONNECTIONS ?? 32);
-const SESSIONS = Number(process.env.SESSIONS ?? 1_000);
-const N1 = Number(process.env.N1 ?? 8_000);
-const N2 = Number(process.env.N2 ?? 24_000);
-const REPEATS = Number(process.env.REPEATS ?? 1);
+/** A whole number from the environment, at least `least`; anything else stops the run before it starts. */
+function whole(name, fallback, least) {
+  const text = process.env[name];
+  const value = text === undefined || text === '' ? fallback : Number(text);
+  if (!Number.isInteger(value) || value < least) {
+    throw new Error(`${name}=${text} must be a whole number, at least ${least}`);
+  }
+  return value;
+}
+const ROUNDS = whole('ROUNDS', 5, 0);
+const SECONDS = whole('SECONDS', 4, 1);
+const CONNECTIONS = whole('CONNECTIONS', 32, 1);
+const SESSIONS = whole('SESSIONS', 1_000, 1);
+const N1 = whole('N1', 8_000, 1);
+const N2 = whole('N2', 24_000, 1);
+const REPEATS = whole('REPEATS', 1, 1);
+if (N2 <= N1) throw new Error(`N2=${N2} must be above N1=${N1}: the count is the difference per request between them`);
 const FRAMEWORKS = ['express', 'koa'];
 const VARIANTS = ['bare', 'daylight', 'daylight-rollout', 'helmet', 'one-header', 'bare-cors', 'daylight-cors'];
 /** What each variant is compared with: the bare server under the same requests. */
@@ -71,6 +81,11 @@ for (const pair of [...(ONLY ?? [])]) {
   ONLY.push(`${framework}/${baselineOf(variant)}`);
 }
 const selected = (framework, variant) => ONLY === undefined || ONLY.includes(`${framework}/${variant}`);
+if (ONLY === undefined && ROUNDS === 0) {
+  throw new Error(
+    'ROUNDS=0 is for a closer look at a few variants (ONLY=…): the full run writes the throughput figures',
+  );
+}
 const hasValgrind = () => spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0;
 // On Debian, as root, the count installs what it needs (as the tests do for Chromium and Redis).
 if (process.env.INSTRUCTIONS !== '0' && !hasValgrind()) installFromDebian('valgrind');
