@@ -308,9 +308,11 @@ if (ONLY !== undefined) {
     ...rows,
   ].join('\n');
   console.log(`\n${table}\n\n${said.join('\n')}`);
+  // One section per set of frameworks looked at: a closer look at Koa leaves Express's in place.
+  const looked = [...new Set(ONLY.map((pair) => pair.split('/')[0]))].sort().join('-');
   await writeSection(
-    'middleware-closer',
-    `## Middleware cost, a closer look
+    `middleware-closer-${looked}`,
+    `## Middleware cost, a closer look (${looked.replaceAll('-', ', ')})
 
 \`ONLY=${process.env.ONLY} REPEATS=${REPEATS} ROUNDS=${ROUNDS} npm run bench:middleware\` — the variants named (and their baselines) only, ${VALGRIND ? `counted as in the section above (N1 ${N1.toLocaleString('en')}, N2 ${N2.toLocaleString('en')}), ${REPEATS === 1 ? 'one count' : `${REPEATS} counts, the median`} per variant` : 'instructions not counted'}${ROUNDS > 0 ? `, and ${ROUNDS} throughput round${ROUNDS === 1 ? '' : 's'}` : ''}: a verdict the single counts above leave close gets its own run.
 Measured ${new Date().toISOString().slice(0, 10)} on ${machine()}; express ${await versionOf('express')}, koa ${await versionOf('koa')}.
