@@ -9,13 +9,23 @@
  * test runs; this file builds nothing itself.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // dist/ is fresh: vitest's global setup (scripts/build-stale.mjs) built what was older than its sources.
-import { pointedAt } from '../../../scripts/build-stale.mjs';
+import { isStale, pointedAt } from '../../../scripts/build-stale.mjs';
 import { createReleaseStore, type ReleaseStore } from './test-support.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
@@ -27,6 +37,35 @@ const PACKAGES = ['protocol', 'server-middleware', 'client', 'cli'];
 function node(args: string[], script: string): string {
   return execFileSync(process.execPath, [...args, '-e', script], { cwd: repoRoot, encoding: 'utf8' });
 }
+
+describe("the global setup's staleness check", () => {
+  it('rebuilds for a source file or package.json newer than dist/, not for a test file or test-support', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'daylight-stale-'));
+    try {
+      const at = (file: string, seconds: number): void => {
+        const full = path.join(dir, file);
+        mkdirSync(path.dirname(full), { recursive: true });
+        if (!existsSync(full)) writeFileSync(full, file.endsWith('.json') ? '{"exports":"./dist/index.js"}' : '');
+        utimesSync(full, seconds, seconds);
+      };
+      at('package.json', 1_000);
+      at('src/index.ts', 1_000);
+      expect(isStale(dir), 'no dist/').toBe(true);
+      at('dist/index.js', 2_000);
+      expect(isStale(dir)).toBe(false);
+      at('src/index.test.ts', 3_000);
+      at('src/test-support.ts', 3_000);
+      expect(isStale(dir), 'a test file changed').toBe(false);
+      at('src/index.ts', 3_000);
+      expect(isStale(dir), 'a source file changed').toBe(true);
+      at('src/index.ts', 1_000);
+      at('package.json', 3_000);
+      expect(isStale(dir), 'package.json changed').toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('the built package', () => {
   let store: ReleaseStore;

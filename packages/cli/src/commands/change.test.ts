@@ -23,8 +23,11 @@ describe('cliErrorOf', () => {
   });
 
   it('takes a code it does not know (from a newer copy of the model) for a refusal: exit 1', () => {
-    const newer = new RegistryChangeError('from-a-newer-model' as RegistryChangeErrorCode, 'why, and the fix');
-    expect(cliErrorOf(newer)).toMatchObject({ code: 'conflict', exitCode: 1, message: 'why, and the fix' });
+    for (const code of ['from-a-newer-model', 'constructor', 'toString']) {
+      // Names an object has by its prototype are not codes either.
+      const newer = new RegistryChangeError(code as RegistryChangeErrorCode, 'why, and the fix');
+      expect(cliErrorOf(newer), code).toMatchObject({ code: 'conflict', exitCode: 1, message: 'why, and the fix' });
+    }
   });
 
   it('passes anything that is not a refusal through unchanged', () => {

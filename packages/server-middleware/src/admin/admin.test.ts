@@ -170,6 +170,8 @@ describe('admin actions', () => {
       ['a token from elsewhere', { ...good, 'x-daylight-csrf': 'A'.repeat(32) }],
       ['no cookie', { ...good, cookie: '' }],
       ['another origin', { ...good, origin: 'https://evil.example' }],
+      ['an opaque origin', { ...good, origin: 'null' }],
+      ['an origin that is not a URL', { ...good, origin: 'evil' }],
       ['a cross-site fetch', { ...good, 'sec-fetch-site': 'cross-site' }],
     ];
     for (const [what, headers] of refusals) {
