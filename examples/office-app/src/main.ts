@@ -40,7 +40,7 @@ const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
 // Knobs for trying things out (and for the end-to-end tests): ?policy=auto,
 // ?idle=ms, ?hidden=ms, ?grace=ms, ?timeout=ms, ?watchdog=ms, ?sw=1 (service worker mode), ?base=/path (the server's
 // basePath, when it is not /_daylight), ?brokenSnapshot (the snapshot hook throws), ?readyDelay=ms (a slow boot),
-// ?readyFirst (ready() is called before start(), and only then, as an app might by mistake).
+// ?readyFirst (ready() is called before start(), and only then: it takes effect once start() has run).
 // Without them, the defaults.
 const params = new URLSearchParams(location.search);
 const number = (name: string): number | undefined => (params.has(name) ? Number(params.get(name)) : undefined);

@@ -326,7 +326,8 @@ export class DaylightClient extends EventTarget {
     reason: 'not started: call start()',
   };
   #session = '';
-  #started = false;
+  /** `undefined`: not started, but `ready()` was called (`start()` calls it again once it finished the switch). */
+  #started: boolean | undefined = false;
   #restored: unknown;
   #manifest: ReleaseManifest | undefined;
   #abort: AbortController | undefined;
@@ -433,6 +434,7 @@ export class DaylightClient extends EventTarget {
    */
   start(): this {
     if (this.#started) return this;
+    const early = this.#started === undefined;
     this.#started = true;
     let usable = false;
     try {
@@ -486,6 +488,7 @@ export class DaylightClient extends EventTarget {
     // Unless a router or analytics wrapped it since: theirs stays (and calls this one, which then does nothing).
     signal.addEventListener('abort', () => history.pushState === wrapper && (history.pushState = pushState));
     this.#schedule();
+    if (early) this.ready();
     return this;
   }
 
@@ -583,13 +586,18 @@ export class DaylightClient extends EventTarget {
 
   /**
    * The new release calls this once it has booted healthily. It re-arms the
-   * loop guard and forgets the switch that brought the page here.
+   * loop guard and forgets the switch that brought the page here. Called
+   * before `start()`, it takes effect when `start()` has run.
    */
   ready(): void {
+    // Before start(), the switch that brought the page here is not known yet: start() calls this again.
+    if (!this.#started) {
+      this.#started = undefined;
+      return;
+    }
     const booting = this.booting;
     if (booting) this.report('boot', booting);
     // Not while a switch from this page is leaving (a way back, late): its page needs its record and attempt.
-    // (Before start(), the record of the switch that brought the page here is not marked landed yet.)
     if (this.#state.status !== 'applying') {
       writeJson('switch', undefined);
       writeJson('attempts', undefined);
