@@ -1,7 +1,7 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fileUrl, findEntryScript, readBuild, resolveScriptSource, toBuildPath } from './build.js';
+import { fileUrl, findEntryScript, readBuild, toBuildPath } from './build.js';
 import { isDaylightCliError } from './errors.js';
 import { removeTempDirs, sri, tempDir, writeFiles } from './test-support.js';
 
@@ -34,13 +34,6 @@ describe('findEntryScript', () => {
     const html =
       '<!-- <script type="module" src="/old.js"></script> --><script>inline()</script><script type=module src=./new.js></script>';
     expect(findEntryScript(html, 'index.html', inBuild(['old.js', 'new.js']))).toBe('new.js');
-  });
-
-  it('resolves a relative src against the shell folder and decodes it', () => {
-    expect(resolveScriptSource('../assets/my%20app.js#x', 'app/index.html')).toBe('assets/my app.js');
-    expect(resolveScriptSource('/assets/a.js', 'app/index.html')).toBe('assets/a.js');
-    expect(resolveScriptSource('data:text/javascript,1', 'index.html')).toBeUndefined();
-    expect(resolveScriptSource('//cdn.example/a.js', 'index.html')).toBeUndefined();
   });
 
   it('reads a numeric reference past Unicode as U+FFFD, as HTML does, rather than failing', () => {

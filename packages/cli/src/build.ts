@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MAX_ASSETS } from '@daylight/protocol';
+import { MAX_ASSETS, shellReference } from '@daylight/protocol';
 import { DaylightCliError, errnoCode } from './errors.js';
 
 /** One file of a build. */
@@ -242,23 +242,6 @@ export function scriptTags(html: string): ScriptTag[] {
 }
 
 /**
- * The build-relative path a `src` found in the shell points to, or
- * `undefined` for another origin, a `data:` URL, or a path that cannot be decoded.
- * A root-relative `src` (`/assets/app.js`) is taken from the build's root; a
- * relative one from the shell's folder. Query and fragment are dropped.
- */
-export function resolveScriptSource(src: string, shellPath: string): string | undefined {
-  if (/^[a-z][a-z0-9+.-]*:/i.test(src) || src.startsWith('//')) return undefined;
-  try {
-    const base = new URL(shellPath.split('/').map(encodeURIComponent).join('/'), 'http://build.invalid/');
-    const url = new URL(src, base);
-    return url.pathname.slice(1).split('/').map(decodeURIComponent).join('/');
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * The entry script of a shell: the first `<script type="module" src>` that
  * names a file of the build, else the first `<script src>` that does.
  * Returns the build-relative path, or `undefined`.
@@ -269,7 +252,7 @@ export function findEntryScript(
   inBuild: (path: string) => boolean,
 ): string | undefined {
   const candidates = scriptTags(html)
-    .map((tag) => ({ module: tag.module, path: resolveScriptSource(tag.src, shellPath) }))
+    .map((tag) => ({ module: tag.module, path: shellReference(tag.src, shellPath) }))
     .filter((tag): tag is { module: boolean; path: string } => tag.path !== undefined && inBuild(tag.path));
   return (candidates.find((tag) => tag.module) ?? candidates[0])?.path;
 }

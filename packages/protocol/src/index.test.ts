@@ -35,6 +35,7 @@ describe('the package entry point', () => {
         'parseReleaseHeader',
         'parseVersion',
         'releaseCheckPath',
+        'shellReference',
         'validateManifest',
       ].sort(),
     );

@@ -24,5 +24,12 @@ export {
 export type { ManifestAsset, ReleaseManifest, ManifestValidation, Urgency } from './manifest.js';
 export { MAX_VERSION_LENGTH, parseVersion, isVersion, compareVersions, changeKind } from './version.js';
 export type { ParsedVersion, ChangeKind } from './version.js';
-export { DEFAULT_BASE_PATH, RELEASE_META_NAME, releaseCheckPath, manifestPath, assetPath } from './paths.js';
+export {
+  DEFAULT_BASE_PATH,
+  RELEASE_META_NAME,
+  releaseCheckPath,
+  manifestPath,
+  assetPath,
+  shellReference,
+} from './paths.js';
 export { readReleaseStamp, clientStamp, checkManifest } from './compact.js';

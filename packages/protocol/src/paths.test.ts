@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BASE_PATH, RELEASE_META_NAME, assetPath, manifestPath, releaseCheckPath } from './paths.js';
+import {
+  DEFAULT_BASE_PATH,
+  RELEASE_META_NAME,
+  assetPath,
+  manifestPath,
+  releaseCheckPath,
+  shellReference,
+} from './paths.js';
 
 describe('paths', () => {
   it('builds the documented endpoint paths under the default base', () => {
@@ -18,5 +25,18 @@ describe('paths', () => {
 
   it('names the meta element the shell carries', () => {
     expect(RELEASE_META_NAME).toBe('daylight-release');
+  });
+
+  it("reads a shell's reference as a build file: relative to the shell's folder, without query or fragment", () => {
+    expect(shellReference('../assets/my%20app.js#x', 'app/index.html')).toBe('assets/my app.js');
+    expect(shellReference('/assets/a.js', 'app/index.html')).toBe('assets/a.js');
+    expect(shellReference('app.js', 'app/index.html')).toBe('app/app.js');
+    expect(shellReference('./app.js?v=2.2.0')).toBe('app.js');
+    expect(shellReference('/app.js?v=1#top')).toBe('app.js');
+    expect(shellReference('../../x.js')).toBe('x.js');
+    expect(shellReference('data:text/javascript,1')).toBeUndefined();
+    expect(shellReference('//cdn.example/a.js')).toBeUndefined();
+    expect(shellReference('https://cdn.example/a.js')).toBeUndefined();
+    expect(shellReference('/%E0%A4%A.js')).toBeUndefined();
   });
 });

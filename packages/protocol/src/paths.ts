@@ -27,3 +27,22 @@ export function manifestPath(base: string, version: string): string {
 export function assetPath(base: string, version: string, file: string): string {
   return `${base}/releases/${encodeURIComponent(version)}/files/${file}`;
 }
+
+/**
+ * The build-relative file a `src` or `href` in a release's HTML shell names,
+ * as the CLI and the middleware both read it: a root-relative value
+ * (`/assets/app.js`) from the build's root, a relative one from the shell's
+ * folder (`shell` is the shell's build-relative path, `index.html` by
+ * default), query and fragment dropped, segments percent-decoded.
+ * `undefined` for another origin, a `data:` URL, or a path that cannot be
+ * decoded.
+ */
+export function shellReference(value: string, shell = 'index.html'): string | undefined {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(value) || value.startsWith('//')) return undefined;
+  try {
+    const base = new URL(shell.split('/').map(encodeURIComponent).join('/'), 'http://build.invalid/');
+    return new URL(value, base).pathname.slice(1).split('/').map(decodeURIComponent).join('/');
+  } catch {
+    return undefined;
+  }
+}

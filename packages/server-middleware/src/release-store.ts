@@ -139,7 +139,13 @@ export async function loadShell(release: LoadedRelease, base: string): Promise<S
     };
   }
   const html = Buffer.from(
-    renderShell({ html: raw.toString('utf8'), version: release.version, base, files: release.files }),
+    renderShell({
+      html: raw.toString('utf8'),
+      version: release.version,
+      base,
+      files: release.files,
+      shell: release.shell,
+    }),
     'utf8',
   );
   return { ok: true, shell: { raw, rawIntegrity: `sha384-${hash('sha384', raw)}`, html, etag: etagOf(html) } };

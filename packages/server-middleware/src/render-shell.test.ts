@@ -78,8 +78,26 @@ describe('renderShell', () => {
 
   it('leaves files that are not part of the release alone', () => {
     const html =
-      '<head><script src="/assets/other.js"></script><link rel="stylesheet" href="https://cdn.example.com/x.css"><script src="/assets/app.js?v=2"></script></head>';
+      '<head><script src="/assets/other.js"></script><link rel="stylesheet" href="https://cdn.example.com/x.css"><script src="//cdn.example.com/assets/app.js"></script></head>';
     expect(render(html)).toBe(html.replace('<head>', '<head><meta name="daylight-release" content="1.2.0">'));
+  });
+
+  it('reads a value with a query or a fragment as the file it names, and drops them (the URL the client verified)', () => {
+    const html =
+      '<head><script type="module" src="/assets/app.js?v=2.2.0"></script><link rel="stylesheet" href="assets/style.css#x"><script src=\'./assets/vendor.js?a=1&amp;b=2#top\'></script></head>';
+    expect(render(html)).toBe(
+      '<head><meta name="daylight-release" content="1.2.0"><script type="module" src="/_daylight/releases/1.2.0/files/assets/app.js" integrity="sha384-APP"></script><link rel="stylesheet" href="/_daylight/releases/1.2.0/files/assets/style.css" integrity="sha384-CSS"><script src="/_daylight/releases/1.2.0/files/assets/vendor.js" integrity="sha384-VENDOR"></script></head>',
+    );
+  });
+
+  it("reads a relative value from the shell's own folder, as the CLI does", () => {
+    const html = '<head><script src="app.js"></script><script src="../favicon.ico"></script></head>';
+    const out = renderShell({ html, version: '1.2.0', base: '/_daylight', files, shell: 'assets/index.html' });
+    expect(out).toBe(
+      '<head><meta name="daylight-release" content="1.2.0"><script src="/_daylight/releases/1.2.0/files/assets/app.js" integrity="sha384-APP"></script><script src="/_daylight/releases/1.2.0/files/favicon.ico" integrity="sha384-ICO"></script></head>',
+    );
+    // From the root, app.js is not a file of the release.
+    expect(render(html)).toContain('<script src="app.js">');
   });
 
   it('leaves comments, script bodies and style bodies untouched', () => {

@@ -4,8 +4,11 @@
  *
  * - `<meta name="daylight-release" content="V">` right after `<head …>`;
  * - every `src` of a `<script>` and `href` of a `<link>` that names a file of
- *   the release (after stripping one leading `./` or `/`) rewritten to
- *   `{base}/releases/{V}/files/{path}`;
+ *   the release, read as the CLI reads the entry script (`shellReference`: a
+ *   root-relative value from the build's root, a relative one from the
+ *   shell's folder, query and fragment dropped), rewritten to
+ *   `{base}/releases/{V}/files/{path}` — without the query, so the page loads
+ *   the very URL the client downloaded and verified ahead;
  * - `integrity` added to those scripts, stylesheets and module preloads, unless
  *   the tag already has one.
  *
@@ -13,13 +16,12 @@
  * HTML parser. It skips comments and the bodies of `<script>` and `<style>`
  * elements, and understands quoted (`"`/`'`) and unquoted attribute values,
  * but it only touches `<script>` and `<link>` tags (not `<img>`, `<source>`,
- * `srcset` or CSS `url()`), only exact file names (a value with a query or a
- * fragment, or with HTML character references, is left as it is), and it
+ * `srcset` or CSS `url()`), a value with HTML character references is read
+ * as written (`&amp;` in a file name does not match), and it
  * does not look inside `<template>`, `<textarea>` or `<title>`. A build tool's
  * `index.html` is well inside those limits.
  */
-import { RELEASE_META_NAME, assetPath } from '@daylight/protocol';
-import { safeDecode } from './request-path.js';
+import { RELEASE_META_NAME, assetPath, shellReference } from '@daylight/protocol';
 
 /** A file of the release as the shell rewrite needs it. */
 export interface ShellFile {
@@ -37,6 +39,8 @@ export interface RenderShellInput {
   readonly base: string;
   /** The release's files, by decoded build-relative path (`assets/app-3f2a.js`). */
   readonly files: ReadonlyMap<string, ShellFile>;
+  /** The shell's own build-relative path, which relative references start from. @default 'index.html' */
+  readonly shell?: string;
 }
 
 // One attribute list: anything up to `>` that is not inside quotes.
@@ -86,21 +90,13 @@ function parseAttributes(text: string): Attribute[] {
   return out;
 }
 
-function lookUp(value: string, files: ReadonlyMap<string, ShellFile>): ShellFile | undefined {
-  const stripped = value.startsWith('./') ? value.slice(2) : value.startsWith('/') ? value.slice(1) : value;
-  if (stripped === '') return undefined;
-  const exact = files.get(stripped);
-  if (exact !== undefined) return exact;
-  const decoded = safeDecode(stripped);
-  return decoded === undefined ? undefined : files.get(decoded);
-}
-
 function rewriteTag(tag: 'script' | 'link', text: string, input: RenderShellInput): string {
   const attributes = parseAttributes(text);
   const target = tag === 'script' ? 'src' : 'href';
   const reference = attributes.find((a) => a.name === target);
   if (reference?.value === undefined) return text;
-  const file = lookUp(reference.value, input.files);
+  const path = shellReference(reference.value, input.shell);
+  const file = path === undefined ? undefined : input.files.get(path);
   if (file === undefined) return text;
 
   const url = assetPath(input.base, input.version, file.url);

@@ -327,6 +327,29 @@ describe('the registry', () => {
     expect(await waitFor(() => (daylight.stampFor(pilot)?.version === '1.1.0' ? true : undefined), 3000)).toBe(true);
   });
 
+  it('rewrites a shell in a subfolder whose references carry a query, as the CLI read them when it published', async () => {
+    const html =
+      '<head><script type="module" src="main.js?v=2.2.0"></script><link rel="stylesheet" href="/app/style.css#x"></head>';
+    const release = {
+      version: '2.2.0',
+      files: { 'app/index.html': html, 'app/main.js': 'console.log(1);\n', 'app/style.css': 'p{}\n' },
+      shell: 'app/index.html',
+      entry: 'app/main.js',
+    };
+    const store = await storeFor({ releases: [release], current: '2.2.0' });
+    const daylight = daylightFor({ config: store.registryFile, logger: createTestLogger() });
+    await daylight.ready;
+    const answer = await daylight.handleShell({ method: 'GET', path: '/', headers: { accept: 'text/html' } });
+    const body = answer?.body;
+    const served = typeof body === 'string' ? body : body instanceof Uint8Array ? Buffer.from(body).toString() : '';
+    expect(served).toContain(
+      '<script type="module" src="/_daylight/releases/2.2.0/files/app/main.js" integrity="sha384-',
+    );
+    expect(served).toContain(
+      '<link rel="stylesheet" href="/_daylight/releases/2.2.0/files/app/style.css" integrity="sha384-',
+    );
+  });
+
   it('serves an older release for ?_daylight= (the way back), but never one that is halted', async () => {
     const store = await storeFor({ current: '1.1.0' });
     const daylight = daylightFor({ config: store.registryFile, logger: createTestLogger() }, { pollIntervalMs: 50 });
