@@ -235,6 +235,34 @@ test('"Update now" during a slow save (longer than timeout) waits for the save t
   expect(seen.navigations).toHaveLength(2);
 });
 
+for (const through of ['client.fetch', 'ky with kyHooks'] as const) {
+  test(`"Update now" while a save's answer is still arriving (through ${through}): the switch waits for its body`, async ({
+    page,
+    office,
+  }) => {
+    const seen = await releaseReady(page, office);
+    const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
+    // The server sends the head at once and the body 3 s later; the app reads the body.
+    await page.evaluate((path) => {
+      const w = window as unknown as {
+        daylight: { fetch: typeof fetch };
+        officeApi: { post(url: string, options: object): { json(): Promise<unknown> } };
+        saved?: unknown;
+      };
+      const save =
+        path === 'client.fetch'
+          ? w.daylight.fetch('/api/invoices?bodyDelay=3000', { method: 'POST', body: '{}' }).then((r) => r.json())
+          : w.officeApi.post('invoices?bodyDelay=3000', { json: {} }).json();
+      void save.then((body) => (w.saved = body));
+    }, through);
+    await answered; // the head
+    await banner(page).getByRole('button', { name: 'Update now' }).click();
+    await expect(version(page)).toHaveText('1.1.0');
+    expect(seen.failedApi).toEqual([]);
+    expect(seen.navigations).toHaveLength(2);
+  });
+}
+
 test('"Update now" during a slow save does not switch when the release is rolled back while it waits', async ({
   page,
   office,

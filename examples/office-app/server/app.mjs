@@ -3,6 +3,7 @@
 // can run each flow against each.
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import { PassThrough } from 'node:stream';
 import { createDaylight } from '@daylight/server-middleware';
 
 /**
@@ -27,6 +28,8 @@ export function createSessions() {
     office: (cookieHeader) => find(cookieHeader)?.office,
   };
 }
+
+const newInvoiceId = () => `INV-${randomBytes(3).toString('hex').toUpperCase()}`;
 
 /**
  * The office a login belongs to: `office` in the body, else the part after
@@ -73,7 +76,15 @@ async function expressApp(daylight, sessions) {
   app.post('/api/invoices', auth, async (req, res) => {
     const delay = Math.min(Number(req.query.delay ?? 0) || 0, 10_000);
     if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
-    res.status(201).json({ id: `INV-${randomBytes(3).toString('hex').toUpperCase()}` });
+    const bodyDelay = Math.min(Number(req.query.bodyDelay ?? 0) || 0, 10_000);
+    if (!bodyDelay) {
+      res.status(201).json({ id: newInvoiceId() });
+      return;
+    }
+    // The head now, the body later (a large or generated answer): the request is not over until the body is.
+    res.status(201).type('json').write(' ');
+    await new Promise((resolve) => setTimeout(resolve, bodyDelay));
+    res.end(JSON.stringify({ id: newInvoiceId() }));
   });
   app.get('/api/boom', () => {
     throw new Error('boom');
@@ -134,7 +145,16 @@ async function koaApp(daylight, sessions) {
       const delay = Math.min(Number(ctx.query.delay ?? 0) || 0, 10_000);
       if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
       ctx.status = 201;
-      ctx.body = { id: `INV-${randomBytes(3).toString('hex').toUpperCase()}` };
+      const bodyDelay = Math.min(Number(ctx.query.bodyDelay ?? 0) || 0, 10_000);
+      if (!bodyDelay) ctx.body = { id: newInvoiceId() };
+      else {
+        // The head now, the body later, as for Express.
+        const body = new PassThrough();
+        body.write(' ');
+        setTimeout(() => body.end(JSON.stringify({ id: newInvoiceId() })), bodyDelay);
+        ctx.type = 'json';
+        ctx.body = body;
+      }
     } else {
       ctx.status = 404;
       ctx.body = { error: 'no such endpoint' };

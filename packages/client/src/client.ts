@@ -760,12 +760,13 @@ export class DaylightClient extends EventTarget {
     const headers = new Headers(init?.headers ?? request?.headers);
     // Its end is always heard (finally, below): it counts as in flight until then, however long an upload takes.
     const token = this.#track(init?.method ?? request?.method, headers, Infinity);
+    let response: Response | undefined;
     try {
-      const response = await this.#fetch(input, { ...init, headers });
+      response = await this.#fetch(input, { ...init, headers });
       this.observe(response, init?.method ?? request?.method);
       return response;
     } finally {
-      this.#answered(token);
+      this.#answered(token, response);
     }
   };
 
@@ -794,7 +795,7 @@ export class DaylightClient extends EventTarget {
       ],
       afterResponse: [
         (request, options, response) => {
-          this.#answered(this.#kyTokens.get(key(request, options)));
+          this.#answered(this.#kyTokens.get(key(request, options)), response);
           this.observe(response, request.method);
         },
       ],
@@ -874,11 +875,19 @@ export class DaylightClient extends EventTarget {
     if (this.#applying) await this.#applying.catch(() => undefined);
   }
 
-  /** A request tracked by {@link #track} got its answer (or failed). */
-  #answered(token: object | undefined): void {
+  /**
+   * A request tracked by {@link #track} got its answer's head (or failed). A mutating one stays in flight until
+   * the body has arrived too: the app reads it after this, and a navigation would cut it.
+   */
+  #answered(token: object | undefined, response?: Response): void {
     if (!token) return;
-    this.#open.delete(token);
-    if (this.#inflight.delete(token)) this.#cleared();
+    const done = (): void => {
+      this.#open.delete(token);
+      if (this.#inflight.delete(token)) this.#cleared();
+    };
+    const body = this.#inflight.has(token) && response?.clone().body;
+    if (body) body.pipeTo(new WritableStream()).then(done, done);
+    else done();
   }
 
   /**
