@@ -59,6 +59,11 @@ describe('createDaylight options', () => {
     [{ timeout: false as never }, /timeout must be a number of milliseconds from 1 to 2147483647, got false/],
     [{ grace: false as never }, /grace must be a number of milliseconds from 0 to 2147483647, got false/],
     [{ checkInterval: false as never }, /checkInterval \(0: off\) must be a number of milliseconds/],
+    // A typo would be ignored, silently: the snapshot hook never called, the person's input lost on a switch.
+    [{ snapshots: () => ({}) } as never, /options has no key "snapshots"; use version, basePath, policy, .*snapshot/],
+    [{ idle: 60_000 } as never, /options has no key "idle"/],
+    [{ safeMoments: { idel: 1_000 } } as never, /safeMoments has no key "idel"; use navigation, hidden, idle/],
+    [{ allowedOrigins: 'cdn.example.com' as never }, /allowedOrigins takes origins such as .*got "cdn.example.com"/],
   ])('rejects %j with a message that says how to fix it', (options, message) => {
     expect(() => createDaylight(options)).toThrow(message);
   });
@@ -76,6 +81,11 @@ describe('createDaylight options', () => {
       { basePath: '/a' },
       { basePath: '/api/_daylight' },
       { snapshot: () => ({}) },
+      // One origin as a string: a list of one.
+      { allowedOrigins: 'https://cdn.example.com' },
+      { allowedOrigins: ['https://cdn.example.com', 'http://127.0.0.1:8080'] },
+      { safeMoments: { navigation: false, hidden: 1_000, idle: 60_000 } },
+      { policy: { major: 'prompt' as const }, reports: false, fetch: globalThis.fetch, grace: 0 },
     ]) {
       expect(() => createDaylight(options)).not.toThrow();
     }

@@ -14,7 +14,7 @@ import {
   type ReleaseManifest,
   type Urgency,
 } from '@daylight/protocol';
-import { policyFor, resolvePolicy, type Policy, type PolicyMap } from './policy.js';
+import { knownKeys, policyFor, resolvePolicy, type Policy, type PolicyMap } from './policy.js';
 import { downloadRelease, fetchManifest, type DownloadProgress } from './download.js';
 import { DaylightError, type DaylightErrorCode } from './errors.js';
 import { pushJson, readJson, writeJson } from './storage.js';
@@ -67,7 +67,7 @@ export interface DaylightOptions {
    * @default []
    * @example ['https://cdn.example.com']
    */
-  allowedOrigins?: readonly string[];
+  allowedOrigins?: string | readonly string[];
   /**
    * Called right before the switch; whatever it returns (JSON-serialisable)
    * is handed to the new page as `client.restored`.
@@ -253,6 +253,25 @@ const NOTHING_PENDING = {
 } as const;
 
 /** A duration option: from `min` to 2147483647 ms (the longest a timer waits: past it, it fires at once). */
+/** The keys of {@link DaylightOptions}: any other is a typo, refused. */
+const OPTION_NAMES = [
+  'version',
+  'basePath',
+  'policy',
+  'safeMoments',
+  'grace',
+  'reports',
+  'allowedOrigins',
+  'snapshot',
+  'checkInterval',
+  'timeout',
+  'fetch',
+] as const satisfies readonly (keyof DaylightOptions)[];
+/** Fails to compile when an option is added to {@link DaylightOptions} but not to the list. */
+type EveryOptionNamed<T extends never> = T;
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- the check is the type itself
+type OptionsNamed = EveryOptionNamed<Exclude<keyof DaylightOptions, (typeof OPTION_NAMES)[number]>>;
+
 function positive(name: string, value: number | false | undefined, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   // `false` turns off a safe moment; a timeout, an interval or the grace of Infinity would fire at once.
@@ -365,6 +384,7 @@ export class DaylightClient extends EventTarget {
 
   constructor(options: DaylightOptions = {}) {
     super();
+    knownKeys('options', options, OPTION_NAMES);
     const basePath = options.basePath ?? DEFAULT_BASE_PATH;
     // Not "//host" (or "/\\host", which URLs read the same): checks and reports would go to another host.
     if (!/^\/(?![/\\])[^?#]*[^/?#]$/.test(basePath)) {
@@ -375,7 +395,9 @@ export class DaylightClient extends EventTarget {
         `createDaylight: version must be a semver version such as 1.4.2, got "${String(options.version)}"`,
       );
     }
-    for (const origin of options.allowedOrigins ?? []) {
+    // One origin may come as a string: a list of one.
+    const origins = [options.allowedOrigins ?? []].flat();
+    for (const origin of origins) {
       if (typeof origin !== 'string' || !/^https?:\/\/[^/]+$/.test(origin)) {
         throw new TypeError(
           `createDaylight: allowedOrigins takes origins such as "https://cdn.example.com", got "${String(origin)}"`,
@@ -386,6 +408,7 @@ export class DaylightClient extends EventTarget {
       throw new TypeError(`createDaylight: snapshot must be a function, got ${typeof options.snapshot}`);
     }
     const moments = options.safeMoments ?? {};
+    knownKeys('safeMoments', moments, ['navigation', 'hidden', 'idle']);
     this.#options = Object.freeze({
       version: options.version,
       navigation: moments.navigation ?? true,
@@ -394,7 +417,7 @@ export class DaylightClient extends EventTarget {
       grace: positive('grace', options.grace, 60_000),
       reports: options.reports ?? true,
       snapshot: options.snapshot,
-      allowedOrigins: Object.freeze([...(options.allowedOrigins ?? [])]),
+      allowedOrigins: Object.freeze(origins),
       basePath,
       policy: resolvePolicy(options.policy),
       // 0 turns it off; anything else from a second (600 meant as seconds would check every 600 ms, in every tab).

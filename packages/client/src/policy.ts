@@ -28,20 +28,23 @@ export const DEFAULT_POLICY: Readonly<Required<PolicyMap>> = Object.freeze({
 const RANK: Readonly<Record<Policy, number>> = { prompt: 0, auto: 1, force: 2 };
 
 /**
+ * Refuses a key of an option object that is not one of `names`: a typo
+ * (`snapshots`, `safeMoments.idel`) would otherwise be ignored, silently.
+ * @throws {TypeError} naming the key and the keys there are.
+ */
+export function knownKeys(what: string, option: object, names: readonly string[]): void {
+  for (const key of Object.keys(option)) {
+    if (!names.includes(key)) throw new TypeError(`createDaylight: ${what} has no key "${key}"; use ${names.join(', ')}`);
+  }
+}
+
+/**
  * Fills a policy option field by field over the defaults.
  * @throws {TypeError} naming the key and the value when a value is not `auto`, `prompt` or `force`.
  */
 export function resolvePolicy(option: Policy | PolicyMap | undefined): Readonly<Required<PolicyMap>> {
   const resolved: Record<keyof PolicyMap, Policy> = { ...DEFAULT_POLICY };
-  if (typeof option === 'object') {
-    for (const key of Object.keys(option)) {
-      if (!(key in DEFAULT_POLICY)) {
-        throw new TypeError(
-          `createDaylight: policy has no key "${key}"; use ${Object.keys(DEFAULT_POLICY).join(', ')}`,
-        );
-      }
-    }
-  }
+  if (typeof option === 'object') knownKeys('policy', option, Object.keys(DEFAULT_POLICY));
   for (const key of Object.keys(DEFAULT_POLICY) as (keyof PolicyMap)[]) {
     const value: unknown = typeof option === 'object' ? option[key] : option;
     if (value === undefined) continue;
