@@ -5,7 +5,7 @@
  * store location says exactly where the keys are, or is refused.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { RedisRegistry } from '@daylight/server-middleware';
 import { Redis } from 'ioredis';
@@ -127,6 +127,32 @@ describe('the Redis store', () => {
     expect(result.stderr).toMatch(
       /^daylight: warning: redis:\/\/127\.0\.0\.1:\d+\/0 changed \(revision 4\); the audit entry could not be written: LPUSH warned:audit failed \(OOM\)\n$/,
     );
+  });
+
+  it('checks the release files under --releases: promote refuses a damaged release, status shows it, publish repairs it', async () => {
+    const { root, cli } = await project(`${redis.url}/0?prefix=damaged`);
+    const app = path.join(root, 'releases/1.1.0/files/assets/app-2.js');
+    await appendFile(app, '/* tampered */');
+    const before = await client.get('damaged:registry');
+
+    const refused = await cli('promote', '1.1.0');
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toBe(
+      `daylight: release 1.1.0 cannot be served: ${app} is 36 bytes; its manifest says 22; publish the same build again to repair it ("npx daylight --store '${redis.url}/0?prefix=damaged' --releases ${root} publish <build-dir> --version 1.1.0")\n`,
+    );
+    expect(await client.get('damaged:registry')).toBe(before);
+    const shown = await cli('status', '--json');
+    const report = JSON.parse(shown.stdout) as { releases: { version: string; problem: string | null }[] };
+    expect(report.releases.find((release) => release.version === '1.1.0')?.problem).toBe(
+      `${app} is 36 bytes; its manifest says 22`,
+    );
+
+    expect(await cli('publish', 'build2', '--version', '1.1.0')).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^repaired 1\.1\.0: 2 files/) as unknown,
+    });
+    expect(await readFile(app, 'utf8')).toBe('console.log("app 2");\n');
+    expect(await cli('promote', '1.1.0')).toMatchObject({ code: 0, stdout: 'promoted 1.1.0 (was 1.0.0)\n' });
   });
 });
 

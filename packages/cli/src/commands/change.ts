@@ -12,6 +12,7 @@ import {
 } from '@daylight/server-middleware';
 import { DaylightCliError, type DaylightCliErrorCode } from '../errors.js';
 import { readExisting, type ReleaseStore } from '../store.js';
+import { newlyServed, requireServable } from '../verify.js';
 
 /**
  * Only `invalid` is a wrong command line (exit 2); every other refusal depends on what the
@@ -47,8 +48,9 @@ export function compute(apply: () => ChangeOutcome): ChangeOutcome {
 }
 
 /**
- * Reads the registry, computes the change, and writes it when it changes anything.
- * @throws {DaylightCliError} the model's refusal, `registry`, `conflict` or `io`; the store is unchanged.
+ * Reads the registry, computes the change, and writes it when it changes anything. A change that starts
+ * sending clients to a release (see {@link newlyServed}) is refused when that release's folder is damaged.
+ * @throws {DaylightCliError} the model's refusal, `release`, `registry`, `conflict` or `io`; the store is unchanged.
  */
 export async function changeRegistry(
   store: ReleaseStore,
@@ -60,6 +62,10 @@ export async function changeRegistry(
   signal?.throwIfAborted();
   const outcome = compute(() => apply(snapshot.registry));
   if (outcome.changed) {
+    // A rollback, a halt that rolls back, a pin: whatever starts sending clients to a release checks its files.
+    for (const version of newlyServed(snapshot.registry, outcome.registry)) {
+      await requireServable(store, snapshot.registry, version, signal);
+    }
     await store.update(snapshot, () => Promise.resolve(outcome.registry), { action, summary: outcome.summary });
   }
   return { ...outcome, before: snapshot.registry };

@@ -64,7 +64,9 @@ describe('promote', () => {
     await rm(path.join(path.dirname(store), 'releases/1.1.0'), { recursive: true });
     const error = await rejection(promote({ store, version: '1.1.0' }));
     expect(error.code).toBe('release');
-    expect(error.message).toMatch(/publish the same build as 1\.1\.0 again to repair it$/);
+    expect(error.message).toMatch(
+      /manifest\.json is missing or not JSON; publish the same build again to repair it \("daylight publish <build-dir> --version 1\.1\.0"\)$/,
+    );
     expect(await current(store)).toBeNull();
   });
 

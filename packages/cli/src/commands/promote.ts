@@ -1,6 +1,7 @@
 import { cohortNamed, promoteChange } from '@daylight/server-middleware';
 import { DaylightCliError } from '../errors.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
+import { requireServable } from '../verify.js';
 import { checkVersion, oldestFirst } from '../versions.js';
 import { compute } from './change.js';
 import { commandPrefix, optional, stringFlag, withCommandPrefix, type CommandSpec } from './command.js';
@@ -42,9 +43,10 @@ export interface PromoteResult {
  * percentage of it (see docs/rollouts.md for the rules).
  *
  * Refused when the version is not published, when its folder is missing or
- * damaged (the server could not serve it), when it is below the floor `min`
- * (every client on it would be told to update at once), or when the
- * percentage is outside 0–100.
+ * damaged (every file is read and checked against the manifest: there, with
+ * its size and its SHA-384; the server could not serve it otherwise), when it
+ * is below the floor `min` (every client on it would be told to update at
+ * once), or when the percentage is outside 0–100.
  *
  * @throws {DaylightCliError} `invalid-option`, `registry`, `not-published`, `release`, `conflict` or `io`; the store is unchanged.
  */
@@ -76,13 +78,8 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
   const previous = cohort === undefined ? registry.current : (cohortNamed(registry, cohort)?.release ?? null);
   const base = { version, previous, cohort: cohort ?? null, percent, summary: outcome.summary, store: store.location };
   if (!outcome.changed) return { ...base, status: 'unchanged' };
-  const manifest = await store.readManifest(version);
-  if (!manifest.ok) {
-    throw new DaylightCliError(
-      'release',
-      `release ${version} cannot be served: ${manifest.error}; publish the same build as ${version} again to repair it`,
-    );
-  }
+  // Every file, read and hashed: a release with a file missing or changed would be served with a broken shell.
+  await requireServable(store, registry, version, options.signal);
   await store.update(snapshot, () => Promise.resolve(outcome.registry), {
     action: 'promote',
     summary: outcome.summary,

@@ -14,6 +14,7 @@ import { fileUrl, findEntryScript, isInside, readBuild, toBuildPath, type BuildF
 import { DaylightCliError } from '../errors.js';
 import { formatBytes, plural } from '../format.js';
 import { resolveStore, type ReleaseStore } from '../store.js';
+import { checkRelease } from '../verify.js';
 import { checkVersion } from '../versions.js';
 import { commandPrefix, optional, stringFlag, type CommandSpec } from './command.js';
 
@@ -102,7 +103,9 @@ function asset(file: BuildFile): ManifestAsset {
  * folder (files and manifest) completely, then adds it to the registry. Does
  * not make it current: that is {@link promote}.
  *
- * Publishing a version again with the same bytes changes nothing; with other
+ * Publishing a version again with the same bytes changes nothing, unless its
+ * folder is missing or damaged (every file is checked against the manifest and
+ * the registry's digest): then it is written again (`repaired`). With other
  * bytes it is refused, because browsers may already hold the first ones.
  *
  * @throws {DaylightCliError} `invalid-option`, `build`, `registry`, `conflict` or `io`; the store is unchanged.
@@ -221,7 +224,11 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
   };
 
   if (existing !== undefined) {
-    const onDisk = await store.readManifest(version);
+    // Every file read and hashed again: a folder with a file deleted or changed since is repaired, not "unchanged".
+    const onDisk = await checkRelease(store, version, existing, {
+      depth: 'content',
+      ...optional('signal', options.signal),
+    });
     if (onDisk.ok) {
       const kept = onDisk.manifest;
       if (
@@ -241,20 +248,23 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
         warnings,
       };
     }
-    // Same bytes, but the folder the registry names is missing or damaged: write it again.
+    // Same bytes, but the folder the registry names is missing or damaged: write it again, with the notes
+    // of its first publish when its manifest still has them.
+    const previous = await store.readManifest(version);
+    const repaired: ReleaseManifest = previous.ok ? { ...manifest, notes: previous.manifest.notes } : manifest;
     let directory = '';
     await store.update(
       snapshot,
       async () => {
-        directory = await store.installRelease(version, build.files, manifest);
+        directory = await store.installRelease(version, build.files, repaired);
         return snapshot.registry;
       },
       { action: 'publish', summary: `repair the folder of ${version}` },
     );
     warnings.push(
-      `the folder of ${version} was missing or damaged (${onDisk.error}); it was written again from this build`,
+      `the folder of ${version} was missing or damaged (${onDisk.problem}); it was written again from this build`,
     );
-    return { ...result, status: 'repaired', directory, manifest, warnings };
+    return { ...result, status: 'repaired', directory, manifest: repaired, warnings };
   }
 
   const entryRecord: PublishedRelease = { publishedAt, digest, shell: shellPath, urgency };
@@ -280,8 +290,9 @@ export const publishCommand: CommandSpec = {
     'Hidden files (names starting with ".") are left out; symbolic links are followed',
     'only when they point inside <build-dir>.',
     '',
-    'Publishing a version again with the same bytes changes nothing; with other bytes',
-    'it is refused: publish a new version number.',
+    'Publishing a version again with the same bytes changes nothing, or repairs its',
+    'folder when a file there is missing or changed; with other bytes it is refused:',
+    'publish a new version number.',
   ].join('\n'),
   flags: {
     version: {

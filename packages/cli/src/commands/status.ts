@@ -2,6 +2,7 @@ import type { Urgency } from '@daylight/protocol';
 import type { TargetRules } from '@daylight/server-middleware';
 import { formatBytes, formatTimestamp, table } from '../format.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
+import { checkRelease, repairHint } from '../verify.js';
 import { newestFirst } from '../versions.js';
 import { commandPrefix, optional, type CommandSpec } from './command.js';
 
@@ -26,7 +27,10 @@ export interface ReleaseStatus {
   readonly files: number | null;
   /** Their total size; `null` when the folder is missing or damaged. */
   readonly bytes: number | null;
-  /** Why `files` and `bytes` are unknown: the folder cannot be served. */
+  /**
+   * Why `files` and `bytes` are unknown: the folder cannot be served (its manifest, or a file missing or of
+   * another size than the manifest says). Contents are not read here: promote and publish check them.
+   */
   readonly problem: string | null;
 }
 
@@ -58,7 +62,8 @@ export interface StatusReport {
 }
 
 /**
- * Reads the registry and every release's manifest.
+ * Reads the registry and every release's manifest, and checks that every file of each release is there with
+ * the size its manifest gives (a `stat` per file; contents are checked by promote and publish).
  * @throws {DaylightCliError} `registry` when there is no registry, or it is unreadable or invalid.
  */
 export async function status(options: StatusOptions): Promise<StatusReport> {
@@ -68,22 +73,8 @@ export async function status(options: StatusOptions): Promise<StatusReport> {
   for (const version of newestFirst(Object.keys(registry.releases))) {
     options.signal?.throwIfAborted();
     const entry = registry.releases[version]!;
-    const manifest = await store.readManifest(version);
-    let files: number | null = null;
-    let bytes: number | null = null;
-    let problem: string | null = null;
-    if (!manifest.ok) {
-      problem = manifest.error;
-    } else {
-      // The manifest lists every file but the shell; the shell's size comes from the folder.
-      const shellBytes = await store.fileBytes(version, entry.shell);
-      if (shellBytes === undefined) {
-        problem = `its shell ${entry.shell} is missing from ${store.releaseLocation(version)}`;
-      } else {
-        files = manifest.manifest.assets.length + 1;
-        bytes = manifest.manifest.assets.reduce((sum, asset) => sum + asset.bytes, shellBytes);
-      }
-    }
+    // Sizes only (one stat per file): status lists every release and stays fast; promote and publish read contents.
+    const check = await checkRelease(store, version, entry, { depth: 'sizes', ...optional('signal', options.signal) });
     releases.push({
       version,
       publishedAt: entry.publishedAt,
@@ -91,9 +82,9 @@ export async function status(options: StatusOptions): Promise<StatusReport> {
       digest: entry.digest,
       shell: entry.shell,
       current: registry.current === version,
-      files,
-      bytes,
-      problem,
+      files: check.ok ? check.files : null,
+      bytes: check.ok ? check.bytes : null,
+      problem: check.ok ? null : check.problem,
     });
   }
   const target = (cohort: string | null, rules: TargetRules, release: string | null): TargetStatus => ({
@@ -174,9 +165,7 @@ export const statusCommand: CommandSpec = {
     const pins = Object.entries(report.pins).map(([key, release]) => `pinned  ${key} → ${release}`);
     const extra = `\n\n${targets}${pins.length > 0 ? `\n\n${pins.join('\n')}` : ''}`;
     const damaged = report.releases.filter((release) => release.problem !== null).map((release) => release.version);
-    const warnings = damaged.map(
-      (version) => `release ${version} cannot be served; publish the same build as ${version} again to repair it`,
-    );
+    const warnings = damaged.map((version) => `release ${version} cannot be served; ${repairHint(version)}`);
     return { text: `${head}\n\n${body}\n\n* current${extra}`, json: report, warnings };
   },
 };
