@@ -22,6 +22,8 @@ import { askedVersion, shellVersion } from './previous-shell.js';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 const RETRY_AFTER_SECONDS = '30';
+/** While the registry is still being read for the first time: it takes a moment, not a promote. */
+const RETRY_AFTER_LOADING_SECONDS = '5';
 const RELEASE_ROUTE = /^\/releases\/([^/]+)\/(?:(manifest\.json)|files\/(.+))$/;
 
 /** What the endpoints need from the server. */
@@ -183,31 +185,39 @@ function wantsHtml(request: DaylightRequest): boolean {
   return typeof accept === 'string' && accept.toLowerCase().includes('text/html');
 }
 
-const NOTHING_PROMOTED = Buffer.from(
-  '<!doctype html>\n<meta charset="utf-8">\n<title>Not released yet</title>\n' +
-    '<p>This app has no release yet. Please try again in a minute.</p>\n',
-  'utf8',
+function page(title: string, text: string): Buffer {
+  return Buffer.from(`<!doctype html>\n<meta charset="utf-8">\n<title>${title}</title>\n<p>${text}</p>\n`, 'utf8');
+}
+
+const NOTHING_PROMOTED = page('Not released yet', 'This app has no release yet. Please try again in a minute.');
+/** Before the first read of the registry has finished (the server listened before `await daylight.ready`). */
+const STILL_LOADING = page(
+  'Starting',
+  'This app is starting: the server is still loading its releases. Please try again in a few seconds.',
 );
 
-function unavailable(request: DaylightRequest): DaylightResponse {
+function unavailable(request: DaylightRequest, loading: boolean): DaylightResponse {
+  const body = loading ? STILL_LOADING : NOTHING_PROMOTED;
   const headers = {
     'Content-Type': 'text/html; charset=utf-8',
-    'Content-Length': String(NOTHING_PROMOTED.length),
+    'Content-Length': String(body.length),
     'Cache-Control': 'no-store',
-    'Retry-After': RETRY_AFTER_SECONDS,
+    'Retry-After': loading ? RETRY_AFTER_LOADING_SECONDS : RETRY_AFTER_SECONDS,
   };
-  return isHead(request) ? { status: 503, headers } : { status: 503, headers, body: NOTHING_PROMOTED };
+  return isHead(request) ? { status: 503, headers } : { status: 503, headers, body };
 }
 
 /**
  * The SPA fallback: the shell of the request's release (`choice`) for a navigation, a 404 for a
- * path with a file extension, `undefined` for anything else (not ours).
+ * path with a file extension, `undefined` for anything else (not ours). `loading`: no registry
+ * has been read yet because the first read has not finished (its 503 says so).
  */
 export async function answerShell(
   ctx: EndpointContext,
   generation: Generation | undefined,
   request: DaylightRequest,
   choice: Choice | (() => Choice | undefined) | undefined = generation?.base,
+  loading = false,
 ): Promise<DaylightResponse | undefined> {
   if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
   if (restAfterBase(request.path, ctx.base) !== undefined) return undefined;
@@ -227,9 +237,10 @@ export async function answerShell(
           (v) => (generation?.releases.has(v) ?? false) && !haltedAnywhere(generation!.registry, v),
         );
   const release = version === undefined ? undefined : generation?.releases.get(version);
-  if (generation === undefined || release === undefined) return unavailable(request);
+  if (generation === undefined || release === undefined)
+    return unavailable(request, generation === undefined && loading);
   const load = await ctx.shellOf(generation, release);
-  if (!load.ok) return unavailable(request);
+  if (!load.ok) return unavailable(request, false);
 
   // Vary: the same URL answers an API client that does not ask for HTML differently.
   const headers = { 'Cache-Control': 'no-cache', ETag: load.shell.etag, Vary: 'Accept' };

@@ -9,6 +9,7 @@
  * app.use(daylightExpressShell(daylight));  // last
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { checkServerArgument } from './options.js';
 import { RequestState } from './per-request.js';
 import { isUnderBase, pathOf } from './request-path.js';
 import type { DaylightRequest, DaylightServer, DaylightState } from './types.js';
@@ -35,8 +36,11 @@ function viewOf(req: Request): DaylightRequest {
  * cross-origin request, and any request when the release depends on it
  * (`cohort`, `keys`), is stamped when the head is written, after the app's
  * CORS middleware and sign-in ran (`stampOnWrite`, given the state `begin` returned).
+ * @throws {TypeError} when `server` is not what `createDaylight()` returns, and for every request when the
+ * factory itself was mounted (`app.use(daylightExpress)`): Express passes that error on to its error handler.
  */
 export function daylightExpress(server: DaylightServer): RequestHandler {
+  checkServerArgument('daylightExpress', server, 'app.use(daylightExpress(daylight))');
   const base = server.basePath;
   return function daylight(req: Request, res: Response, next: NextFunction): void {
     const state = server.begin(req, res);
@@ -60,8 +64,10 @@ export function daylightExpress(server: DaylightServer): RequestHandler {
  * a file extension, `Accept` with `text/html`) with the current release's
  * HTML shell, and paths with a file extension with a 404 that is never cached.
  * Anything else goes on to the next handler.
+ * @throws {TypeError} as {@link daylightExpress} does.
  */
 export function daylightExpressShell(server: DaylightServer): RequestHandler {
+  checkServerArgument('daylightExpressShell', server, 'app.use(daylightExpressShell(daylight))');
   return function daylightShell(req: Request, res: Response, next: NextFunction): void {
     // Stamps the response too when daylightExpress is not mounted.
     (res.locals as { daylight?: DaylightState }).daylight ??= server.attach(req, res);

@@ -9,6 +9,7 @@
  * app.use(daylightKoaShell(daylight));  // last
  */
 import type { Context, Middleware, Next } from 'koa';
+import { checkServerArgument } from './options.js';
 import { isUnderBase, pathOf } from './request-path.js';
 import type { DaylightRequest, DaylightResponse, DaylightServer, DaylightState } from './types.js';
 
@@ -46,8 +47,11 @@ function respond(ctx: Context, response: DaylightResponse): void {
  * returned, while writing the body (one that does not serialise), so each
  * request's context gets an `onerror` of its own that arms the stamp and hands
  * over to the app's (`app.context.onerror`: Koa's, unless the app replaced it).
+ * @throws {TypeError} when `server` is not what `createDaylight()` returns, and for every request when the
+ * factory itself was mounted (`app.use(daylightKoa)`): Koa answers 500 and emits the error.
  */
 export function daylightKoa(server: DaylightServer): Middleware {
+  checkServerArgument('daylightKoa', server, 'app.use(daylightKoa(daylight))');
   const base = server.basePath;
   // One function for every request: the app's handler is on the context's prototype.
   function daylightOnerror(this: Context, error: Error): void {
@@ -80,8 +84,10 @@ export function daylightKoa(server: DaylightServer): Middleware {
  * only when nothing answered (404 without a body): navigations get the
  * current release's HTML shell, paths with a file extension a 404 that is
  * never cached.
+ * @throws {TypeError} as {@link daylightKoa} does.
  */
 export function daylightKoaShell(server: DaylightServer): Middleware {
+  checkServerArgument('daylightKoaShell', server, 'app.use(daylightKoaShell(daylight))');
   return async function daylightShell(ctx: Context, next: Next): Promise<void> {
     // Stamps the response too when daylightKoa is not mounted (it sets the state first).
     const state = ctx.state as Record<string, unknown>;

@@ -2,13 +2,13 @@
  * Options of `createDaylight`, checked once at construction. A mistake throws
  * a `TypeError` that names the option, the value, and the fix.
  */
-import type { IncomingMessage } from 'node:http';
+import { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { DEFAULT_BASE_PATH } from '@daylight/protocol';
 import { DEFAULT_REDIS_PREFIX, REDIS_PREFIX_PATTERN } from './redis-registry.js';
 import { DEFAULT_REGISTRY_FILE, KEY_NAME } from './registry.js';
 import type { BeforeStamp } from './stamp.js';
-import type { DaylightLogger, DaylightServerOptions } from './types.js';
+import type { DaylightLogger, DaylightServer, DaylightServerOptions } from './types.js';
 import type { ReportsOptions } from './reports.js';
 import type { Authorize } from './admin/admin.js';
 import { checkAuthorize, checkCensusOption, type ResolvedCensus } from './census/options.js';
@@ -79,9 +79,10 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
-function suggest(name: string): string {
-  const close = KNOWN.find((known) => known.toLowerCase() === name.toLowerCase() || distance(known, name) <= 2);
-  return close === undefined ? `; the options are ${KNOWN.join(', ')}` : `; did you mean "${close}"?`;
+/** `; did you mean "range"?` for a name within two edits of a known one (or the same but for case), else the list. */
+export function suggest(name: string, known: readonly string[]): string {
+  const close = known.find((k) => k.toLowerCase() === name.toLowerCase() || distance(k, name) <= 2);
+  return close === undefined ? `; the options are ${known.join(', ')}` : `; did you mean "${close}"?`;
 }
 
 function checkBasePath(value: unknown): string {
@@ -139,7 +140,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const given = options as DaylightServerOptions & Record<string, unknown>;
   for (const name of Object.keys(given)) {
     if (!(KNOWN as readonly string[]).includes(name)) {
-      throw new TypeError(`createDaylight: unknown option "${name}"${suggest(name)}`);
+      throw new TypeError(`createDaylight: unknown option "${name}"${suggest(name, KNOWN)}`);
     }
   }
   const config = given.config ?? DEFAULT_REGISTRY_FILE;
@@ -217,4 +218,61 @@ function checkRedis(value: unknown): ResolvedOptions['redis'] {
 export function internalsOf(options: unknown): DaylightInternals {
   if (typeof options !== 'object' || options === null) return {};
   return (options as { [INTERNALS]?: DaylightInternals })[INTERNALS] ?? {};
+}
+
+/**
+ * What Express (`req`) or Koa (`ctx`) passes a middleware first: a factory
+ * mounted without being called (`app.use(daylightExpress)`) receives it.
+ */
+export function isRequestLike(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (value instanceof IncomingMessage) return true;
+  const given = value as { req?: unknown; method?: unknown; headers?: unknown };
+  return (
+    given.req instanceof IncomingMessage || (typeof given.method === 'string' && typeof given.headers === 'object')
+  );
+}
+
+/** A value as an error message names it: `undefined`, `"text"`, `an object with config, watch`. */
+export function describeArgument(value: unknown): string {
+  if (typeof value === 'function') return value.name === '' ? 'a function' : `the function ${value.name}`;
+  if (typeof value !== 'object' || value === null) return describe(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof (value as { then?: unknown }).then === 'function') return 'a promise';
+  const keys = Object.keys(value);
+  if (keys.length === 0) return 'an empty object';
+  return `an object with ${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', …' : ''}`;
+}
+
+const ADAPTER_METHODS = ['attach', 'begin', 'stamp', 'stampOnWrite', 'handle', 'handleShell'] as const;
+
+/** True for what `createDaylight()` returns (checked by shape: the CommonJS and ESM builds each have their own class). */
+export function isDaylightServer(value: unknown): value is DaylightServer {
+  if (typeof value !== 'object' || value === null) return false;
+  const given = value as Record<string, unknown>;
+  return typeof given.basePath === 'string' && ADAPTER_METHODS.every((name) => typeof given[name] === 'function');
+}
+
+/**
+ * Checks the argument of an adapter factory (`daylightExpress`, `daylightKoaShell`, …) once, when it is created.
+ * @param fn the factory's name
+ * @param mount how it is mounted, such as `app.use(daylightExpress(daylight))`
+ * @throws {TypeError} naming the factory and the fix.
+ */
+export function checkServerArgument(fn: string, value: unknown, mount: string): DaylightServer {
+  if (isDaylightServer(value)) return value;
+  if (isRequestLike(value)) {
+    throw new TypeError(
+      `${fn} was mounted without being called: write ${mount}, where daylight = createDaylight({ … })`,
+    );
+  }
+  const options =
+    typeof value === 'object' &&
+    value !== null &&
+    Object.keys(value).length > 0 &&
+    Object.keys(value).every((key) => (KNOWN as readonly string[]).includes(key));
+  const hint = options
+    ? `; those are createDaylight's options: const daylight = createDaylight({ … }), then ${mount}`
+    : '';
+  throw new TypeError(`${fn}(server): pass the object createDaylight() returns, got ${describeArgument(value)}${hint}`);
 }

@@ -135,6 +135,8 @@ class Daylight implements DaylightServer {
   #lastFailureLog = Number.NEGATIVE_INFINITY;
   #unloggedFailures = 0;
   #closed = false;
+  /** Until the first read of the registry has finished: a page asked for meanwhile is told it is loading. */
+  #loading = true;
   /**
    * Request states by raw `Daylight-Client` value (`null`: malformed), for the
    * current generation. A tab sends the same value on every request, so the
@@ -229,7 +231,9 @@ class Daylight implements DaylightServer {
       reports: () => this.#reports.counts(),
       change: (apply, action) => this.#applyChange(apply, action),
     });
-    this.ready = this.reload();
+    this.ready = this.reload().then(() => {
+      this.#loading = false;
+    });
   }
 
   get stats(): Readonly<DaylightStats> {
@@ -512,9 +516,21 @@ class Daylight implements DaylightServer {
   async handleShell(request: DaylightRequest): Promise<DaylightResponse | undefined> {
     try {
       const generation = this.#generation;
-      return await answerShell(this.#endpoints, generation, request, () =>
-        this.#choiceFor(generation, request.incoming),
+      const loading = generation === undefined && this.#loading;
+      const response = await answerShell(
+        this.#endpoints,
+        generation,
+        request,
+        () => this.#choiceFor(generation, request.incoming),
+        loading,
       );
+      if (loading && response?.status === 503) {
+        this.#reportOnce(
+          'daylight: a page was answered 503 while the registry is still loading (its first read has not finished), not for want of a promoted release; await daylight.ready before the server listens',
+          'warn',
+        );
+      }
+      return response;
     } catch (error) {
       this.#options.logger.error(`daylight: could not answer ${request.method} ${request.path} with the shell`, error);
       return textResponse(request, 500, 'Internal error');

@@ -8,10 +8,14 @@ import { createFloor, type FloorOptions } from './floor.js';
  * The compatibility floor for Express; mount it after `daylightExpress`
  * (it reads `res.locals.daylight`) and before the API. Refuses clients
  * outside the floor with a 409 problem document; fail-open.
+ * @throws {TypeError} for options it does not know or cannot use, naming the fix.
  * @example app.use('/api', daylightExpressFloor({ range: '>=1.3.0' }));
  */
 export function daylightExpressFloor(options?: FloorOptions): RequestHandler {
-  const check = createFloor(options);
+  const check = createFloor(options, {
+    name: 'daylightExpressFloor',
+    mount: "app.use('/api', daylightExpressFloor({ range: '>=1.3.0' }))",
+  });
   return function daylightFloor(req: Request, res: Response, next: NextFunction): void {
     let refusal;
     try {

@@ -23,6 +23,7 @@
  */
 import { CLIENT_HEADER, type ClientStamp, type ReleaseStamp } from '@daylight/protocol';
 import semver from 'semver';
+import { describeArgument, isDaylightServer, isRequestLike, suggest } from '../options.js';
 import { RequestState } from '../per-request.js';
 import type { DaylightResponse } from '../types.js';
 
@@ -83,11 +84,52 @@ export interface FloorInput {
 
 const CACHE_SIZE = 10_000;
 
-function checkRange(range: unknown, where: string): string {
-  if (typeof range !== 'string' || semver.validRange(range) === null) {
+const KNOWN = ['range', 'routes', 'useMin', 'withoutClient'] as const;
+
+/** Who validates: the adapter's name and how it is mounted, for the messages. */
+export interface FloorCaller {
+  readonly name: string;
+  readonly mount: string;
+}
+
+const DIRECT: FloorCaller = { name: 'daylight floor', mount: "createFloor({ range: '>=1.3.0' })" };
+
+/** The options as given, checked for their shape (each value is checked where it is read). */
+function checkOptions(options: unknown, { name, mount }: FloorCaller): FloorOptions {
+  if (options === undefined) return {};
+  if (isRequestLike(options)) {
+    throw new TypeError(`${name} was mounted without being called: write ${mount}`);
+  }
+  if (isDaylightServer(options)) {
     throw new TypeError(
-      `daylight floor: ${where} must be a semver range such as ">=1.3.0", got ${JSON.stringify(range)}`,
+      `${name}(options) takes the floor's options, not the Daylight server (mount the main middleware before it): write ${mount}`,
     );
+  }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(
+      `${name}(options): options must be an object such as { range: '>=1.3.0' }, got ${describeArgument(options)}`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!(KNOWN as readonly string[]).includes(key)) {
+      throw new TypeError(`${name}: unknown option "${key}"${suggest(key, KNOWN)}`);
+    }
+  }
+  const { routes, useMin } = options as Record<string, unknown>;
+  if (routes !== undefined && (typeof routes !== 'object' || routes === null || Array.isArray(routes))) {
+    throw new TypeError(
+      `${name}: routes must be an object of path prefixes and ranges, such as { '/api/v2/': '>=2.0.0' }, got ${describeArgument(routes)}`,
+    );
+  }
+  if (useMin !== undefined && typeof useMin !== 'boolean') {
+    throw new TypeError(`${name}: useMin must be true or false, got ${describeArgument(useMin)}`);
+  }
+  return options;
+}
+
+function checkRange(range: unknown, where: string, name: string): string {
+  if (typeof range !== 'string' || semver.validRange(range) === null) {
+    throw new TypeError(`${name}: ${where} must be a semver range such as ">=1.3.0", got ${JSON.stringify(range)}`);
   }
   return range;
 }
@@ -114,38 +156,38 @@ function problemBase(path: string, input: FloorInput) {
 
 /**
  * Creates the floor check: `(path, state) => refusal | undefined`. Validates
- * the ranges at once.
+ * the options at once (an unknown one too: a typo would turn the floor off).
+ * @param caller the adapter that asks, named in the messages
  * @throws {TypeError} naming the option and the fix.
  */
 export function createFloor(
-  options: FloorOptions = {},
+  given?: FloorOptions,
+  caller: FloorCaller = DIRECT,
 ): (path: string, input: FloorInput) => DaylightResponse | undefined {
-  const range = options.range === undefined ? undefined : checkRange(options.range, 'range');
+  const { name } = caller;
+  const options = checkOptions(given, caller);
+  const range = options.range === undefined ? undefined : checkRange(options.range, 'range', name);
   const seen = new Map<string, string>();
   const routes = Object.entries(options.routes ?? {})
     .map(([prefix, value]) => {
       if (!prefix.startsWith('/'))
-        throw new TypeError(
-          `daylight floor: routes keys are path prefixes starting with "/", got ${JSON.stringify(prefix)}`,
-        );
+        throw new TypeError(`${name}: routes keys are path prefixes starting with "/", got ${JSON.stringify(prefix)}`);
       // Express (and most routers) match paths whatever their case: /API/V2/ reaches the handlers of /api/v2/.
       const lower = prefix.toLowerCase();
       const other = seen.get(lower);
       if (other !== undefined) {
         throw new TypeError(
-          `daylight floor: routes ${JSON.stringify(other)} and ${JSON.stringify(prefix)} differ only in case, and prefixes match whatever the case; keep one`,
+          `${name}: routes ${JSON.stringify(other)} and ${JSON.stringify(prefix)} differ only in case, and prefixes match whatever the case; keep one`,
         );
       }
       seen.set(lower, prefix);
-      return [lower, checkRange(value, `routes[${JSON.stringify(prefix)}]`)] as const;
+      return [lower, checkRange(value, `routes[${JSON.stringify(prefix)}]`, name)] as const;
     })
     .sort(([a], [b]) => b.length - a.length);
   const useMin = options.useMin ?? true;
   const withoutClient = options.withoutClient ?? 'allow';
   if (withoutClient !== 'allow' && withoutClient !== 'refuse') {
-    throw new TypeError(
-      `daylight floor: withoutClient must be "allow" or "refuse", got ${JSON.stringify(withoutClient)}`,
-    );
+    throw new TypeError(`${name}: withoutClient must be "allow" or "refuse", got ${JSON.stringify(withoutClient)}`);
   }
   /** Versions already checked against a range: `range\nversion` → -1 below, 0 inside, 1 above. */
   const verdicts = new Map<string, -1 | 0 | 1>();

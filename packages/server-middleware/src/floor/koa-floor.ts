@@ -7,10 +7,14 @@ import { createFloor, type FloorOptions } from './floor.js';
  * The compatibility floor for Koa; mount it after `daylightKoa` (it reads
  * `ctx.state.daylight`) and before the API. Refuses clients outside the
  * floor with a 409 problem document; fail-open.
+ * @throws {TypeError} for options it does not know or cannot use, naming the fix.
  * @example app.use(daylightKoaFloor({ range: '>=1.3.0' }));
  */
 export function daylightKoaFloor(options?: FloorOptions): Middleware {
-  const check = createFloor(options);
+  const check = createFloor(options, {
+    name: 'daylightKoaFloor',
+    mount: "app.use(daylightKoaFloor({ range: '>=1.3.0' }))",
+  });
   return async function daylightFloor(ctx: Context, next: Next): Promise<void> {
     let refusal;
     try {
