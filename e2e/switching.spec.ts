@@ -251,9 +251,13 @@ for (const through of ['client.fetch', 'ky with kyHooks'] as const) {
       };
       const save =
         path === 'client.fetch'
-          ? w.daylight.fetch('/api/invoices?bodyDelay=3000', { method: 'POST', body: '{}' }).then((r) => r.json())
+          ? w.daylight
+              .fetch('/api/invoices?bodyDelay=3000', { method: 'POST', body: '{}' })
+              .then((r) => r.json() as Promise<unknown>)
           : w.officeApi.post('invoices?bodyDelay=3000', { json: {} }).json();
-      void save.then((body) => (w.saved = body));
+      void save.then((body: unknown) => {
+        w.saved = body;
+      });
     }, through);
     await answered; // the head
     await banner(page).getByRole('button', { name: 'Update now' }).click();

@@ -34,7 +34,8 @@ const RANK: Readonly<Record<Policy, number>> = { prompt: 0, auto: 1, force: 2 };
  */
 export function knownKeys(what: string, option: object, names: readonly string[]): void {
   for (const key of Object.keys(option)) {
-    if (!names.includes(key)) throw new TypeError(`createDaylight: ${what} has no key "${key}"; use ${names.join(', ')}`);
+    if (!names.includes(key))
+      throw new TypeError(`createDaylight: ${what} has no key "${key}"; use ${names.join(', ')}`);
   }
 }
 
