@@ -161,8 +161,12 @@ test('a failed download in one tab does not delete the cache of a release anothe
   // Another tab asks the worker for 1.0.0 with a shell that is not one (a rollback landing mid-download
   // can do that): the precache fails.
   const other = await context.newPage();
-  await other.goto(`${office.url}/?poll=500&sw=1`);
+  await other.goto(`${office.url}/?poll=500`); // controlled, but reports nothing itself
   await controlled(other, ['daylight-1.0.0']);
+  // The running tab's report cached 1.0.0's shell too (its last step): drop it, so that this precache fetches one.
+  const shell = '/_daylight/releases/1.0.0/__shell';
+  await expect.poll(() => other.evaluate((key) => caches.match(key).then((r) => !!r), shell), SLOW).toBe(true);
+  await other.evaluate((key) => caches.open('daylight-1.0.0').then((c) => c.delete(key)), shell);
   const answer = await other.evaluate(
     () =>
       new Promise<{ ok: boolean; error?: string }>((resolve) => {

@@ -187,20 +187,37 @@ export function enableServiceWorker(client: DaylightClient, options: ServiceWork
     return within(messageSW(worker, message) as Promise<WorkerReply>, timeout, 'The service worker', signal);
   };
 
-  // Tell the worker which release this tab runs: it keeps that version's cache while the tab is open.
+  // Tell the worker which release this tab runs: it keeps that version's cache while the tab is open. A page a
+  // switch just landed on also names the release it came from until ready(): its watchdog may go back there,
+  // offline too, so the worker keeps that cache (and serves a way back that version's shell, never another's).
+  let leaving: string | undefined;
   const running = async (registration: ServiceWorkerRegistration | undefined): Promise<void> => {
     const version = client.state.running;
     if (!registration || version === undefined) return;
-    const answer = await ask({ type: 'daylight:running', version, precache: precacheRunning }).catch(
-      (error: Error) => ({ ok: false, error: error.message }),
-    );
+    leaving = client.booting?.from;
+    // With precache, its shell too (best effort): an offline reload, or a way back from the next release, needs it.
+    const shell = switchUrl(version);
+    const answer = await ask({
+      type: 'daylight:running',
+      version,
+      previous: leaving,
+      precache: precacheRunning,
+      shell,
+    }).catch((error: Error) => ({ ok: false, error: error.message }));
     if (!answer.ok) reason = `could not cache ${version}: ${answer.error ?? 'no answer'}`;
   };
-  void ready.then(running);
+  // One report at a time, so that the one after ready() reaches the worker last.
+  let reports = Promise.resolve();
+  const report = (): Promise<void> => (reports = reports.then(() => ready.then(running)));
+  void report();
   // A page in the back/forward cache is no open tab to the worker, which may have dropped its version's
   // cache meanwhile: a restored page says again what it runs (and the worker caches it again).
   addEventListener('pageshow', (event) => {
-    if (event.persisted) void ready.then(running);
+    if (event.persisted) void report();
+  });
+  // Booted: the release the page came from is no longer needed for a way back.
+  client.addEventListener('booted', () => {
+    if (leaving !== undefined) void report();
   });
 
   const extension: DaylightExtension = {

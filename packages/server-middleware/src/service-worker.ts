@@ -25,7 +25,7 @@ import type { DaylightRequest, DaylightResponse } from './types.js';
  */
 export const SERVICE_WORKER_SOURCE = String.raw`/* Daylight service worker. Served by @daylight/server-middleware at {base}/sw.js. */
 'use strict';
-var WORKER_REVISION = 2;
+var WORKER_REVISION = 3;
 var META_CACHE = 'daylight-meta';
 var BASE = new URL(self.location.href).pathname.replace(/\/sw\.js$/, '');
 // Two apps on one origin (two base paths) may ship the same version numbers, and each worker deletes the caches
@@ -39,8 +39,13 @@ var META_TAG = /<meta name="daylight-release" content="([^"]+)">/;
 
 /** Precaches in progress, by version: a second request for one waits for the first. */
 var inflight = new Map();
-/** clientId -> { version, target }, mirrored in the meta cache (a worker is stopped and restarted at will). */
+/**
+ * clientId -> { version, target, previous }, mirrored in the meta cache (a worker is stopped and restarted at
+ * will). "previous": the release a page that a switch just landed on came from, until it calls ready().
+ */
 var tabs;
+/** The release a tab last reported running healthily (not mid-switch): an offline reload's shell. */
+var last;
 
 function cacheName(version) {
   return PREFIX + version;
@@ -52,7 +57,7 @@ function doneKey(version) {
   return new URL(BASE + '/releases/' + version + '/__complete', self.location.href).href;
 }
 
-/** Semver precedence, enough to pick the newest cached version. */
+/** SemVer 2.0.0 precedence (§11), to pick the newest cached version: 1.0.0-rc.10 is above rc.9. */
 function compare(a, b) {
   var x = VERSION.exec(a), y = VERSION.exec(b);
   if (!x || !y) return 0;
@@ -63,7 +68,16 @@ function compare(a, b) {
   if (x[4] === y[4]) return 0;
   if (x[4] === undefined) return 1;
   if (y[4] === undefined) return -1;
-  return x[4] < y[4] ? -1 : 1;
+  var p = x[4].split('.'), q = y[4].split('.');
+  for (var j = 0; j < p.length && j < q.length; j++) {
+    if (p[j] === q[j]) continue;
+    var m = /^\d+$/.test(p[j]), n = /^\d+$/.test(q[j]);
+    // Numeric identifiers compare numerically and rank below alphanumeric ones; others in ASCII order.
+    if (m && n) return Number(p[j]) - Number(q[j]);
+    if (m || n) return m ? -1 : 1;
+    return p[j] < q[j] ? -1 : 1;
+  }
+  return p.length - q.length;
 }
 
 async function loadTabs() {
@@ -75,15 +89,27 @@ async function loadTabs() {
   } catch (error) {
     stored = {};
   }
-  tabs = tabs || new Map(Object.entries(stored));
+  if (!tabs) {
+    // (Revision 2 stored the tabs alone.)
+    tabs = new Map(Object.entries(stored.tabs || (stored.last ? {} : stored)));
+    last = last || stored.last;
+  }
   return tabs;
 }
 
+/**
+ * Best effort: with the origin's storage full the record stays in memory (it is lost only if the browser
+ * stops the worker meanwhile), and a caller's reply and cleanup never depend on it.
+ */
 async function saveTabs() {
-  var cache = await caches.open(META_CACHE);
-  await cache.put(TABS_KEY, new Response(JSON.stringify(Object.fromEntries(tabs)), {
-    headers: { 'Content-Type': 'application/json' },
-  }));
+  try {
+    var cache = await caches.open(META_CACHE);
+    await cache.put(TABS_KEY, new Response(JSON.stringify({ tabs: Object.fromEntries(tabs), last: last }), {
+      headers: { 'Content-Type': 'application/json' },
+    }));
+  } catch (error) {
+    // Kept in memory.
+  }
 }
 
 function toBase64(buffer) {
@@ -177,9 +203,10 @@ async function cachedVersions() {
 }
 
 /**
- * Deletes the cache of every version that no open tab runs or is switching
- * to, except the newest (the offline fallback for a new navigation). Tabs
- * that have not reported yet make it keep everything this time.
+ * Deletes the cache of every version that no open tab runs, is switching to
+ * or may go back to ("previous"), except the newest and the last one run
+ * healthily (the offline fallbacks for a new navigation). Tabs that have not
+ * reported yet make it keep everything this time.
  */
 async function cleanup() {
   var known = await loadTabs();
@@ -198,10 +225,12 @@ async function cleanup() {
   known.forEach(function (tab) {
     if (tab.version) keep.add(tab.version);
     if (tab.target) keep.add(tab.target);
+    if (tab.previous) keep.add(tab.previous);
   });
   inflight.forEach(function (_, key) { keep.add(key.split(' ')[0]); });
   var versions = await cachedVersions();
   if (versions.length > 0) keep.add(versions[versions.length - 1]);
+  if (last) keep.add(last);
   await Promise.all(versions.filter(function (v) { return !keep.has(v); }).map(function (v) {
     return caches.delete(cacheName(v));
   }));
@@ -209,12 +238,15 @@ async function cleanup() {
 
 /** The shell for a navigation the network could not answer. */
 async function fallbackShell(url) {
-  var candidates = [];
   var asked = url.searchParams.get('_daylight');
-  if (asked && VERSION.test(asked)) candidates.push(asked);
+  // A switch or a way back asks for one version: any other's shell would land the tab on the wrong release
+  // (on a way back, on the one that just failed to boot), so without that version's shell the navigation fails.
+  if (asked !== null) return VERSION.test(asked) ? caches.match(shellKey(asked), { cacheName: cacheName(asked) }) : undefined;
   var known = await loadTabs();
   var targets = [];
   known.forEach(function (tab) { if (tab.target) targets.push(tab.target); });
+  // What tabs last ran healthily first: the newest cached or targeted release may be one that failed to boot.
+  var candidates = last ? [last] : [];
   candidates.push.apply(candidates, targets.sort(compare).reverse());
   candidates.push.apply(candidates, (await cachedVersions()).reverse());
   for (var version of candidates) {
@@ -246,8 +278,13 @@ self.addEventListener('message', function (event) {
   var data = event.data || {};
   var port = event.ports && event.ports[0];
   var source = event.source;
+  var replied = false;
   var reply = function (message) {
-    if (port) port.postMessage(message);
+    if (port && !replied) port.postMessage(message);
+    replied = true;
+  };
+  var text = function (error) {
+    return String(error && error.message ? error.message : error);
   };
   var work = (async function () {
     if (data.type === 'daylight:status') {
@@ -262,29 +299,50 @@ self.addEventListener('message', function (event) {
     var known = await loadTabs();
     var tab = known.get(source.id) || {};
     if (data.type === 'daylight:running') {
-      known.set(source.id, { version: data.version, target: tab.target === data.version ? undefined : tab.target });
+      // "previous" stays until the page reports again without it (after ready()): its watchdog may go back.
+      var previous = typeof data.previous === 'string' && VERSION.test(data.previous) && data.previous !== data.version
+        ? data.previous : undefined;
+      known.set(source.id, {
+        version: data.version,
+        target: tab.target === data.version ? undefined : tab.target,
+        previous: previous,
+      });
+      if (!previous) last = data.version;
     } else {
-      known.set(source.id, { version: tab.version, target: data.version });
+      known.set(source.id, { version: tab.version, target: data.version, previous: tab.previous });
     }
     await saveTabs();
     try {
       if (data.type === 'daylight:precache') await precacheOnce(data.version, data.shell);
-      else if (data.precache) await precacheOnce(data.version);
+      else if (data.precache) {
+        await precacheOnce(data.version);
+        // The running release's shell, for an offline reload or a way back to it. The server may no longer
+        // serve it (a release below the floor): the files alone still serve the open tab.
+        if (data.shell) await precacheOnce(data.version, data.shell).catch(function () {});
+      }
       reply({ ok: true, versions: await cachedVersions() });
     } catch (error) {
-      // A download that failed leaves nothing of the release behind — unless the release was complete
-      // before (only its shell failed now), or another tab runs it: those files are verified, and in use.
-      var name = cacheName(data.version);
-      var inUse = false;
-      known.forEach(function (other, id) {
-        if (id !== source.id && (other.version === data.version || other.target === data.version)) inUse = true;
-      });
-      if (!inUse && !(await caches.match(doneKey(data.version), { cacheName: name }))) await caches.delete(name);
-      reply({ ok: false, error: String(error && error.message ? error.message : error) });
+      try {
+        // A download that failed leaves nothing of the release behind — unless the release was complete
+        // before (only its shell failed now), or another tab runs it: those files are verified, and in use.
+        var name = cacheName(data.version);
+        var inUse = false;
+        known.forEach(function (other, id) {
+          if (id !== source.id && [other.version, other.target, other.previous].indexOf(data.version) !== -1) inUse = true;
+        });
+        if (!inUse && !(await caches.match(doneKey(data.version), { cacheName: name }))) await caches.delete(name);
+      } finally {
+        reply({ ok: false, error: text(error) });
+      }
+    } finally {
+      // Also after a failure: deleting what no tab needs may be what makes room.
+      await cleanup();
     }
-    await cleanup();
   })();
-  event.waitUntil(work.catch(function () {}));
+  // Whatever failed, the page gets an answer (else it waits for its whole timeout) with the real error.
+  event.waitUntil(work.catch(function (error) {
+    reply({ ok: false, error: text(error) });
+  }));
 });
 
 self.addEventListener('fetch', function (event) {
@@ -296,7 +354,7 @@ self.addEventListener('fetch', function (event) {
     // Network first: the server decides which shell a navigation gets; only
     // a failed network (not an HTTP error) falls back to a cached shell.
     event.respondWith(fetch(request).catch(function (error) {
-      return fallbackShell(url).then(function (shell) {
+      return fallbackShell(url).catch(function () {}).then(function (shell) {
         if (shell) return shell;
         throw error;
       });
@@ -308,7 +366,9 @@ self.addEventListener('fetch', function (event) {
   if (!route) return;
   var version = decodeURIComponent(route[1]);
   if (!VERSION.test(version)) return;
-  event.respondWith(caches.match(url.origin + url.pathname, { cacheName: cacheName(version) }).then(function (hit) {
+  // A Cache API that fails (storage evicted or corrupt) must not fail the file: the network may have it.
+  var cached = caches.match(url.origin + url.pathname, { cacheName: cacheName(version) }).catch(function () {});
+  event.respondWith(cached.then(function (hit) {
     return hit || fetch(request);
   }));
 });

@@ -1,0 +1,282 @@
+/**
+ * The worker script itself, run in Node with a fake `self`, `caches` and
+ * `fetch` (the real `Response`, `URL` and WebCrypto): the same source the
+ * middleware serves, driven through its `message` and `fetch` listeners.
+ * e2e/service-worker*.spec.ts prove the same in Chromium; these pin the
+ * cases a browser makes hard to reach (a full disk, a failing Cache API).
+ */
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { compareVersions } from '@daylight/protocol';
+import { describe, expect, it } from 'vitest';
+import { SERVICE_WORKER_SOURCE } from './service-worker.js';
+
+const ORIGIN = 'https://app.test';
+const BASE = '/_daylight';
+
+type Listener = (event: unknown) => void;
+interface Reply {
+  ok: boolean;
+  versions?: string[];
+  error?: string;
+}
+
+const file = (version: string): string => `console.log(${JSON.stringify(version)});`;
+const sri = (body: string): string => `sha384-${createHash('sha384').update(body).digest('base64')}`;
+const shellOf = (version: string): string =>
+  `<!doctype html><meta name="daylight-release" content="${version}"><script src="app.js"></script>`;
+
+/** A fake browser around one worker: an origin serving `published` releases, a Cache API and open tabs. */
+function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
+  const listeners = new Map<string, Listener>();
+  const store = new Map<string, Map<string, Response>>();
+  const state = { online: true, full: false, matchFails: false, tabs: [] as string[] };
+  const key = (request: string | { url: string }): string =>
+    new URL(typeof request === 'string' ? request : request.url, ORIGIN).href;
+  const full = (): never => {
+    throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+  };
+  const cache = (name: string) => ({
+    match: (request: string) => Promise.resolve(store.get(name)?.get(key(request))?.clone()),
+    put: (request: string, response: Response) => {
+      if (state.full) full();
+      if (!store.has(name)) store.set(name, new Map());
+      store.get(name)!.set(key(request), response);
+      return Promise.resolve();
+    },
+  });
+  const caches = {
+    keys: () => Promise.resolve([...store.keys()]),
+    open: (name: string) => {
+      if (!store.has(name)) {
+        if (state.full) full();
+        store.set(name, new Map());
+      }
+      return Promise.resolve(cache(name));
+    },
+    delete: (name: string) => Promise.resolve(store.delete(name)),
+    match: (request: string | { url: string }, options: { cacheName: string }) => {
+      if (state.matchFails) return Promise.reject(new DOMException('Cache storage is broken', 'UnknownError'));
+      return cache(options.cacheName).match(key(request));
+    },
+  };
+  const network: string[] = [];
+  const fetch = (input: string | { url: string }): Promise<Response> => {
+    const url = new URL(key(input));
+    network.push(url.pathname + url.search);
+    if (!state.online) return Promise.reject(new TypeError('Failed to fetch'));
+    const manifest = /^\/_daylight\/releases\/([^/]+)\/manifest\.json$/.exec(url.pathname);
+    const files = /^\/_daylight\/releases\/([^/]+)\/files\/app\.js$/.exec(url.pathname);
+    const version = manifest?.[1] ?? files?.[1] ?? url.searchParams.get('_daylight') ?? published.at(-1)!;
+    if (!published.includes(version)) return Promise.resolve(new Response('Not found', { status: 404 }));
+    if (manifest)
+      return Promise.resolve(
+        Response.json({ version, assets: [{ url: 'files/app.js', integrity: sri(file(version)) }] }),
+      );
+    if (files) return Promise.resolve(new Response(file(version), { headers: { 'Content-Type': 'text/javascript' } }));
+    return Promise.resolve(new Response(shellOf(version), { headers: { 'Content-Type': 'text/html; charset=utf-8' } }));
+  };
+  const self = {
+    location: { href: `${ORIGIN}${BASE}/sw.js`, origin: ORIGIN },
+    addEventListener: (type: string, listener: Listener) => listeners.set(type, listener),
+    skipWaiting: () => Promise.resolve(),
+    clients: {
+      matchAll: () => Promise.resolve(state.tabs.map((id) => ({ id }))),
+      claim: () => Promise.resolve(),
+    },
+  };
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the served worker, run against fakes
+  const run = new Function('self', 'caches', 'fetch', `${SERVICE_WORKER_SOURCE}\n;return { compare: compare };`) as (
+    ...args: unknown[]
+  ) => { compare: (a: string, b: string) => number };
+  const internals = run(self, caches, fetch);
+
+  /** Posts a message from tab `from` and resolves with the worker's reply (`undefined`: none) once its work is done. */
+  async function send(from: string, data: Record<string, unknown>): Promise<Reply | undefined> {
+    let reply: Reply | undefined;
+    let work: Promise<unknown> = Promise.resolve();
+    listeners.get('message')!({
+      data,
+      source: { id: from },
+      ports: [{ postMessage: (message: Reply) => (reply ??= message) }],
+      waitUntil: (promise: Promise<unknown>) => (work = promise),
+    });
+    await work;
+    return reply;
+  }
+
+  /** A GET the page makes (`navigate`: a navigation); `undefined` when the worker leaves it to the network. */
+  async function request(path: string, mode = 'no-cors'): Promise<Response | undefined> {
+    let answer: Promise<Response> | undefined;
+    listeners.get('fetch')!({
+      request: { method: 'GET', url: `${ORIGIN}${path}`, mode },
+      respondWith: (promise: Promise<Response>) => (answer = promise),
+    });
+    return answer;
+  }
+
+  /** A navigation's answer: the shell's version, or the network error the page would get. */
+  const navigate = (path: string): Promise<string> =>
+    request(path, 'navigate').then(
+      async (answer) => /content="([^"]+)"/.exec((await answer?.text()) ?? '')?.[1] ?? 'no shell',
+      (error: Error) => `failed: ${error.message}`,
+    );
+
+  const cached = () => [...store.keys()].filter((name) => name !== 'daylight-meta').sort();
+  return { state, send, request, navigate, cached, network, compare: internals.compare };
+}
+
+/**
+ * Tab a ran 1.0.0 (its shell cached) and cached 1.2.0; the switch's navigation opened page b on 1.2.0, which
+ * has not called ready() yet.
+ */
+async function switchedNotBooted(): Promise<ReturnType<typeof browser>> {
+  const b = browser();
+  b.state.tabs = ['a'];
+  await b.send('a', {
+    type: 'daylight:running',
+    version: '1.0.0',
+    precache: true,
+    shell: `${ORIGIN}/?_daylight=1.0.0`,
+  });
+  await b.send('a', { type: 'daylight:precache', version: '1.2.0', shell: `${ORIGIN}/?_daylight=1.2.0` });
+  b.state.tabs = ['b'];
+  await b.send('b', { type: 'daylight:running', version: '1.2.0', previous: '1.0.0', precache: true });
+  return b;
+}
+
+describe('the worker: a way back to the release a tab came from', () => {
+  it('keeps the previous release of a tab whose new page has not called ready(), until it does', async () => {
+    const b = await switchedNotBooted();
+    expect(b.cached()).toEqual(['daylight-1.0.0', 'daylight-1.2.0']);
+
+    // Its watchdog goes back, offline: the way back gets 1.0.0's shell, not the one that failed.
+    b.state.online = false;
+    expect(await b.navigate('/?_daylight=1.0.0')).toBe('1.0.0');
+
+    // Had 1.2.0 booted (ready()), the tab would have said so: then 1.0.0 is no longer needed.
+    b.state.online = true;
+    await b.send('b', { type: 'daylight:running', version: '1.2.0', precache: true });
+    expect(b.cached()).toEqual(['daylight-1.2.0']);
+  });
+
+  it("answers a navigation asking for one version only with that version's shell, never another's", async () => {
+    const b = browser();
+    b.state.tabs = ['a'];
+    await b.send('a', { type: 'daylight:running', version: '1.0.0', precache: true });
+    await b.send('a', { type: 'daylight:precache', version: '1.2.0', shell: `${ORIGIN}/?_daylight=1.2.0` });
+    b.state.online = false;
+    // 1.0.0's files are cached, its shell is not: the navigation fails as it would without the worker.
+    expect(await b.navigate('/?_daylight=1.0.0')).toBe('failed: Failed to fetch');
+    expect(await b.navigate('/?_daylight=not-a-version')).toBe('failed: Failed to fetch');
+    expect(await b.navigate('/?_daylight=1.2.0')).toBe('1.2.0');
+  });
+});
+
+describe('the worker: offline, a reload gets the release tabs last ran healthily', () => {
+  it('prefers it to a newer cached release that was rolled back', async () => {
+    const b = await switchedNotBooted();
+    // The way back: 1.2.0 did not boot.
+    b.state.tabs = ['c'];
+    await b.send('c', {
+      type: 'daylight:running',
+      version: '1.0.0',
+      precache: true,
+      shell: `${ORIGIN}/?_daylight=1.0.0`,
+    });
+
+    b.state.online = false;
+    expect(await b.navigate('/')).toBe('1.0.0');
+    // A tab that never ran a release is still offered the newest one rather than nothing.
+    const fresh = browser();
+    fresh.state.tabs = ['a'];
+    await fresh.send('a', { type: 'daylight:precache', version: '1.1.0', shell: `${ORIGIN}/?_daylight=1.1.0` });
+    fresh.state.online = false;
+    expect(await fresh.navigate('/')).toBe('1.1.0');
+  });
+});
+
+describe('the worker with the storage full', () => {
+  it('still answers, with the real error, and still cleans up', async () => {
+    const b = browser();
+    b.state.tabs = ['a'];
+    await b.send('a', { type: 'daylight:running', version: '1.0.0', precache: true });
+    await b.send('a', { type: 'daylight:precache', version: '1.1.0' });
+    b.state.tabs = ['b'];
+    await b.send('b', { type: 'daylight:running', version: '1.1.0', precache: true });
+    b.state.tabs = ['c'];
+    b.state.full = true;
+    const answer = await b.send('c', { type: 'daylight:precache', version: '1.2.0' });
+    expect(answer).toEqual({ ok: false, error: 'The quota has been exceeded.' });
+    // Tab b closed; 1.0.0 (no tab runs it) made room, 1.1.0 stays (the newest cached).
+    expect(b.cached()).toEqual(['daylight-1.1.0']);
+  });
+
+  it('keeps the record of tabs in memory when it cannot be saved', async () => {
+    const b = browser();
+    b.state.tabs = ['a', 'b'];
+    b.state.full = true;
+    expect(await b.send('a', { type: 'daylight:running', version: '1.0.0' })).toMatchObject({ ok: true });
+    b.state.full = false;
+    await b.send('b', { type: 'daylight:precache', version: '1.1.0' });
+    await b.send('b', { type: 'daylight:running', version: '1.1.0', precache: true });
+    await b.send('a', { type: 'daylight:precache', version: '1.0.0' });
+    // a still runs 1.0.0, b runs 1.1.0: both kept, because the worker remembers a.
+    expect(b.cached()).toEqual(['daylight-1.0.0', 'daylight-1.1.0']);
+  });
+});
+
+describe('the worker: a file request when the Cache API fails', () => {
+  it('goes to the network', async () => {
+    const b = browser();
+    b.state.tabs = ['a'];
+    await b.send('a', { type: 'daylight:running', version: '1.0.0', precache: true });
+    b.state.matchFails = true;
+    const before = b.network.length;
+    const answer = await b.request('/_daylight/releases/1.0.0/files/app.js');
+    expect(await answer?.text()).toBe(file('1.0.0'));
+    expect(b.network.slice(before)).toEqual(['/_daylight/releases/1.0.0/files/app.js']);
+  });
+});
+
+describe("the worker's version order", () => {
+  const { compare } = browser();
+  const sign = (n: number): number => Math.sign(n);
+
+  it('follows SemVer 2.0.0 precedence for pre-releases', () => {
+    // The example of SemVer 2.0.0 §11, plus numeric identifiers of different lengths.
+    const ordered = [
+      '1.0.0-alpha',
+      '1.0.0-alpha.1',
+      '1.0.0-alpha.beta',
+      '1.0.0-beta',
+      '1.0.0-beta.2',
+      '1.0.0-beta.11',
+      '1.0.0-rc.1',
+      '1.0.0-rc.9',
+      '1.0.0-rc.10',
+      '1.0.0',
+      '1.0.1-0',
+      '1.0.1',
+    ];
+    expect([...ordered].reverse().sort(compare)).toEqual(ordered);
+    expect(compare('1.0.0-rc.10', '1.0.0-rc.9')).toBeGreaterThan(0);
+    expect(compare('1.0.0-1', '1.0.0-a')).toBeLessThan(0);
+    expect(compare('1.0.0-rc.1', '1.0.0-rc.1.0')).toBeLessThan(0);
+    expect(compare('1.0.0-rc.1+build.5', '1.0.0-rc.1')).toBe(0);
+  });
+
+  it('agrees with @daylight/protocol on any two versions', () => {
+    // Few distinct parts, so that two versions often differ in their pre-release only (rc.9 against rc.10).
+    const part = fc.oneof(fc.constantFrom(0, 1, 9, 10), fc.nat({ max: 1000 })).map(String);
+    const identifier = fc.oneof(part, fc.constantFrom('alpha', 'beta', 'rc', 'a1', '1a', 'x-y'));
+    const core = fc.constantFrom('0', '1');
+    const version = fc
+      .tuple(core, core, core, fc.array(identifier, { maxLength: 3 }))
+      .map(([a, b, c, pre]) => `${a}.${b}.${c}${pre.length > 0 ? `-${pre.join('.')}` : ''}`);
+    fc.assert(
+      fc.property(version, version, (a, b) => sign(compare(a, b)) === sign(compareVersions(a, b))),
+      { numRuns: 2000 },
+    );
+  });
+});
