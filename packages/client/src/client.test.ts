@@ -28,6 +28,16 @@ describe('createDaylight outside a browser', () => {
     expect(client.state.status).toBe('inert');
   });
 
+  it('hands a mutating request the response its fetch gave, even one whose body was read already', async () => {
+    // A test double that returns one Response for every call: its body is used from the second call on, and
+    // cannot be cloned to wait for it.
+    const used = new Response('{"id":1}');
+    await used.text();
+    const client = createDaylight({ allowedOrigins: ['http://127.0.0.1:1'], fetch: () => Promise.resolve(used) });
+    const response = await client.fetch('http://127.0.0.1:1/api/invoices', { method: 'POST', body: '{}' });
+    expect(response).toBe(used);
+  });
+
   it('refuses to apply when nothing is ready, with a typed error', async () => {
     const error = await createDaylight()
       .apply()

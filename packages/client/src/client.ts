@@ -252,7 +252,6 @@ const NOTHING_PENDING = {
   errorCode: undefined,
 } as const;
 
-/** A duration option: from `min` to 2147483647 ms (the longest a timer waits: past it, it fires at once). */
 /** The keys of {@link DaylightOptions}: any other is a typo, refused. */
 const OPTION_NAMES = [
   'version',
@@ -272,6 +271,7 @@ type EveryOptionNamed<T extends never> = T;
 // eslint-disable-next-line @typescript-eslint/no-unused-vars -- the check is the type itself
 type OptionsNamed = EveryOptionNamed<Exclude<keyof DaylightOptions, (typeof OPTION_NAMES)[number]>>;
 
+/** A duration option: from `min` to 2147483647 ms (the longest a timer waits: past it, it fires at once). */
 function positive(name: string, value: number | false | undefined, fallback: number, min = 0): number {
   if (value === undefined) return fallback;
   // `false` turns off a safe moment; a timeout, an interval or the grace of Infinity would fire at once.
@@ -908,7 +908,12 @@ export class DaylightClient extends EventTarget {
       this.#open.delete(token);
       if (this.#inflight.delete(token)) this.#cleared();
     };
-    const body = this.#inflight.has(token) && response?.clone().body;
+    let body;
+    try {
+      body = this.#inflight.has(token) && response?.clone().body;
+    } catch {
+      // A body already read (or locked) by whoever gave the response: nothing more to wait for.
+    }
     if (body) body.pipeTo(new WritableStream()).then(done, done);
     else done();
   }
