@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { compareVersions } from '@daylight/protocol';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SERVICE_WORKER_SOURCE } from './service-worker.js';
 
 const ORIGIN = 'https://app.test';
@@ -81,7 +81,14 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
     addEventListener: (type: string, listener: Listener) => listeners.set(type, listener),
     skipWaiting: () => Promise.resolve(),
     clients: {
-      matchAll: () => Promise.resolve(state.tabs.map((id) => ({ id }))),
+      // A tab is its id, or `id@/path` for a window on another page of the origin.
+      matchAll: () =>
+        Promise.resolve(
+          state.tabs.map((tab) => {
+            const [id, path = '/'] = tab.split('@');
+            return { id, url: `${ORIGIN}${path}` };
+          }),
+        ),
       claim: () => Promise.resolve(),
     },
   };
@@ -193,6 +200,38 @@ describe('the worker: offline, a reload gets the release tabs last ran healthily
     await fresh.send('a', { type: 'daylight:precache', version: '1.1.0', shell: `${ORIGIN}/?_daylight=1.1.0` });
     fresh.state.online = false;
     expect(await fresh.navigate('/')).toBe('1.1.0');
+  });
+});
+
+describe('the worker: windows that never report', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** Tab a ran 1.0.0 and switched: page b runs 1.1.0 (booted), alongside `other`. */
+  async function switchedBeside(other: string): Promise<ReturnType<typeof browser>> {
+    const b = browser();
+    b.state.tabs = ['a', other];
+    await b.send('a', { type: 'daylight:running', version: '1.0.0', precache: true });
+    await b.send('a', { type: 'daylight:precache', version: '1.1.0' });
+    b.state.tabs = ['b', other];
+    await b.send('b', { type: 'daylight:running', version: '1.1.0', precache: true });
+    return b;
+  }
+
+  it("do not keep old releases when they are Daylight's own pages (the status page)", async () => {
+    const b = await switchedBeside('admin@/_daylight/admin/');
+    expect(b.cached()).toEqual(['daylight-1.1.0']);
+  });
+
+  it('keep old releases for a minute, then no longer (another app on the origin, a help page)', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const b = await switchedBeside('help@/help.html');
+    // It may be a tab whose report has not come yet.
+    expect(b.cached()).toEqual(['daylight-1.0.0', 'daylight-1.1.0']);
+    vi.setSystemTime(Date.now() + 61_000);
+    await b.send('b', { type: 'daylight:running', version: '1.1.0', precache: true });
+    expect(b.cached()).toEqual(['daylight-1.1.0']);
   });
 });
 

@@ -46,6 +46,10 @@ var inflight = new Map();
 var tabs;
 /** The release a tab last reported running healthily (not mid-switch): an offline reload's shell. */
 var last;
+/** Open windows that have not reported, by id: when the worker first saw each (in memory only). */
+var strangers = new Map();
+/** A window that has not reported within this is no Daylight tab: another app on the origin, a help page. */
+var STRANGER_GRACE_MS = 60000;
 
 function cacheName(version) {
   return PREFIX + version;
@@ -206,7 +210,9 @@ async function cachedVersions() {
  * Deletes the cache of every version that no open tab runs, is switching to
  * or may go back to ("previous"), except the newest and the last one run
  * healthily (the offline fallbacks for a new navigation). Tabs that have not
- * reported yet make it keep everything this time.
+ * reported yet make it keep everything this time — for a minute at most, and
+ * not for Daylight's own pages (the status page): a same-origin window that
+ * never reports would otherwise keep every release ever cached.
  */
 async function cleanup() {
   var known = await loadTabs();
@@ -220,7 +226,14 @@ async function cleanup() {
     }
   }
   if (changed) await saveTabs();
-  if (open.some(function (c) { return !known.has(c.id); })) return;
+  strangers.forEach(function (_, id) { if (!ids.has(id)) strangers.delete(id); });
+  var now = Date.now();
+  var waiting = open.filter(function (c) {
+    if (known.has(c.id) || new URL(c.url).pathname.indexOf(BASE + '/') === 0) return false;
+    if (!strangers.has(c.id)) strangers.set(c.id, now);
+    return now - strangers.get(c.id) < STRANGER_GRACE_MS;
+  });
+  if (waiting.length > 0) return;
   var keep = new Set();
   known.forEach(function (tab) {
     if (tab.version) keep.add(tab.version);
