@@ -81,6 +81,7 @@ describe('readBuild', () => {
     await symlink(dir, path.join(dir, 'real', 'loop'));
     const build = await readBuild(dir);
     expect(build.files.map((file) => file.path)).toEqual(['alias/app.js', 'real/app.js']);
+    expect(build.loops).toEqual(['alias/loop', 'real/loop']);
 
     await symlink(path.join(root, 'secret.txt'), path.join(dir, 'leak.txt'));
     expect(await buildError(dir)).toMatch(

@@ -28,6 +28,8 @@ export interface Build {
   readonly files: readonly BuildFile[];
   /** Build-relative paths of the hidden entries (names starting with `.`) that were left out. */
   readonly skipped: readonly string[];
+  /** Build-relative paths of symbolic links to a folder that contains them, left out (they would loop). */
+  readonly loops: readonly string[];
 }
 
 // Control characters would break the digest's one-line-per-file format and
@@ -100,6 +102,7 @@ export async function readBuild(
 
   const files: BuildFile[] = [];
   const skipped: string[] = [];
+  const loops: string[] = [];
   const walk = async (real: string, prefix: string, ancestors: ReadonlySet<string>): Promise<void> => {
     const entries = await readdir(real, { withFileTypes: true });
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -140,7 +143,10 @@ export async function readBuild(
       }
       if (kind === 'directory') {
         // A link to a folder that contains it would loop forever; its files are published under their own path.
-        if (ancestors.has(source)) continue;
+        if (ancestors.has(source)) {
+          loops.push(relative);
+          continue;
+        }
         await walk(source, relative, new Set([...ancestors, source]));
       } else if (kind === 'file') {
         if (files.length > MAX_ASSETS) {
@@ -178,7 +184,7 @@ export async function readBuild(
     );
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { dir: root, files, skipped };
+  return { dir: root, files, skipped, loops };
 }
 
 /**

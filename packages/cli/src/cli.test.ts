@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { validateManifest } from '@daylight/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -43,6 +43,17 @@ describe('runCli', () => {
 
     const manifest = JSON.parse(await readFile(path.join(root, 'releases/1.1.0/manifest.json'), 'utf8')) as unknown;
     expect(validateManifest(manifest, '1.1.0')).toMatchObject({ ok: true, manifest: { notes: 'Search is faster' } });
+  });
+
+  it('says which symbolic links it left out because they point to a folder that contains them', async () => {
+    const { root } = await sampleProject();
+    await symlink(path.join(root, 'build'), path.join(root, 'build', 'assets', 'up'));
+    const published = await run(root, ['publish', 'build', '--version', '1.1.0']);
+    expect(published).toMatchObject({ code: 0 });
+    expect(published.stdout).toMatch(/^published 1\.1\.0: 7 files/);
+    expect(published.stderr).toContain(
+      "daylight: note: left out 1 symbolic link to a folder that contains it (assets/up): it would loop; the folder's files are published under their own paths\n",
+    );
   });
 
   it('prints parseable JSON with --json, before or after the command', async () => {

@@ -209,6 +209,11 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       `left out ${plural(build.skipped.length, 'hidden file')} (${shown}${more}); hidden files are never published`,
     );
   }
+  if (build.loops.length > 0) {
+    warnings.push(
+      `left out ${plural(build.loops.length, 'symbolic link')} to a folder that contains ${build.loops.length > 1 ? 'them' : 'it'} (${build.loops.join(', ')}): it would loop; the folder's files are published under their own paths`,
+    );
+  }
   const result = {
     version,
     store: store.location,
