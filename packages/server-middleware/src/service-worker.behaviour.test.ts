@@ -30,7 +30,7 @@ const shellOf = (version: string): string =>
 function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
   const listeners = new Map<string, Listener>();
   const store = new Map<string, Map<string, Response>>();
-  const state = { online: true, full: false, matchFails: false, tabs: [] as string[] };
+  const state = { online: true, full: false, matchFails: false, tabs: [] as string[], proxyError: 0 };
   const key = (request: string | { url: string }): string =>
     new URL(typeof request === 'string' ? request : request.url, ORIGIN).href;
   const full = (): never => {
@@ -65,6 +65,8 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
     const url = new URL(key(input));
     network.push(url.pathname + url.search);
     if (!state.online) return Promise.reject(new TypeError('Failed to fetch'));
+    // A reverse proxy whose server is down: every request gets its error page.
+    if (state.proxyError) return Promise.resolve(new Response('Bad gateway', { status: state.proxyError }));
     const manifest = /^\/_daylight\/releases\/([^/]+)\/manifest\.json$/.exec(url.pathname);
     const files = /^\/_daylight\/releases\/([^/]+)\/files\/app\.js$/.exec(url.pathname);
     const version = manifest?.[1] ?? files?.[1] ?? url.searchParams.get('_daylight') ?? published.at(-1)!;
@@ -200,6 +202,22 @@ describe('the worker: offline, a reload gets the release tabs last ran healthily
     await fresh.send('a', { type: 'daylight:precache', version: '1.1.0', shell: `${ORIGIN}/?_daylight=1.1.0` });
     fresh.state.online = false;
     expect(await fresh.navigate('/')).toBe('1.1.0');
+  });
+});
+
+describe('the worker: a switch behind a proxy whose server is down', () => {
+  it("answers ?_daylight=<v> with <v>'s cached shell rather than the proxy's 502/503/504, and nothing else", async () => {
+    const b = await switchedNotBooted();
+    for (const status of [502, 503, 504]) {
+      b.state.proxyError = status;
+      expect(await b.navigate('/?_daylight=1.0.0')).toBe('1.0.0');
+    }
+    // Not cached: the proxy's page, as without the worker. An ordinary navigation: the server's answer, always.
+    const answer = await b.request('/?_daylight=1.1.0', 'navigate');
+    expect(answer?.status).toBe(504);
+    expect((await b.request('/inbox', 'navigate'))?.status).toBe(504);
+    b.state.proxyError = 500;
+    expect((await b.request('/?_daylight=1.0.0', 'navigate'))?.status).toBe(500);
   });
 });
 

@@ -365,12 +365,20 @@ self.addEventListener('fetch', function (event) {
   if (url.origin !== self.location.origin) return;
   if (request.mode === 'navigate') {
     // Network first: the server decides which shell a navigation gets; only
-    // a failed network (not an HTTP error) falls back to a cached shell.
-    event.respondWith(fetch(request).catch(function (error) {
+    // a failed network (not an HTTP error) falls back to a cached shell — and,
+    // for a switch or a way back (?_daylight=<v>), a proxy's 502/503/504 with
+    // the server behind it down: the person would land on the proxy's error
+    // page, though <v>'s shell is cached.
+    var fallback = function (otherwise) {
       return fallbackShell(url).catch(function () {}).then(function (shell) {
-        if (shell) return shell;
-        throw error;
+        return shell || otherwise();
       });
+    };
+    event.respondWith(fetch(request).then(function (response) {
+      if (!url.searchParams.has('_daylight') || response.status < 502 || response.status > 504) return response;
+      return fallback(function () { return response; });
+    }, function (error) {
+      return fallback(function () { throw error; });
     }));
     return;
   }
