@@ -4,7 +4,7 @@
  * the release downloads and is verified, and one accepted switch lands on it
  * with the login and the unsaved form intact. Then what must not happen.
  */
-import { test, expect, watch, signIn, corruptEntry, recordErrorCodes } from './support/fixtures.js';
+import { test, expect, watch, signIn, corruptInTransit, recordErrorCodes } from './support/fixtures.js';
 import { startStaleShellProxy } from './support/stale-proxy.js';
 
 test.beforeEach(async ({ page }) => {
@@ -83,7 +83,7 @@ test('an asset whose bytes do not match its hash is never switched to and the pa
   office,
 }) => {
   const seen = watch(page);
-  await corruptEntry(office, '1.1.0');
+  await corruptInTransit(page, '1.1.0');
   await signIn(page, office.url, seen);
   await recordErrorCodes(page);
   await office.promote('1.1.0');

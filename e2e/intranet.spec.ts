@@ -18,7 +18,7 @@ import {
   signIn,
   setVisibility,
   twoTabs,
-  corruptEntry,
+  corruptInTransit,
   recordErrorCodes,
   banner,
   status,
@@ -67,7 +67,7 @@ test('on a plain-http intranet a file that does not match its hash is refused an
   office,
 }) => {
   const seen = watch(page);
-  await corruptEntry(office, '1.1.0');
+  await corruptInTransit(page, '1.1.0');
   await signIn(page, onIntranet(office.url), seen);
   await recordErrorCodes(page);
   await office.promote('1.1.0');

@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -250,7 +250,6 @@ export async function twoTabs(
 export const setVisibility = (page: Page, state: 'visible' | 'hidden'): Promise<void> =>
   page.evaluate((next) => (window as unknown as { setVisibility(next: string): void }).setVisibility(next), state);
 
-/** Flips a byte of `version`'s published entry script, as a broken upload or a tampering proxy would. */
 /**
  * Makes the page ask "leave this page?" before it is left (as an app with unsaved input does; `window.dropGuard()`
  * takes it away), and answers the next dialog "stay"; `dialog` resolves with that dialog's type. The page needs a user
@@ -271,12 +270,21 @@ export async function stayOnLeaving(page: Page): Promise<{ dialog: Promise<strin
   return { dialog };
 }
 
-export async function corruptEntry(office: Office, version: string): Promise<void> {
-  const assets = path.join(path.dirname(office.store), `releases/${version}/files/assets`);
-  const entry = (await readdir(assets)).find((name) => name.startsWith('app-'))!;
-  const bytes = await readFile(path.join(assets, entry));
-  bytes[100] = bytes[100]! ^ 0xff;
-  await writeFile(path.join(assets, entry), bytes);
+/**
+ * Flips a byte of `version`'s entry script on its way to the page, as a tampering proxy or a cache holding a
+ * damaged copy would. (A damaged file on the server's disk is caught earlier: the CLI refuses to promote it.)
+ */
+export async function corruptInTransit(page: Page, version: string): Promise<void> {
+  const entry = new RegExp(`/releases/${version.replaceAll('.', '\\.')}/files/assets/app-[^/]+\\.js$`);
+  await page.route(entry, async (route) => {
+    // Fetched from Node, which does not know the browser's host rules (office.intranet): straight to loopback.
+    const url = new URL(route.request().url());
+    url.hostname = '127.0.0.1';
+    const response = await route.fetch({ url: url.href });
+    const bytes = await response.body();
+    bytes[100] = bytes[100]! ^ 0xff;
+    await route.fulfill({ response, body: bytes });
+  });
 }
 
 /** Keeps the code of the client's last `error` event in the page's `sessionStorage['test:error']`. */
