@@ -59,6 +59,15 @@ describe('dist/bin.js', () => {
     });
   });
 
+  it("is linked as `daylight` at the root of the repository, so the demo's `npx daylight …` hints run there", () => {
+    // npm links no bin whose file is missing, and dist/ does not exist when a clone is first installed: the root's
+    // `npm run build` links it once built (`npm rebuild @daylight/cli`). `--no-install`: never one from the registry.
+    const root = path.join(packageDir, '..', '..');
+    const { version } = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version: string };
+    const result = spawnSync('npx', ['--no-install', 'daylight', '--version'], { cwd: root, encoding: 'utf8' });
+    expect({ code: result.status, stdout: result.stdout }, result.stderr).toEqual({ code: 0, stdout: `${version}\n` });
+  });
+
   it('prints the package version', () => {
     const { version } = JSON.parse(readFileSync(path.join(packageDir, 'package.json'), 'utf8')) as { version: string };
     expect(daylight(packageDir, ['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
