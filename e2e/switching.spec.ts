@@ -267,6 +267,29 @@ for (const through of ['client.fetch', 'ky with kyHooks'] as const) {
   });
 }
 
+test('"Update now" while an answer keeps streaming: the switch waits for its body at most `timeout`', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&timeout=2000');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
+  // The body comes 10 s after the head: as long as an answer that streams for good, for a 2 s timeout.
+  await page.evaluate(() => {
+    const { daylight } = window as unknown as { daylight: { fetch: typeof fetch } };
+    void daylight.fetch('/api/invoices?bodyDelay=10000', { method: 'POST', body: '{}' }).then((r) => r.text());
+  });
+  await answered;
+  const clicked = Date.now();
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0', { timeout: 7_000 });
+  // Well before the body (10 s): the switch did not wait for it past `timeout`.
+  expect(Date.now() - clicked).toBeLessThan(8_000);
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+});
+
 test('"Update now" during a slow save does not switch when the release is rolled back while it waits', async ({
   page,
   office,

@@ -91,8 +91,9 @@ describe('createDaylight options', () => {
       { basePath: '/a' },
       { basePath: '/api/_daylight' },
       { snapshot: () => ({}) },
-      // One origin as a string: a list of one.
+      // One origin as a string: a list of one; any iterable of them, as before.
       { allowedOrigins: 'https://cdn.example.com' },
+      { allowedOrigins: new Set(['https://cdn.example.com']) as unknown as string[] },
       { allowedOrigins: ['https://cdn.example.com', 'http://127.0.0.1:8080'] },
       { safeMoments: { navigation: false, hidden: 1_000, idle: 60_000 } },
       { policy: { major: 'prompt' as const }, reports: false, fetch: globalThis.fetch, grace: 0 },

@@ -396,7 +396,8 @@ export class DaylightClient extends EventTarget {
       );
     }
     // One origin may come as a string: a list of one.
-    const origins = [options.allowedOrigins ?? []].flat();
+    const given = options.allowedOrigins ?? [];
+    const origins = typeof given === 'string' ? [given] : [...given];
     for (const origin of origins) {
       if (typeof origin !== 'string' || !/^https?:\/\/[^/]+$/.test(origin)) {
         throw new TypeError(
@@ -900,7 +901,9 @@ export class DaylightClient extends EventTarget {
 
   /**
    * A request tracked by {@link #track} got its answer's head (or failed). A mutating one stays in flight until
-   * the body has arrived too: the app reads it after this, and a navigation would cut it.
+   * the body has arrived too (the app reads it after this, and a navigation would cut it), for at most `timeout`:
+   * an answer that streams for good must not hold every switch, nor the requests a switch holds. Stopping then
+   * also lets an app's own `cancel()` of the body reach the network.
    */
   #answered(token: object | undefined, response?: Response): void {
     if (!token) return;
@@ -914,7 +917,8 @@ export class DaylightClient extends EventTarget {
     } catch {
       // A body already read (or locked) by whoever gave the response: nothing more to wait for.
     }
-    if (body) body.pipeTo(new WritableStream()).then(done, done);
+    if (body)
+      body.pipeTo(new WritableStream(), { signal: AbortSignal.timeout(this.#options.timeout) }).then(done, done);
     else done();
   }
 
