@@ -98,7 +98,11 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
   const run = new Function('self', 'caches', 'fetch', `${SERVICE_WORKER_SOURCE}\n;return { compare: compare };`) as (
     ...args: unknown[]
   ) => { compare: (a: string, b: string) => number };
-  const internals = run(self, caches, fetch);
+  let internals = run(self, caches, fetch);
+  /** The browser stops an idle worker and starts it again for the next event: the same caches, no memory. */
+  const restart = (): void => {
+    internals = run(self, caches, fetch);
+  };
 
   /** Posts a message from tab `from` and resolves with the worker's reply (`undefined`: none) once its work is done. */
   async function send(from: string, data: Record<string, unknown>): Promise<Reply | undefined> {
@@ -132,7 +136,7 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
     );
 
   const cached = () => [...store.keys()].filter((name) => name !== 'daylight-meta').sort();
-  return { state, send, request, navigate, cached, network, compare: internals.compare };
+  return { state, send, request, navigate, cached, network, restart, compare: internals.compare };
 }
 
 /**
@@ -249,6 +253,17 @@ describe('the worker: windows that never report', () => {
     expect(b.cached()).toEqual(['daylight-1.0.0', 'daylight-1.1.0']);
     vi.setSystemTime(Date.now() + 61_000);
     await b.send('b', { type: 'daylight:running', version: '1.1.0', precache: true });
+    expect(b.cached()).toEqual(['daylight-1.1.0']);
+  });
+
+  it('keep that minute when the browser restarts the worker in between', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const b = await switchedBeside('help@/help.html');
+    for (let i = 0; i < 3; i++) {
+      vi.setSystemTime(Date.now() + 30_000);
+      b.restart();
+      await b.send('b', { type: 'daylight:running', version: '1.1.0', precache: true });
+    }
     expect(b.cached()).toEqual(['daylight-1.1.0']);
   });
 });

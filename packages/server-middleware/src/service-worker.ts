@@ -44,9 +44,15 @@ var inflight = new Map();
  * will). "previous": the release a page that a switch just landed on came from, until it calls ready().
  */
 var tabs;
-/** The release a tab last reported running healthily (not mid-switch): an offline reload's shell. */
+/**
+ * The release a tab last reported running (a page a switch landed on only once it called ready(); a page loaded
+ * afresh when it starts): an offline reload's shell.
+ */
 var last;
-/** Open windows that have not reported, by id: when the worker first saw each (in memory only). */
+/**
+ * Open windows that have not reported, by id: when the worker first saw each. Saved with the tabs: the browser
+ * stops an idle worker within a minute, and a restarted one must not start that minute over.
+ */
 var strangers = new Map();
 /** A window that has not reported within this is no Daylight tab: another app on the origin, a help page. */
 var STRANGER_GRACE_MS = 60000;
@@ -97,6 +103,7 @@ async function loadTabs() {
     // (Revision 2 stored the tabs alone.)
     tabs = new Map(Object.entries(stored.tabs || (stored.last ? {} : stored)));
     last = last || stored.last;
+    strangers = new Map(Object.entries(stored.strangers || {}));
   }
   return tabs;
 }
@@ -108,7 +115,7 @@ async function loadTabs() {
 async function saveTabs() {
   try {
     var cache = await caches.open(META_CACHE);
-    await cache.put(TABS_KEY, new Response(JSON.stringify({ tabs: Object.fromEntries(tabs), last: last }), {
+    await cache.put(TABS_KEY, new Response(JSON.stringify({ tabs: Object.fromEntries(tabs), last: last, strangers: Object.fromEntries(strangers) }), {
       headers: { 'Content-Type': 'application/json' },
     }));
   } catch (error) {
@@ -225,14 +232,21 @@ async function cleanup() {
       changed = true;
     }
   }
-  if (changed) await saveTabs();
-  strangers.forEach(function (_, id) { if (!ids.has(id)) strangers.delete(id); });
+  strangers.forEach(function (_, id) {
+    if (ids.has(id) && !known.has(id)) return;
+    strangers.delete(id);
+    changed = true;
+  });
   var now = Date.now();
   var waiting = open.filter(function (c) {
     if (known.has(c.id) || new URL(c.url).pathname.indexOf(BASE + '/') === 0) return false;
-    if (!strangers.has(c.id)) strangers.set(c.id, now);
+    if (!strangers.has(c.id)) {
+      strangers.set(c.id, now);
+      changed = true;
+    }
     return now - strangers.get(c.id) < STRANGER_GRACE_MS;
   });
+  if (changed) await saveTabs();
   if (waiting.length > 0) return;
   var keep = new Set();
   known.forEach(function (tab) {
