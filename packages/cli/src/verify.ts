@@ -10,7 +10,13 @@
  *   all of them (the shell included, which the manifest does not list) with
  *   the one the registry recorded at publish time.
  */
-import { releaseDigest, type PublishedRelease, type Registry, type TargetRules } from '@daylight/server-middleware';
+import {
+  decodeReleasePath,
+  releaseDigest,
+  type PublishedRelease,
+  type Registry,
+  type TargetRules,
+} from '@daylight/server-middleware';
 import type { ReleaseManifest } from '@daylight/protocol';
 import path from 'node:path';
 import { DaylightCliError } from './errors.js';
@@ -41,19 +47,6 @@ const FILES_PREFIX = 'files/';
 /** Stats in flight at once for one release. */
 const STATS_AT_ONCE = 32;
 
-/** The build path of a manifest URL (`files/assets/lazy%20chunk.js` → `assets/lazy chunk.js`), or `undefined`. */
-function buildPathOf(url: string): string | undefined {
-  if (!url.startsWith(FILES_PREFIX)) return undefined;
-  try {
-    const segments = url.slice(FILES_PREFIX.length).split('/').map(decodeURIComponent);
-    const bad = (segment: string) =>
-      segment === '' || segment === '.' || segment === '..' || segment.includes('/') || segment.includes('\\');
-    return segments.some(bad) ? undefined : segments.join('/');
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Checks a published release's folder against its manifest (and, with
  * `depth: 'content'`, against the registry's digest). Never throws but for
@@ -72,7 +65,10 @@ export async function checkRelease(
 
   const assets: { path: string; bytes: number; integrity: string }[] = [];
   for (const asset of manifest.assets) {
-    const buildPath = buildPathOf(asset.url);
+    // Read as the server reads it, so the file checked is the file it serves.
+    const buildPath = asset.url.startsWith(FILES_PREFIX)
+      ? decodeReleasePath(asset.url.slice(FILES_PREFIX.length))
+      : undefined;
     if (buildPath === undefined) {
       return { ok: false, problem: `its manifest lists ${asset.url}, which is not a file of the release folder` };
     }

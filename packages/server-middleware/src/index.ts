@@ -33,6 +33,8 @@ export {
 } from './registry.js';
 export type { Cohort, Halt, Pin, PublishedRelease, Registry, RegistryRead, Rollout, TargetRules } from './registry.js';
 export { COHORT_NAME, KEY_NAME } from './registry.js';
+/** How the server reads a manifest's `files/…` URL as a path in the release folder (the CLI checks files the same way). */
+export { decodeReleasePath } from './request-path.js';
 export { BUCKETS, bucketOf, compilePlan, resolveRelease, thresholdOf } from './resolve.js';
 export type { Plan, RequestFacts } from './resolve.js';
 export {
