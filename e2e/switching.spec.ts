@@ -243,22 +243,7 @@ for (const through of ['client.fetch', 'ky with kyHooks'] as const) {
     const seen = await releaseReady(page, office);
     const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
     // The server sends the head at once and the body 3 s later; the app reads the body.
-    await page.evaluate((path) => {
-      const w = window as unknown as {
-        daylight: { fetch: typeof fetch };
-        officeApi: { post(url: string, options: object): { json(): Promise<unknown> } };
-        saved?: unknown;
-      };
-      const save =
-        path === 'client.fetch'
-          ? w.daylight
-              .fetch('/api/invoices?bodyDelay=3000', { method: 'POST', body: '{}' })
-              .then((r) => r.json() as Promise<unknown>)
-          : w.officeApi.post('invoices?bodyDelay=3000', { json: {} }).json();
-      void save.then((body: unknown) => {
-        w.saved = body;
-      });
-    }, through);
+    await slowSave(page, 3_000, { bodyOnly: true, through });
     await answered; // the head
     await banner(page).getByRole('button', { name: 'Update now' }).click();
     await expect(version(page)).toHaveText('1.1.0');
@@ -271,16 +256,10 @@ test('"Update now" while an answer keeps streaming: the switch waits for its bod
   page,
   office,
 }) => {
-  const seen = watch(page);
-  await signIn(page, office.url, seen, 'ada', '&timeout=2000');
-  await office.promote('1.1.0');
-  await ready(page, '1.1.0');
+  await releaseReady(page, office, '&timeout=2000');
   const answered = page.waitForResponse((r) => r.url().includes('/api/invoices'));
   // The body comes 10 s after the head: as long as an answer that streams for good, for a 2 s timeout.
-  await page.evaluate(() => {
-    const { daylight } = window as unknown as { daylight: { fetch: typeof fetch } };
-    void daylight.fetch('/api/invoices?bodyDelay=10000', { method: 'POST', body: '{}' }).then((r) => r.text());
-  });
+  await slowSave(page, 10_000, { bodyOnly: true });
   await answered;
   const clicked = Date.now();
   await banner(page).getByRole('button', { name: 'Update now' }).click();

@@ -139,21 +139,36 @@ export async function slowDown(
   return { asked };
 }
 
+export interface SlowSaveOptions {
+  /** The answer's head at once and its body after `ms`, instead of the whole answer after `ms`. */
+  readonly bodyOnly?: boolean;
+  /** Through the client's fetch wrapper, or through the app's ky with `kyHooks`. @default 'client.fetch' */
+  readonly through?: 'client.fetch' | 'ky with kyHooks';
+}
+
 /**
- * Sends a save through the client (`POST /api/invoices`) that the server answers after `ms`, and reads its answer,
- * as an app does (a body not read yet would be cut by any navigation).
+ * Sends a save (`POST /api/invoices`) that the server answers after `ms`, and reads its answer, as an app does
+ * (a body not read yet would be cut by any navigation).
  */
-export const slowSave = (page: Page, ms: number): Promise<void> =>
-  page.evaluate((delay) => {
-    const { daylight } = window as unknown as { daylight: { fetch: typeof fetch } };
-    void daylight
-      .fetch(`/api/invoices?delay=${delay}`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: '{}',
-      })
-      .then((response) => response.text());
-  }, ms);
+export const slowSave = (page: Page, ms: number, options: SlowSaveOptions = {}): Promise<void> =>
+  page.evaluate(
+    ({ query, through }) => {
+      const w = window as unknown as {
+        daylight: { fetch: typeof fetch };
+        officeApi: { post(url: string, options: object): { text(): Promise<string> } };
+      };
+      void (through === 'client.fetch'
+        ? w.daylight
+            .fetch(`/api/invoices?${query}`, {
+              method: 'POST',
+              headers: { 'Content-Type': 'application/json' },
+              body: '{}',
+            })
+            .then((response) => response.text())
+        : w.officeApi.post(`invoices?${query}`, { json: {} }).text());
+    },
+    { query: `${options.bodyOnly ? 'bodyDelay' : 'delay'}=${ms}`, through: options.through ?? 'client.fetch' },
+  );
 
 /** Records what the page did, so a test can assert nothing went wrong. */
 export interface Watch {
