@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MAX_ASSETS, shellReference } from '@daylight/protocol';
 import { DaylightCliError, errnoCode } from './errors.js';
@@ -261,4 +261,45 @@ export function findEntryScript(
     .map((tag) => ({ module: tag.module, path: shellReference(tag.src, shellPath) }))
     .filter((tag): tag is { module: boolean; path: string } => tag.path !== undefined && inBuild(tag.path));
   return (candidates.find((tag) => tag.module) ?? candidates[0])?.path;
+}
+
+/** What a bundler's run-time code says when it loads a lazy chunk: Vite's preload helper, webpack's chunk loader. */
+const RUNTIME_LOADERS: readonly { marker: string; bundler: string; fix: string }[] = [
+  { marker: 'vite:preloadError', bundler: 'Vite', fix: "base: './' in vite.config" },
+  { marker: 'ChunkLoadError', bundler: 'webpack', fix: "output.publicPath: 'auto' in webpack.config" },
+];
+
+/**
+ * A warning when the shell loads a script of the build by an absolute path (`/assets/app.js`) and a script of the
+ * build is a bundler's lazy-chunk loader. Daylight rewrites the shell's own references to the release's folder,
+ * but the URLs that loader computes at run time follow the bundler's base: with `/` they point at `/assets/…`,
+ * outside the release, and what they name does not load (with Vite, a lazy chunk's stylesheet; with webpack, the
+ * chunk itself).
+ */
+export async function absoluteBaseWarning(
+  html: string,
+  shellPath: string,
+  files: readonly BuildFile[],
+): Promise<string | undefined> {
+  const byPath = new Map(files.map((file) => [file.path, file]));
+  const absolute = scriptTags(html).find((tag) => {
+    if (!tag.src.startsWith('/') || tag.src.startsWith('//')) return false;
+    const target = shellReference(tag.src, shellPath);
+    return target !== undefined && byPath.has(target);
+  });
+  if (absolute === undefined) return undefined;
+  for (const file of files) {
+    if (!/\.m?js$/i.test(file.path)) continue;
+    const text = await readFile(file.source, 'utf8');
+    const loader = RUNTIME_LOADERS.find(({ marker }) => text.includes(marker));
+    if (loader === undefined) continue;
+    return (
+      `${shellPath} loads ${absolute.src} by an absolute path, and ${file.path} is ${loader.bundler}'s loader of lazy ` +
+      `chunks: the URLs it computes at run time follow the build's base, so what it loads then (a lazy chunk's ` +
+      `stylesheet, the files it preloads, with webpack the chunks themselves) would be asked for at ` +
+      `${absolute.src.slice(0, absolute.src.lastIndexOf('/') + 1)}…, outside the release's folder, and fail. ` +
+      `Build with ${loader.fix}.`
+    );
+  }
+  return undefined;
 }

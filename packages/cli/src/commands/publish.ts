@@ -10,7 +10,15 @@ import {
   type Urgency,
 } from '@daylight/protocol';
 import { releaseDigest, type PublishedRelease } from '@daylight/server-middleware';
-import { fileUrl, findEntryScript, isInside, readBuild, toBuildPath, type BuildFile } from '../build.js';
+import {
+  absoluteBaseWarning,
+  fileUrl,
+  findEntryScript,
+  isInside,
+  readBuild,
+  toBuildPath,
+  type BuildFile,
+} from '../build.js';
 import { DaylightCliError } from '../errors.js';
 import { formatBytes, plural } from '../format.js';
 import { resolveStore, type ReleaseStore } from '../store.js';
@@ -152,6 +160,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       `shell ${shellPath} is not in the build directory ${build.dir}; pass --shell with the HTML file your app starts from`,
     );
   }
+  const html = await readFile(shell.source, 'utf8');
   let entryPath: string;
   if (entryOption !== undefined) {
     if (!byPath.has(entryOption) || entryOption === shellPath) {
@@ -162,7 +171,6 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     }
     entryPath = entryOption;
   } else {
-    const html = await readFile(shell.source, 'utf8');
     const found = findEntryScript(html, shellPath, (candidate) => candidate !== shellPath && byPath.has(candidate));
     if (found === undefined) {
       throw new DaylightCliError(
@@ -214,6 +222,8 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       `left out ${plural(build.loops.length, 'symbolic link')} to a folder that contains ${build.loops.length > 1 ? 'them' : 'it'} (${build.loops.join(', ')}): it would loop; the folder's files are published under their own paths`,
     );
   }
+  const base = await absoluteBaseWarning(html, shellPath, build.files);
+  if (base !== undefined) warnings.push(base);
   const result = {
     version,
     store: store.location,

@@ -1,0 +1,73 @@
+/**
+ * `publish` warns about a build whose lazy-chunk loader computes URLs from an absolute base: the shell is
+ * rewritten to the release's folder, but Vite's preload helper and webpack's chunk loader are not, so with base
+ * `/` what they load at run time (a lazy chunk's stylesheet; with webpack, the chunk) would not load. (e2e/vite.spec.ts shows it with Vite's own build.)
+ */
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { removeTempDirs, tempDir, writeFiles } from '../test-support.js';
+import { publish } from './publish.js';
+
+afterEach(removeTempDirs);
+
+const shell = (src: string): string =>
+  `<!doctype html><html><head><script type="module" crossorigin src="${src}"></script></head><body></body></html>`;
+const VITE_HELPER = 'const e=new Event("vite:preloadError",{cancelable:!0});e.payload=t,window.dispatchEvent(e);';
+const WEBPACK_RUNTIME = 'var n=new Error;n.name="ChunkLoadError",n.type=o,n.request=c;';
+
+async function warningsFor(files: Record<string, string>): Promise<readonly string[]> {
+  const root = await tempDir();
+  const build = path.join(root, 'build');
+  await writeFiles(build, files);
+  const result = await publish({ store: path.join(root, 'store', 'releases.json'), buildDir: build, version: '1.0.0' });
+  return result.warnings;
+}
+
+describe('publish: a lazy-chunk loader with an absolute base', () => {
+  it("warns about a Vite build made with base '/', naming the fix", async () => {
+    const warnings = await warningsFor({
+      'index.html': shell('/assets/index-a1.js'),
+      'assets/index-a1.js': `${VITE_HELPER}import("./report-b2.js");`,
+      'assets/report-b2.js': 'export const r=1;',
+    });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/index\.html loads \/assets\/index-a1\.js by an absolute path/);
+    expect(warnings[0]).toMatch(/assets\/index-a1\.js is Vite's loader of lazy chunks/);
+    expect(warnings[0]).toMatch(/asked for at \/assets\/…, outside the release's folder/);
+    expect(warnings[0]).toMatch(/Build with base: '\.\/' in vite\.config\.$/);
+  });
+
+  it("names webpack's fix for a webpack build with publicPath '/'", async () => {
+    const warnings = await warningsFor({
+      'index.html': shell('/main.js'),
+      'main.js': 'console.log(1)',
+      'runtime.js': WEBPACK_RUNTIME,
+    });
+    expect(warnings.join()).toMatch(/runtime\.js is webpack's loader of lazy chunks.*output\.publicPath: 'auto'/);
+  });
+
+  it("says nothing of a Vite build made with base './'", async () => {
+    const warnings = await warningsFor({
+      'index.html': shell('./assets/index-a1.js'),
+      'assets/index-a1.js': `${VITE_HELPER}import("./report-b2.js");`,
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it('says nothing of an absolute path without a lazy-chunk loader (esbuild imports chunks relatively)', async () => {
+    const warnings = await warningsFor({
+      'index.html': shell('/assets/app.js'),
+      'assets/app.js': 'import("./chunk-x.js");',
+      'assets/chunk-x.js': 'export const x=1;',
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it('says nothing of a script from another host (//cdn…), which is not a file of the build', async () => {
+    const warnings = await warningsFor({
+      'index.html': `${shell('//cdn.example/vendor.js')}${shell('./app.js')}`,
+      'app.js': VITE_HELPER,
+    });
+    expect(warnings).toEqual([]);
+  });
+});
