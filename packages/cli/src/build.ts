@@ -263,10 +263,14 @@ export function findEntryScript(
   return (candidates.find((tag) => tag.module) ?? candidates[0])?.path;
 }
 
-/** What a bundler's run-time code says when it loads a lazy chunk: Vite's preload helper, webpack's chunk loader. */
+/**
+ * Text only a bundler's run-time loader holds: Vite's list of what to preload for a lazy chunk, webpack's chunk
+ * loader's error message. Not the names of their errors (`vite:preloadError`, `ChunkLoadError`): Daylight's own
+ * recovery module mentions those, and is in every app that uses it.
+ */
 const RUNTIME_LOADERS: readonly { marker: string; bundler: string; fix: string }[] = [
-  { marker: 'vite:preloadError', bundler: 'Vite', fix: "base: './' in vite.config" },
-  { marker: 'ChunkLoadError', bundler: 'webpack', fix: "output.publicPath: 'auto' in webpack.config" },
+  { marker: '__vite__mapDeps', bundler: 'Vite', fix: "base: './' in vite.config" },
+  { marker: 'Loading chunk ', bundler: 'webpack', fix: "output.publicPath: 'auto' in webpack.config" },
 ];
 
 /**

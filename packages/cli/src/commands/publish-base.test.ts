@@ -3,7 +3,9 @@
  * rewritten to the release's folder, but Vite's preload helper and webpack's chunk loader are not, so with base
  * `/` what they load at run time (a lazy chunk's stylesheet; with webpack, the chunk) would not load. (e2e/vite.spec.ts shows it with Vite's own build.)
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { removeTempDirs, tempDir, writeFiles } from '../test-support.js';
 import { publish } from './publish.js';
@@ -12,8 +14,11 @@ afterEach(removeTempDirs);
 
 const shell = (src: string): string =>
   `<!doctype html><html><head><script type="module" crossorigin src="${src}"></script></head><body></body></html>`;
-const VITE_HELPER = 'const e=new Event("vite:preloadError",{cancelable:!0});e.payload=t,window.dispatchEvent(e);';
-const WEBPACK_RUNTIME = 'var n=new Error;n.name="ChunkLoadError",n.type=o,n.request=c;';
+// What Vite 8 and webpack 5 put into a minified build that loads lazy chunks.
+const VITE_HELPER =
+  'const __vite__mapDeps=(i,m=__vite__mapDeps,d=(m.f||(m.f=["assets/report-b2.js","assets/report-c3.css"])))=>i.map(i=>d[i]);';
+const WEBPACK_RUNTIME =
+  'var a=new Error;n.l(o,(t=>{a.message="Loading chunk "+e+" failed.\\n("+r+": "+i+")",a.name="ChunkLoadError"}))';
 
 async function warningsFor(files: Record<string, string>): Promise<readonly string[]> {
   const root = await tempDir();
@@ -59,6 +64,17 @@ describe('publish: a lazy-chunk loader with an absolute base', () => {
       'index.html': shell('/assets/app.js'),
       'assets/app.js': 'import("./chunk-x.js");',
       'assets/chunk-x.js': 'export const x=1;',
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it("says nothing of an esbuild app that bundles Daylight's recovery, which names Vite's and webpack's errors", async () => {
+    const recovery = await readFile(fileURLToPath(import.meta.resolve('@daylight/client/recovery')), 'utf8');
+    expect(recovery).toMatch(/vite:preloadError/);
+    expect(recovery).toMatch(/ChunkLoadError/);
+    const warnings = await warningsFor({
+      'index.html': shell('/assets/app.js'),
+      'assets/app.js': recovery,
     });
     expect(warnings).toEqual([]);
   });
