@@ -75,7 +75,10 @@ export function daylightKoa(server: DaylightServer): Middleware {
         throw error;
       }
     }
-    server.stamp(req, res, state);
+    // A response the app writes itself (`ctx.respond = false`) may get its head after this: stamped when it does,
+    // so that fields it passes to writeHead (an expose list) are merged with, not over, the stamp.
+    if (ctx.respond === false) server.stampOnWrite(req, res, state);
+    else server.stamp(req, res, state);
   };
 }
 

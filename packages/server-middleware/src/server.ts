@@ -36,7 +36,7 @@ import {
 } from './release-store.js';
 import { restAfterBase } from './request-path.js';
 import { answerServiceWorker } from './service-worker.js';
-import { armingOf, isArmed, removeStamp, stampNow, stampOnWriteHead, type Arming } from './stamp.js';
+import { armingOf, isArmed, patchWriteHead, removeStamp, stampNow, stampOnWriteHead, type Arming } from './stamp.js';
 import type {
   DaylightRequest,
   DaylightResponse,
@@ -153,6 +153,8 @@ class Daylight implements DaylightServer {
   readonly #admin: Admin;
 
   constructor(options: ResolvedOptions, internals: DaylightInternals) {
+    // Now, before any request: a wrapper of res.writeHead that another middleware adds must find Daylight's.
+    patchWriteHead();
     this.#options = options;
     this.#internals = internals;
     this.basePath = options.basePath;

@@ -78,23 +78,55 @@ export function removeStamp(res: ServerResponse): void {
 }
 
 /**
- * Applies header fields passed to `writeHead` the way node:http does when
+ * Applies header fields passed to `writeHead` the way node:http 22 does when
  * headers were already set with `setHeader`, so that the stamp's merge sees
- * them: an object replaces fields one by one; a flat `[name, value, …]` array
- * replaces each named field and keeps duplicates.
+ * them: an object replaces fields one by one; an array of `[name, value]`
+ * pairs or a flat `[name, value, …]` array replaces each named field and
+ * keeps duplicates (two `Set-Cookie`). Throws, as node:http would, on a name
+ * or value it refuses.
  */
 function applyFields(res: ServerResponse, fields: object): void {
   if (Array.isArray(fields)) {
-    const flat = fields as unknown[];
-    for (let i = 0; i < flat.length; i += 2) res.removeHeader(String(flat[i]));
-    for (let i = 0; i < flat.length; i += 2) {
-      const value = flat[i + 1];
-      res.appendHeader(String(flat[i]), typeof value === 'number' ? String(value) : (value as string | string[]));
+    const list = fields as unknown[];
+    const pairs = Array.isArray(list[0]);
+    const step = pairs ? 1 : 2;
+    const nameAt = (i: number): string => String(pairs ? (list[i] as unknown[])[0] : list[i]);
+    const valueAt = (i: number): unknown => (pairs ? (list[i] as unknown[])[1] : list[i + 1]);
+    for (let i = 0; i < list.length; i += step) res.removeHeader(nameAt(i));
+    for (let i = 0; i < list.length; i += step) {
+      const value = valueAt(i);
+      res.appendHeader(nameAt(i), typeof value === 'number' ? String(value) : (value as string | string[]));
     }
     return;
   }
   for (const [name, value] of Object.entries(fields)) {
     if (name !== '') res.setHeader(name, value as OutgoingHttpHeader);
+  }
+}
+
+/** Where node:http reads `writeHead`'s fields from: (status, message, fields), (status, fields), or (status, undefined, fields). */
+function fieldsOf(args: unknown[]): { fields: unknown; kept: number } {
+  const message = typeof args[1] === 'string';
+  return { fields: message ? args[2] : (args[2] ?? args[1]), kept: message ? 2 : 1 };
+}
+
+/**
+ * The arguments for node:http's `writeHead` when the app passes its fields
+ * as an array. node:http 20 applies such an array with `setHeader` as soon as
+ * any header was set before — the stamp was — so one `Set-Cookie` of two is
+ * lost and `[name, value]` pairs throw; without a header set before, it
+ * writes the array as it is. The fields are applied here as node:http 22
+ * applies them, and node:http gets the status alone. Anything that fails
+ * leaves the arguments as the app passed them, for node:http to answer.
+ */
+function arrayFields(res: ServerResponse, args: unknown[]): unknown[] {
+  const { fields, kept } = fieldsOf(args);
+  if (!Array.isArray(fields)) return args;
+  try {
+    applyFields(res, fields);
+    return args.slice(0, kept);
+  } catch {
+    return args;
   }
 }
 
@@ -133,12 +165,10 @@ function stampHead(res: ServerResponse, args: unknown[], arming: Arming): unknow
   try {
     arming.beforeStamp?.('write');
     let forward = args;
-    // As node:http reads them: (status, message, fields), (status, fields), or (status, undefined, fields).
-    const message = typeof args[1] === 'string';
-    const fields = message ? args[2] : (args[2] ?? args[1]);
+    const { fields, kept } = fieldsOf(args);
     if (typeof fields === 'object' && fields !== null) {
       applyFields(res, fields);
-      forward = args.slice(0, message ? 2 : 1);
+      forward = args.slice(0, kept);
     }
     // A release per request resolves now, after the app's middleware ran.
     const value = arming.stampFor(res);
@@ -155,22 +185,26 @@ function stampHead(res: ServerResponse, args: unknown[], arming: Arming): unknow
 }
 
 /**
- * Wraps `ServerResponse.prototype.writeHead` once per process: every way of
+ * Wraps `ServerResponse.prototype.writeHead` once per process, when the first
+ * Daylight server is created — before any request, so that a wrapper another
+ * middleware puts on a response (`on-headers`, which morgan, compression and
+ * express-session use) captures this one and calls through to it. Every way of
  * sending a response in node:http reaches it (`end`, `write` and
- * `flushHeaders` call `this.writeHead`, and a wrapper another middleware put
- * on the response calls the one it replaced), and for a response that is not
- * armed it costs one WeakMap look-up.
+ * `flushHeaders` call `this.writeHead`). For a response that is not armed it
+ * costs one WeakMap look-up, and applies fields passed as an array itself
+ * ({@link arrayFields}: a stamp set before must not cost the app a cookie).
  */
-function patchWriteHead(): void {
+export function patchWriteHead(): void {
   if (patched) return;
   patched = true;
   // Called below with .apply(this, …), so it keeps its receiver.
   // eslint-disable-next-line @typescript-eslint/unbound-method
   const writeHead = ServerResponse.prototype.writeHead as (...args: unknown[]) => ServerResponse;
   ServerResponse.prototype.writeHead = function daylightWriteHead(this: ServerResponse, ...args: unknown[]) {
-    const arming = armed.get(this);
     // Once the head is written, headersSent is true: a second call is node's error to raise, unstamped.
-    return writeHead.apply(this, arming === undefined || this.headersSent ? args : stampHead(this, args, arming));
+    if (this.headersSent) return writeHead.apply(this, args);
+    const arming = armed.get(this);
+    return writeHead.apply(this, arming === undefined ? arrayFields(this, args) : stampHead(this, args, arming));
   } as typeof writeHead;
 }
 
