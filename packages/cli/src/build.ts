@@ -2,11 +2,10 @@
  * Reading a build directory: every file, with its SRI hash and size, and the
  * entry script its HTML shell loads.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MAX_ASSETS, shellReference } from '@daylight/protocol';
+import { hashFile } from '@daylight/server-middleware';
 import { DaylightCliError, errnoCode } from './errors.js';
 
 /** One file of a build. */
@@ -37,17 +36,8 @@ export interface Build {
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** SHA-384 of a file as an SRI value, and its size, streamed so large files do not fill memory. */
-export async function hashFile(file: string): Promise<{ integrity: string; bytes: number }> {
-  const hash = createHash('sha384');
-  let bytes = 0;
-  for await (const chunk of createReadStream(file)) {
-    const buffer = chunk as Buffer;
-    hash.update(buffer);
-    bytes += buffer.length;
-  }
-  return { integrity: `sha384-${hash.digest('base64')}`, bytes };
-}
+/** SHA-384 of a file as an SRI value, and its size, streamed so large files do not fill memory (the server's). */
+export { hashFile };
 
 export function isInside(root: string, candidate: string): boolean {
   const relative = path.relative(root, candidate);

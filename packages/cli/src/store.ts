@@ -54,13 +54,6 @@ export interface ReleaseStore {
   releaseLocation(version: string): string;
   /** The release's manifest, validated against its version. */
   readManifest(version: string): Promise<ManifestRead>;
-  /** Size of one of the release's files, or `undefined` when it is missing. */
-  fileBytes(version: string, buildPath: string): Promise<number | undefined>;
-  /**
-   * SHA-384 (as SRI, `sha384-…`) and size of one of the release's files, read as a stream (never
-   * whole into memory), or `undefined` when it is missing.
-   */
-  fileIntegrity(version: string, buildPath: string): Promise<{ integrity: string; bytes: number } | undefined>;
   /**
    * Changes the registry: takes the store's lock, checks that nobody wrote
    * since `basedOn` was read, runs `change` (which may install release
@@ -315,29 +308,6 @@ export class FileStore implements ReleaseStore {
     return check.ok ? check : { ok: false, error: `its manifest is invalid: ${check.errors.join('; ')}` };
   }
 
-  async fileBytes(version: string, buildPath: string): Promise<number | undefined> {
-    try {
-      const info = await stat(path.join(releaseDir(this.location, version), 'files', ...buildPath.split('/')));
-      return info.isFile() ? info.size : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-
-  async fileIntegrity(version: string, buildPath: string): Promise<{ integrity: string; bytes: number } | undefined> {
-    const file = path.join(releaseDir(this.location, version), 'files', ...buildPath.split('/'));
-    try {
-      if (!(await stat(file)).isFile()) return undefined;
-      return await hashFile(file);
-    } catch (error) {
-      const code = errnoCode(error);
-      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-      throw new DaylightCliError('io', `cannot read ${file} (${code ?? String(error)}); check its permissions`, {
-        cause: error,
-      });
-    }
-  }
-
   async update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<StoreUpdate> {
     const directory = path.dirname(this.location);
     try {
@@ -574,14 +544,6 @@ export class RedisStore implements ReleaseStore {
 
   readManifest(version: string): Promise<ManifestRead> {
     return this.#files.readManifest(version);
-  }
-
-  fileBytes(version: string, buildPath: string): Promise<number | undefined> {
-    return this.#files.fileBytes(version, buildPath);
-  }
-
-  fileIntegrity(version: string, buildPath: string): Promise<{ integrity: string; bytes: number } | undefined> {
-    return this.#files.fileIntegrity(version, buildPath);
   }
 
   /**

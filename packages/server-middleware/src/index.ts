@@ -35,6 +35,9 @@ export type { Cohort, Halt, Pin, PublishedRelease, Registry, RegistryRead, Rollo
 export { COHORT_NAME, KEY_NAME } from './registry.js';
 /** How the server reads a manifest's `files/…` URL as a path in the release folder (the CLI checks files the same way). */
 export { decodeReleasePath } from './request-path.js';
+/** Is a release folder what was published: the CLI's check before it serves a release, and the status page's. */
+export { checkReleaseFolder, hashFile, newlyServed, repairHint } from './release-check.js';
+export type { ReleaseCheck, ReleaseCheckOptions } from './release-check.js';
 export { BUCKETS, bucketOf, compilePlan, resolveRelease, thresholdOf } from './resolve.js';
 export type { Plan, RequestFacts } from './resolve.js';
 export {

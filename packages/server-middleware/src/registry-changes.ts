@@ -41,7 +41,9 @@ export type RegistryChangeErrorCode =
   /** Another key for a rollout in progress: it would move sessions back and forth. */
   | 'rollout-key'
   /** A new cohort or pin in a registry that holds the most it may. */
-  | 'limit-reached';
+  | 'limit-reached'
+  /** The change would send clients to a release whose folder is not what was published (the status page's check). */
+  | 'not-servable';
 
 /** Why a change to the registry was refused. Nothing was changed. */
 export class RegistryChangeError extends Error {

@@ -20,8 +20,9 @@ import type { ChangeOutcome } from './registry-changes.js';
 import { internalsOf, resolveOptions, type DaylightInternals, type ResolvedOptions } from './options.js';
 import { updateRegistryFile } from './file-registry.js';
 import { RedisRegistry } from './redis-registry.js';
-import { haltChange } from './registry-changes.js';
-import { cohortNamed, haltOf, readRegistryFile, type Registry, type RegistryRead } from './registry.js';
+import { haltChange, RegistryChangeError } from './registry-changes.js';
+import { checkReleaseFolder, newlyServed, repairHint } from './release-check.js';
+import { cohortNamed, haltOf, readRegistryFile, releaseDir, type Registry, type RegistryRead } from './registry.js';
 import { resolveRelease, unreachable } from './resolve.js';
 import { Facts, labelOf, PerRequest, RequestState, type Labels, type PerRequestContext } from './per-request.js';
 import { fileSignature, MISSING, watchRegistry, type RegistryWatcher } from './registry-watcher.js';
@@ -256,24 +257,71 @@ class Daylight implements DaylightServer {
     return this.#census?.snapshot();
   }
 
-  /** A change from the status page, written like `halt()`: through the store, with an audit entry. */
+  /**
+   * A change from the status page, written like `halt()`: through the store, with an audit entry. A change
+   * that starts sending clients to a release (a promote, a rollback, a pin) is refused, as the CLI refuses it,
+   * when that release's folder is not what was published: a missing file would be a script that 404s.
+   */
   async #applyChange(
     apply: (registry: Registry) => ChangeOutcome,
     action: string,
   ): Promise<{ changed: boolean; summary: string; revision: number }> {
+    const checked = await this.#checkServable(apply);
+    // Checked against the registry this server had; the store's may have moved on since.
+    const guarded = (registry: Registry): ChangeOutcome => {
+      const outcome = apply(registry);
+      const unchecked = newlyServed(registry, outcome.registry).filter((version) => !checked.has(version));
+      if (unchecked.length > 0) {
+        throw new RegistryChangeError(
+          'not-servable',
+          `the registry changed while this change was checked (it now also serves ${unchecked.join(', ')}); try again`,
+        );
+      }
+      return outcome;
+    };
     const audit = { actor: 'status-page', action };
     const result =
       this.#redis !== undefined
         ? await this.#redis.update((registry) => {
             if (registry === undefined) throw new Error(`there is no registry in ${this.#redis!.location} yet`);
-            return apply(registry);
+            return guarded(registry);
           }, audit)
-        : await updateRegistryFile(this.configPath, apply, audit);
+        : await updateRegistryFile(this.configPath, guarded, audit);
     if (result.outcome.changed) {
       this.#options.logger.warn(`daylight: ${result.outcome.summary} (from the status page)`);
       await this.reload();
     }
     return { changed: result.outcome.changed, summary: result.outcome.summary, revision: result.revision };
+  }
+
+  /**
+   * The releases `apply` would start sending clients to, each read and checked against what was published.
+   * @throws {RegistryChangeError} `not-servable`, naming the first bad file and the fix.
+   */
+  async #checkServable(apply: (registry: Registry) => ChangeOutcome): Promise<Set<string>> {
+    const before = this.#generation?.registry;
+    if (before === undefined) return new Set();
+    let after: Registry;
+    try {
+      after = apply(before).registry;
+    } catch {
+      return new Set(); // refused by the model: the change itself says why
+    }
+    const versions = newlyServed(before, after);
+    for (const version of versions) {
+      const published = after.releases[version];
+      if (published === undefined) continue;
+      const check = await checkReleaseFolder(releaseDir(this.configPath, version), version, published, {
+        depth: 'content',
+      });
+      if (!check.ok) {
+        throw new RegistryChangeError(
+          'not-servable',
+          `release ${version} cannot be served: ${check.problem}; ${repairHint(version)}`,
+        );
+      }
+    }
+    return new Set(versions);
   }
 
   reportCounts(): readonly ReportCount[] {

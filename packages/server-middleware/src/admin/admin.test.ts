@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, symlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import path from 'node:path';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daylightExpress, daylightExpressShell } from '../express.js';
 import { auditFileOf } from '../file-registry.js';
-import { readRegistryFile } from '../registry.js';
+import { readRegistryFile, releaseDir } from '../registry.js';
 import { createDaylight } from '../server.js';
 import { createReleaseStore, createTestLogger, listen, stop, waitFor } from '../test-support.js';
 import type { DaylightServer, DaylightServerOptions } from '../types.js';
@@ -223,6 +224,45 @@ describe('admin actions', () => {
     });
     const malformed = await post(url, headers, { action: 'drop-tables' });
     expect(malformed.status).toBe(400);
+  });
+
+  it('refuse to send clients to a release whose files are not what was published, as the CLI does', async () => {
+    const { url, registryFile } = await office({ authorize });
+    const { csrf, cookie } = await session(url);
+    const headers = { 'content-type': 'application/json', 'x-daylight-admin': '1', 'x-daylight-csrf': csrf, cookie };
+    const files = path.join(releaseDir(registryFile, '1.1.0'), 'files');
+    const [script] = (await readdir(files, { recursive: true })).filter((name) => name.endsWith('.js'));
+    const scriptFile = path.join(files, script!);
+    const bytes = await readFile(scriptFile);
+    await rm(scriptFile);
+    const before = await readFile(registryFile, 'utf8');
+    for (const action of [
+      { action: 'promote', version: '1.1.0' },
+      { action: 'promote', version: '1.1.0', cohort: 'pilot' },
+      { action: 'promote', version: '1.1.0', percent: 10, key: 'tenant' },
+    ]) {
+      const refused = await post(url, headers, action);
+      expect(refused.status, JSON.stringify(action)).toBe(409);
+      expect(((await refused.json()) as { detail: string }).detail).toBe(
+        `release 1.1.0 cannot be served: ${scriptFile} is missing; publish the same build again to repair it ("daylight publish <build-dir> --version 1.1.0")`,
+      );
+    }
+    // Other bytes of the same size are found too.
+    await writeFile(scriptFile, Buffer.alloc(bytes.length, 0x20));
+    const tampered = await post(url, headers, { action: 'promote', version: '1.1.0' });
+    expect(tampered.status).toBe(409);
+    expect(((await tampered.json()) as { detail: string }).detail).toMatch(
+      /does not match its SHA-384 in the manifest/,
+    );
+    expect(await readFile(registryFile, 'utf8')).toBe(before);
+
+    await writeFile(scriptFile, bytes);
+    const done = await post(url, headers, { action: 'promote', version: '1.1.0' });
+    expect(done.status).toBe(200);
+    // A change that sends nobody anywhere new (a halt that does not roll back) is not held up by files.
+    await rm(scriptFile);
+    const halted = await post(url, headers, { action: 'halt', release: '1.1.0', reason: 'bad' });
+    expect(halted.status).toBe(200);
   });
 
   it('refuse a change whose audit entry cannot be written, with a problem document, and change nothing', async () => {
