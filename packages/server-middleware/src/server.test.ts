@@ -137,6 +137,27 @@ describe('the registry', () => {
     expect(daylight.stampFor(anyRequest)).toBeUndefined();
   });
 
+  it('keeps serving its release when the registry comes back with nothing promoted (lost, being rebuilt)', async () => {
+    const store = await storeFor();
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: store.registryFile, watch: false, logger });
+    await daylight.ready;
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+    // As after "daylight publish" into a store that lost its registry: releases, nothing current.
+    await store.promote(null);
+    await daylight.reload();
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+    expect(logger.entries.at(-1)).toEqual({
+      level: 'error',
+      message: expect.stringMatching(
+        /: has no current release \(was it lost or reset\?\): run "daylight promote <version>" to serve one — still serving the last good registry \(current 1\.0\.0/,
+      ) as unknown,
+    });
+    await store.promote('1.1.0');
+    await daylight.reload();
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.1.0' });
+  });
+
   it('warns clearly when the file does not exist yet, and picks it up when it appears', async () => {
     const store = await storeFor({ withoutRegistry: true });
     const logger = createTestLogger();

@@ -681,6 +681,17 @@ class Daylight implements DaylightServer {
         this.#registryProblem(read.error, missing);
         return;
       }
+      // Nothing promoted, after a registry that had a release for everyone: the store was lost or reset (Redis
+      // flushed, the file replaced) and is being rebuilt (`publish` comes before `promote`). Taking it would answer
+      // every page load with 503 until someone promotes: the last registry stays until this one has a release.
+      const held = this.#generation?.registry;
+      if (held?.current != null && read.registry.current === null) {
+        this.#registryProblem(
+          'has no current release (was it lost or reset?): run "daylight promote <version>" to serve one',
+          false,
+        );
+        return;
+      }
       const { releases, warnings, error } = await this.#loadReleases(read.registry);
       if (error !== undefined) {
         this.#registryProblem(error, false);
