@@ -117,6 +117,37 @@ describe('census merged through Redis', () => {
     expect(await db.client.zrange('daylight:census:series', '0', '-1')).toEqual(['1.5.0:default']);
   });
 
+  it('opens no more than one connection however many flushes and reads failed while Redis was down', async () => {
+    const census = createCensus({ now });
+    census.setReleases(['1.3.0']);
+    const port = await import('../test-redis.js').then(({ freePort }) => freePort());
+    const url = `redis://127.0.0.1:${port}`;
+    const sync = new RedisCensus(census, { redis: url, now, logger: createTestLogger() });
+    sync.start();
+    for (let i = 0; i < 5; i++) {
+      census.record('1.3.0', 'default', `tab-${i}-cccccccc`);
+      await sync.flush();
+    }
+    await expect(sync.read()).rejects.toThrow(`the census could not be read from Redis ${url}: `);
+
+    const late = await startRedis({ port });
+    const client = new Redis(late.url, { lazyConnect: true });
+    try {
+      await sync.flush();
+      await client.connect();
+      // Time for any client left reconnecting in the background (ioredis retries within 2 s) to come back.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      const clients = String(await client.call('CLIENT', 'LIST'))
+        .trim()
+        .split('\n');
+      expect(clients).toHaveLength(2); // the census's and this test's
+    } finally {
+      client.disconnect();
+      await sync.close();
+      await late.stop();
+    }
+  });
+
   it('keeps what it saw while Redis is down and sends it when Redis is back', async () => {
     const census = createCensus({ now });
     census.setReleases(['1.3.0']);

@@ -92,7 +92,13 @@ export async function openCensusRedis(url: string): Promise<Redis> {
     commandTimeout: COMMAND_TIMEOUT_MS,
   });
   client.on('error', () => undefined); // reported by the commands that fail
-  await withTimeout(client.connect(), `connecting to ${url}`);
+  try {
+    await withTimeout(client.connect(), `connecting to ${url}`);
+  } catch (error) {
+    // Given up on: without this, it would keep reconnecting in the background, one more client per failed flush.
+    client.disconnect();
+    throw error;
+  }
   return client;
 }
 
@@ -135,7 +141,13 @@ export class RedisCensus {
   /** The fleet's census, after sending this server's latest sessions. Rejects when Redis cannot be reached. */
   async read(): Promise<CensusSnapshot> {
     await this.flush();
-    return readFleetCensus(await this.#redis(), { prefix: this.prefix, now: this.#now });
+    try {
+      return await readFleetCensus(await this.#redis(), { prefix: this.prefix, now: this.#now });
+    } catch (error) {
+      // ioredis's own words ("Stream isn't writeable and enableOfflineQueue options is false") name neither.
+      const where = typeof this.#options.redis === 'string' ? ` ${this.#options.redis}` : '';
+      throw new Error(`the census could not be read from Redis${where}: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   /** Stops the timer, flushes once more, and closes the client it opened. */
