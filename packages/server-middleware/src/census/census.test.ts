@@ -94,6 +94,21 @@ describe('census', () => {
     ]);
   });
 
+  it('counts sessions seen before the published releases are known under their own version, not "unknown"', () => {
+    // A server that started while Redis (its registry) was down counts what it sees meanwhile.
+    const census = createCensus({ now: clock().now });
+    census.record('1.0.0', 'default', 'early-tab-aaaa');
+    census.record('not a version', 'default', 'odd-tab-bbbbbb');
+    census.setReleases(['1.0.0', '1.1.0']);
+    census.record('1.1.0', 'default', 'later-tab-cccc');
+    census.record('9.9.9', 'default', 'made-up-dddddd');
+    expect(census.snapshot().series.map((series) => [series.release, series.sessions['5m']])).toEqual([
+      ['1.1.0', 1],
+      ['1.0.0', 1],
+      [UNKNOWN_RELEASE, 2],
+    ]);
+  });
+
   it('sends series past the cap to (other, other)', () => {
     const census = createCensus({ now: clock().now, maxSeries: 4 });
     census.setReleases(['1.0.0']);

@@ -19,7 +19,7 @@
  * so series of old releases make room for new ones instead of filling the cap
  * for good.
  */
-import { compareVersions } from '@daylight/protocol';
+import { compareVersions, isVersion } from '@daylight/protocol';
 import { HLL_STANDARD_ERROR, HyperLogLog, estimate } from './hll.js';
 import { HLL_PRECISION, HLL_REGISTERS, sessionHash } from './murmur.js';
 
@@ -190,7 +190,8 @@ export class Census {
    * the releases change or a series is forgotten.
    */
   #lookup = new Map<string, Map<string, Series>>();
-  #published: ReadonlySet<string> = new Set();
+  /** `undefined` until the server has read its registry: every well-formed version counts as itself until then. */
+  #published: ReadonlySet<string> | undefined;
   #tracking = false;
   /** No series can be forgotten before this (the oldest `lastSeen` + retention): spares the scan at the cap. */
   #nextForget = Number.NEGATIVE_INFINITY;
@@ -203,7 +204,7 @@ export class Census {
   }
 
   /**
-   * The published releases: other versions count as `unknown`. Series not
+   * The published releases: other versions count as `unknown` (until this is first called, none do). Series not
    * seen for {@link CENSUS_RETENTION_MS} are forgotten here. A release no
    * longer published gets no new sessions (they count as `unknown`), but its
    * series stays, with its `lastSeen`, until it is that old: the gate still
@@ -339,7 +340,9 @@ export class Census {
   #seriesFor(version: string, cohort: string, now: number): Series {
     const hit = this.#lookup.get(cohort)?.get(version);
     if (hit !== undefined) return hit;
-    const known = this.#published.has(version);
+    // Before the registry is read (a server that started while Redis was down), a session's version is not
+    // `unknown`: the gate would ignore sessions that may run the very release it asks about.
+    const known = this.#published === undefined ? isVersion(version) : this.#published.has(version);
     const release = known ? version : UNKNOWN_RELEASE;
     const safeCohort = COHORT_LABEL.test(cohort) ? cohort : OTHER;
     let series = this.#series.get(seriesKey(release, safeCohort));
