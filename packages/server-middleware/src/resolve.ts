@@ -233,7 +233,7 @@ export function unreachable(plan: Plan, hasCohort: boolean, keyNames: readonly s
     if (known.has(key)) continue;
     const pinned = someOf([...byValue.keys()].map((value) => `${key}:${value}`));
     problems.push(
-      `daylight: the pin${byValue.size > 1 ? 's' : ''} ${pinned} match no request: this server has no keys.${key} callback${has}; give createDaylight { keys: { ${key}: (req) => … } } (docs/rollouts.md)`,
+      `daylight: the pin${byValue.size > 1 ? 's' : ''} ${pinned} match${byValue.size > 1 ? '' : 'es'} no request: this server has no keys.${key} callback${has}; give createDaylight { keys: { ${key}: (req) => … } } (docs/rollouts.md)`,
     );
   }
   return problems;
