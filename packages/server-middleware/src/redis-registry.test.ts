@@ -67,6 +67,25 @@ describe('the Redis registry in server mode', () => {
 });
 
 describe('a server on the Redis store', () => {
+  it('names Redis, not a file that does not exist, when it says what it serves', async () => {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    await db.client.set('named:registry', JSON.stringify({ ...store.registry, revision: 1 }));
+    const logger = createTestLogger();
+    const daylight = createDaylight({
+      config: store.registryFile,
+      redis: { url: db.server.url, prefix: 'named' },
+      census: false,
+      logger,
+    });
+    cleanups.push(() => daylight.close());
+    await daylight.ready;
+    const said = logger.entries.filter((entry) => entry.level === 'info').map((entry) => entry.message);
+    expect(said).toEqual([
+      expect.stringMatching(/^daylight: redis:\/\/127\.0\.0\.1:\d+\S* \(named:registry\): current 1\.0\.0/),
+    ]);
+  });
+
   it('polls a Redis that stopped answering one read at a time, not one more every interval', async () => {
     const store = await createReleaseStore();
     cleanups.push(() => store.cleanup());

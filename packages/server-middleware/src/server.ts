@@ -724,7 +724,10 @@ class Daylight implements DaylightServer {
       }
       if (previous?.header !== this.#generation.header || previous === undefined || recovered) {
         const again = recovered ? ' (loaded again)' : '';
-        this.#options.logger.info(`daylight: ${this.configPath}: ${describeRegistry(read.registry)}${again}`);
+        // With Redis, where the registry came from: its file path would name a file that does not exist.
+        const where =
+          this.#redis === undefined ? this.configPath : `${this.#redis.location} (${this.#redis.registryKey})`;
+        this.#options.logger.info(`daylight: ${where}: ${describeRegistry(read.registry)}${again}`);
       }
     } catch (error) {
       this.#registryProblem(`could not be loaded: ${(error as Error).message}`, false);
