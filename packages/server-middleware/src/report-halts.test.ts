@@ -7,6 +7,8 @@ import { createServer, type Server } from 'node:http';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daylightExpress } from './express.js';
+import { updateRegistryFile } from './file-registry.js';
+import { promoteChange } from './registry-changes.js';
 import { readRegistryFile, writeRegistryFile, type Registry } from './registry.js';
 import { createDaylight } from './server.js';
 import { createReleaseStore, createTestLogger, listen, stop, waitFor } from './test-support.js';
@@ -19,12 +21,17 @@ afterEach(async () => {
 
 async function serve(
   registry: (base: Registry) => Registry,
+  shared?: string,
 ): Promise<{ url: string; daylight: DaylightServer; file: string }> {
-  const store = await createReleaseStore();
-  cleanups.push(() => store.cleanup());
-  await writeRegistryFile(store.registryFile, registry(store.registry));
+  let file = shared;
+  if (file === undefined) {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    await writeRegistryFile(store.registryFile, registry(store.registry));
+    file = store.registryFile;
+  }
   const daylight = createDaylight({
-    config: store.registryFile,
+    config: file,
     watch: false,
     logger: createTestLogger(),
     cohort: (req) => req.headers['x-office'] as string | undefined,
@@ -38,7 +45,7 @@ async function serve(
   const server: Server = createServer(app);
   const url = await listen(server);
   cleanups.push(() => stop(server));
-  return { url, daylight, file: store.registryFile };
+  return { url, daylight, file };
 }
 
 async function registryOf(file: string): Promise<Registry> {
@@ -99,5 +106,33 @@ describe('boot failures reported through the server', () => {
     expect(registry.cohorts?.pilot).toMatchObject({ release: '1.0.0', halted: { release: '1.1.0' } });
     expect(registry.halted).toBeUndefined();
     expect(registry.current).toBe('1.0.0');
+  });
+
+  it('start over on every server sharing the registry file once a halt recorded by one of them is lifted', async () => {
+    const first = await serve((base) => ({
+      ...base,
+      current: '1.0.0',
+      cohorts: { pilot: { release: '1.1.0', previous: ['1.0.0'] } },
+    }));
+    const second = await serve((registry) => registry, first.file);
+    // Two failures reach the second server (minFailures is 3); the first records a halt.
+    for (const session of ['tab-aaaaaaaa', 'tab-bbbbbbbb'])
+      expect(await failBoot(second.url, 'pilot', session)).toBe(204);
+    await first.daylight.halt({ release: '1.1.0', cohort: 'pilot', reason: 'by hand' });
+    await second.daylight.reload();
+    // While the halt stands, the second server shows the wave's figures and counts nothing more toward a halt.
+    expect(second.daylight.reportCounts()).toEqual([expect.objectContaining({ failures: 2 })]);
+    await updateRegistryFile(
+      first.file,
+      (registry) => promoteChange(registry, { version: '1.1.0', cohort: 'pilot', now: new Date() }),
+      { actor: 'test', action: 'promote' },
+    );
+    await second.daylight.reload();
+    // One new failure there: one of one, not three with two from the wave already halted.
+    expect(await failBoot(second.url, 'pilot', 'tab-cccccccc')).toBe(204);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await registryOf(first.file)).cohorts?.pilot).toMatchObject({ release: '1.1.0' });
+    expect((await registryOf(first.file)).cohorts?.pilot?.halted).toBeUndefined();
+    expect(second.daylight.reportCounts()).toEqual([expect.objectContaining({ failures: 1, halted: false })]);
   });
 });

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createReports, type ReportsDeps, type ReportsOptions } from './reports.js';
 import { shellVersion } from './previous-shell.js';
+import { REGISTRY_SCHEMA, type Registry } from './registry.js';
 import type { DaylightRequest } from './types.js';
 
 const SESSION = 'abcdefghijkl';
@@ -186,6 +187,47 @@ describe('POST {base}/reports', () => {
     // The same two tabs fail again: counted afresh, and halted again.
     for (const session of ['first-aaaaaa', 'second-aaaaa']) await reports.handle(post(failure(session)));
     expect(halts).toHaveLength(2);
+  });
+
+  it('ends a wave on a halt another server recorded, and starts over once it is lifted', async () => {
+    let halted = false;
+    const halts: unknown[] = [];
+    const reports = createReports(
+      { halt: { minFailures: 3, failureRate: 0.5 } },
+      {
+        halt: (halt) => {
+          halts.push(halt);
+          return Promise.resolve();
+        },
+        logger: { info() {}, warn() {}, error() {} },
+        cohortOf: () => 'pilot',
+        isHalted: () => halted,
+      },
+    );
+    const registry = (halt: boolean): Registry => ({
+      schema: REGISTRY_SCHEMA,
+      current: '1.1.0',
+      releases: {},
+      cohorts: {
+        pilot: {
+          release: halt ? '1.1.0' : '1.2.0',
+          ...(halt ? { halted: { release: '1.2.0', at: '2026-11-29T10:00:00.000Z', reason: 'elsewhere' } } : {}),
+        },
+      },
+    });
+    for (const session of ['first-aaaaaa', 'second-aaaaa']) await reports.handle(post(failure(session)));
+    // Another server halted 1.2.0 in pilot: this one hears of it when it loads the registry.
+    halted = true;
+    reports.sync(registry(true));
+    await reports.handle(post(failure('third-aaaaaa'))); // while halted: counts toward nothing
+    expect(reports.counts()).toEqual([expect.objectContaining({ failures: 2, halted: false, scope: 'server' })]);
+    halted = false;
+    reports.sync(registry(false)); // promoted again
+    expect(reports.counts()).toEqual([expect.objectContaining({ failures: 0 })]);
+    await reports.handle(post(failure('fourth-aaaaa')));
+    expect(halts).toEqual([]); // one of one, not three with two from the halted wave
+    for (const session of ['first-aaaaaa', 'second-aaaaa']) await reports.handle(post(failure(session)));
+    expect(halts).toHaveLength(1);
   });
 
   it('halts nothing by default, without trust or an explicit halt option', async () => {

@@ -8,10 +8,23 @@
  *
  * The cohort is the server's own view of the request (the `cohort` option),
  * never something the report claims.
+ *
+ * Where the counts live: without Redis, in this process. With `redis`, the
+ * boots and failures that count toward a halt are also counted for the whole
+ * fleet in Redis (redis-reports.ts), and the halt is decided on those
+ * figures; the answer never waits for Redis, and when Redis cannot be reached
+ * the decision falls back to this server's own counts. Either way, once the
+ * registry records a halt of a release in a cohort (whichever server or
+ * person made it), that release's counts there are cleared — here, and in
+ * Redis once per halt — and nothing counts toward a halt while it stands, so
+ * a release promoted again starts from zero on every server.
  */
 import type { IncomingMessage } from 'node:http';
 import { CLIENT_HEADER, SESSION_ID_PATTERN, isVersion, parseClientHeader } from '@daylight/protocol';
+import type { Redis } from 'ioredis';
 import { foreignOrigin } from './origin.js';
+import { RedisReportCounts, type FleetCount } from './redis-reports.js';
+import { haltOf, type Registry } from './registry.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from './types.js';
 
 /** The kinds of report the endpoint accepts. */
@@ -62,8 +75,13 @@ export interface ReportCount {
   readonly failures: number;
   /** Reports by kind, all of them. */
   readonly kinds: Readonly<Partial<Record<ReportKind, number>>>;
-  /** True once a halt was asked for. */
+  /** True once this server asked for a halt (since the counts last started over). */
   readonly halted: boolean;
+  /**
+   * Where `boots` and `failures` were counted: `fleet`, every server (through Redis, as this server last read
+   * them); `server`, this server only (no Redis, or Redis could not be reached). `kinds` are always this server's.
+   */
+  readonly scope: 'fleet' | 'server';
 }
 
 /** What halting needs from the server: `server.halt()` (issue #3's operation). */
@@ -96,11 +114,17 @@ export interface ReportsDeps {
    */
   readonly releaseFor?: (req: IncomingMessage | undefined) => string | undefined;
   /**
-   * Whether the registry records `release` as halted in `cohort` (`undefined`: everyone). Once a halt this
-   * endpoint asked for was recorded and then lifted (the release promoted again), its counts start over, so
-   * a release that fails again is halted again. @default never halted (counts never start over)
+   * Whether the registry records `release` as halted in `cohort` (`undefined`: everyone). While it does, no
+   * report counts toward halting it there; once a halt was recorded (this endpoint's, or any other, as
+   * {@link Reports.sync} tells) and then lifted (the release promoted again), its counts start over, so a
+   * release that fails again is halted again, on fresh counts. @default never halted (counts never start over)
    */
   readonly isHalted?: (release: string, cohort: string | undefined) => boolean;
+  /**
+   * With the server's `redis` option: its connection (opened on first use; commands fail fast while Redis is
+   * away) and key prefix. Boots and failures are then counted for the whole fleet there. @default per process
+   */
+  readonly redis?: { readonly client: () => Promise<Redis>; readonly prefix: string } | undefined;
   /** @default Date.now */
   readonly now?: () => number;
 }
@@ -108,6 +132,13 @@ export interface ReportsDeps {
 export interface Reports {
   handle(request: DaylightRequest): Promise<DaylightResponse>;
   counts(): readonly ReportCount[];
+  /**
+   * Tells the endpoint the registry the server now serves (the server calls it on every load), so that a
+   * halt recorded by any server ends the wave of counts everywhere: while it stands, that release's figures
+   * in that cohort stay on show and nothing more counts; once it is lifted they start over. With Redis, the
+   * fleet's counts are cleared once per halt (retried at the next load or count while Redis is away).
+   */
+  sync(registry: Registry): void;
 }
 
 const SESSIONS_MAX = 10_000;
@@ -115,6 +146,12 @@ const COUNTED_MAX = 100_000;
 /** Release × cohort pairs counted at most (published releases and the registry's cohorts keep it far below). */
 const COUNTS_MAX = 10_000;
 const MESSAGE_MAX = 500;
+/** Counts sent to Redis and not answered yet, at most; past that, reports count here only. */
+const IN_FLIGHT_MAX = 10_000;
+/** A Redis that cannot be reached is logged at most this often. */
+const REDIS_LOG_INTERVAL_MS = 60_000;
+/** How often `counts()` reads the fleet's figures again, at most. */
+const REFRESH_MS = 2_000;
 
 function whole(name: string, value: unknown, fallback: number, min: number, max = Infinity): number {
   if (value === undefined) return fallback;
@@ -167,14 +204,20 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     throw new TypeError('createDaylight: reports.trust must be a function (request) => identity string or boolean');
   }
   const sessions = new Map<string, { start: number; count: number }>();
-  const counts = new Map<
-    string,
-    { -readonly [K in keyof ReportCount]: ReportCount[K] } & {
-      kinds: Partial<Record<ReportKind, number>>;
-      /** The registry recorded the halt this endpoint asked for. */
-      recorded?: boolean;
-    }
-  >();
+  type Entry = { -readonly [K in keyof Omit<ReportCount, 'scope'>]: ReportCount[K] } & {
+    kinds: Partial<Record<ReportKind, number>>;
+    /**
+     * The registry recorded a halt of the release here (this server's or another's): the wave is over. Its
+     * figures stay on show while the halt stands; the counts start over once the release runs here again.
+     */
+    closed?: boolean;
+    /** The fleet's figures as last read from Redis; `undefined` without Redis, or when it could not be reached. */
+    fleet?: { boots: number; failures: number } | undefined;
+    /** Grows each time the counts start over: an answer from Redis for an earlier wave is dropped. */
+    wave: number;
+  };
+  const counts = new Map<string, Entry>();
+  const fleet = deps.redis === undefined ? undefined : new RedisReportCounts(deps.redis);
 
   const answer = (request: DaylightRequest, status: number, message?: string): DaylightResponse => {
     const headers: Record<string, string> = { 'Cache-Control': 'no-store' };
@@ -194,9 +237,88 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     return ++entry.count > perMinute;
   };
 
-  /** `who\nrelease` pairs (a person's identity from `trust`, or a session id) that already counted a boot or a failure: one each. */
+  /**
+   * `who\nrelease\ncohort` (a person's identity from `trust`, or a session id) that already counted a boot or a
+   * failure of a release in a cohort: one each.
+   */
   const counted = new Set<string>();
   let saidHaltingIsOff = false;
+  /** The halt (its `at`) last seen in the registry per `release\ncohort`: each halt starts the counts over once. */
+  const seenHalts = new Map<string, string>();
+  /** Halts whose counts in Redis are still to be cleared (Redis was away), per `release\ncohort`. */
+  const pendingClears = new Map<string, { release: string; cohort: string | undefined; at: string }>();
+  let inFlight = 0;
+  let redisFailing = false;
+  let lastRedisLog = Number.NEGATIVE_INFINITY;
+  let unloggedRedisFailures = 0;
+  let lastRefresh = Number.NEGATIVE_INFINITY;
+
+  /** Logs that Redis could not be reached, at most once a minute; the counts stay this server's meanwhile. */
+  const redisDown = (error: unknown): void => {
+    unloggedRedisFailures++;
+    const at = Date.now();
+    if (at - lastRedisLog < REDIS_LOG_INTERVAL_MS) return;
+    lastRedisLog = at;
+    redisFailing = true;
+    const failures = unloggedRedisFailures;
+    unloggedRedisFailures = 0;
+    deps.logger.warn(
+      `daylight: could not count boot reports in Redis (${error instanceof Error ? error.message : String(error)}); automatic halts are decided on this server's own counts meanwhile (${failures} failed since the last report; reported at most once a minute)`,
+    );
+  };
+  const redisUp = (): void => {
+    if (!redisFailing) return;
+    redisFailing = false;
+    lastRedisLog = Number.NEGATIVE_INFINITY;
+    unloggedRedisFailures = 0;
+    deps.logger.info('daylight: counting boot reports in Redis again');
+  };
+
+  /** The counts of one release in one cohort start over, once its halt was lifted (here; Redis is cleared by `sync`). */
+  const startOver = (key: string): void => {
+    const entry = counts.get(key);
+    if (entry !== undefined) {
+      Object.assign(entry, { boots: 0, failures: 0, halted: false, closed: false, fleet: undefined });
+      entry.wave++;
+    }
+    const suffix = `\n${key}`;
+    for (const once of counted) if (once.endsWith(suffix)) counted.delete(once);
+  };
+
+  const clearInRedis = (): void => {
+    if (fleet === undefined) return;
+    for (const [key, clear] of pendingClears) {
+      fleet
+        .clear(clear.release, clear.cohort, clear.at)
+        .then(() => {
+          if (pendingClears.get(key) === clear) pendingClears.delete(key);
+          redisUp();
+        }, redisDown)
+        .catch(() => undefined);
+    }
+  };
+
+  /** Halts `release` in `cohort` once `failures` of `failures + boots` switches failed: at least `minFailures`, at the rate. */
+  const decide = (entry: Entry, boots: number, failures: number, scope: 'fleet' | 'server'): void => {
+    const { release, cohort } = entry;
+    const rate = failures / (failures + boots);
+    if (entry.halted || failures < minFailures || rate < failureRate) return;
+    entry.halted = true;
+    const where = cohort === undefined ? '' : ` in cohort ${cohort}`;
+    const across = scope === 'fleet' ? ', counted on every server' : '';
+    const reason = `${failures} of ${failures + boots} switches to ${release}${where} failed to boot (${Math.round(rate * 100)}%${across})`;
+    deps.logger.warn(`daylight: halting ${release}${where}: ${reason}`);
+    const wave = entry.wave;
+    deps
+      .halt({ release, reason, actor: 'reports', ...(cohort === undefined ? {} : { cohort }) })
+      .then(() => {
+        if (entry.wave === wave) entry.closed = true;
+      })
+      .catch((error: unknown) => {
+        if (entry.wave === wave) entry.halted = false; // the next failure tries again
+        deps.logger.error(`daylight: could not halt ${release}${where}`, error);
+      });
+  };
 
   const count = (
     kind: ReportKind,
@@ -210,49 +332,106 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     let entry = counts.get(key);
     if (entry === undefined) {
       if (counts.size >= COUNTS_MAX) return;
-      entry = { release, cohort, boots: 0, failures: 0, kinds: {}, halted: false };
+      entry = { release, cohort, boots: 0, failures: 0, kinds: {}, halted: false, wave: 0 };
       counts.set(key, entry);
     }
     entry.kinds[kind] = (entry.kinds[kind] ?? 0) + 1;
     if ((kind !== 'boot' && kind !== 'boot-failure') || !trusted) return;
-    if (entry.recorded && deps.isHalted?.(release, cohort) === false) {
-      // The halt was recorded, and the release was promoted again since: count afresh, everyone included.
-      Object.assign(entry, { boots: 0, failures: 0, halted: false, recorded: false });
-      for (const once of counted) if (once.endsWith(`\n${release}`)) counted.delete(once);
+    const halted = deps.isHalted?.(release, cohort);
+    // While the registry records the release halted there, nothing counts toward halting it (again).
+    if (halted === true) return;
+    if (entry.closed && halted === false) {
+      // A halt was recorded, and the release was promoted again since: count afresh, everyone included.
+      startOver(key);
     }
-    const once = `${who}\n${release}`;
+    const once = `${who}\n${key}`;
     if (counted.has(once)) return;
     if (counted.size >= COUNTED_MAX) counted.clear();
     counted.add(once);
     if (kind === 'boot') entry.boots++;
-    if (kind !== 'boot-failure') return;
-    entry.failures++;
-    if (!halting && haltOption === undefined && !saidHaltingIsOff) {
+    else entry.failures++;
+    if (kind === 'boot-failure' && !halting && haltOption === undefined && !saidHaltingIsOff) {
       saidHaltingIsOff = true;
       deps.logger.info(
         'daylight: boot failures are counted but halt nothing: set reports.trust (whose reports to believe) or reports.halt to halt automatically',
       );
     }
-    const rate = entry.failures / (entry.failures + entry.boots);
-    if (entry.halted || entry.failures < minFailures || rate < failureRate) return;
-    entry.halted = true;
-    const where = cohort === undefined ? '' : ` in cohort ${cohort}`;
-    const reason = `${entry.failures} of ${entry.failures + entry.boots} switches to ${release}${where} failed to boot (${Math.round(rate * 100)}%)`;
-    deps.logger.warn(`daylight: halting ${release}${where}: ${reason}`);
-    deps
-      .halt({ release, reason, actor: 'reports', ...(cohort === undefined ? {} : { cohort }) })
-      .then(() => (entry.recorded = true))
-      .catch((error: unknown) => {
-        entry.halted = false; // the next failure tries again
-        deps.logger.error(`daylight: could not halt ${release}${where}`, error);
-      });
+    if (fleet === undefined || inFlight >= IN_FLIGHT_MAX) {
+      if (kind === 'boot-failure') decide(entry, entry.boots, entry.failures, 'server');
+      return;
+    }
+    // The whole fleet's figures decide; the answer does not wait for them.
+    inFlight++;
+    const counting = entry;
+    const wave = entry.wave;
+    const clear = pendingClears.get(key);
+    fleet
+      .count(release, cohort, who, kind, clear?.at)
+      .then(
+        (result: FleetCount) => {
+          if (clear !== undefined && pendingClears.get(key) === clear) pendingClears.delete(key);
+          redisUp();
+          // A halt ended the wave meanwhile: its figures stay as they were, and it halts nothing more.
+          if (counting.wave !== wave || counting.closed) return;
+          counting.fleet = { boots: result.boots, failures: result.failures };
+          if (kind === 'boot-failure' && result.added) decide(counting, result.boots, result.failures, 'fleet');
+        },
+        (error: unknown) => {
+          redisDown(error);
+          if (counting.wave !== wave || counting.closed) return;
+          counting.fleet = undefined;
+          if (kind === 'boot-failure') decide(counting, counting.boots, counting.failures, 'server');
+        },
+      )
+      .catch(() => undefined) // a logger that throws must not become an unhandled rejection
+      .finally(() => inFlight--);
+  };
+
+  /** Reads the fleet's figures of the rows this server shows again, in the background, at most every few seconds. */
+  const refresh = (): void => {
+    const at = Date.now();
+    if (fleet === undefined || at - lastRefresh < REFRESH_MS || counts.size === 0) return;
+    lastRefresh = at;
+    const entries = [...counts.values()].filter((entry) => !entry.closed); // a closed wave keeps its last figures
+    const waves = entries.map((entry) => entry.wave);
+    fleet
+      .read(entries)
+      .then((figures) => {
+        for (const [i, entry] of entries.entries()) if (entry.wave === waves[i]) entry.fleet = figures[i];
+      }, redisDown)
+      .catch(() => undefined);
   };
 
   return {
-    counts: () =>
-      [...counts.values()].map(({ recorded: _recorded, ...entry }) =>
-        Object.freeze({ ...entry, kinds: { ...entry.kinds } }),
-      ),
+    counts: () => {
+      refresh();
+      return [...counts.values()].map(({ closed: _closed, fleet: figures, wave: _wave, ...entry }) =>
+        Object.freeze({
+          ...entry,
+          ...(figures ?? {}),
+          kinds: { ...entry.kinds },
+          scope: figures === undefined ? ('server' as const) : ('fleet' as const),
+        }),
+      );
+    },
+    sync(registry) {
+      const standing = new Set<string>();
+      for (const cohort of [undefined, ...Object.keys(registry.cohorts ?? {})]) {
+        const halt = haltOf(registry, cohort);
+        if (halt === undefined) continue;
+        const key = `${halt.release}\n${cohort ?? ''}`;
+        standing.add(key);
+        const entry = counts.get(key);
+        if (entry !== undefined) entry.closed = true;
+        if (seenHalts.get(key) === halt.at) continue;
+        if (seenHalts.size >= COUNTS_MAX) seenHalts.clear();
+        seenHalts.set(key, halt.at);
+        if (fleet !== undefined) pendingClears.set(key, { release: halt.release, cohort, at: halt.at });
+      }
+      // A halt lifted (the release promoted again): its wave's counts start over, here and for this server's view.
+      for (const [key, entry] of counts) if (entry.closed && !standing.has(key)) startOver(key);
+      clearInRedis();
+    },
     async handle(request) {
       if (request.method !== 'POST') return answer(request, 405, 'Method not allowed');
       // Tabs report to their own origin. A page on another site cannot send one with this site's cookies.

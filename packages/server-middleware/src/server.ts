@@ -164,6 +164,9 @@ class Daylight implements DaylightServer {
     this.#reports = createReports(options.reports, {
       halt: (halt) => this.halt(halt),
       logger: options.logger,
+      // With Redis, boots and failures are counted for the whole fleet there (the registry's connection, opened later).
+      redis:
+        options.redis === undefined ? undefined : { client: () => this.#redis!.client(), prefix: options.redis.prefix },
       isRelease: (version) => this.#generation?.registry.releases[version] !== undefined,
       releaseFor: (req) => this.#choiceFor(this.#generation, req)?.stamp.version,
       isHalted: (release, cohort) =>
@@ -703,6 +706,7 @@ class Daylight implements DaylightServer {
       this.#incomplete = [...this.#generation.plan.releases].some((version) => !releases.has(version));
       if (this.#incomplete) this.#watcher?.remember('incomplete');
       this.#census?.setReleases(Object.keys(read.registry.releases));
+      this.#reports.sync(read.registry); // a halt recorded by any server ends that wave of report counts here
       this.#clientStates = new Map();
       if (!initial) this.#counters.registryReloads++;
       // A registry that could not be used (unreadable, invalid, its current release unservable, Redis unreachable)

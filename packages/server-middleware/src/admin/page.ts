@@ -86,17 +86,33 @@ function censusTable(census: CensusSnapshot | undefined, problem: string | undef
   ].join('\n');
 }
 
+/** Says where the boots and failures were counted: the fleet's (through Redis) or this server's. */
+function reportScope(reports: readonly ReportCount[]): string {
+  const fleet = reports.filter((report) => report.scope === 'fleet').length;
+  const what =
+    fleet === reports.length
+      ? 'Healthy and failed boots: every server (through Redis), as this server last read them — the figures automatic halts are decided on.'
+      : fleet === 0
+        ? 'Healthy and failed boots: this server only (each server counts its own).'
+        : 'Healthy and failed boots: every server (through Redis), except the rows marked “this server only”, which Redis could not be asked for.';
+  return `<p data-testid="reports-scope">${what} Rows are the releases and cohorts this server received reports for; “halt asked” is this server's.</p>`;
+}
+
 function reportTable(reports: readonly ReportCount[]): string {
   if (reports.length === 0) return '<p>No boots reported yet.</p>';
+  const mixed =
+    reports.some((report) => report.scope === 'fleet') && reports.some((report) => report.scope !== 'fleet');
   return [
+    reportScope(reports),
     '<table data-testid="reports">',
-    row(['release', 'cohort', 'healthy boots', 'failed boots (rolled back)', 'halted'], 'th'),
+    row(['release', 'cohort', 'healthy boots', 'failed boots (rolled back)', 'halt asked'], 'th'),
     ...reports.map((report) =>
       row([
         e(report.release),
         e(report.cohort ?? 'default'),
         String(report.boots),
-        report.failures > 0 ? `<span class="bad">${report.failures}</span>` : '0',
+        (report.failures > 0 ? `<span class="bad">${report.failures}</span>` : '0') +
+          (mixed && report.scope !== 'fleet' ? ' <i>(this server only)</i>' : ''),
         report.halted ? '<b class="bad">yes</b>' : '',
       ]),
     ),

@@ -1,0 +1,143 @@
+/**
+ * The boots and boot failures that count toward an automatic halt, counted
+ * for the whole fleet in Redis (reports.ts decides; this file only counts).
+ *
+ * | key                                       | type | what                                                         |
+ * | ----------------------------------------- | ---- | ------------------------------------------------------------ |
+ * | `<prefix>:reports:<release>:<cohort>`     | hash | `boots`, `failures`; `cleared`: the halt (its `at`) last cleared |
+ * | `<prefix>:reports:<release>:<cohort>:who` | set  | a hash of each person or session that counted (once each)    |
+ *
+ * `<cohort>` is `*` for everyone (a cohort name cannot be `*` nor hold `:`).
+ * Both keys expire {@link REPORT_COUNTS_TTL_S} after the last count. One
+ * Lua script adds the person to the set and, only when they were not in it,
+ * increments the hash: two servers cannot both count the same person, and
+ * a count is never half done. The same script clears a wave's counts once
+ * per halt: the `cleared` field remembers which halt, so a server that sees
+ * the halt late (after the release was promoted again) does not wipe the
+ * new wave's counts.
+ */
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** How long the fleet keeps a release's counts in a cohort after its last count: 3 days. */
+export const REPORT_COUNTS_TTL_S = 3 * 24 * 60 * 60;
+
+const SCRIPT = `
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'cleared') ~= ARGV[1] then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[1], 'cleared', ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+if ARGV[2] == '' then return {0, 0, 0} end
+local added = redis.call('SADD', KEYS[2], ARGV[2])
+if added == 1 then redis.call('HINCRBY', KEYS[1], ARGV[3], 1) end
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+local counts = redis.call('HMGET', KEYS[1], 'boots', 'failures')
+return {added, tonumber(counts[1]) or 0, tonumber(counts[2]) or 0}
+`;
+
+/** The fleet's figures for one release in one cohort, after a count. */
+export interface FleetCount {
+  /** False when this person or session had counted already (on any server). */
+  readonly added: boolean;
+  readonly boots: number;
+  readonly failures: number;
+}
+
+type Scripted = Redis & {
+  daylightReportCount(
+    hash: string,
+    who: string,
+    clear: string,
+    member: string,
+    field: string,
+    ttl: number,
+  ): Promise<[number, number, number]>;
+};
+
+const defined = new WeakSet<Redis>();
+
+function scripted(redis: Redis): Scripted {
+  if (!defined.has(redis)) {
+    redis.defineCommand('daylightReportCount', { numberOfKeys: 2, lua: SCRIPT });
+    defined.add(redis);
+  }
+  return redis as Scripted;
+}
+
+export class RedisReportCounts {
+  readonly prefix: string;
+  readonly #client: () => Promise<Redis>;
+
+  constructor(options: { readonly client: () => Promise<Redis>; readonly prefix: string }) {
+    this.#client = options.client;
+    this.prefix = options.prefix;
+  }
+
+  keyOf(release: string, cohort: string | undefined): string {
+    return `${this.prefix}:reports:${release}:${cohort ?? '*'}`;
+  }
+
+  /**
+   * Counts `who` (once) as a boot or a failure of `release` in `cohort`, and returns the fleet's figures.
+   * `clear`: the `at` of a halt whose wave must be cleared first (once per halt, whichever server asks).
+   */
+  async count(
+    release: string,
+    cohort: string | undefined,
+    who: string,
+    kind: 'boot' | 'boot-failure',
+    clear?: string,
+  ): Promise<FleetCount> {
+    const [added, boots, failures] = await this.#run(release, cohort, clear ?? '', member(who), kind);
+    return { added: added === 1, boots, failures };
+  }
+
+  /** Clears the counts of `release` in `cohort` for the halt recorded at `at`, unless that halt's were cleared already. */
+  async clear(release: string, cohort: string | undefined, at: string): Promise<void> {
+    await this.#run(release, cohort, at, '', 'boot');
+  }
+
+  /** The fleet's figures for these pairs (zero for those without counts). */
+  async read(
+    pairs: readonly { readonly release: string; readonly cohort: string | undefined }[],
+  ): Promise<{ boots: number; failures: number }[]> {
+    if (pairs.length === 0) return [];
+    const redis = await this.#client();
+    const pipeline = redis.pipeline();
+    for (const { release, cohort } of pairs) pipeline.hmget(this.keyOf(release, cohort), 'boots', 'failures');
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([error, value]) => {
+      if (error) throw error;
+      const [boots, failures] = value as (string | null)[];
+      return { boots: Number(boots ?? 0), failures: Number(failures ?? 0) };
+    });
+  }
+
+  async #run(
+    release: string,
+    cohort: string | undefined,
+    clear: string,
+    who: string,
+    kind: 'boot' | 'boot-failure',
+  ): Promise<[number, number, number]> {
+    const redis = scripted(await this.#client());
+    const key = this.keyOf(release, cohort);
+    const field = kind === 'boot' ? 'boots' : 'failures';
+    const [added, boots, failures] = await redis.daylightReportCount(
+      key,
+      `${key}:who`,
+      clear,
+      who,
+      field,
+      REPORT_COUNTS_TTL_S,
+    );
+    return [Number(added), Number(boots), Number(failures)];
+  }
+}
+
+/** What the set holds for a person or a session: a hash, so no user id or session id is written to Redis. */
+function member(who: string): string {
+  return who === '' ? '' : createHash('sha256').update(who).digest('base64url').slice(0, 22);
+}
