@@ -233,6 +233,8 @@ class Daylight implements DaylightServer {
       authorize: options.authorize,
       logger: options.logger,
       registry: () => this.#generation?.registry,
+      // A problem while nothing was read yet is no stale registry: the page shows none at all then.
+      registryProblem: () => (this.#generation === undefined ? undefined : this.#lastRegistryProblem),
       census: () => this.census(),
       reports: () => this.#reports.counts(),
       change: (apply, action) => this.#applyChange(apply, action),

@@ -126,6 +126,23 @@ describe('admin endpoints', () => {
     expect((await daylight.census())!.series).toEqual([]);
   });
 
+  it('say on the status page when this server serves an older registry than the store holds, and why', async () => {
+    const { url, daylight, registryFile } = await office({ authorize });
+    const page = async () => (await fetch(`${url}/_daylight/admin/`, { headers: admin })).text();
+    expect(await page()).not.toContain('data-testid="registry-problem"');
+    const good = await readFile(registryFile, 'utf8');
+    await writeFile(registryFile, '{ "schema": 1, "current": '); // cut short: a write that did not finish
+    await daylight.reload();
+    const html = await page();
+    expect(html).toMatch(
+      /<p class="bad" data-testid="registry-problem">This server serves the last registry it could use, shown below, not the store's: .+\. Changes made since \(halts, pins, the floor\) do not reach it until that is fixed\.<\/p>/,
+    );
+    expect(html).toContain('current <b data-testid="current">1.0.0</b>');
+    await writeFile(registryFile, good);
+    await daylight.reload();
+    expect(await page()).not.toContain('data-testid="registry-problem"');
+  });
+
   it('render the status page with the census and a CSRF cookie, under a strict CSP', async () => {
     const { url } = await office({ authorize });
     await call(url, 'tab-aaaaaaaa');

@@ -49,6 +49,8 @@ export interface AdminDeps {
   readonly authorize: Authorize | undefined;
   readonly logger: DaylightLogger;
   registry(): Registry | undefined;
+  /** Why the server could not take the store's registry and still serves `registry()`, or `undefined`. */
+  registryProblem(): string | undefined;
   /** The census, fleet-wide with Redis; rejects when it cannot be read. `undefined` when the census is off. */
   census(): Promise<CensusSnapshot | undefined>;
   reports(): readonly ReportCount[];
@@ -57,6 +59,10 @@ export interface AdminDeps {
     apply: (registry: Registry) => ChangeOutcome,
     action: string,
   ): Promise<{ changed: boolean; summary: string; revision: number }>;
+}
+
+function optionalProblem(problem: string | undefined): { registryProblem?: string } {
+  return problem === undefined ? {} : { registryProblem: problem };
 }
 
 export interface Admin {
@@ -216,6 +222,7 @@ export function createAdmin(deps: AdminDeps): Admin {
       registry: deps.registry(),
       census,
       ...(censusProblem === undefined ? {} : { censusProblem }),
+      ...optionalProblem(deps.registryProblem()),
       reports: deps.reports(),
       csrf,
       nonce,

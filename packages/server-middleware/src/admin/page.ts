@@ -15,6 +15,8 @@ export interface PageInput {
   readonly census: CensusSnapshot | undefined;
   /** Why the census is missing, when it is. */
   readonly censusProblem?: string;
+  /** Why this server could not take the store's registry, when it could not: it serves `registry`, an older one. */
+  readonly registryProblem?: string;
   readonly reports: readonly ReportCount[];
   readonly csrf: string;
   readonly nonce: string;
@@ -178,6 +180,11 @@ export function renderStatusPage(input: PageInput): string {
 </head>
 <body>
 <h1>Daylight status</h1>
+${
+  input.registryProblem === undefined
+    ? ''
+    : `<p class="bad" data-testid="registry-problem">This server serves the last registry it could use, shown below, not the store's: ${e(input.registryProblem)}. Changes made since (halts, pins, the floor) do not reach it until that is fixed.</p>`
+}
 <h2>Rollouts</h2>
 ${rolloutTable(input.registry)}
 <h2>Live sessions</h2>
