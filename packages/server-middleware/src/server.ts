@@ -304,7 +304,15 @@ class Daylight implements DaylightServer {
    * @throws {RegistryChangeError} `not-servable`, naming the first bad file and the fix.
    */
   async #checkServable(apply: (registry: Registry) => ChangeOutcome): Promise<Set<string>> {
-    const before = this.#generation?.registry;
+    // The store's registry, which the change will be applied to: this server may serve an older one (a release
+    // folder it lacks), and a check against that would never match the change made.
+    let before: Registry | undefined;
+    try {
+      const read = this.#redis !== undefined ? await this.#redis.read() : await readRegistryFile(this.configPath);
+      before = read.ok ? read.registry : undefined;
+    } catch {
+      before = undefined; // the update itself says why the store cannot be read
+    }
     if (before === undefined) return new Set();
     let after: Registry;
     try {

@@ -6,9 +6,9 @@ import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daylightExpress, daylightExpressShell } from '../express.js';
 import { auditFileOf } from '../file-registry.js';
-import { readRegistryFile, releaseDir } from '../registry.js';
+import { readRegistryFile, releaseDir, writeRegistryFile } from '../registry.js';
 import { createDaylight } from '../server.js';
-import { createReleaseStore, createTestLogger, listen, stop, waitFor } from '../test-support.js';
+import { createReleaseStore, createTestLogger, listen, sampleRelease, stop, waitFor } from '../test-support.js';
 import type { DaylightServer, DaylightServerOptions } from '../types.js';
 import { CSRF_COOKIE } from './admin.js';
 
@@ -276,10 +276,55 @@ describe('admin actions', () => {
     await writeFile(scriptFile, bytes);
     const done = await post(url, headers, { action: 'promote', version: '1.1.0' });
     expect(done.status).toBe(200);
-    // A change that sends nobody anywhere new (a halt that does not roll back) is not held up by files.
+    // A halt reads the release it goes back to (1.0.0, sound), not the one it halts.
     await rm(scriptFile);
     const halted = await post(url, headers, { action: 'halt', release: '1.1.0', reason: 'bad' });
     expect(halted.status).toBe(200);
+  });
+
+  it('refuse a halt whose way back is damaged, as daylight halt does', async () => {
+    const { url, registryFile } = await office({ authorize });
+    const { csrf, cookie } = await session(url);
+    const headers = { 'content-type': 'application/json', 'x-daylight-admin': '1', 'x-daylight-csrf': csrf, cookie };
+    expect((await post(url, headers, { action: 'promote', version: '1.1.0' })).status).toBe(200);
+    const files = path.join(releaseDir(registryFile, '1.0.0'), 'files');
+    for (const name of await readdir(files, { recursive: true })) {
+      if (name.endsWith('.js')) await rm(path.join(files, name));
+    }
+    const refused = await post(url, headers, { action: 'halt', release: '1.1.0', reason: 'bad' });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { detail: string }).detail).toMatch(
+      /^release 1\.0\.0 cannot be served: .* is missing/,
+    );
+  });
+
+  it('act from the page of a server that serves an older registry than the store (a folder it lacks)', async () => {
+    const { url, daylight, registryFile } = await office({ authorize });
+    const { csrf, cookie } = await session(url);
+    const headers = { 'content-type': 'application/json', 'x-daylight-admin': '1', 'x-daylight-csrf': csrf, cookie };
+    expect((await post(url, headers, { action: 'promote', version: '1.1.0' })).status).toBe(200);
+    // Another machine publishes and promotes 1.2.0; its folder has not reached this server's disk.
+    const read = await readRegistryFile(registryFile);
+    if (!read.ok) throw new Error(read.error);
+    const elsewhere = await createReleaseStore({ releases: [sampleRelease('1.2.0')], current: '1.2.0' });
+    cleanups.push(() => elsewhere.cleanup());
+    const registry = read.registry;
+    await writeRegistryFile(registryFile, {
+      ...registry,
+      revision: (registry.revision ?? 0) + 1,
+      current: '1.2.0',
+      previous: [...(registry.previous ?? []), '1.1.0'],
+      releases: { ...registry.releases, '1.2.0': elsewhere.registry.releases['1.2.0']! },
+    });
+    await daylight.reload();
+    expect(await (await fetch(`${url}/_daylight/admin/`, { headers: admin })).text()).toContain(
+      'data-testid="registry-problem"',
+    );
+    // Rolling everyone back to 1.1.0, which this server has, is what the operator can do: it works.
+    const back = await post(url, headers, { action: 'rollback' });
+    expect(back.status).toBe(200);
+    const after = await readRegistryFile(registryFile);
+    expect(after.ok && after.registry.current).toBe('1.1.0');
   });
 
   it('refuse a change whose audit entry cannot be written, with a problem document, and change nothing', async () => {
