@@ -24,7 +24,7 @@
  *   Express stamps a request without `Origin` this way before the app runs:
  *   with no expose list, nothing set later needs merging (express.ts).
  */
-import { ServerResponse, type OutgoingHttpHeader } from 'node:http';
+import { ServerResponse, validateHeaderName, validateHeaderValue, type OutgoingHttpHeader } from 'node:http';
 import { RELEASE_HEADER } from '@daylight/protocol';
 
 const EXPOSE_HEADER = 'Access-Control-Expose-Headers';
@@ -78,12 +78,13 @@ export function removeStamp(res: ServerResponse): void {
 }
 
 /**
- * Applies header fields passed to `writeHead` the way node:http 22 does when
- * headers were already set with `setHeader`, so that the stamp's merge sees
- * them: an object replaces fields one by one; an array of `[name, value]`
- * pairs or a flat `[name, value, …]` array replaces each named field and
- * keeps duplicates (two `Set-Cookie`). Throws, as node:http would, on a name
- * or value it refuses.
+ * Applies header fields passed to `writeHead` so that the stamp's merge sees
+ * them: an object replaces fields one by one (as node:http does when headers
+ * were set before); a flat `[name, value, …]` array replaces each named field
+ * and keeps duplicates (two `Set-Cookie`), as node:http 22 does then; an
+ * array of `[name, value]` pairs, which node:http takes only when no header
+ * was set before (and then writes as it is), the same way. Throws, as
+ * node:http would, on a name or value it refuses — before changing anything.
  */
 function applyFields(res: ServerResponse, fields: object): void {
   if (Array.isArray(fields)) {
@@ -92,6 +93,12 @@ function applyFields(res: ServerResponse, fields: object): void {
     const step = pairs ? 1 : 2;
     const nameAt = (i: number): string => String(pairs ? (list[i] as unknown[])[0] : list[i]);
     const valueAt = (i: number): unknown => (pairs ? (list[i] as unknown[])[1] : list[i + 1]);
+    // Every field checked before any is changed: one node:http refuses leaves the response as it was.
+    if (!pairs && list.length % 2 !== 0) throw new TypeError('writeHead: a flat header array has an odd length');
+    for (let i = 0; i < list.length; i += step) {
+      validateHeaderName(nameAt(i));
+      validateHeaderValue(nameAt(i), valueAt(i) as string); // (any value setHeader takes)
+    }
     for (let i = 0; i < list.length; i += step) res.removeHeader(nameAt(i));
     for (let i = 0; i < list.length; i += step) {
       const value = valueAt(i);
@@ -114,10 +121,12 @@ function fieldsOf(args: unknown[]): { fields: unknown; kept: number } {
  * The arguments for node:http's `writeHead` when the app passes its fields
  * as an array. node:http 20 applies such an array with `setHeader` as soon as
  * any header was set before — the stamp was — so one `Set-Cookie` of two is
- * lost and `[name, value]` pairs throw; without a header set before, it
- * writes the array as it is. The fields are applied here as node:http 22
- * applies them, and node:http gets the status alone. Anything that fails
- * leaves the arguments as the app passed them, for node:http to answer.
+ * lost, and `[name, value]` pairs throw (in node:http 22 too); without a
+ * header set before, it writes the array as it is. The fields are applied
+ * here as that would have written them (each named field replaced,
+ * duplicates kept), and node:http gets the status alone. A field node:http
+ * refuses changes nothing, and the arguments go on as the app passed them,
+ * for node:http to answer with its own error.
  */
 function arrayFields(res: ServerResponse, args: unknown[]): unknown[] {
   const { fields, kept } = fieldsOf(args);

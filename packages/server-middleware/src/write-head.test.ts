@@ -37,12 +37,24 @@ function write(res: ServerResponse, fields: unknown): void {
   (res.writeHead as (status: number, fields: unknown) => ServerResponse).call(res, 200, fields).end('{"ok":true}');
 }
 
+/** Fields node:http refuses (an odd-length array): the app answers 500 with node's error code itself. */
+const ODD = ['X-A', '1', 'X-B'];
+function writeOrFail(res: ServerResponse, fields: unknown): void {
+  try {
+    write(res, fields);
+  } catch (error) {
+    res.statusCode = 500;
+    res.end(JSON.stringify({ code: (error as NodeJS.ErrnoException).code }));
+  }
+}
+
 function expressApp(create: typeof express5, daylight: DaylightServer): Server {
   const app = create();
   app.use(daylightExpress(daylight));
   app.get('/raw', (_req, res) => write(res, RAW));
   app.get('/pairs', (_req, res) => write(res, PAIRS));
   app.get('/expose', (_req, res) => write(res, { 'Access-Control-Expose-Headers': 'X-Total' }));
+  app.get('/odd', (_req, res) => writeOrFail(res, ODD));
   return createServer(app);
 }
 
@@ -51,13 +63,16 @@ function koaApp(Koa: typeof Koa3, daylight: DaylightServer): Server {
   app.silent = true;
   app.use(daylightKoa(daylight));
   app.use((ctx) => {
-    const fields = { '/raw': RAW, '/pairs': PAIRS, '/expose': { 'Access-Control-Expose-Headers': 'X-Total' } }[
-      ctx.path
-    ];
+    const fields = {
+      '/raw': RAW,
+      '/pairs': PAIRS,
+      '/expose': { 'Access-Control-Expose-Headers': 'X-Total' },
+      '/odd': ODD,
+    }[ctx.path];
     if (fields === undefined) return;
     // The app answers itself, after its middleware returned (a proxy waiting for its upstream).
     ctx.respond = false;
-    setTimeout(() => write(ctx.res, fields), 5);
+    setTimeout(() => writeOrFail(ctx.res, fields), 5);
   });
   const callback = app.callback();
   return createServer((req, res) => void callback(req, res));
@@ -108,6 +123,13 @@ describe.each(frameworks)('$name: fields the app passes to writeHead', ({ app })
       });
     }
   }
+
+  it('changes no header when node:http refuses the fields, and node answers with its own error', async () => {
+    const response = await fetch(`${origin}/odd`);
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ code: 'ERR_INVALID_ARG_VALUE' });
+    expect(response.headers.get('x-a')).toBeNull();
+  });
 
   it('merges an expose list passed to writeHead with the stamp', async () => {
     const response = await fetch(`${origin}/expose`, { headers: { origin: 'https://other.example' } });
