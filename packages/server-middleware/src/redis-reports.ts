@@ -137,7 +137,10 @@ export class RedisReportCounts {
   }
 }
 
-/** What the set holds for a person or a session: a hash, so no user id or session id is written to Redis. */
+/**
+ * What the set holds for a person or a session: a hash, so no user id or session id is written to Redis as it is
+ * (not salted: someone who reads Redis and guesses an id can confirm it).
+ */
 function member(who: string): string {
   return who === '' ? '' : createHash('sha256').update(who).digest('base64url').slice(0, 22);
 }
