@@ -14,6 +14,7 @@ describe('cliErrorOf', () => {
     'older-release': 1,
     'rollout-key': 1,
     'limit-reached': 1,
+    'not-servable': 1,
   };
 
   it.each(Object.entries(exitCodes))('maps the model refusal %s to exit %i, keeping its message', (code, exit) => {

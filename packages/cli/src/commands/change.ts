@@ -27,6 +27,8 @@ const CODES: Record<RegistryChangeErrorCode, DaylightCliErrorCode> = {
   'older-release': 'conflict',
   'rollout-key': 'conflict',
   'limit-reached': 'conflict',
+  // (The status page's refusal; the CLI refuses a damaged release itself, with the same message and code.)
+  'not-servable': 'release',
 };
 
 /** The model's refusal as the CLI's error; anything else unchanged. */
