@@ -156,7 +156,7 @@ test("daylight publish calls out a Vite build made with the default base '/', wh
     const outDir = path.join(dir, 'build');
     await buildRelease('1.2.0', { outDir, base: '/' });
     const store = path.join(dir, 'store', 'releases.json');
-    const { stderr } = await run(process.execPath, [
+    const { stdout, stderr } = await run(process.execPath, [
       path.join(ROOT, 'packages/cli/dist/bin.js'),
       'publish',
       outDir,
@@ -165,8 +165,14 @@ test("daylight publish calls out a Vite build made with the default base '/', wh
       '--store',
       store,
     ]);
-    expect(stderr).toMatch(/daylight: note: index\.html loads \/assets\/index-[^ ]+\.js by an absolute path/);
-    expect(stderr).toMatch(/Build with base: '\.\/' in vite\.config\./);
+    expect(stderr).toMatch(
+      /^daylight: warning: index\.html loads \/assets\/index-[^ ]+\.js by an absolute path: the build was made with base '\/', and assets\/index-[^ ]+\.js is Vite's loader of lazy chunks/,
+    );
+    expect(stderr).toMatch(/Build with base: '\.\/' in vite\.config\.\n$/);
+    // Published (an app may map those URLs itself), but not offered for promotion as it is.
+    expect(stdout).toMatch(/^published 1\.2\.0: /);
+    expect(stdout).toMatch(/before promoting it: fix the base, build again and publish the build as a new version/);
+    expect(stdout).not.toMatch(/promote 1\.2\.0/);
     // The example's own builds (base './') publish without it.
     const clean = await run(process.execPath, [
       path.join(ROOT, 'packages/cli/dist/bin.js'),

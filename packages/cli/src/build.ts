@@ -258,17 +258,32 @@ export function findEntryScript(
  * loader's error message. Not the names of their errors (`vite:preloadError`, `ChunkLoadError`): Daylight's own
  * recovery module mentions those, and is in every app that uses it.
  */
-const RUNTIME_LOADERS: readonly { marker: string; bundler: string; fix: string }[] = [
-  { marker: '__vite__mapDeps', bundler: 'Vite', fix: "base: './' in vite.config" },
-  { marker: 'Loading chunk ', bundler: 'webpack', fix: "output.publicPath: 'auto' in webpack.config" },
+const RUNTIME_LOADERS: readonly { marker: string; bundler: string; fix: string; lost: string }[] = [
+  {
+    marker: '__vite__mapDeps',
+    bundler: 'Vite',
+    fix: "base: './' in vite.config",
+    lost: "a lazy chunk's stylesheet and the modules it preloads",
+  },
+  {
+    marker: 'Loading chunk ',
+    bundler: 'webpack',
+    fix: "output.publicPath: 'auto' in webpack.config",
+    lost: 'its lazy chunks',
+  },
 ];
+const ANY_BUNDLER = "a relative base (Vite: base: './'; webpack: output.publicPath: 'auto')";
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 /**
- * A warning when the shell loads a script of the build by an absolute path (`/assets/app.js`) and a script of the
- * build is a bundler's lazy-chunk loader. Daylight rewrites the shell's own references to the release's folder,
- * but the URLs that loader computes at run time follow the bundler's base: with `/` they point at `/assets/…`,
- * outside the release, and what they name does not load (with Vite, a lazy chunk's stylesheet; with webpack, the
- * chunk itself).
+ * A warning when the shell loads a script of the build by an absolute path (`/assets/app.js`), and the build
+ * holds URLs that the shell rewrite cannot reach: a bundler's lazy-chunk loader, whose URLs follow the build's
+ * base at run time, or a stylesheet or script that names another build file by an absolute path (an image, a
+ * font, a CSS `url()`). Daylight rewrites the shell's own references to the release's folder; those stay at
+ * `/assets/…`, outside the release, and do not load.
  */
 export async function absoluteBaseWarning(
   html: string,
@@ -282,18 +297,29 @@ export async function absoluteBaseWarning(
     return target !== undefined && byPath.has(target);
   });
   if (absolute === undefined) return undefined;
+  const folder = absolute.src.slice(0, absolute.src.lastIndexOf('/') + 1);
+  const intro = `${shellPath} loads ${absolute.src} by an absolute path: the build was made with base '/'`;
+  const absolutePaths = new Set(files.map((file) => `/${file.path}`));
+  const reference = new RegExp(`${escapeRegExp(folder)}[^\\s"'\`()<>,;?#]+`, 'g');
+  let named: { file: string; url: string } | undefined;
   for (const file of files) {
-    if (!/\.m?js$/i.test(file.path)) continue;
+    if (!/\.(?:m?js|css)$/i.test(file.path)) continue;
     const text = await readFile(file.source, 'utf8');
     const loader = RUNTIME_LOADERS.find(({ marker }) => text.includes(marker));
-    if (loader === undefined) continue;
-    return (
-      `${shellPath} loads ${absolute.src} by an absolute path, and ${file.path} is ${loader.bundler}'s loader of lazy ` +
-      `chunks: the URLs it computes at run time follow the build's base, so what it loads then (a lazy chunk's ` +
-      `stylesheet, the files it preloads, with webpack the chunks themselves) would be asked for at ` +
-      `${absolute.src.slice(0, absolute.src.lastIndexOf('/') + 1)}…, outside the release's folder, and fail. ` +
-      `Build with ${loader.fix}.`
-    );
+    if (loader !== undefined) {
+      return (
+        `${intro}, and ${file.path} is ${loader.bundler}'s loader of lazy chunks, which computes their URLs from ` +
+        `that base at run time: ${loader.lost} would be asked for at ${folder}…, outside the release's folder, ` +
+        `and fail. Build with ${loader.fix}.`
+      );
+    }
+    named ??= [...text.matchAll(reference)]
+      .map((match) => ({ file: file.path, url: match[0] }))
+      .find(({ url }) => absolutePaths.has(url));
   }
-  return undefined;
+  if (named === undefined) return undefined;
+  return (
+    `${intro}, and ${named.file} names ${named.url} by that path (an image, a font, a CSS url()): it would be asked ` +
+    `for outside the release's folder, and fail. Build with ${ANY_BUNDLER}.`
+  );
 }

@@ -327,6 +327,7 @@ export async function runCli(argv: readonly string[], io: Partial<CliIO> = {}): 
     tellChangeWarnings();
     for (const warning of output.warnings ?? [])
       stderr.write(`daylight: note: ${withCommandPrefix(warning, prefix)}\n`);
+    for (const alert of output.alerts ?? []) stderr.write(`daylight: warning: ${withCommandPrefix(alert, prefix)}\n`);
     const json = args.values.json === true || global.values.json === true;
     // The text is printed as the command wrote it: the commands that print the model's messages make their hints
     // pasteable themselves, and text a user wrote (a halt reason, an audit summary) is not rewritten.

@@ -38,6 +38,8 @@ export interface CommandOutput {
   readonly text: string;
   readonly json: unknown;
   readonly warnings?: readonly string[];
+  /** What stderr says as warnings (`daylight: warning: …`): the command succeeded, but something will not work. */
+  readonly alerts?: readonly string[];
   /** The exit status when the command ran to the end but answers "no" (`daylight gate`). @default 0 */
   readonly exitCode?: number;
 }

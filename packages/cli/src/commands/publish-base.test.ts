@@ -20,12 +20,14 @@ const VITE_HELPER =
 const WEBPACK_RUNTIME =
   'var a=new Error;n.l(o,(t=>{a.message="Loading chunk "+e+" failed.\\n("+r+": "+i+")",a.name="ChunkLoadError"}))';
 
+/** What publish says of the build's base: `[]`, or the one warning. */
 async function warningsFor(files: Record<string, string>): Promise<readonly string[]> {
   const root = await tempDir();
   const build = path.join(root, 'build');
   await writeFiles(build, files);
   const result = await publish({ store: path.join(root, 'store', 'releases.json'), buildDir: build, version: '1.0.0' });
-  return result.warnings;
+  expect(result.warnings).toEqual([]);
+  return result.baseProblem === undefined ? [] : [result.baseProblem];
 }
 
 describe('publish: a lazy-chunk loader with an absolute base', () => {
@@ -35,11 +37,12 @@ describe('publish: a lazy-chunk loader with an absolute base', () => {
       'assets/index-a1.js': `${VITE_HELPER}import("./report-b2.js");`,
       'assets/report-b2.js': 'export const r=1;',
     });
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/index\.html loads \/assets\/index-a1\.js by an absolute path/);
-    expect(warnings[0]).toMatch(/assets\/index-a1\.js is Vite's loader of lazy chunks/);
-    expect(warnings[0]).toMatch(/asked for at \/assets\/…, outside the release's folder/);
-    expect(warnings[0]).toMatch(/Build with base: '\.\/' in vite\.config\.$/);
+    expect(warnings).toEqual([
+      "index.html loads /assets/index-a1.js by an absolute path: the build was made with base '/', and " +
+        "assets/index-a1.js is Vite's loader of lazy chunks, which computes their URLs from that base at run time: " +
+        "a lazy chunk's stylesheet and the modules it preloads would be asked for at /assets/…, outside the " +
+        "release's folder, and fail. Build with base: './' in vite.config.",
+    ]);
   });
 
   it("names webpack's fix for a webpack build with publicPath '/'", async () => {
@@ -49,6 +52,29 @@ describe('publish: a lazy-chunk loader with an absolute base', () => {
       'runtime.js': WEBPACK_RUNTIME,
     });
     expect(warnings.join()).toMatch(/runtime\.js is webpack's loader of lazy chunks.*output\.publicPath: 'auto'/);
+  });
+
+  it('warns about a build whose stylesheet names another build file by an absolute path (an image, a font)', async () => {
+    const warnings = await warningsFor({
+      'index.html': shell('/assets/index-a1.js'),
+      'assets/index-a1.js': 'document.body.className="x";',
+      'assets/index-c3.css': '#x{background:url(/assets/big-d4.svg)}',
+      'assets/big-d4.svg': '<svg/>',
+    });
+    expect(warnings).toEqual([
+      "index.html loads /assets/index-a1.js by an absolute path: the build was made with base '/', and " +
+        'assets/index-c3.css names /assets/big-d4.svg by that path (an image, a font, a CSS url()): it would be ' +
+        "asked for outside the release's folder, and fail. Build with a relative base (Vite: base: './'; webpack: " +
+        "output.publicPath: 'auto').",
+    ]);
+  });
+
+  it('says nothing of an absolute path to something that is not a file of the build (an API route)', async () => {
+    const warnings = await warningsFor({
+      'index.html': shell('/assets/index-a1.js'),
+      'assets/index-a1.js': 'fetch("/assets/report.json");fetch("/api/inbox")',
+    });
+    expect(warnings).toEqual([]);
   });
 
   it("says nothing of a Vite build made with base './'", async () => {

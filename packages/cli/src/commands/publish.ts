@@ -84,6 +84,11 @@ export interface PublishResult {
   readonly publishedAt: string;
   /** The registry's current release after the command. */
   readonly current: string | null;
+  /**
+   * Why some files of this build will not load from its release folder (it was built with an absolute base):
+   * published all the same, since an app may map those URLs itself; the command says so as a warning.
+   */
+  readonly baseProblem?: string;
   readonly manifest: ReleaseManifest;
   /** Hidden entries of the build that were left out. */
   readonly skipped: readonly string[];
@@ -222,9 +227,9 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
       `left out ${plural(build.loops.length, 'symbolic link')} to a folder that contains ${build.loops.length > 1 ? 'them' : 'it'} (${build.loops.join(', ')}): it would loop; the folder's files are published under their own paths`,
     );
   }
-  const base = await absoluteBaseWarning(html, shellPath, build.files);
-  if (base !== undefined) warnings.push(base);
+  const baseProblem = await absoluteBaseWarning(html, shellPath, build.files);
   const result = {
+    ...optional('baseProblem', baseProblem),
     version,
     store: store.location,
     digest,
@@ -359,7 +364,11 @@ export const publishCommand: CommandSpec = {
     const promoteHint =
       result.current === result.version
         ? []
-        : [`run "${commandPrefix(context)} promote ${result.version}" to make it current`];
+        : result.baseProblem !== undefined
+          ? [
+              `before promoting it: fix the base, build again and publish the build as a new version (${result.version} now names these bytes)`,
+            ]
+          : [`run "${commandPrefix(context)} promote ${result.version}" to make it current`];
     const summary = `${plural(result.files, 'file')}, ${formatBytes(result.bytes)}, entry ${result.entry}`;
     const lines =
       result.status === 'published'
@@ -367,6 +376,11 @@ export const publishCommand: CommandSpec = {
         : result.status === 'repaired'
           ? [`repaired ${result.version}: ${summary}`, ...promoteHint]
           : [`${result.version} is already published with the same content; nothing changed`, ...promoteHint];
-    return { text: lines.join('\n'), json: result, warnings: result.warnings };
+    return {
+      text: lines.join('\n'),
+      json: result,
+      warnings: result.warnings,
+      ...optional('alerts', result.baseProblem === undefined ? undefined : [result.baseProblem]),
+    };
   },
 };
