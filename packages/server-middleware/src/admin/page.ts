@@ -100,6 +100,17 @@ function reportScope(reports: readonly ReportCount[]): string {
   return `<p data-testid="reports-scope">${what} Rows are the releases and cohorts this server received reports for; “halt asked” is this server's.</p>`;
 }
 
+/**
+ * The reports that are neither a boot nor a failed boot, by kind: a `stale-asset` (a lazy chunk that did not load
+ * and nothing newer to switch to), a `stale-shell` (a cache that keeps the old HTML), `integrity`, `loop-guard`.
+ */
+function otherReports(report: ReportCount): string {
+  return Object.entries(report.kinds)
+    .filter(([kind, count]) => kind !== 'boot' && kind !== 'boot-failure' && count !== undefined && count > 0)
+    .map(([kind, count]) => `${e(kind)} ${String(count)}`)
+    .join(', ');
+}
+
 function reportTable(reports: readonly ReportCount[]): string {
   if (reports.length === 0) return '<p>No boots reported yet.</p>';
   const mixed =
@@ -107,7 +118,10 @@ function reportTable(reports: readonly ReportCount[]): string {
   return [
     reportScope(reports),
     '<table data-testid="reports">',
-    row(['release', 'cohort', 'healthy boots', 'failed boots (rolled back)', 'halt asked'], 'th'),
+    row(
+      ['release', 'cohort', 'healthy boots', 'failed boots (rolled back)', 'halt asked', 'other reports (this server)'],
+      'th',
+    ),
     ...reports.map((report) =>
       row([
         e(report.release),
@@ -116,6 +130,7 @@ function reportTable(reports: readonly ReportCount[]): string {
         (report.failures > 0 ? `<span class="bad">${report.failures}</span>` : '0') +
           (mixed && report.scope !== 'fleet' ? ' <i>(this server only)</i>' : ''),
         report.halted ? '<b class="bad">yes</b>' : '',
+        otherReports(report),
       ]),
     ),
     '</table>',

@@ -34,6 +34,14 @@ describe('the status page’s boots and rollbacks', () => {
     expect(page([row('server')])).toMatch(/data-testid="reports-scope">Healthy and failed boots: this server only/);
   });
 
+  it('shows the other reports of this server by kind: a stale asset is seen there', () => {
+    const html = page([
+      { ...row('server'), kinds: { boot: 3, 'boot-failure': 2, 'stale-asset': 4, 'stale-shell': 1 } },
+    ]);
+    expect(html).toContain('<th>other reports (this server)</th>');
+    expect(html).toMatch(/<td>stale-asset 4, stale-shell 1<\/td><\/tr>/);
+  });
+
   it('marks the rows Redis could not be asked for when the others are the fleet’s', () => {
     const html = page([row('fleet'), row('server', 'office')]);
     expect(html).toContain('except the rows marked “this server only”');
