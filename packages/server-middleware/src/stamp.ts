@@ -112,9 +112,13 @@ function applyFields(res: ServerResponse, fields: object): void {
 }
 
 /** Where node:http reads `writeHead`'s fields from: (status, message, fields), (status, fields), or (status, undefined, fields). */
-function fieldsOf(args: unknown[]): { fields: unknown; kept: number } {
-  const message = typeof args[1] === 'string';
-  return { fields: message ? args[2] : (args[2] ?? args[1]), kept: message ? 2 : 1 };
+function fieldsOf(args: unknown[]): unknown {
+  return typeof args[1] === 'string' ? args[2] : (args[2] ?? args[1]);
+}
+
+/** The arguments left once the fields are applied: the status, and its message if there is one. */
+function withoutFields(args: unknown[]): unknown[] {
+  return args.slice(0, typeof args[1] === 'string' ? 2 : 1);
 }
 
 /**
@@ -129,11 +133,12 @@ function fieldsOf(args: unknown[]): { fields: unknown; kept: number } {
  * for node:http to answer with its own error.
  */
 function arrayFields(res: ServerResponse, args: unknown[]): unknown[] {
-  const { fields, kept } = fieldsOf(args);
+  // Every response the process writes comes here: nothing is allocated unless the fields are an array.
+  const fields = fieldsOf(args);
   if (!Array.isArray(fields)) return args;
   try {
     applyFields(res, fields);
-    return args.slice(0, kept);
+    return withoutFields(args);
   } catch {
     return args;
   }
@@ -174,10 +179,10 @@ function stampHead(res: ServerResponse, args: unknown[], arming: Arming): unknow
   try {
     arming.beforeStamp?.('write');
     let forward = args;
-    const { fields, kept } = fieldsOf(args);
+    const fields = fieldsOf(args);
     if (typeof fields === 'object' && fields !== null) {
       applyFields(res, fields);
-      forward = args.slice(0, kept);
+      forward = withoutFields(args);
     }
     // A release per request resolves now, after the app's middleware ran.
     const value = arming.stampFor(res);

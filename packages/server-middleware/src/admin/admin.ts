@@ -61,10 +61,6 @@ export interface AdminDeps {
   ): Promise<{ changed: boolean; summary: string; revision: number }>;
 }
 
-function optionalProblem(problem: string | undefined): { registryProblem?: string } {
-  return problem === undefined ? {} : { registryProblem: problem };
-}
-
 export interface Admin {
   /** Answers a request whose path below the base starts with `/admin`. Never rejects. */
   handle(request: DaylightRequest, rest: string): Promise<DaylightResponse>;
@@ -218,11 +214,12 @@ export function createAdmin(deps: AdminDeps): Admin {
     } catch (error) {
       censusProblem = (error as Error).message;
     }
+    const registryProblem = deps.registryProblem();
     const html = renderStatusPage({
       registry: deps.registry(),
       census,
       ...(censusProblem === undefined ? {} : { censusProblem }),
-      ...optionalProblem(deps.registryProblem()),
+      ...(registryProblem === undefined ? {} : { registryProblem }),
       reports: deps.reports(),
       csrf,
       nonce,
