@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import type { Page, Response } from '@playwright/test';
 import { buildRelease } from '../examples/vite-app/scripts/build.mjs';
 import { startViteAppServer } from '../examples/vite-app/server/app.mjs';
-import { banner, daylight, expect, ROOT, test as base, watch } from './support/fixtures.js';
+import { banner, daylight, expect, ROOT, servedBy, test as base, watch } from './support/fixtures.js';
 
 const run = promisify(execFile);
 
@@ -48,13 +48,7 @@ const test = base.extend<{ viteApp: ViteApp }, { viteBuilds: string }>({
       store,
       async promote(version) {
         await daylight(store, 'promote', version);
-        for (const until = Date.now() + 5_000; Date.now() < until;) {
-          const answer = await fetch(`${server.url}/_daylight/release`).then(
-            (r) => r.json() as Promise<{ version: string }>,
-          );
-          if (answer.version === version) break;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await servedBy(server.url, version);
       },
     });
     await server.close();

@@ -48,6 +48,19 @@ export async function daylight(store: string, ...args: string[]): Promise<string
   return stdout;
 }
 
+/**
+ * Waits (at most 5 s) until the server at `url` answers its release check with `version`. The server follows
+ * the registry through fs.watch (and a 1 s poll): on a loaded machine give it a moment after a promote, so that a
+ * page opened next sees the change.
+ */
+export async function servedBy(url: string, version: string): Promise<void> {
+  for (const until = Date.now() + 5_000; Date.now() < until;) {
+    const answer = await fetch(`${url}/_daylight/release`).catch(() => undefined);
+    if (answer?.ok && ((await answer.json()) as { version?: string }).version === version) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export const test = base.extend<{ office: Office }, { framework: Framework }>({
   framework: ['express', { option: true, scope: 'worker' }],
   office: async ({ framework }, use) => {
@@ -86,13 +99,7 @@ export const test = base.extend<{ office: Office }, { framework: Framework }>({
       releaseAnswer,
       async promote(version) {
         await daylight(store, 'promote', version);
-        // The server follows the registry through fs.watch (and a 1 s poll): on
-        // a loaded machine give it a moment, so a page opened next sees the change.
-        for (const until = Date.now() + 5_000; Date.now() < until;) {
-          const answer = await releaseAnswer();
-          if (answer && (JSON.parse(answer) as { version?: string }).version === version) break;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
+        await servedBy(server.url, version);
       },
     });
     await server.close();
