@@ -1,8 +1,10 @@
 /**
  * Service worker mode (`@daylight/client/sw`, the demo's `?sw=1`) in a real
  * Chromium against the real Express and Koa servers: a downloaded release
- * switches with the network down, an old tab's lazy chunks keep loading from
- * its version's cache until no tab runs it (a tab back from the back/forward
+ * switches with the network down, a release downloads only the files that
+ * changed (the same file comes from the running release's cache), an old
+ * tab's lazy chunks keep loading from its version's cache until no tab runs
+ * it (a tab back from the back/forward
  * cache included), the worker works under a custom base path, and `reset()`
  * removes the worker and every cache. The first update check after a worker
  * installs can take seconds: the waits here are generous.
@@ -90,6 +92,38 @@ test('a downloaded release switches with the network down, and the app works onc
   await expect(page.locator('#f-customer')).toHaveValue('typed before the switch');
   await expect(page.getByTestId('inbox-refreshed')).toContainText('refreshed');
   await expect(version(page)).toHaveText('1.1.0');
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('a release downloads only the files that changed: the same file is taken from the running release’s cache', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&sw=1');
+  await controlled(page, ['daylight-1.0.0']);
+  const before = office.requests.length;
+
+  // 1.1.0 has a new app-*.js and new chunks; its style.css is byte for byte 1.0.0's.
+  await office.promote('1.1.0');
+  await expect(status(page)).toHaveText('1.1.0 is downloaded and verified', SLOW);
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada', SLOW);
+
+  const files = office.requests
+    .slice(before)
+    .filter((line) => line.includes('/_daylight/releases/1.1.0/files/'))
+    .map((line) => line.replace(/^GET \/_daylight\/releases\/1\.1\.0\/files\//, ''));
+  expect(files).toEqual(expect.arrayContaining([expect.stringMatching(/^assets\/app-[\w]+\.js$/)]));
+  expect(files).not.toContain('assets/style.css');
+  // The page is styled by 1.1.0's style.css, answered by the worker with the bytes the manifest names.
+  const css = await page.evaluate(() => {
+    const link = document.querySelector<HTMLLinkElement>('link[rel=stylesheet]')!;
+    return { href: new URL(link.href).pathname, rules: link.sheet?.cssRules.length ?? 0 };
+  });
+  expect(css.href).toBe('/_daylight/releases/1.1.0/files/assets/style.css');
+  expect(css.rules).toBeGreaterThan(0);
   expect(seen.pageErrors).toEqual([]);
 });
 

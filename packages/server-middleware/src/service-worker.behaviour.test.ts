@@ -22,6 +22,8 @@ interface Reply {
 }
 
 const file = (version: string): string => `console.log(${JSON.stringify(version)});`;
+/** Every release also has `lib.js`, the same bytes in each unless `state.lib` gives a version its own. */
+const SHARED_LIB = 'export const shared = 1;';
 const sri = (body: string): string => `sha384-${createHash('sha384').update(body).digest('base64')}`;
 const shellOf = (version: string): string =>
   `<!doctype html><meta name="daylight-release" content="${version}"><script src="app.js"></script>`;
@@ -30,7 +32,15 @@ const shellOf = (version: string): string =>
 function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
   const listeners = new Map<string, Listener>();
   const store = new Map<string, Map<string, Response>>();
-  const state = { online: true, full: false, matchFails: false, tabs: [] as string[], proxyError: 0 };
+  const state = {
+    online: true,
+    full: false,
+    matchFails: false,
+    tabs: [] as string[],
+    proxyError: 0,
+    lib: {} as Record<string, string>,
+  };
+  const lib = (version: string): string => state.lib[version] ?? SHARED_LIB;
   const key = (request: string | { url: string }): string =>
     new URL(typeof request === 'string' ? request : request.url, ORIGIN).href;
   const full = (): never => {
@@ -68,14 +78,23 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
     // A reverse proxy whose server is down: every request gets its error page.
     if (state.proxyError) return Promise.resolve(new Response('Bad gateway', { status: state.proxyError }));
     const manifest = /^\/_daylight\/releases\/([^/]+)\/manifest\.json$/.exec(url.pathname);
-    const files = /^\/_daylight\/releases\/([^/]+)\/files\/app\.js$/.exec(url.pathname);
+    const files = /^\/_daylight\/releases\/([^/]+)\/files\/(app|lib)\.js$/.exec(url.pathname);
     const version = manifest?.[1] ?? files?.[1] ?? url.searchParams.get('_daylight') ?? published.at(-1)!;
     if (!published.includes(version)) return Promise.resolve(new Response('Not found', { status: 404 }));
     if (manifest)
       return Promise.resolve(
-        Response.json({ version, assets: [{ url: 'files/app.js', integrity: sri(file(version)) }] }),
+        Response.json({
+          version,
+          assets: [
+            { url: 'files/app.js', integrity: sri(file(version)) },
+            { url: 'files/lib.js', integrity: sri(lib(version)) },
+          ],
+        }),
       );
-    if (files) return Promise.resolve(new Response(file(version), { headers: { 'Content-Type': 'text/javascript' } }));
+    if (files) {
+      const body = files[2] === 'lib' ? lib(version) : file(version);
+      return Promise.resolve(new Response(body, { headers: { 'Content-Type': 'text/javascript' } }));
+    }
     return Promise.resolve(new Response(shellOf(version), { headers: { 'Content-Type': 'text/html; charset=utf-8' } }));
   };
   const self = {
@@ -136,7 +155,7 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
     );
 
   const cached = () => [...store.keys()].filter((name) => name !== 'daylight-meta').sort();
-  return { state, send, request, navigate, cached, network, restart, compare: internals.compare };
+  return { state, store, send, request, navigate, cached, network, restart, compare: internals.compare };
 }
 
 /**
@@ -265,6 +284,72 @@ describe('the worker: windows that never report', () => {
       await b.send('b', { type: 'daylight:running', version: '1.1.0', precache: true });
     }
     expect(b.cached()).toEqual(['daylight-1.1.0']);
+  });
+});
+
+describe('the worker: a file another release already has', () => {
+  /** Tab a runs 1.0.0, its release cached by the worker; `network` then starts empty. */
+  async function runningOneZero(): Promise<ReturnType<typeof browser>> {
+    const b = browser();
+    b.state.tabs = ['a'];
+    await b.send('a', { type: 'daylight:running', version: '1.0.0', precache: true });
+    expect(b.network).toContain('/_daylight/releases/1.0.0/files/lib.js');
+    b.network.length = 0;
+    return b;
+  }
+  const text = async (answer: Promise<Response | undefined>): Promise<string | undefined> => (await answer)?.text();
+
+  it('is copied into the new release’s cache, not downloaded again; a changed file is downloaded', async () => {
+    const b = await runningOneZero();
+    b.state.lib['1.2.0'] = 'export const shared = 2;';
+    // Two tabs on 1.0.0, one downloading 1.1.0, the other 1.2.0.
+    b.state.tabs = ['a', 'b'];
+    await b.send('b', { type: 'daylight:running', version: '1.0.0' });
+    await b.send('a', { type: 'daylight:precache', version: '1.1.0' });
+    await b.send('b', { type: 'daylight:precache', version: '1.2.0' });
+    expect(b.network).toEqual([
+      '/_daylight/releases/1.1.0/manifest.json',
+      '/_daylight/releases/1.1.0/files/app.js',
+      '/_daylight/releases/1.2.0/manifest.json',
+      '/_daylight/releases/1.2.0/files/app.js',
+      '/_daylight/releases/1.2.0/files/lib.js', // same path, other bytes
+    ]);
+    // Each version's cache answers with its own bytes, offline too.
+    b.state.online = false;
+    expect(await text(b.request('/_daylight/releases/1.1.0/files/lib.js'))).toBe(SHARED_LIB);
+    expect(await text(b.request('/_daylight/releases/1.2.0/files/lib.js'))).toBe('export const shared = 2;');
+    expect(await text(b.request('/_daylight/releases/1.1.0/files/app.js'))).toBe(file('1.1.0'));
+  });
+
+  it("answers a download's request from another release's cache when the manifest names the same bytes", async () => {
+    const b = await runningOneZero();
+    b.state.lib['1.2.0'] = 'export const shared = 2;';
+    // The tab's own verified download of 1.1.0 goes through the worker before the worker caches 1.1.0.
+    expect(await text(b.request('/_daylight/releases/1.1.0/files/lib.js'))).toBe(SHARED_LIB);
+    expect(await text(b.request('/_daylight/releases/1.1.0/files/app.js'))).toBe(file('1.1.0'));
+    expect(await text(b.request('/_daylight/releases/1.2.0/files/lib.js'))).toBe('export const shared = 2;');
+    expect(b.network).toEqual([
+      '/_daylight/releases/1.1.0/manifest.json', // read once for both files
+      '/_daylight/releases/1.1.0/files/app.js',
+      '/_daylight/releases/1.2.0/manifest.json',
+      '/_daylight/releases/1.2.0/files/lib.js',
+    ]);
+  });
+
+  it('is downloaded when its cached copy carries no hash the worker stored (an older worker cached it)', async () => {
+    const b = await runningOneZero();
+    const files = b.store.get('daylight-1.0.0')!;
+    for (const [url, response] of files) {
+      files.set(url, new Response(await response.text(), { headers: { 'Content-Type': 'text/javascript' } }));
+    }
+    await b.send('a', { type: 'daylight:precache', version: '1.1.0' });
+    expect(b.network).toContain('/_daylight/releases/1.1.0/files/lib.js');
+  });
+
+  it('is not looked for when no other release is cached: the request goes straight to the network', async () => {
+    const b = browser();
+    expect(await text(b.request('/_daylight/releases/1.1.0/files/lib.js'))).toBe(SHARED_LIB);
+    expect(b.network).toEqual(['/_daylight/releases/1.1.0/files/lib.js']);
   });
 });
 

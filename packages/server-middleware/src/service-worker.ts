@@ -10,7 +10,9 @@
  *   (never unverified bytes), plus the shell for a switch's target. Under a
  *   base path other than `/_daylight` they are `daylight-<base>@<version>`:
  *   another app on the origin, with its own base, keeps its own caches.
- * - `{base}/releases/<v>/files/…`: cache-first for versions it holds, the
+ * - `{base}/releases/<v>/files/…`: cache-first for versions it holds, then
+ *   the same file verified in another version's cache (the hash `<v>`'s
+ *   manifest names: a release that changed one file downloads one), the
  *   network otherwise. Nothing else is answered from a cache except a
  *   navigation whose network request failed (then a cached shell). A missing
  *   JS file is never answered with HTML.
@@ -25,7 +27,7 @@ import type { DaylightRequest, DaylightResponse } from './types.js';
  */
 export const SERVICE_WORKER_SOURCE = String.raw`/* Daylight service worker. Served by @daylight/server-middleware at {base}/sw.js. */
 'use strict';
-var WORKER_REVISION = 3;
+var WORKER_REVISION = 4;
 var META_CACHE = 'daylight-meta';
 var BASE = new URL(self.location.href).pathname.replace(/\/sw\.js$/, '');
 // Two apps on one origin (two base paths) may ship the same version numbers, and each worker deletes the caches
@@ -36,9 +38,15 @@ var FILE_ROUTE = /^\/releases\/([^/]+)\/files\/(.+)$/;
 var VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
 var ALGORITHMS = { sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512' };
 var META_TAG = /<meta name="daylight-release" content="([^"]+)">/;
+/** Stored with each file the worker verified: the SRI hash its bytes matched (never a server's header). */
+var VERIFIED = 'X-Daylight-Verified';
+/** How long the worker reuses a manifest it read for a file request (a release may be published again). */
+var MANIFEST_TTL_MS = 60000;
 
 /** Precaches in progress, by version: a second request for one waits for the first. */
 var inflight = new Map();
+/** version -> { at, hashes: Promise<Map<file URL, SRI hash>> }: manifests read for file requests. */
+var manifests = new Map();
 /**
  * clientId -> { version, target, previous }, mirrored in the meta cache (a worker is stopped and restarted at
  * will). "previous": the release a page that a switch just landed on came from, until it calls ready().
@@ -144,7 +152,74 @@ async function verified(url, integrity) {
   var digest = toBase64(await crypto.subtle.digest(algorithm, body));
   if (digest !== integrity.slice(dash + 1)) throw new Error(url + ' does not match its integrity hash');
   var headers = { 'Content-Type': response.headers.get('Content-Type') || 'application/octet-stream' };
+  headers[VERIFIED] = integrity;
   return new Response(body, { status: 200, headers: headers });
+}
+
+/** A release's manifest, fetched (revalidated) from the server. */
+async function readManifest(version) {
+  var url = new URL(BASE + '/releases/' + version + '/manifest.json', self.location.href).href;
+  var response = await fetch(url, { cache: 'no-cache', credentials: 'same-origin' });
+  if (!response.ok) throw new Error(url + ' answered HTTP ' + response.status);
+  var manifest = await response.json();
+  if (!manifest || manifest.version !== version || !Array.isArray(manifest.assets)) {
+    throw new Error(url + ' is not the manifest of ' + version);
+  }
+  return { url: url, assets: manifest.assets };
+}
+
+/** The SRI hash of each file of a version, by URL (without its query), read at most once a minute. */
+function hashesOf(version) {
+  var now = Date.now();
+  manifests.forEach(function (entry, key) {
+    if (now - entry.at > MANIFEST_TTL_MS) manifests.delete(key);
+  });
+  var entry = manifests.get(version);
+  if (!entry) {
+    entry = {
+      at: now,
+      hashes: readManifest(version).then(function (manifest) {
+        var hashes = new Map();
+        manifest.assets.forEach(function (asset) {
+          var url = new URL(asset && asset.url, manifest.url);
+          hashes.set(url.origin + url.pathname, String(asset.integrity));
+        });
+        return hashes;
+      }),
+    };
+    var mine = entry;
+    mine.hashes.catch(function () {
+      if (manifests.get(version) === mine) manifests.delete(version);
+    });
+    manifests.set(version, entry);
+  }
+  return entry.hashes;
+}
+
+/**
+ * The same file in another release's cache, or undefined: the same path in the release (bundlers name files by
+ * their content) and the SRI hash the worker stored when it verified those bytes equal to the one this release's
+ * manifest names. So a release that changed one file of a hundred costs one download, and a URL is never
+ * answered with bytes other than the ones its own release names.
+ */
+async function sameFileCached(version, href, integrity) {
+  var url = new URL(href);
+  var route = FILE_ROUTE.exec(url.pathname.slice(BASE.length));
+  if (url.origin !== self.location.origin || !route) return undefined;
+  var others = (await cachedVersions()).filter(function (v) { return v !== version; }).reverse();
+  for (var other of others) {
+    var path = BASE + '/releases/' + other + '/files/' + route[2];
+    var hit = await caches.match(new URL(path, self.location.href).href, { cacheName: cacheName(other) });
+    if (hit && hit.headers.get(VERIFIED) === integrity) return hit;
+  }
+  return undefined;
+}
+
+/** For a file request the version's own cache missed: the same verified file of another release, if any. */
+async function reusedFile(version, url) {
+  if ((await cachedVersions()).every(function (v) { return v === version; })) return undefined;
+  var integrity = (await hashesOf(version)).get(url.origin + url.pathname);
+  return integrity === undefined ? undefined : sameFileCached(version, url.href, integrity);
 }
 
 /**
@@ -155,20 +230,16 @@ async function verified(url, integrity) {
 async function precache(version, shellUrl) {
   var name = cacheName(version);
   if (!(await caches.match(doneKey(version), { cacheName: name }))) {
-    var manifestUrl = new URL(BASE + '/releases/' + version + '/manifest.json', self.location.href).href;
-    var response = await fetch(manifestUrl, { cache: 'no-cache', credentials: 'same-origin' });
-    if (!response.ok) throw new Error(manifestUrl + ' answered HTTP ' + response.status);
-    var manifest = await response.json();
-    if (!manifest || manifest.version !== version || !Array.isArray(manifest.assets)) {
-      throw new Error(manifestUrl + ' is not the manifest of ' + version);
-    }
+    var manifest = await readManifest(version);
     var cache = await caches.open(name);
     for (var asset of manifest.assets) {
-      var url = new URL(asset.url, manifestUrl);
+      var url = new URL(asset.url, manifest.url);
       // Files on other origins (allowedOrigins) are left to the HTTP cache.
       if (url.origin !== self.location.origin) continue;
       if (await cache.match(url.href)) continue;
-      await cache.put(url.href, await verified(url.href, String(asset.integrity)));
+      var integrity = String(asset.integrity);
+      var same = await sameFileCached(version, url.href, integrity);
+      await cache.put(url.href, same || (await verified(url.href, integrity)));
     }
     await cache.put(doneKey(version), new Response(String(manifest.assets.length)));
   }
@@ -284,10 +355,12 @@ async function fallbackShell(url) {
 }
 
 // skipWaiting and claim are safe here, unlike in an app's own precaching
-// worker (DIM#11809, observ-ing/core#683): this worker never maps a URL to
-// a different version's bytes. Every release file has its version in its URL
-// and is answered cache-first from that version's own cache or from the
-// network, navigations go to the network first, and no cache is deleted
+// worker (DIM#11809, observ-ing/core#683): this worker never answers a URL
+// with bytes other than the ones its version names. Every release file has
+// its version in its URL and is answered cache-first from that version's own
+// cache, else with the same verified bytes another version's cache holds
+// (the hash its manifest names), else from the network; navigations go to
+// the network first, and no cache is deleted
 // while an open tab runs or targets its version. A new worker taking over a
 // page mid-session therefore serves that page exactly what the old one did:
 // there is no waiting worker to get stuck (w3c/ServiceWorker#1238) and no
@@ -404,6 +477,9 @@ self.addEventListener('fetch', function (event) {
   // A Cache API that fails (storage evicted or corrupt) must not fail the file: the network may have it.
   var cached = caches.match(url.origin + url.pathname, { cacheName: cacheName(version) }).catch(function () {});
   event.respondWith(cached.then(function (hit) {
+    // Not cached for its version (a download under way): the same verified file of another release, if any.
+    return hit || reusedFile(version, url).catch(function () {});
+  }).then(function (hit) {
     return hit || fetch(request);
   }));
 });
