@@ -257,6 +257,42 @@ describe('POST {base}/reports', () => {
     expect(reports.counts()).toEqual([expect.objectContaining({ release: '1.2.0', boots: 1 })]);
   });
 
+  it('logs what a stale-asset, stale-shell, integrity or loop-guard report means, once per release in ten minutes', async () => {
+    let at = 1_000_000;
+    const warnings: string[] = [];
+    const reports = createReports(undefined, {
+      halt: () => Promise.resolve(),
+      logger: { info() {}, warn: (m) => warnings.push(m), error() {} },
+      cohortOf: () => undefined,
+      isRelease: (version) => version !== '9.9.9',
+      now: () => at,
+    });
+    const send = (kind: string, version: string, session: string, message?: string) =>
+      reports.handle(post({ kind, version, session, message }));
+    await send('stale-asset', '1.1.0', 'session-0001', 'Failed to fetch dynamically imported module: x\nforged line');
+    await send('stale-asset', '1.1.0', 'session-0002'); // the same news from another tab: not logged again
+    await send('stale-shell', '1.2.0', 'session-0003');
+    await send('integrity', '1.2.0', 'session-0004');
+    await send('loop-guard', '1.2.0', 'session-0005');
+    await send('boot', '1.2.0', 'session-0006'); // no news
+    await send('stale-asset', '9.9.9', 'session-0007'); // not a published release: counted nowhere, logged nowhere
+    expect(warnings).toHaveLength(4);
+    expect(warnings[0]).toMatch(
+      /^daylight: stale-asset report: a tab on 1\.1\.0 could not load one of its files.*daylight verify 1\.1\.0/,
+    );
+    // The tab's message is quoted on the same line: a browser cannot write lines of its own into the log.
+    expect(warnings[0]).toContain('the tab said "Failed to fetch dynamically imported module: x\\nforged line"');
+    expect(warnings.every((line) => !line.includes('\n'))).toBe(true);
+    expect(warnings[1]).toMatch(
+      /^daylight: stale-shell report: a switch to 1\.2\.0 landed on the page of another release/,
+    );
+    expect(warnings[2]).toMatch(/^daylight: integrity report: a tab's download of 1\.2\.0 did not match its manifest/);
+    expect(warnings[3]).toMatch(/^daylight: loop-guard report: a tab did not switch to 1\.2\.0/);
+    at += 10 * 60_000;
+    await send('stale-asset', '1.1.0', 'session-0008');
+    expect(warnings).toHaveLength(5);
+  });
+
   it('rate-limits each session on its own', async () => {
     const { reports } = setup({ perMinute: 2 });
     const statuses = [];

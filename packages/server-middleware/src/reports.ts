@@ -146,6 +146,23 @@ const COUNTED_MAX = 100_000;
 /** Release × cohort pairs counted at most (published releases and the registry's cohorts keep it far below). */
 const COUNTS_MAX = 10_000;
 const MESSAGE_MAX = 500;
+/** A report kind that tells the operator something is logged once per release in this long, by each server. */
+const NOTICE_MS = 10 * 60_000;
+
+/**
+ * What each kind of report means for whoever runs the servers, for the log (`{v}`: the release reported; the tab
+ * runs it for stale-asset, and wants it for the others). `boot` is no news; boot failures are logged when they halt.
+ */
+const NOTICES: Partial<Record<ReportKind, string>> = {
+  'stale-asset':
+    'a tab on {v} could not load one of its files, and no newer release was there to switch to: check the files with `daylight verify {v}`; if they are intact, an ad-blocker, a proxy or the network stopped it',
+  'stale-shell':
+    'a switch to {v} landed on the page of another release: something between the servers and the browser (a CDN, a proxy, a service worker of the app) served an old index.html; pages must be served `Cache-Control: no-cache`',
+  integrity:
+    "a tab's download of {v} did not match its manifest: a proxy that alters files, or files changed on disk after `daylight publish` (`daylight verify {v}`)",
+  'loop-guard':
+    'a tab did not switch to {v}: this browser tried it already and it did not boot there, or the switch did not land; the tab stays on its release (see the boot failures and stale-shell reports of {v})',
+};
 /** Counts sent to Redis and not answered yet, at most; past that, reports count here only. */
 const IN_FLIGHT_MAX = 10_000;
 /** A Redis that cannot be reached is logged at most this often. */
@@ -320,6 +337,21 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
       });
   };
 
+  /** When each kind was last logged for each release (bounded: only published releases get here). */
+  const noticed = new Map<string, number>();
+  const notice = (kind: ReportKind, release: string, message: string | undefined): void => {
+    const text = NOTICES[kind];
+    const key = `${kind}\n${release}`;
+    const at = now();
+    if (text === undefined || at - (noticed.get(key) ?? -Infinity) < NOTICE_MS) return;
+    if (noticed.size >= COUNTS_MAX) noticed.clear();
+    noticed.set(key, at);
+    // The tab's words are the browser's, so quoted (one line, however they are written) and cut short.
+    const said = message === undefined ? '' : `; the tab said ${JSON.stringify(message.slice(0, 200))}`;
+    const more = ` (logged once per release every ${NOTICE_MS / 60_000} minutes; the status page counts every ${kind} report)`;
+    deps.logger.warn(`daylight: ${kind} report: ${text.replaceAll('{v}', release)}${said}${more}`);
+  };
+
   const count = (
     kind: ReportKind,
     release: string,
@@ -492,6 +524,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
         (deps.releaseFor === undefined || deps.releaseFor(request.incoming) === version);
       const who = typeof vouched === 'string' ? `person ${vouched}` : `session ${session}`;
       count(kind as ReportKind, version, deps.cohortOf(request.incoming, version), who, trusted);
+      if (deps.isRelease?.(version) !== false) notice(kind as ReportKind, version, message);
       return answer(request, 204);
     },
   };
