@@ -446,6 +446,39 @@ test('the prompt follows the person to the tab they move to, and "Later" holds f
   }
 });
 
+test('"Later" comes back after remindAfter, in the tab where it was pressed once it is in front; the other tab stays quiet', async ({
+  context,
+  office,
+}) => {
+  const REMIND = 2_000;
+  const { shown: first, hidden: second } = await twoTabs(context, office.url, 500, `&remind=${REMIND}`);
+  await office.promote('1.1.0');
+  await ready(first, '1.1.0');
+  await ready(second, '1.1.0');
+  await first.locator('#f-customer').fill('typed before "Later"');
+  await banner(first).getByRole('button', { name: 'Later' }).click();
+  const later = Date.now();
+  await expect(banner(first)).toHaveCount(0);
+
+  // The person moves to the other tab before the reminder is due: nobody asks there, nor in the hidden first tab.
+  await setVisibility(first, 'hidden');
+  await setVisibility(second, 'visible');
+  await second.waitForTimeout(REMIND + 1_000);
+  await expect(banner(second)).toHaveCount(0);
+  await expect(banner(first)).toHaveCount(0);
+
+  // Back in the first tab: the prompt is there again, and accepting it switches with the typing kept.
+  await setVisibility(second, 'hidden');
+  await setVisibility(first, 'visible');
+  await expect(banner(first)).toContainText('1.1.0');
+  expect(Date.now() - later).toBeGreaterThanOrEqual(REMIND);
+  await expect(banner(second)).toHaveCount(0);
+  await banner(first).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(first)).toHaveText('1.1.0');
+  await expect(first.getByTestId('user')).toHaveText('signed in as ada');
+  await expect(first.locator('#f-customer')).toHaveValue('typed before "Later"');
+});
+
 test('a release that throws on boot sends the tab back, is reported, and enough failures halt it', async ({
   page,
   browser,

@@ -40,7 +40,8 @@ const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
 // Knobs for trying things out (and for the end-to-end tests): ?policy=auto,
 // ?idle=ms, ?hidden=ms, ?grace=ms, ?timeout=ms, ?watchdog=ms, ?sw=1 (service worker mode), ?base=/path (the server's
 // basePath, when it is not /_daylight), ?brokenSnapshot (the snapshot hook throws), ?readyDelay=ms (a slow boot),
-// ?readyFirst (ready() is called before start(), and only then: it takes effect once start() has run).
+// ?readyFirst (ready() is called before start(), and only then: it takes effect once start() has run), ?remind=ms
+// (how long the banner's "Later" holds).
 // Without them, the defaults.
 const params = new URLSearchParams(location.search);
 const number = (name: string): number | undefined => (params.has(name) ? Number(params.get(name)) : undefined);
@@ -48,6 +49,7 @@ const idle = number('idle');
 const hidden = number('hidden');
 const grace = number('grace');
 const timeout = number('timeout');
+const remind = number('remind');
 const daylight = createDaylight({
   snapshot: (): Snapshot => {
     if (params.has('brokenSnapshot')) throw new Error('the snapshot is broken on purpose');
@@ -220,7 +222,7 @@ async function route(user: string, restored?: Snapshot): Promise<void> {
 async function boot(): Promise<void> {
   if (params.has('readyFirst')) daylight.ready();
   daylight.start();
-  mountBanner(daylight);
+  mountBanner(daylight, remind === undefined ? {} : { remindAfter: remind });
   // For the end-to-end tests: the client, its parts, and the app's own ky.
   Object.assign(window, {
     daylight,

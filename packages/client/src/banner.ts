@@ -4,6 +4,7 @@
  * never steals focus. Style it through `[data-daylight-banner]`.
  */
 import type { DaylightClient, DownloadedDetail } from './client.js';
+import { delayOption } from './delay.js';
 
 export interface BannerOptions {
   /**
@@ -28,26 +29,61 @@ export interface BannerOptions {
    * @default (d, s) => `Version ${d.version} is required: updating in ${s} s.`
    */
   countdown?: (detail: DownloadedDetail, seconds: number) => string;
+  /**
+   * How long "Later" holds, in ms: then this tab asks again (once it is in
+   * front, and only while that release is still the one ready), or `false`
+   * for never again for that release (a newer one is asked for as usual).
+   * With `@daylight/client/tabs` the other tabs stay quiet: the reminder
+   * comes back in the tab where "Later" was pressed.
+   * @default 3_600_000 (an hour)
+   */
+  remindAfter?: number | false;
 }
 
 /**
  * Shows the banner whenever a release that the policy says to prompt for is
  * downloaded, and a countdown for a forced switch (no "Later" then). "Later"
  * calls `client.dismiss()`, so with `@daylight/client/tabs` no other tab asks
- * again; a prompt that moved to another tab (`withdrawn`) leaves this one.
+ * again, and asks again here after `remindAfter`; a prompt that moved to
+ * another tab (`withdrawn`) leaves this one.
  * Returns a function that removes it and stops listening.
+ * @throws {TypeError} when `remindAfter` is neither `false` nor a number of milliseconds.
  */
 export function mountBanner(client: DaylightClient, options: BannerOptions = {}): () => void {
+  const remindAfter =
+    options.remindAfter === false ? false : delayOption('mountBanner: remindAfter', options.remindAfter, 3_600_000, 1);
   let element: HTMLElement | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
+  /** Ends the wait for a reminder ("Later" pressed): its timer, or its wait for the tab to be in front. */
+  let forget = (): void => {};
   const remove = (): void => {
     clearInterval(ticker);
     element?.remove();
     element = undefined;
   };
+  /** After "Later": the same prompt again in `remindAfter`, once the tab is in front, if that release is still ready. */
+  const remind = (event: CustomEvent<DownloadedDetail>): void => {
+    if (remindAfter === false) return;
+    const again = (): void => {
+      if (document.visibilityState !== 'visible') return;
+      forget();
+      const { status, target, policy } = client.state;
+      if (status === 'ready' && target === event.detail.version && policy === 'prompt') show(event);
+    };
+    const timer = setTimeout(() => {
+      document.addEventListener('visibilitychange', again);
+      again();
+    }, remindAfter);
+    forget = () => {
+      clearTimeout(timer);
+      document.removeEventListener('visibilitychange', again);
+      forget = () => {};
+    };
+  };
   const show = (event: CustomEvent<DownloadedDetail>): void => {
     const { policy, deadline } = event.detail;
-    // A new answer replaces the banner; `auto` (settled in another tab) leaves none.
+    // A new answer replaces the banner, and a reminder of an older one; `auto` (settled in another tab) leaves none.
+    forget();
     remove();
     if (policy !== 'prompt' && policy !== 'force') return;
     const root = document.createElement('div');
@@ -83,6 +119,8 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
     dismiss.addEventListener('click', () => {
       remove();
       client.dismiss();
+      // (After the "OK" that closes a failed update too: that release is no longer ready, so nothing comes back.)
+      remind(event);
     });
     root.append(text, accept);
     if (policy === 'prompt') root.append(dismiss);
@@ -116,6 +154,7 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
     client.removeEventListener('downloaded', show);
     client.removeEventListener('withdrawn', onWithdrawn);
     client.removeEventListener('statechange', onState);
+    forget();
     remove();
   };
 }
