@@ -17,7 +17,7 @@
  * insecure context, no `navigator.serviceWorker`) the client works exactly as
  * without this module, and `mode`/`reason` say so.
  */
-import { Workbox, messageSW } from 'workbox-window';
+import type * as WorkboxWindow from 'workbox-window';
 import type { DaylightClient, DaylightExtension } from './client.js';
 import { delayOption } from './delay.js';
 import { pushJson, readJson, writeJson } from './storage.js';
@@ -163,11 +163,15 @@ export function enableServiceWorker(client: DaylightClient, options: ServiceWork
   client.addEventListener('statechange', onState);
   onState();
 
-  const workbox = new Workbox(scriptUrl, { scope });
+  // workbox-window is loaded here, once a browser with service workers needs it: in plain Node (server-side
+  // rendering) its CommonJS build has no named exports, so a static import would make this module fail to load.
+  let workboxWindow: typeof WorkboxWindow | undefined;
   // Registered once the client knows its version (after start()) and the page has loaded.
   const ready = started
-    .then(() => within(workbox.register(), timeout, `Registering ${scriptUrl}`))
-    .then(async (registration) => {
+    .then(async () => {
+      workboxWindow = await within(import('workbox-window'), timeout, 'Loading workbox-window');
+      const workbox = new workboxWindow.Workbox(scriptUrl, { scope });
+      const registration = await within(workbox.register(), timeout, `Registering ${scriptUrl}`);
       if (!registration) throw new Error(`${scriptUrl} could not be registered`);
       // For reset(), which runs without a client and so without its basePath.
       pushJson(SCRIPTS_KEY, new URL(scriptUrl, location.href).pathname, true, 5);
@@ -184,7 +188,8 @@ export function enableServiceWorker(client: DaylightClient, options: ServiceWork
     const registration = await within(ready, timeout, `Registering ${scriptUrl}`, signal);
     const worker = registration?.active;
     if (!worker) throw new Error(reason ?? 'no active service worker');
-    return within(messageSW(worker, message) as Promise<WorkerReply>, timeout, 'The service worker', signal);
+    const reply = workboxWindow!.messageSW(worker, message) as Promise<WorkerReply>;
+    return within(reply, timeout, 'The service worker', signal);
   };
 
   // Tell the worker which release this tab runs: it keeps that version's cache while the tab is open. A page a

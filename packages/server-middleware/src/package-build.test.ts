@@ -115,6 +115,25 @@ describe('the built package', () => {
     `;
     expect(node(['--input-type=module'], script).trim()).toBe('function,function,function');
   });
+
+  it("loads the browser client's every entry point in plain Node (server-side rendering), inert there", () => {
+    // workbox-window is CommonJS to Node: /sw imported it by name and failed to load before it was loaded lazily.
+    const script = `
+      const { createDaylight } = await import('@daylight/client');
+      const entries = ['banner', 'tabs', 'watchdog', 'recovery', 'sw'];
+      const loaded = await Promise.all(entries.map(async (n) => Object.keys(await import('@daylight/client/' + n)).length > 0));
+      const client = createDaylight({ version: '1.0.0' }).start();
+      const { enableServiceWorker } = await import('@daylight/client/sw');
+      const worker = enableServiceWorker(client);
+      console.log(JSON.stringify({ loaded, status: client.state.status, mode: worker.mode, reason: worker.reason, ready: await worker.ready }));
+    `;
+    expect(JSON.parse(node(['--input-type=module'], script))).toEqual({
+      loaded: [true, true, true, true, true],
+      status: 'inert',
+      mode: 'none',
+      reason: 'no browser window here',
+    });
+  });
 });
 
 /** A consumer's CommonJS file: every entry point of the packages that load with require(). */
