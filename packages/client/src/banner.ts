@@ -4,7 +4,7 @@
  * never steals focus. Style it through `[data-daylight-banner]`.
  */
 import type { DaylightClient, DownloadedDetail } from './client.js';
-import { delayOption } from './delay.js';
+import { delayOption, optionNames } from './delay.js';
 
 export interface BannerOptions {
   /**
@@ -50,6 +50,15 @@ export interface BannerOptions {
  * @throws {TypeError} when `remindAfter` is neither `false` nor a number of milliseconds.
  */
 export function mountBanner(client: DaylightClient, options: BannerOptions = {}): () => void {
+  optionNames('mountBanner', options, [
+    'container',
+    'message',
+    'acceptLabel',
+    'dismissLabel',
+    'closeLabel',
+    'countdown',
+    'remindAfter',
+  ]);
   const remindAfter =
     options.remindAfter === false ? false : delayOption('mountBanner: remindAfter', options.remindAfter, 3_600_000, 1);
   let element: HTMLElement | undefined;

@@ -14,3 +14,19 @@ export function delayOption(where: string, value: number | undefined, fallback: 
   }
   return value;
 }
+
+/**
+ * Refuses options that are not an object, or that have a key other than `names`: a typo (`timeuot`) would
+ * otherwise be ignored without a word, and the default taken in its place.
+ * @throws {TypeError} naming `where`, the key and the options there are.
+ */
+export function optionNames<T extends object>(where: string, options: T, names: readonly (keyof T & string)[]): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${where}: options must be an object, got ${String(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!(names as readonly string[]).includes(key)) {
+      throw new TypeError(`${where}: there is no option "${key}"; the options are ${names.join(', ')}`);
+    }
+  }
+}

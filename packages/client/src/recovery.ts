@@ -9,7 +9,7 @@
  * server tells apart from application errors.
  */
 import type { DaylightClient } from './client.js';
-import { delayOption } from './delay.js';
+import { delayOption, optionNames } from './delay.js';
 
 export interface RecoveryOptions {
   /**
@@ -62,6 +62,7 @@ function settled(client: DaylightClient, timeout: number): Promise<void> {
  * stops listening. Outside a browser it does nothing.
  */
 export function recoverChunkErrors(client: DaylightClient, options: RecoveryOptions = {}): () => void {
+  optionNames('recoverChunkErrors', options, ['timeout', 'onStale']);
   const timeout = delayOption('recoverChunkErrors: timeout', options.timeout, 60_000, 0);
   if (typeof window === 'undefined') return () => undefined;
   let running: Promise<void> | undefined;

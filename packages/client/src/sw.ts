@@ -19,7 +19,7 @@
  */
 import type * as WorkboxWindow from 'workbox-window';
 import type { DaylightClient, DaylightExtension } from './client.js';
-import { delayOption } from './delay.js';
+import { delayOption, optionNames } from './delay.js';
 import { pushJson, readJson, writeJson } from './storage.js';
 
 export interface ServiceWorkerOptions {
@@ -137,6 +137,7 @@ function switchUrl(version: string): string {
  * @throws {TypeError} when an option has the wrong type.
  */
 export function enableServiceWorker(client: DaylightClient, options: ServiceWorkerOptions = {}): DaylightServiceWorker {
+  optionNames('enableServiceWorker', options, ['scriptUrl', 'scope', 'precacheRunning', 'timeout']);
   const timeout = delayOption('enableServiceWorker: timeout', options.timeout, 30_000, 1);
   for (const name of ['scriptUrl', 'scope'] as const) {
     const value = options[name];
@@ -268,6 +269,7 @@ export function enableServiceWorker(client: DaylightClient, options: ServiceWork
  * a client, and resolves with nothing removed where service workers are unavailable.
  */
 export async function reset(options: ResetOptions = {}): Promise<ResetResult> {
+  optionNames('reset', options, ['scriptUrl', 'timeout']);
   const timeout = delayOption('reset: timeout', options.timeout, 10_000, 1);
   if (unavailable() !== undefined) return { unregistered: 0, caches: [] };
   const registered = readJson<unknown>(SCRIPTS_KEY, true);

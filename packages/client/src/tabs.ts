@@ -25,6 +25,7 @@
  */
 import type { DaylightClient, DaylightExtension } from './client.js';
 import { leaseLocks, type RequestLock } from './leases.js';
+import { optionNames } from './delay.js';
 import { pushJson, readJson } from './storage.js';
 
 export interface TabsOptions {
@@ -63,6 +64,7 @@ interface NewsMessage {
  * @throws {TypeError} when `name` is not a non-empty string.
  */
 export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}): TabCoordinator {
+  optionNames('coordinateTabs', options, ['name']);
   // '/_daylight' is DEFAULT_BASE_PATH, spelled out: importing @daylight/protocol here would bundle ~300 B of it.
   const name = options.name ?? `daylight${client.basePath === '/_daylight' ? '' : client.basePath}`;
   // Web Locks reserve names that start with "-".

@@ -10,7 +10,7 @@
  * start is seen.
  */
 import type { DaylightClient } from './client.js';
-import { delayOption } from './delay.js';
+import { delayOption, optionNames } from './delay.js';
 
 export interface WatchdogOptions {
   /**
@@ -39,6 +39,7 @@ export interface BootWatchdog {
  * @throws {TypeError} when `timeout` is not a number of milliseconds from 1 to 2147483647.
  */
 export function watchBoot(client: DaylightClient, options: WatchdogOptions = {}): BootWatchdog {
+  optionNames('watchBoot', options, ['timeout', 'errors']);
   const timeout = delayOption('watchBoot: timeout', options.timeout, 15_000, 1);
   let failure: string | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
