@@ -166,7 +166,7 @@ async function koaApp(daylight, sessions) {
 
 /**
  * Starts the office app on loopback.
- * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object, reports?: object, onRequest?: (req: import('node:http').IncomingMessage) => void, sessions?: ReturnType<typeof createSessions>, adminToken?: string, admins?: readonly string[], basePath?: string }} options
+ * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object, reports?: object, onRequest?: (req: import('node:http').IncomingMessage) => void, sessions?: ReturnType<typeof createSessions>, adminToken?: string, admins?: readonly string[], basePath?: string, retireServiceWorkers?: readonly string[] }} options
  */
 export async function startOfficeServer({
   framework = 'express',
@@ -180,10 +180,12 @@ export async function startOfficeServer({
   adminToken,
   admins = [],
   basePath,
+  retireServiceWorkers,
 }) {
   const daylight = createDaylight({
     config: store,
     ...(basePath ? { basePath } : {}),
+    ...(retireServiceWorkers ? { retireServiceWorkers } : {}),
     // The cohort is the signed-in person's office, from the server's session, never from what the page sends.
     cohort: (req) => sessions.office(req.headers.cookie),
     keys: { user: (req) => sessions.user(req.headers.cookie), tenant: (req) => sessions.office(req.headers.cookie) },

@@ -17,6 +17,7 @@ import { contentTypeOf } from './content-type.js';
 import type { Choice, Generation, LoadedRelease, ShellLoad } from './release-store.js';
 import { haltedAnywhere } from './registry.js';
 import { decodeReleasePath, hasFileExtension, resolveInside, restAfterBase, safeDecode } from './request-path.js';
+import { answerRetiredWorker } from './service-worker.js';
 import type { DaylightRequest, DaylightResponse } from './types.js';
 import { askedVersion, shellVersion } from './previous-shell.js';
 
@@ -33,6 +34,10 @@ export interface EndpointContext {
   shellOf(generation: Generation, release: LoadedRelease): Promise<ShellLoad>;
   /** Reports a problem, once per distinct message per generation. */
   problem(message: string): void;
+  /** Paths answered with the retiring service worker (the `retireServiceWorkers` option). */
+  readonly retired: ReadonlySet<string>;
+  /** A browser asked for a service worker script this server does not serve (`path`): said a few times at most. */
+  unservedWorker(path: string): void;
 }
 
 function isHead(request: DaylightRequest): boolean {
@@ -221,7 +226,12 @@ export async function answerShell(
 ): Promise<DaylightResponse | undefined> {
   if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
   if (restAfterBase(request.path, ctx.base) !== undefined) return undefined;
-  if (hasFileExtension(request.path)) return notFound(request);
+  if (hasFileExtension(request.path)) {
+    if (ctx.retired.has(request.path)) return answerRetiredWorker(request);
+    // A browser checking a worker it installed: a 404 leaves that worker running (with its cached pages).
+    if (request.headers['service-worker'] === 'script') ctx.unservedWorker(request.path);
+    return notFound(request);
+  }
   if (!wantsHtml(request)) return undefined;
 
   // The request's own release: a pilot office's navigation gets the pilot's shell.

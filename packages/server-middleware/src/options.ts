@@ -28,6 +28,8 @@ export interface ResolvedOptions {
   readonly census: ResolvedCensus | false;
   /** Opens `{base}/admin/` to requests it approves (admin/). */
   readonly authorize: Authorize | undefined;
+  /** Paths the shell handler answers with the retiring service worker. */
+  readonly retireServiceWorkers: ReadonlySet<string>;
 }
 
 /**
@@ -58,6 +60,7 @@ const KNOWN = [
   'reports',
   'census',
   'authorize',
+  'retireServiceWorkers',
 ] as const;
 const PATH_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$/;
 
@@ -158,9 +161,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       `createDaylight: cohort must be a function of the request, such as (req) => officeOf(req), got ${describe(given.cohort)}`,
     );
   }
+  const basePath = checkBasePath(given.basePath);
   return Object.freeze({
     configPath: path.resolve(process.cwd(), config),
-    basePath: checkBasePath(given.basePath),
+    basePath,
     watch,
     logger: checkLogger(given.logger),
     reports: given.reports,
@@ -169,7 +173,31 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     redis: checkRedis(given.redis),
     census: checkCensusOption(given.census),
     authorize: checkAuthorize(given.authorize),
+    retireServiceWorkers: checkRetiredWorkers(given.retireServiceWorkers, basePath),
   });
+}
+
+function checkRetiredWorkers(value: unknown, basePath: string): ReadonlySet<string> {
+  if (value === undefined) return new Set();
+  const example = `such as ["/sw.js"]`;
+  if (!Array.isArray(value)) {
+    throw new TypeError(
+      `createDaylight: retireServiceWorkers must be a list of script paths, ${example}, got ${describe(value)}`,
+    );
+  }
+  for (const item of value as unknown[]) {
+    if (typeof item !== 'string' || !/^\/[^?#\s]*\.[A-Za-z0-9]+$/.test(item) || item.startsWith('//')) {
+      throw new TypeError(
+        `createDaylight: retireServiceWorkers holds the paths of worker scripts on this origin, ${example}, got ${describe(item)}`,
+      );
+    }
+    if (item.startsWith(`${basePath}/`)) {
+      throw new TypeError(
+        `createDaylight: retireServiceWorkers: ${item} is below the basePath ${basePath}, where Daylight's own worker lives`,
+      );
+    }
+  }
+  return new Set(value as string[]);
 }
 
 type KeyFunction = (req: IncomingMessage) => string | number | undefined | null;

@@ -148,6 +148,8 @@ class Daylight implements DaylightServer {
   #redisText: string | undefined;
 
   readonly #endpoints: EndpointContext;
+  /** Worker script paths asked for and not served, logged (see EndpointContext.unservedWorker). */
+  readonly #unservedWorkers = new Set<string>();
   readonly #reports: Reports;
   /** Sessions per release and cohort (census/); `undefined` with `census: false`. */
   readonly #census: ServerCensus | undefined;
@@ -191,6 +193,15 @@ class Daylight implements DaylightServer {
       base: options.basePath,
       shellOf: (generation, release) => this.#shellOf(generation, release),
       problem: (message) => this.#reportOnce(message),
+      retired: options.retireServiceWorkers,
+      unservedWorker: (path) => {
+        // A few paths at most: anyone can send the header, with any path.
+        if (this.#unservedWorkers.size >= 5 || this.#unservedWorkers.has(path)) return;
+        this.#unservedWorkers.add(path);
+        this.#options.logger.warn(
+          `daylight: a browser asked for the service worker script ${path}, which this server does not serve (404). A browser that installed that worker keeps running it, and a cache-first one keeps answering with the app's index.html from before Daylight: list it in createDaylight({ retireServiceWorkers: [${JSON.stringify(path)}] }) to remove it (server README, "An app that had a service worker")`,
+        );
+      },
     };
     this.#perRequest = options.cohort !== undefined || options.keys.size > 0;
     this.#keyOrder = [...options.keys.keys()];

@@ -488,6 +488,44 @@ self.addEventListener('fetch', function (event) {
 const SOURCE = Buffer.from(SERVICE_WORKER_SOURCE, 'utf8');
 
 /**
+ * What the shell handler answers for a path of `retireServiceWorkers`: a worker that replaces the app's earlier
+ * one (the browser's update check installs it, since its bytes differ), deletes the origin's caches but
+ * Daylight's own and unregisters itself. No fetch handler, and no page reloaded: a page the old worker controlled
+ * keeps running until it is reloaded or closed, and then comes from the network (Daylight's shell).
+ */
+export const RETIRING_WORKER_SOURCE = String.raw`/* Retired by Daylight (@daylight/server-middleware, retireServiceWorkers). */
+'use strict';
+self.addEventListener('install', function () {
+  self.skipWaiting();
+});
+self.addEventListener('activate', function (event) {
+  event.waitUntil(caches.keys().then(function (names) {
+    return Promise.all(names.filter(function (name) {
+      return name.indexOf('daylight-') !== 0;
+    }).map(function (name) {
+      return caches.delete(name);
+    }));
+  }).catch(function () {}).then(function () {
+    return self.registration.unregister();
+  }));
+});
+`;
+
+const RETIRING = Buffer.from(RETIRING_WORKER_SOURCE, 'utf8');
+
+/** The retiring worker, `no-cache` (the next update check sees it), allowed any scope the old worker had. */
+export function answerRetiredWorker(request: DaylightRequest): DaylightResponse {
+  const headers = {
+    'Content-Type': 'text/javascript; charset=utf-8',
+    'Content-Length': String(RETIRING.length),
+    'Cache-Control': 'no-cache',
+    'Service-Worker-Allowed': '/',
+    'X-Content-Type-Options': 'nosniff',
+  };
+  return request.method === 'HEAD' ? { status: 200, headers } : { status: 200, headers, body: RETIRING };
+}
+
+/**
  * `GET {base}/sw.js`: the worker, `no-cache` so the browser's update check
  * sees a new one at once, allowed to control the whole origin (`/`).
  * `undefined` for any other path below the base.

@@ -95,6 +95,19 @@ export interface DaylightServerOptions {
    * @example authorize: (req) => req.headers.authorization === `Bearer ${process.env.DAYLIGHT_ADMIN_TOKEN}`
    */
   authorize?: (req: IncomingMessage) => boolean | Promise<boolean>;
+  /**
+   * The script paths of service workers the app registered before it used
+   * Daylight (`['/sw.js']`). A browser that installed one keeps running it
+   * — a 404 does not remove it — and a cache-first worker keeps answering
+   * with the app's old `index.html`, so the person never reaches Daylight.
+   * The shell handler answers these paths with a worker that deletes the
+   * origin's caches (except Daylight's own `daylight-*`) and unregisters
+   * itself; it reloads no page. Keep the list for as long as a browser may
+   * still come back with the old worker. Only for a worker you mean to
+   * remove: its push subscription goes with it.
+   * @default [] (a worker script the server does not serve gets a 404, logged)
+   */
+  retireServiceWorkers?: readonly string[];
 }
 
 /** A plain view of a request, independent of the framework. */
