@@ -79,7 +79,11 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
     if (state.proxyError) return Promise.resolve(new Response('Bad gateway', { status: state.proxyError }));
     const manifest = /^\/_daylight\/releases\/([^/]+)\/manifest\.json$/.exec(url.pathname);
     const files = /^\/_daylight\/releases\/([^/]+)\/files\/(app|lib)\.js$/.exec(url.pathname);
-    const version = manifest?.[1] ?? files?.[1] ?? url.searchParams.get('_daylight') ?? published.at(-1)!;
+    const segment = manifest?.[1] ?? files?.[1];
+    const version =
+      (segment === undefined ? undefined : decodeURIComponent(segment)) ??
+      url.searchParams.get('_daylight') ??
+      published.at(-1)!;
     if (!published.includes(version)) return Promise.resolve(new Response('Not found', { status: 404 }));
     if (manifest)
       return Promise.resolve(
@@ -324,16 +328,34 @@ describe('the worker: a file another release already has', () => {
   it("answers a download's request from another release's cache when the manifest names the same bytes", async () => {
     const b = await runningOneZero();
     b.state.lib['1.2.0'] = 'export const shared = 2;';
-    // The tab's own verified download of 1.1.0 goes through the worker before the worker caches 1.1.0.
+    // The tab's own verified download of 1.1.0 goes through the worker before the worker caches 1.1.0: first
+    // the manifest (passed on, and read on the way), then the files.
+    const manifest = await b.request('/_daylight/releases/1.1.0/manifest.json');
+    expect(((await manifest?.json()) as { version: string }).version).toBe('1.1.0');
     expect(await text(b.request('/_daylight/releases/1.1.0/files/lib.js'))).toBe(SHARED_LIB);
     expect(await text(b.request('/_daylight/releases/1.1.0/files/app.js'))).toBe(file('1.1.0'));
+    await b.request('/_daylight/releases/1.2.0/manifest.json');
     expect(await text(b.request('/_daylight/releases/1.2.0/files/lib.js'))).toBe('export const shared = 2;');
     expect(b.network).toEqual([
-      '/_daylight/releases/1.1.0/manifest.json', // read once for both files
+      '/_daylight/releases/1.1.0/manifest.json', // the page's own request, once
       '/_daylight/releases/1.1.0/files/app.js',
       '/_daylight/releases/1.2.0/manifest.json',
       '/_daylight/releases/1.2.0/files/lib.js',
     ]);
+  });
+
+  it('never asks the server for a manifest on a file request: without one seen, the file goes to the network', async () => {
+    const b = await runningOneZero();
+    expect(await text(b.request('/_daylight/releases/1.1.0/files/lib.js'))).toBe(SHARED_LIB);
+    expect(b.network).toEqual(['/_daylight/releases/1.1.0/files/lib.js']);
+  });
+
+  it('keeps a version with build metadata under the URLs pages ask for (%2B)', async () => {
+    const b = browser(['1.0.0', '1.1.0+build.7']);
+    b.state.tabs = ['a'];
+    await b.send('a', { type: 'daylight:running', version: '1.1.0+build.7', precache: true });
+    b.state.online = false;
+    expect(await text(b.request('/_daylight/releases/1.1.0%2Bbuild.7/files/app.js'))).toBe(file('1.1.0+build.7'));
   });
 
   it('is downloaded when its cached copy carries no hash the worker stored (an older worker cached it)', async () => {
@@ -348,8 +370,9 @@ describe('the worker: a file another release already has', () => {
 
   it('is not looked for when no other release is cached: the request goes straight to the network', async () => {
     const b = browser();
+    await b.request('/_daylight/releases/1.1.0/manifest.json');
     expect(await text(b.request('/_daylight/releases/1.1.0/files/lib.js'))).toBe(SHARED_LIB);
-    expect(b.network).toEqual(['/_daylight/releases/1.1.0/files/lib.js']);
+    expect(b.network).toEqual(['/_daylight/releases/1.1.0/manifest.json', '/_daylight/releases/1.1.0/files/lib.js']);
   });
 });
 

@@ -35,17 +35,20 @@ var BASE = new URL(self.location.href).pathname.replace(/\/sw\.js$/, '');
 var PREFIX = BASE === '/_daylight' ? 'daylight-' : 'daylight-' + BASE + '@';
 var TABS_KEY = BASE + '/__sw/tabs';
 var FILE_ROUTE = /^\/releases\/([^/]+)\/files\/(.+)$/;
+var MANIFEST_ROUTE = /^\/releases\/([^/]+)\/manifest\.json$/;
 var VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
 var ALGORITHMS = { sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512' };
 var META_TAG = /<meta name="daylight-release" content="([^"]+)">/;
 /** Stored with each file the worker verified: the SRI hash its bytes matched (never a server's header). */
 var VERIFIED = 'X-Daylight-Verified';
-/** How long the worker reuses a manifest it read for a file request (a release may be published again). */
+/** How long the worker keeps a manifest a page read, for the file requests that follow it. */
 var MANIFEST_TTL_MS = 60000;
+/** How long a file request waits for that manifest before it goes to the network. */
+var MANIFEST_WAIT_MS = 2000;
 
 /** Precaches in progress, by version: a second request for one waits for the first. */
 var inflight = new Map();
-/** version -> { at, hashes: Promise<Map<file URL, SRI hash>> }: manifests read for file requests. */
+/** version -> { at, hashes: Promise<Map<file URL, SRI hash>> }: manifests pages read, seen on their way. */
 var manifests = new Map();
 /**
  * clientId -> { version, target, previous }, mirrored in the meta cache (a worker is stopped and restarted at
@@ -65,8 +68,19 @@ var strangers = new Map();
 /** A window that has not reported within this is no Daylight tab: another app on the origin, a help page. */
 var STRANGER_GRACE_MS = 60000;
 
+function safeDecode(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch (error) {
+    return '';
+  }
+}
 function cacheName(version) {
   return PREFIX + version;
+}
+/** The URL of a release's file as pages ask for it: the version percent-encoded (a '+' of build metadata is %2B). */
+function releaseUrl(version, rest) {
+  return new URL(BASE + '/releases/' + encodeURIComponent(version) + rest, self.location.href).href;
 }
 function shellKey(version) {
   return new URL(BASE + '/releases/' + version + '/__shell', self.location.href).href;
@@ -158,42 +172,43 @@ async function verified(url, integrity) {
 
 /** A release's manifest, fetched (revalidated) from the server. */
 async function readManifest(version) {
-  var url = new URL(BASE + '/releases/' + version + '/manifest.json', self.location.href).href;
+  var url = releaseUrl(version, '/manifest.json');
   var response = await fetch(url, { cache: 'no-cache', credentials: 'same-origin' });
   if (!response.ok) throw new Error(url + ' answered HTTP ' + response.status);
-  var manifest = await response.json();
+  return manifestOf(version, url, await response.json());
+}
+
+function manifestOf(version, url, manifest) {
   if (!manifest || manifest.version !== version || !Array.isArray(manifest.assets)) {
     throw new Error(url + ' is not the manifest of ' + version);
   }
   return { url: url, assets: manifest.assets };
 }
 
-/** The SRI hash of each file of a version, by URL (without its query), read at most once a minute. */
-function hashesOf(version) {
+/**
+ * Keeps the SRI hash of each file of a version, by URL (without its query), from a manifest a page fetched
+ * through the worker (body: a promise of its JSON): the client reads the manifest of a release before its files,
+ * so their requests find it here. Kept a minute (published versions never change).
+ */
+function remember(version, url, body) {
   var now = Date.now();
   manifests.forEach(function (entry, key) {
     if (now - entry.at > MANIFEST_TTL_MS) manifests.delete(key);
   });
-  var entry = manifests.get(version);
-  if (!entry) {
-    entry = {
-      at: now,
-      hashes: readManifest(version).then(function (manifest) {
-        var hashes = new Map();
-        manifest.assets.forEach(function (asset) {
-          var url = new URL(asset && asset.url, manifest.url);
-          hashes.set(url.origin + url.pathname, String(asset.integrity));
-        });
-        return hashes;
-      }),
-    };
-    var mine = entry;
-    mine.hashes.catch(function () {
-      if (manifests.get(version) === mine) manifests.delete(version);
+  var hashes = body.then(function (json) {
+    var manifest = manifestOf(version, url, json);
+    var byUrl = new Map();
+    manifest.assets.forEach(function (asset) {
+      var file = new URL(asset && asset.url, manifest.url);
+      byUrl.set(file.origin + file.pathname, String(asset.integrity));
     });
-    manifests.set(version, entry);
-  }
-  return entry.hashes;
+    return byUrl;
+  });
+  var entry = { at: now, hashes: hashes };
+  hashes.catch(function () {
+    if (manifests.get(version) === entry) manifests.delete(version);
+  });
+  manifests.set(version, entry);
 }
 
 /**
@@ -202,23 +217,34 @@ function hashesOf(version) {
  * manifest names. So a release that changed one file of a hundred costs one download, and a URL is never
  * answered with bytes other than the ones its own release names.
  */
-async function sameFileCached(version, href, integrity) {
+async function sameFileCached(version, href, integrity, cached) {
   var url = new URL(href);
   var route = FILE_ROUTE.exec(url.pathname.slice(BASE.length));
   if (url.origin !== self.location.origin || !route) return undefined;
-  var others = (await cachedVersions()).filter(function (v) { return v !== version; }).reverse();
+  var others = (cached || (await cachedVersions())).filter(function (v) { return v !== version; }).reverse();
   for (var other of others) {
-    var path = BASE + '/releases/' + other + '/files/' + route[2];
-    var hit = await caches.match(new URL(path, self.location.href).href, { cacheName: cacheName(other) });
+    var hit = await caches.match(releaseUrl(other, '/files/' + route[2]), { cacheName: cacheName(other) });
     if (hit && hit.headers.get(VERIFIED) === integrity) return hit;
   }
   return undefined;
 }
 
-/** For a file request the version's own cache missed: the same verified file of another release, if any. */
+/**
+ * For a file request the version's own cache missed: the same verified file of another release, if the worker
+ * saw the version's manifest go by (never a request of its own: a slow server must not hold the file) and
+ * another release is cached.
+ */
 async function reusedFile(version, url) {
-  if ((await cachedVersions()).every(function (v) { return v === version; })) return undefined;
-  var integrity = (await hashesOf(version)).get(url.origin + url.pathname);
+  var entry = manifests.get(version);
+  if (!entry || Date.now() - entry.at > MANIFEST_TTL_MS) return undefined;
+  var timer;
+  var late = new Promise(function (resolve) {
+    timer = setTimeout(resolve, MANIFEST_WAIT_MS);
+  });
+  var hashes = await Promise.race([entry.hashes, late]).finally(function () {
+    clearTimeout(timer);
+  });
+  var integrity = hashes && hashes.get(url.origin + url.pathname);
   return integrity === undefined ? undefined : sameFileCached(version, url.href, integrity);
 }
 
@@ -232,13 +258,14 @@ async function precache(version, shellUrl) {
   if (!(await caches.match(doneKey(version), { cacheName: name }))) {
     var manifest = await readManifest(version);
     var cache = await caches.open(name);
+    var cached = await cachedVersions();
     for (var asset of manifest.assets) {
       var url = new URL(asset.url, manifest.url);
       // Files on other origins (allowedOrigins) are left to the HTTP cache.
       if (url.origin !== self.location.origin) continue;
       if (await cache.match(url.href)) continue;
       var integrity = String(asset.integrity);
-      var same = await sameFileCached(version, url.href, integrity);
+      var same = await sameFileCached(version, url.href, integrity, cached);
       await cache.put(url.href, same || (await verified(url.href, integrity)));
     }
     await cache.put(doneKey(version), new Response(String(manifest.assets.length)));
@@ -470,6 +497,23 @@ self.addEventListener('fetch', function (event) {
     return;
   }
   if (url.pathname.indexOf(BASE + '/releases/') !== 0) return;
+  var manifest = MANIFEST_ROUTE.exec(url.pathname.slice(BASE.length));
+  if (manifest) {
+    var of = safeDecode(manifest[1]);
+    if (!VERSION.test(of)) return;
+    // Passed on untouched; a copy is read for the file requests that follow (the same file of another release).
+    event.respondWith(fetch(request).then(function (response) {
+      if (response.ok) {
+        try {
+          remember(of, url.origin + url.pathname, response.clone().json());
+        } catch (error) {
+          // A body the copy cannot be made of: the files come from the network.
+        }
+      }
+      return response;
+    }));
+    return;
+  }
   var route = FILE_ROUTE.exec(url.pathname.slice(BASE.length));
   if (!route) return;
   var version = decodeURIComponent(route[1]);
