@@ -289,8 +289,27 @@ describe('POST {base}/reports', () => {
     expect(warnings[2]).toMatch(/^daylight: integrity report: a tab's download of 1\.2\.0 did not match its manifest/);
     expect(warnings[3]).toMatch(/^daylight: loop-guard report: a tab did not switch to 1\.2\.0/);
     at += 10 * 60_000;
-    await send('stale-asset', '1.1.0', 'session-0008');
+    await send('stale-asset', '1.1.0', 'session-0008', 'a\u2028b\u202ec');
     expect(warnings).toHaveLength(5);
+    expect(warnings[4]).toContain('the tab said "a\\u2028b\\u202ec"');
+  });
+
+  it('with trust, logs only the reports it vouches for: a made-up one cannot take the line', async () => {
+    const warnings: string[] = [];
+    let calls = 0;
+    const reports = createReports(
+      { trust: () => ++calls > 1 }, // the first report is nobody's, the second a signed-in person's
+      {
+        halt: () => Promise.resolve(),
+        logger: { info() {}, warn: (m) => warnings.push(m), error() {} },
+        cohortOf: () => undefined,
+      },
+    );
+    const stale = { kind: 'stale-asset', version: '1.1.0', session: SESSION };
+    await reports.handle(post(stale));
+    expect(warnings).toEqual([]);
+    await reports.handle(post({ ...stale, session: 'session-0002' }));
+    expect(warnings).toEqual([expect.stringMatching(/^daylight: stale-asset report: a tab on 1\.1\.0/)]);
   });
 
   it('rate-limits each session on its own', async () => {

@@ -346,8 +346,14 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     if (text === undefined || at - (noticed.get(key) ?? -Infinity) < NOTICE_MS) return;
     if (noticed.size >= COUNTS_MAX) noticed.clear();
     noticed.set(key, at);
-    // The tab's words are the browser's, so quoted (one line, however they are written) and cut short.
-    const said = message === undefined ? '' : `; the tab said ${JSON.stringify(message.slice(0, 200))}`;
+    // The tab's words are the browser's, so quoted (one line, however they are written: line and paragraph
+    // separators and bidi controls escaped too) and cut short.
+    const quoted = (words: string): string =>
+      JSON.stringify(words.slice(0, 200)).replace(
+        /[\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      );
+    const said = message === undefined ? '' : `; the tab said ${quoted(message)}`;
     const more = ` (logged once per release every ${NOTICE_MS / 60_000} minutes; the status page counts every ${kind} report)`;
     deps.logger.warn(`daylight: ${kind} report: ${text.replaceAll('{v}', release)}${said}${more}`);
   };
@@ -524,7 +530,9 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
         (deps.releaseFor === undefined || deps.releaseFor(request.incoming) === version);
       const who = typeof vouched === 'string' ? `person ${vouched}` : `session ${session}`;
       count(kind as ReportKind, version, deps.cohortOf(request.incoming, version), who, trusted);
-      if (deps.isRelease?.(version) !== false) notice(kind as ReportKind, version, message);
+      // With trust, only a report it vouches for may take the one line of the next ten minutes.
+      const vouchedFor = vouched === true || (typeof vouched === 'string' && vouched !== '');
+      if (vouchedFor && deps.isRelease?.(version) !== false) notice(kind as ReportKind, version, message);
       return answer(request, 204);
     },
   };
