@@ -9,7 +9,7 @@ describe('mountBanner options', () => {
     (remindAfter) => {
       const client = createDaylight({ version: '1.0.0' });
       expect(() => mountBanner(client, { remindAfter: remindAfter as number })).toThrow(
-        /^mountBanner: remindAfter must be a number of milliseconds from 1 to 2147483647, got /,
+        /^mountBanner: remindAfter \(false: never\) must be a number of milliseconds from 1 to 2147483647, got /,
       );
     },
   );

@@ -60,7 +60,11 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
     'remindAfter',
   ]);
   const remindAfter =
-    options.remindAfter === false ? false : delayOption('mountBanner: remindAfter', options.remindAfter, 3_600_000, 1);
+    options.remindAfter === false
+      ? false
+      : delayOption('mountBanner: remindAfter (false: never)', options.remindAfter, 3_600_000, 1);
+  /** False once the function mountBanner returned was called: nothing comes back after that. */
+  let mounted = true;
   let element: HTMLElement | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
   /** Ends the wait for a reminder ("Later" pressed): its timer, or its wait for the tab to be in front. */
@@ -72,7 +76,7 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
   };
   /** After "Later": the same prompt again in `remindAfter`, once the tab is in front, if that release is still ready. */
   const remind = (event: CustomEvent<DownloadedDetail>): void => {
-    if (remindAfter === false) return;
+    if (remindAfter === false || !mounted) return;
     const again = (): void => {
       if (document.visibilityState !== 'visible') return;
       forget();
@@ -114,7 +118,7 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
       client.apply().catch((error: Error) => {
         accept.disabled = false;
         text.textContent = `The update could not start: ${error.message}`;
-        if (element === root) return;
+        if (element === root || !mounted) return;
         // The release was dropped meanwhile (the loop guard, storage refused), and the banner with it: the
         // person who clicked is told why, until they close it.
         remove();
@@ -128,7 +132,8 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
     dismiss.addEventListener('click', () => {
       remove();
       client.dismiss();
-      // (After the "OK" that closes a failed update too: that release is no longer ready, so nothing comes back.)
+      // After the "OK" that closes a failed update too: if that release is still the one ready then, it is asked for
+      // again; one that was dropped is not.
       remind(event);
     });
     root.append(text, accept);
@@ -163,6 +168,7 @@ export function mountBanner(client: DaylightClient, options: BannerOptions = {})
     client.removeEventListener('downloaded', show);
     client.removeEventListener('withdrawn', onWithdrawn);
     client.removeEventListener('statechange', onState);
+    mounted = false;
     forget();
     remove();
   };
