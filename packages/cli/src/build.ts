@@ -323,3 +323,22 @@ export async function absoluteBaseWarning(
     `for outside the release's folder, and fail. Build with ${ANY_BUNDLER}.`
   );
 }
+
+/** A service worker script an app registers from its own folder (vite-plugin-pwa's, workbox's, a hand-written one). */
+const WORKER_SCRIPT = /^(?:sw|service-?worker|serviceworker)\.m?js$/i;
+
+/**
+ * A warning when the build has a service worker script of its own at its top (`sw.js`): Daylight serves a
+ * build's files only below the release's folder, so the app's `register('/sw.js')` gets a 404, and browsers that
+ * installed that worker keep it, with the pages it cached (packages/server-middleware's `retireServiceWorkers`).
+ */
+export function ownServiceWorkerWarning(files: readonly BuildFile[]): string | undefined {
+  const worker = files.find((file) => WORKER_SCRIPT.test(file.path))?.path;
+  if (worker === undefined) return undefined;
+  return (
+    `the build has a service worker of its own (${worker}): Daylight serves a build's files only below ` +
+    `/_daylight/releases/<version>/files/, so a page that registers /${worker} gets a 404, and browsers that ` +
+    `installed it keep it, with the pages it cached. Stop registering it (Daylight's worker: enableServiceWorker ` +
+    `from @daylight/client/sw) and list it on the server: createDaylight({ retireServiceWorkers: ['/${worker}'] }).`
+  );
+}

@@ -12,6 +12,7 @@ import {
 import { releaseDigest, type PublishedRelease } from '@daylight/server-middleware';
 import {
   absoluteBaseWarning,
+  ownServiceWorkerWarning,
   fileUrl,
   findEntryScript,
   isInside,
@@ -89,6 +90,8 @@ export interface PublishResult {
    * published all the same, since an app may map those URLs itself; the command says so as a warning.
    */
   readonly baseProblem?: string;
+  /** The build's own service worker, which the app must stop registering and the server retire; a warning. */
+  readonly serviceWorkerProblem?: string;
   readonly manifest: ReleaseManifest;
   /** Hidden entries of the build that were left out. */
   readonly skipped: readonly string[];
@@ -228,8 +231,10 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     );
   }
   const baseProblem = await absoluteBaseWarning(html, shellPath, build.files);
+  const serviceWorkerProblem = ownServiceWorkerWarning(build.files);
   const result = {
     ...optional('baseProblem', baseProblem),
+    ...optional('serviceWorkerProblem', serviceWorkerProblem),
     version,
     store: store.location,
     digest,
@@ -380,7 +385,10 @@ export const publishCommand: CommandSpec = {
       text: lines.join('\n'),
       json: result,
       warnings: result.warnings,
-      ...optional('alerts', result.baseProblem === undefined ? undefined : [result.baseProblem]),
+      ...optional(
+        'alerts',
+        [result.baseProblem, result.serviceWorkerProblem].filter((alert): alert is string => alert !== undefined),
+      ),
     };
   },
 };
