@@ -17,16 +17,23 @@ const OLD_PAGE = `<!doctype html><html><head><title>Office (before Daylight)</ti
 <script>navigator.serviceWorker.register('/sw.js');</script>
 </body></html>`;
 
-/** The app's own worker of old: it precaches '/' and answers every navigation with it. */
+/** A lazy chunk of the old app, which only its worker's cache will have once the server runs Daylight. */
+const OLD_CHUNK = 'export const report = "quarterly figures, before Daylight";';
+
+/** The app's own worker of old: it precaches '/' and its lazy chunk, and answers every navigation with '/'. */
 const OLD_WORKER = `
 self.addEventListener('install', (event) => {
   self.skipWaiting();
-  event.waitUntil(caches.open('office-precache-v1').then((cache) => cache.add('/')));
+  event.waitUntil(caches.open('office-precache-v1').then((cache) => cache.addAll(['/', '/assets/report-old.js'])));
 });
 self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
 self.addEventListener('fetch', (event) => {
-  if (event.request.mode !== 'navigate') return;
-  event.respondWith(caches.match('/', { cacheName: 'office-precache-v1' }).then((hit) => hit || fetch(event.request)));
+  const url = new URL(event.request.url);
+  if (event.request.mode === 'navigate') {
+    event.respondWith(caches.match('/', { cacheName: 'office-precache-v1' }).then((hit) => hit || fetch(event.request)));
+  } else if (url.pathname.startsWith('/assets/')) {
+    event.respondWith(caches.match(event.request).then((hit) => hit || fetch(event.request)));
+  }
 });
 `;
 
@@ -39,12 +46,12 @@ const registrations = (page: Page) =>
 /** The app before Daylight, on a free port: its page and its worker. */
 async function startOldApp(): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
-    const worker = req.url === '/sw.js';
+    const script = req.url === '/sw.js' ? OLD_WORKER : req.url === '/assets/report-old.js' ? OLD_CHUNK : undefined;
     res.writeHead(200, {
-      'Content-Type': worker ? 'text/javascript' : 'text/html; charset=utf-8',
+      'Content-Type': script === undefined ? 'text/html; charset=utf-8' : 'text/javascript',
       'Cache-Control': 'no-cache',
     });
-    res.end(worker ? OLD_WORKER : OLD_PAGE);
+    res.end(script ?? OLD_PAGE);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
@@ -100,13 +107,30 @@ for (const retire of [false, true]) {
         return;
       }
       expect(update).toBe('updated');
-      await expect.poll(() => registrations(page), { timeout: 15_000 }).toBe(0);
-      await expect.poll(() => page.evaluate(() => caches.keys())).not.toContain('office-precache-v1');
-      // Nothing reloaded the page: the person's page stays until they load it again.
+      await expect
+        .poll(() => page.evaluate(() => navigator.serviceWorker.controller?.state === 'activated'))
+        .toBe(true);
+      // Nothing reloaded the page, and the old page keeps working: its lazy chunk, which the server no longer
+      // has, still comes from the old cache (an app that reloads on a chunk error would lose what was typed).
       expect(await oldBuild(page)).toBe('before Daylight');
+      const chunk = await page.evaluate(
+        (url) =>
+          (import(url) as Promise<{ report: string }>).then(
+            (m) => m.report,
+            (e: Error) => e.message,
+          ),
+        '/assets/report-old.js',
+      );
+      expect(chunk).toBe('quarterly figures, before Daylight');
+      expect(await registrations(page)).toBe(1); // kept while a page of the old app is open
+
+      // The person loads the page again: Daylight's shell, and with the old page gone the old worker and its
+      // caches go too.
       await page.reload();
       expect(await shellRelease(page)).toBe('1.0.0');
       await expect(page.locator('#login, [data-testid="user"]').first()).toBeVisible();
+      await expect.poll(() => registrations(page), { timeout: 15_000 }).toBe(0);
+      await expect.poll(() => page.evaluate(() => caches.keys())).not.toContain('office-precache-v1');
       expect(warnings).toEqual([]);
     } finally {
       await daylight.close();

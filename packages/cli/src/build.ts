@@ -337,8 +337,9 @@ export function ownServiceWorkerWarning(files: readonly BuildFile[]): string | u
   if (worker === undefined) return undefined;
   return (
     `the build has a service worker of its own (${worker}): Daylight serves a build's files only below ` +
-    `/_daylight/releases/<version>/files/, so a page that registers /${worker} gets a 404, and browsers that ` +
-    `installed it keep it, with the pages it cached. Stop registering it (Daylight's worker: enableServiceWorker ` +
-    `from @daylight/client/sw) and list it on the server: createDaylight({ retireServiceWorkers: ['/${worker}'] }).`
+    `/_daylight/releases/<version>/files/, not at /${worker}, and browsers that installed it keep it, with the ` +
+    `pages it cached. Stop building and registering it (vite-plugin-pwa: remove the plugin and its registerSW.js; ` +
+    `Daylight's worker: enableServiceWorker from @daylight/client/sw), and list it on the server, which then ` +
+    `answers it with a worker that removes itself: createDaylight({ retireServiceWorkers: ['/${worker}'] }).`
   );
 }

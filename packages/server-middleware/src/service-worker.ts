@@ -533,24 +533,82 @@ const SOURCE = Buffer.from(SERVICE_WORKER_SOURCE, 'utf8');
 
 /**
  * What the shell handler answers for a path of `retireServiceWorkers`: a worker that replaces the app's earlier
- * one (the browser's update check installs it, since its bytes differ), deletes the origin's caches but
- * Daylight's own and unregisters itself. No fetch handler, and no page reloaded: a page the old worker controlled
- * keeps running until it is reloaded or closed, and then comes from the network (Daylight's shell).
+ * one (the browser's update check installs it, since its bytes differ) and retires it. Navigations go to the
+ * network (Daylight's shell), and the pages they open are the new app's; every other page it controls is the
+ * old app's, loaded before it took over, and keeps getting its files (scripts, styles, images: never fetch/XHR)
+ * from the old caches, as before, so an old tab's lazy chunk still loads. Once only new pages are open, it
+ * deletes the origin's caches but Daylight's own and unregisters. It reloads no page.
  */
 export const RETIRING_WORKER_SOURCE = String.raw`/* Retired by Daylight (@daylight/server-middleware, retireServiceWorkers). */
 'use strict';
+// The pages opened by a navigation through this worker (the new app's), kept where a restarted worker finds
+// them: the browser stops idle workers at will.
+var PAGES_CACHE = 'daylight-retired';
+var PAGES_KEY = new URL('/__daylight-retired-pages', self.location.href).href;
+var newPages;
+
+function pagesOfNewApp() {
+  if (newPages) return Promise.resolve(newPages);
+  return caches.open(PAGES_CACHE).then(function (cache) {
+    return cache.match(PAGES_KEY);
+  }).then(function (hit) {
+    return hit ? hit.json() : [];
+  }).catch(function () {
+    return [];
+  }).then(function (ids) {
+    newPages = newPages || ids;
+    return newPages;
+  });
+}
+
+function opened(id) {
+  return pagesOfNewApp().then(function (ids) {
+    ids.push(id);
+    return caches.open(PAGES_CACHE).then(function (cache) {
+      return cache.put(PAGES_KEY, new Response(JSON.stringify(ids)));
+    });
+  }).catch(function () {});
+}
+
+/** Once no page of the old app is open: the old caches deleted, and this worker gone. */
+function finishIfDone() {
+  return Promise.all([pagesOfNewApp(), self.clients.matchAll({ type: 'window' })])
+    .then(function (found) {
+      var old = found[1].filter(function (page) { return found[0].indexOf(page.id) === -1; });
+      if (found[1].length === 0 || old.length > 0) return undefined;
+      return caches.keys().then(function (names) {
+        return Promise.all(names.filter(function (name) {
+          return name.indexOf('daylight-') !== 0 || name === PAGES_CACHE;
+        }).map(function (name) {
+          return caches.delete(name);
+        }));
+      }).then(function () {
+        return self.registration.unregister();
+      });
+    })
+    .catch(function () {});
+}
+
 self.addEventListener('install', function () {
   self.skipWaiting();
 });
-self.addEventListener('activate', function (event) {
-  event.waitUntil(caches.keys().then(function (names) {
-    return Promise.all(names.filter(function (name) {
-      return name.indexOf('daylight-') !== 0;
-    }).map(function (name) {
-      return caches.delete(name);
-    }));
-  }).catch(function () {}).then(function () {
-    return self.registration.unregister();
+
+self.addEventListener('fetch', function (event) {
+  var request = event.request;
+  if (request.mode === 'navigate') {
+    // To the network, as without a worker: the page it opens is the new app's.
+    if (event.resultingClientId) event.waitUntil(opened(event.resultingClientId));
+    return;
+  }
+  event.waitUntil(finishIfDone());
+  // Fetch/XHR (never a cached API answer) and other methods: the network.
+  if (request.method !== 'GET' || request.destination === '') return;
+  var clientId = event.clientId;
+  event.respondWith(pagesOfNewApp().then(function (ids) {
+    if (ids.indexOf(clientId) !== -1) return fetch(request);
+    return caches.match(request).catch(function () {}).then(function (hit) {
+      return hit || fetch(request);
+    });
   }));
 });
 `;

@@ -29,9 +29,10 @@ describe('publish: a build with a service worker of its own', () => {
       expect(result.status).toBe('published');
       expect(result.serviceWorkerProblem).toBe(
         `the build has a service worker of its own (${name}): Daylight serves a build's files only below ` +
-          `/_daylight/releases/<version>/files/, so a page that registers /${name} gets a 404, and browsers that ` +
-          `installed it keep it, with the pages it cached. Stop registering it (Daylight's worker: ` +
-          `enableServiceWorker from @daylight/client/sw) and list it on the server: ` +
+          `/_daylight/releases/<version>/files/, not at /${name}, and browsers that installed it keep it, with the ` +
+          `pages it cached. Stop building and registering it (vite-plugin-pwa: remove the plugin and its ` +
+          `registerSW.js; Daylight's worker: enableServiceWorker from @daylight/client/sw), and list it on the ` +
+          `server, which then answers it with a worker that removes itself: ` +
           `createDaylight({ retireServiceWorkers: ['/${name}'] }).`,
       );
     },
