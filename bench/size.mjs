@@ -36,9 +36,11 @@ export const CORE_BUDGET = 4096;
  * an eighth the same day, 8,043 → 8,094 B: a switch cut a save whose answer's body was still arriving; a ninth,
  * 8,094 → 8,183 B: a typo in an option's name (`snapshots`) was ignored, and the input it should have kept was lost;
  * 8,185 B: the eighth's clone of a response threw (failing the request) when the app's `fetch` gave a used body;
- * 8,198 B: it waited for a body that streams for good with no limit (a switch hung, and every request it held).
+ * 8,198 B: it waited for a body that streams for good with no limit (a switch hung, and every request it held); a
+ * tenth (2026-11-29), 8,198 → 8,238 B: below a raised floor, a save refused by the API waited out `grace` (60 s)
+ * before the forced switch, every save in it refused too (a walk of an office day).
  */
-export const CORE_CEILING = 8_198;
+export const CORE_CEILING = 8_238;
 const require = createRequire(import.meta.url);
 
 async function measure(contents, external = ['ky', 'workbox-window']) {

@@ -83,6 +83,29 @@ test('a tab below the floor is told which request was refused and is switched af
   expect(seen.pageErrors).toEqual([]);
 });
 
+test('a save refused below the floor switches the tab at once, with the typing kept, not after the grace period', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen); // the default grace: 60 s
+  await page.locator('#f-customer').fill('typed before the refused save');
+  await office.promote('1.1.0');
+  await expect(banner(page)).toBeVisible();
+  await setFloor(office, '1.1.0');
+  // The floor reaches the tab (a refused poll, or a stamp): the prompt becomes a forced switch, 60 s away.
+  await expect.poll(async () => (await daylightState(page)).policy, { timeout: 15_000 }).toBe('force');
+  // The person saves meanwhile: refused, as every save would be until the switch. The switch is due at once.
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(page.getByTestId('version')).toHaveText('1.1.0', { timeout: 15_000 });
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  await expect(page.locator('#f-customer')).toHaveValue('typed before the refused save');
+  expect(seen.failedApi.filter((line) => /POST \S+\/api\/invoices 409$/.test(line))).toHaveLength(1);
+  // On 1.1.0 the save goes through.
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(page.locator('.saved')).toContainText('Saved as');
+});
+
 test('below the floor with the release in hand, refused requests do not each ask the server again', async ({
   page,
   office,

@@ -364,6 +364,8 @@ export class DaylightClient extends EventTarget {
   /** Releases not to download again before a time: forever after an integrity or manifest failure. */
   #retryAt = new Map<string, number>();
   #lastCheck = 0;
+  /** The API refused a save of this page (the floor): a forced switch is due at once, not after `grace`. */
+  #refusedSave = false;
   /** The floor from the last release check. */
   #min: string | undefined;
   #extensions: DaylightExtension[] = [];
@@ -873,6 +875,12 @@ export class DaylightClient extends EventTarget {
         if (!/\/problems\/client-(too-old|unsupported|required)$/.test(type)) return;
         const required = typeof problem.required === 'string' ? problem.required : '';
         this.#emit('refused', { url: response.url, method: method.toUpperCase(), type, required });
+        // A save refused: the switch is due now (the snapshot keeps the input), not after `grace`, during which
+        // every save would be refused too.
+        if (!SAFE_METHOD.test(method.toUpperCase())) {
+          this.#refusedSave = true;
+          if (this.#state.status === 'ready' && this.#state.policy === 'force') this.#announce('force', Date.now());
+        }
         // Its stamp (read above) asks for a check when there is news; this is for a refusal without one.
         if (!this.#recent()) void this.check().catch(() => undefined);
       })
@@ -1107,7 +1115,12 @@ export class DaylightClient extends EventTarget {
     const manifest = this.#manifest;
     if (status !== 'ready' || policy === 'force' || !manifest || manifest.version !== version) return;
     if (this.#min === undefined || compareVersions(running, this.#min) >= 0) return;
-    this.#announce('force', Date.now() + this.#options.grace);
+    this.#announce('force', this.#dueBy());
+  }
+
+  /** When a forced switch is due: after `grace`, or at once once a save was refused. */
+  #dueBy(): number {
+    return Date.now() + (this.#refusedSave ? 0 : this.#options.grace);
   }
 
   /** Emits `downloaded` for the release that is ready, with `policy` (and its deadline) set first. */
@@ -1173,7 +1186,7 @@ export class DaylightClient extends EventTarget {
       this.#manifest = manifest;
       const belowFloor = this.#min !== undefined && compareVersions(running, this.#min) < 0;
       const policy = policyFor(this.#options.policy, running, version, manifest.urgency, belowFloor);
-      const deadline = policy === 'force' ? Date.now() + this.#options.grace : undefined;
+      const deadline = policy === 'force' ? this.#dueBy() : undefined;
       this.#set({ status: 'ready', policy, deadline });
       const announce = (answer: Policy | 'hide'): void =>
         answer === 'hide' ? this.#emit('withdrawn', { version }) : this.#announce(answer, deadline);
