@@ -180,6 +180,26 @@ describe('registry changes', () => {
     expect(valid(unpinned.registry).pins).toBeUndefined();
   });
 
+  it('says which cohort releases, rollouts and pins a floor makes the server skip', () => {
+    const at: Registry = {
+      ...base,
+      current: '1.1.1',
+      cohorts: {
+        pilot: { release: '1.1.0' },
+        berlin: {
+          release: '1.1.1',
+          rollout: { release: '1.1.0', percent: 10, key: 'user', startedAt: now.toISOString() },
+        },
+      },
+      pins: { 'tenant:acme': { release: '1.0.1', at: now.toISOString() } },
+    };
+    expect(floorChange(at, { min: '1.1.1' }).summary).toBe(
+      "set the floor to 1.1.1 (was none); below it, the server skips cohort pilot's release 1.1.0, cohort berlin's " +
+        "rollout of 1.1.0, the pin of tenant:acme (1.0.1): their clients follow the next rule (everyone's release is 1.1.1)",
+    );
+    expect(floorChange(at, { min: '1.0.0' }).summary).toBe('set the floor to 1.0.0 (was none)');
+  });
+
   it('never lowers the floor unless told to, and refuses a floor above everyone’s release', () => {
     const at = { ...base, current: '1.1.0', min: '1.0.1' };
     expect(() => floorChange(at, { min: '1.0.0' })).toThrow(/--lower/);

@@ -572,9 +572,37 @@ export function floorChange(registry: Registry, change: FloorChange): ChangeOutc
     );
   }
   const { min: _m, ...rest } = registry;
+  const overridden = min === null ? [] : belowFloor(registry, min);
+  const more = overridden.length > 5 ? `, and ${overridden.length - 5} more` : '';
+  const follow =
+    overridden.length === 0
+      ? ''
+      : `; below it, the server skips ${overridden.slice(0, 5).join(', ')}${more}: their clients follow the next rule (everyone's release is ${registry.current ?? 'none'})`;
   return {
     registry: min === null ? rest : { ...rest, min },
     changed: true,
-    summary: min === null ? `clear the floor (was ${previous})` : `set the floor to ${min} (was ${previous ?? 'none'})`,
+    summary:
+      min === null
+        ? `clear the floor (was ${previous})`
+        : `set the floor to ${min} (was ${previous ?? 'none'})${follow}`,
   };
+}
+
+/**
+ * What a floor of `min` overrides: the releases, rollouts and pins below it, which the server drops (their clients
+ * follow the next rule, in the end everyone's release), though the registry still lists them.
+ */
+function belowFloor(registry: Registry, min: string): string[] {
+  const below = (version: string | null | undefined): version is string =>
+    typeof version === 'string' && compareVersions(version, min) < 0;
+  const found: string[] = [];
+  if (below(registry.rollout?.release)) found.push(`everyone's rollout of ${registry.rollout.release}`);
+  for (const [name, cohort] of Object.entries(registry.cohorts ?? {})) {
+    if (below(cohort.release)) found.push(`cohort ${name}'s release ${cohort.release}`);
+    if (below(cohort.rollout?.release)) found.push(`cohort ${name}'s rollout of ${cohort.rollout.release}`);
+  }
+  for (const [key, pin] of Object.entries(registry.pins ?? {})) {
+    if (below(pin.release)) found.push(`the pin of ${key} (${pin.release})`);
+  }
+  return found;
 }
