@@ -289,9 +289,14 @@ describe('registry changes', () => {
     const held = promoteChange(beta, { version: '1.0.1', cohort: 'held', now }).registry;
     const withOwn = promoteChange(held, { version: '1.1.1', cohort: 'held', percent: 30, now }).registry;
     const everyone = promoteChange(withOwn, { version: '1.2.0', now });
+    // held keeps its own, older release: a hotfix promoted to everyone does not reach it, and the summary says so.
     expect(everyone.summary).toBe(
-      'promote 1.2.0 to everyone; end the rollouts of cohorts that follow everyone: pilot (1.1.0 at 10%), beta (1.2.0 at 5%)',
+      'promote 1.2.0 to everyone; end the rollouts of cohorts that follow everyone: pilot (1.1.0 at 10%), beta (1.2.0 at 5%); ' +
+        'cohorts with an older release of their own keep it: held (1.0.1) (promote 1.2.0 --cohort held to move one)',
     );
+    // A cohort whose own release is the one promoted, or newer, is not named.
+    const newer = promoteChange(base, { version: '1.2.0', cohort: 'ahead', now }).registry;
+    expect(promoteChange(newer, { version: '1.1.0', now }).summary).toBe('promote 1.1.0 to everyone');
     // pilot and beta follow everyone entirely; held has a release of its own, and keeps its rollout.
     expect(valid(everyone.registry).cohorts).toEqual({
       held: { release: '1.0.1', rollout: expect.objectContaining({ release: '1.1.1', percent: 30 }) as unknown },

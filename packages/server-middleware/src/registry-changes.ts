@@ -207,6 +207,20 @@ function writeTarget(registry: Registry, cohort: string | undefined, target: Tar
 const NAMED_IN_SUMMARY = 5;
 
 /**
+ * For a promote of `version` to everyone: the cohorts with an older release of their own, which keep it (a
+ * hotfix promoted to everyone does not reach them), as a clause of the summary; '' when there are none.
+ */
+function olderOwnReleases(registry: Registry, version: string): string {
+  const older = Object.entries(registry.cohorts ?? {})
+    .filter(([, rules]) => rules.release !== null && compareVersions(rules.release, version) < 0)
+    .map(([name, rules]) => `${name} (${rules.release})`);
+  if (older.length === 0) return '';
+  const more = older.length > NAMED_IN_SUMMARY ? `, and ${older.length - NAMED_IN_SUMMARY} more` : '';
+  const first = older[0]!.split(' ')[0];
+  return `; cohorts with an older release of their own keep it: ${older.slice(0, NAMED_IN_SUMMARY).join(', ')}${more} (promote ${version} --cohort ${first} to move one)`;
+}
+
+/**
  * Ends the rollouts of `version` or older in the cohorts that follow everyone
  * (no release of their own), for a promote of `version` to everyone: such a
  * rollout is complete or superseded, and kept, widening it later would move
@@ -318,7 +332,12 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
           ? ''
           : `; end the rollout of ${ended.release} at ${ended.percent}%`
         : ` (the rollout of ${rollout.release} at ${rollout.percent}% ${halted?.release === rollout.release ? 'stays halted' : 'goes on'})`;
-    return { registry: next, changed: true, summary: `promote ${version} to ${where}${kept}${followers.summary}` };
+    const own = cohort === undefined ? olderOwnReleases(registry, version) : '';
+    return {
+      registry: next,
+      changed: true,
+      summary: `promote ${version} to ${where}${kept}${followers.summary}${own}`,
+    };
   }
 
   // A cohort that follows everyone runs everyone's release: a promote of it to everyone ends such a rollout too.
