@@ -76,6 +76,27 @@ describe('cohorts and rollouts on the command line', () => {
     expect((await registry(root)).cohorts).toBeUndefined();
   });
 
+  it('a floor above a cohort release and a pin: the command names them, and status marks them skipped', async () => {
+    const root = await project();
+    for (const argv of [
+      ['promote', '1.0.0', '--cohort', 'pilot'],
+      ['pin', 'acme', '1.0.0'],
+      ['promote', '1.1.0'],
+    ]) {
+      expect(await run(root, argv)).toMatchObject({ code: 0 });
+    }
+    expect(await run(root, ['floor', '1.1.0'])).toMatchObject({
+      code: 0,
+      stdout:
+        "done: set the floor to 1.1.0 (was none); below it, the server skips cohort pilot's release 1.0.0, the pin of " +
+        "tenant:acme (1.0.0): their clients follow the next rule (everyone's release is 1.1.0)\n",
+    });
+    const status = (await run(root, ['status'])).stdout;
+    expect(status).toMatch(/^pilot +1\.0\.0 \(below the floor: skipped\) +- +-$/m);
+    expect(status).toMatch(/^\(everyone\) +1\.1\.0 +- +1\.0\.0$/m);
+    expect(status).toContain('pinned  tenant:acme → 1.0.0 (below the floor: skipped)');
+  });
+
   it('rolls out to a percentage with two decimals that floating point cannot write exactly, and status reads it', async () => {
     const root = await project();
     expect(await run(root, ['promote', '1.1.0', '--percent', '33.3', '--key', 'user'])).toMatchObject({

@@ -1,4 +1,4 @@
-import type { Urgency } from '@daylight/protocol';
+import { compareVersions, type Urgency } from '@daylight/protocol';
 import type { TargetRules } from '@daylight/server-middleware';
 import { formatBytes, formatTimestamp, table } from '../format.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
@@ -115,12 +115,19 @@ export async function status(options: StatusOptions): Promise<StatusReport> {
   };
 }
 
-function describeTarget(row: TargetStatus): string[] {
+/** ` (below the floor: skipped)` for a release the server skips under floor `min` (its clients follow the next rule). */
+function skipped(version: string, min: string | null): string {
+  return min !== null && compareVersions(version, min) < 0 ? ' (below the floor: skipped)' : '';
+}
+
+function describeTarget(row: TargetStatus, min: string | null): string[] {
   const halted = row.halted === null ? '' : `halted ${row.halted.release}: ${row.halted.reason}`;
   return [
     row.cohort ?? '(everyone)',
-    row.release ?? (row.cohort === null ? 'none' : "everyone's"),
-    row.rollout === null ? '-' : `${row.rollout.release} to ${row.rollout.percent}% by ${row.rollout.key}`,
+    row.release === null ? (row.cohort === null ? 'none' : "everyone's") : `${row.release}${skipped(row.release, min)}`,
+    row.rollout === null
+      ? '-'
+      : `${row.rollout.release} to ${row.rollout.percent}% by ${row.rollout.key}${skipped(row.rollout.release, min)}`,
     row.previous ?? '-',
     halted,
   ];
@@ -160,9 +167,11 @@ export const statusCommand: CommandSpec = {
     const body = table([['', 'VERSION', 'PUBLISHED', 'URGENCY', 'FILES', 'SIZE', ''], ...rows], new Set([4, 5]));
     const targets = table([
       ['COHORT', 'RELEASE', 'ROLLOUT', 'PREVIOUS', 'HALTED'],
-      ...report.targets.map(describeTarget),
+      ...report.targets.map((row) => describeTarget(row, report.min)),
     ]);
-    const pins = Object.entries(report.pins).map(([key, release]) => `pinned  ${key} → ${release}`);
+    const pins = Object.entries(report.pins).map(
+      ([key, release]) => `pinned  ${key} → ${release}${skipped(release, report.min)}`,
+    );
     const extra = `\n\n${targets}${pins.length > 0 ? `\n\n${pins.join('\n')}` : ''}`;
     const damaged = report.releases.filter((release) => release.problem !== null).map((release) => release.version);
     const warnings = damaged.map((version) => `release ${version} cannot be served; ${repairHint(version)}`);
