@@ -108,3 +108,21 @@ export async function cleanUpAll(steps) {
     }
   }
 }
+
+/** Polls `check` (it may be async, as a page's is) every 100 ms until it holds; throws after `waitMs`. */
+export async function until(what, check, waitMs) {
+  const deadline = Date.now() + waitMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${waitMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Runs `daylight <args> --store <store()>` in this process, quietly; throws when it fails. */
+export function quietCli(runCli, store) {
+  const quiet = { stdout: { write() {} }, stderr: process.stderr };
+  return async (...args) => {
+    if ((await runCli([...args, '--store', store()], quiet)) !== 0)
+      throw new Error(`daylight ${args.join(' ')} failed`);
+  };
+}

@@ -21,7 +21,7 @@ import { runCli } from '@daylight/cli';
 import { buildRelease } from '../examples/office-app/scripts/build.mjs';
 import { startOfficeServer } from '../examples/office-app/server/app.mjs';
 import { CHROMIUM_ARGS, findChromium } from '../scripts/chromium.mjs';
-import { cleanUpAll, machine, versionOf, writeSection } from './lib.mjs';
+import { cleanUpAll, machine, quietCli, until, versionOf, writeSection } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const WAIT = 60_000;
@@ -33,10 +33,7 @@ let store;
 let app;
 let browser;
 const requests = [];
-const quiet = { stdout: { write() {} }, stderr: process.stderr };
-const cli = async (...args) => {
-  if ((await runCli([...args, '--store', store], quiet)) !== 0) throw new Error(`daylight ${args.join(' ')} failed`);
-};
+const cli = quietCli(runCli, () => store);
 
 /** Every file below `root`, by its path relative to it (with '/'), and its size. */
 async function sizes(root, prefix = '') {
@@ -64,14 +61,6 @@ async function oneFileChanged(from, to) {
   return chunk;
 }
 
-async function until(what, check) {
-  const deadline = Date.now() + WAIT;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`gave up after ${WAIT} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** One switch from 1.0.0 to 1.0.1; the paths of 1.0.1's files the server was asked for meanwhile. */
 async function oneSwitch(worker) {
   await cli('promote', '1.0.0');
@@ -87,11 +76,15 @@ async function oneSwitch(worker) {
     { timeout: WAIT },
   );
   if (worker) {
-    await until('the worker to control the tab and cache 1.0.0', () =>
-      page.evaluate(
-        async () =>
-          window.navigator.serviceWorker.controller !== null && (await window.caches.keys()).includes('daylight-1.0.0'),
-      ),
+    await until(
+      'the worker to control the tab and cache 1.0.0',
+      () =>
+        page.evaluate(
+          async () =>
+            window.navigator.serviceWorker.controller !== null &&
+            (await window.caches.keys()).includes('daylight-1.0.0'),
+        ),
+      WAIT,
     );
   }
   const from = requests.length;

@@ -55,7 +55,7 @@ import { runCli } from '@daylight/cli';
 import { buildRelease } from '../examples/office-app/scripts/build.mjs';
 import { startOfficeServer } from '../examples/office-app/server/app.mjs';
 import { CHROMIUM_ARGS, findChromium } from '../scripts/chromium.mjs';
-import { cleanUpAll, machine, median, versionOf, writeSection } from './lib.mjs';
+import { cleanUpAll, machine, median, quietCli, until, versionOf, writeSection } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const BUNDLE_BYTES = 5_000_000;
@@ -72,10 +72,7 @@ let app;
 let browser;
 let bundleUrl;
 let browserVersion;
-const quiet = { stdout: { write() {} }, stderr: process.stderr };
-const cli = async (...args) => {
-  if ((await runCli([...args, '--store', store], quiet)) !== 0) throw new Error(`daylight ${args.join(' ')} failed`);
-};
+const cli = quietCli(runCli, () => store);
 
 /**
  * Throttles every worker the page starts, service workers included, through
@@ -144,15 +141,6 @@ async function signIn(context) {
   }
 }
 
-/** Polls `check` (from Node, so it may be async in the page) until it holds. */
-async function until(what, check) {
-  const deadline = Date.now() + WAIT;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`gave up after ${WAIT} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 const cacheNames = (page) => page.evaluate(() => window.caches.keys());
 const controlled = (page) => page.evaluate(() => window.navigator.serviceWorker.controller !== null);
 
@@ -191,9 +179,13 @@ async function daylightSwitch(serviceWorker) {
   );
   if (serviceWorker) {
     // The worker controls the tab and holds the running release before the next one appears.
-    await until('the worker to control the tab and cache 1.0.0', async () => {
-      return (await controlled(page)) && (await cacheNames(page)).includes('daylight-1.0.0');
-    });
+    await until(
+      'the worker to control the tab and cache 1.0.0',
+      async () => {
+        return (await controlled(page)) && (await cacheNames(page)).includes('daylight-1.0.0');
+      },
+      WAIT,
+    );
     if (!workers.includes('service_worker')) throw new Error('the service worker was not throttled');
   }
   await cli('promote', '1.1.0');

@@ -206,18 +206,23 @@ function writeTarget(registry: Registry, cohort: string | undefined, target: Tar
 /** How many cohorts a summary names before it says "and N more". */
 const NAMED_IN_SUMMARY = 5;
 
+/** `a, b, c`: the first {@link NAMED_IN_SUMMARY} of `items`, then `, and N more`. */
+function listed(items: readonly string[]): string {
+  const more = items.length > NAMED_IN_SUMMARY ? `, and ${items.length - NAMED_IN_SUMMARY} more` : '';
+  return `${items.slice(0, NAMED_IN_SUMMARY).join(', ')}${more}`;
+}
+
 /**
  * For a promote of `version` to everyone: the cohorts with an older release of their own, which keep it (a
  * hotfix promoted to everyone does not reach them), as a clause of the summary; '' when there are none.
  */
 function olderOwnReleases(registry: Registry, version: string): string {
-  const older = Object.entries(registry.cohorts ?? {})
-    .filter(([, rules]) => rules.release !== null && compareVersions(rules.release, version) < 0)
-    .map(([name, rules]) => `${name} (${rules.release})`);
+  const older = Object.entries(registry.cohorts ?? {}).filter(
+    ([, rules]) => rules.release !== null && compareVersions(rules.release, version) < 0,
+  );
   if (older.length === 0) return '';
-  const more = older.length > NAMED_IN_SUMMARY ? `, and ${older.length - NAMED_IN_SUMMARY} more` : '';
-  const first = older[0]!.split(' ')[0];
-  return `; cohorts with an older release of their own keep it: ${older.slice(0, NAMED_IN_SUMMARY).join(', ')}${more} (promote ${version} --cohort ${first} to move one)`;
+  const names = older.map(([name, rules]) => `${name} (${rules.release})`);
+  return `; cohorts with an older release of their own keep it: ${listed(names)} (promote ${version} --cohort ${older[0]![0]} to move one)`;
 }
 
 /**
@@ -239,11 +244,9 @@ function endFollowerRollouts(registry: Registry, version: string): { registry: R
     ended.push(`${name} (${rollout.release} at ${rollout.percent}%)`);
   }
   if (cohorts === undefined) return { registry, summary: '' };
-  const named = ended.slice(0, NAMED_IN_SUMMARY).join(', ');
-  const more = ended.length > NAMED_IN_SUMMARY ? `, and ${ended.length - NAMED_IN_SUMMARY} more` : '';
   return {
     registry: withCohorts(registry, cohorts),
-    summary: `; end the rollouts of cohorts that follow everyone: ${named}${more}`,
+    summary: `; end the rollouts of cohorts that follow everyone: ${listed(ended)}`,
   };
 }
 
@@ -592,11 +595,10 @@ export function floorChange(registry: Registry, change: FloorChange): ChangeOutc
   }
   const { min: _m, ...rest } = registry;
   const overridden = min === null ? [] : belowFloor(registry, min);
-  const more = overridden.length > 5 ? `, and ${overridden.length - 5} more` : '';
   const follow =
     overridden.length === 0
       ? ''
-      : `; below it, the server skips ${overridden.slice(0, 5).join(', ')}${more}: their clients follow the next rule (everyone's release is ${registry.current ?? 'none'})`;
+      : `; below it, the server skips ${listed(overridden)}: their clients follow the next rule (everyone's release is ${registry.current ?? 'none'})`;
   return {
     registry: min === null ? rest : { ...rest, min },
     changed: true,

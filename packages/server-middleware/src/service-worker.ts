@@ -516,7 +516,7 @@ self.addEventListener('fetch', function (event) {
   }
   var route = FILE_ROUTE.exec(url.pathname.slice(BASE.length));
   if (!route) return;
-  var version = decodeURIComponent(route[1]);
+  var version = safeDecode(route[1]);
   if (!VERSION.test(version)) return;
   // A Cache API that fails (storage evicted or corrupt) must not fail the file: the network may have it.
   var cached = caches.match(url.origin + url.pathname, { cacheName: cacheName(version) }).catch(function () {});
@@ -615,16 +615,24 @@ self.addEventListener('fetch', function (event) {
 
 const RETIRING = Buffer.from(RETIRING_WORKER_SOURCE, 'utf8');
 
-/** The retiring worker, `no-cache` (the next update check sees it), allowed any scope the old worker had. */
-export function answerRetiredWorker(request: DaylightRequest): DaylightResponse {
+/**
+ * A worker script: `no-cache`, so that the browser's update check sees a new one at once, and allowed to control
+ * the whole origin (`/`; a retired worker may have had that scope).
+ */
+function workerScript(request: DaylightRequest, body: Buffer): DaylightResponse {
   const headers = {
     'Content-Type': 'text/javascript; charset=utf-8',
-    'Content-Length': String(RETIRING.length),
+    'Content-Length': String(body.length),
     'Cache-Control': 'no-cache',
     'Service-Worker-Allowed': '/',
     'X-Content-Type-Options': 'nosniff',
   };
-  return request.method === 'HEAD' ? { status: 200, headers } : { status: 200, headers, body: RETIRING };
+  return request.method === 'HEAD' ? { status: 200, headers } : { status: 200, headers, body };
+}
+
+/** What the shell handler answers for a path of `retireServiceWorkers`: the retiring worker. */
+export function answerRetiredWorker(request: DaylightRequest): DaylightResponse {
+  return workerScript(request, RETIRING);
 }
 
 /**
@@ -641,12 +649,5 @@ export function answerServiceWorker(request: DaylightRequest, rest: string): Day
       body: 'Method not allowed\n',
     };
   }
-  const headers = {
-    'Content-Type': 'text/javascript; charset=utf-8',
-    'Content-Length': String(SOURCE.length),
-    'Cache-Control': 'no-cache',
-    'Service-Worker-Allowed': '/',
-    'X-Content-Type-Options': 'nosniff',
-  };
-  return request.method === 'HEAD' ? { status: 200, headers } : { status: 200, headers, body: SOURCE };
+  return workerScript(request, SOURCE);
 }
