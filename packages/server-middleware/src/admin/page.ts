@@ -4,6 +4,7 @@
  * actions (with the CSRF token and the custom header); it runs under a
  * nonce-based Content-Security-Policy.
  */
+import { compareVersions } from '@daylight/protocol';
 import type { CensusSnapshot } from '../census/census.js';
 import type { ReportCount } from '../reports.js';
 import type { Registry, TargetRules } from '../registry.js';
@@ -35,15 +36,25 @@ function row(cells: readonly string[], tag = 'td'): string {
   return `<tr>${cells.map((cell) => `<${tag}>${cell}</${tag}>`).join('')}</tr>`;
 }
 
-function rules(name: string, release: string | null, target: TargetRules): string {
+/**
+ * ` (below the floor: skipped)` after a cohort's release, rollout or pin under the floor `min`: the registry still
+ * lists it, but the server skips it and those clients follow the next rule (as `daylight status` marks it).
+ */
+function skipped(version: string, min: string | undefined): string {
+  return min !== undefined && compareVersions(version, min) < 0
+    ? ' <i class="bad" data-testid="below-floor">(below the floor: skipped)</i>'
+    : '';
+}
+
+function rules(name: string, release: string | null, target: TargetRules, min: string | undefined): string {
   const rollout = target.rollout;
   const halted = target.halted;
   return row([
     e(name),
-    release === null ? '<i>follows everyone</i>' : e(release),
+    release === null ? '<i>follows everyone</i>' : e(release) + skipped(release, min),
     rollout === undefined
       ? ''
-      : `${e(rollout.release)} to ${rollout.percent}% by ${e(rollout.key)}${halted?.release === rollout.release ? ' <b class="bad">halted</b>' : ''}`,
+      : `${e(rollout.release)} to ${rollout.percent}% by ${e(rollout.key)}${halted?.release === rollout.release ? ' <b class="bad">halted</b>' : ''}${skipped(rollout.release, min)}`,
     halted === undefined
       ? ''
       : `<span class="bad">${e(halted.release)} halted ${e(time(halted.at))}: ${e(halted.reason)}</span>`,
@@ -51,11 +62,25 @@ function rules(name: string, release: string | null, target: TargetRules): strin
   ]);
 }
 
+/** The tenants and users held on a release (`daylight pin`), which no promote moves. */
+function pinTable(registry: Registry): string {
+  const pins = Object.entries(registry.pins ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (pins.length === 0) return '';
+  return [
+    '<table data-testid="pins">',
+    row(['pinned', 'release', 'since', 'note'], 'th'),
+    ...pins.map(([key, pin]) =>
+      row([e(key), e(pin.release) + skipped(pin.release, registry.min), e(time(pin.at)), e(pin.note ?? '')]),
+    ),
+    '</table>',
+  ].join('\n');
+}
+
 function rolloutTable(registry: Registry | undefined): string {
   if (registry === undefined) return '<p>No registry has been read yet.</p>';
-  const rows = [rules('everyone', registry.current, registry)];
+  const rows = [rules('everyone', registry.current, registry, registry.min)];
   for (const [name, cohort] of Object.entries(registry.cohorts ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    rows.push(rules(name, cohort.release, cohort));
+    rows.push(rules(name, cohort.release, cohort, registry.min));
   }
   return [
     `<p>current <b data-testid="current">${e(registry.current ?? 'none')}</b>, floor ${e(registry.min ?? 'none')}, revision ${registry.revision ?? 0}, published: ${e(Object.keys(registry.releases).join(', ') || 'none')}</p>`,
@@ -63,6 +88,7 @@ function rolloutTable(registry: Registry | undefined): string {
     row(['cohort', 'release', 'rollout', 'halted', 'previous'], 'th'),
     ...rows,
     '</table>',
+    pinTable(registry),
   ].join('\n');
 }
 

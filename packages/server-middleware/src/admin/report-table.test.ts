@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Registry } from '../registry.js';
 import type { ReportCount } from '../reports.js';
 import { renderStatusPage } from './page.js';
 
@@ -12,9 +13,9 @@ const row = (scope: 'fleet' | 'server', cohort = 'pilot'): ReportCount => ({
   scope,
 });
 
-const page = (reports: readonly ReportCount[]): string =>
+const page = (reports: readonly ReportCount[], registry?: Registry): string =>
   renderStatusPage({
-    registry: undefined,
+    registry,
     census: undefined,
     reports,
     csrf: 'csrf',
@@ -46,5 +47,50 @@ describe('the status page’s boots and rollbacks', () => {
     const html = page([row('fleet'), row('server', 'office')]);
     expect(html).toContain('except the rows marked “this server only”');
     expect(html.match(/<i>\(this server only\)<\/i>/g)).toHaveLength(1);
+  });
+});
+
+describe('the status page’s rollouts', () => {
+  const published = {
+    publishedAt: '2026-11-29T08:00:00Z',
+    digest: 'd',
+    shell: 'index.html',
+    urgency: 'optional',
+  } as const;
+  const registry: Registry = {
+    schema: 1,
+    current: '1.1.1',
+    min: '1.1.1',
+    releases: { '1.1.0': published, '1.1.1': published, '1.2.0': published },
+    cohorts: {
+      pilot: {
+        release: '1.1.0',
+        rollout: { release: '1.1.0', percent: 50, key: 'user', startedAt: '2026-11-29T08:00:00Z' },
+      },
+      north: { release: '1.2.0' },
+    },
+    pins: {
+      'tenant:acme': { release: '1.1.0', at: '2026-11-29T09:00:00Z', note: 'month-end close' },
+      'tenant:zeta': { release: '1.2.0', at: '2026-11-29T09:30:00Z' },
+    },
+  };
+
+  it('marks a cohort’s release, rollout and pin below the floor as skipped, as daylight status does', () => {
+    const html = page([], registry);
+    const skipped = ' <i class="bad" data-testid="below-floor">(below the floor: skipped)</i>';
+    expect(html).toContain(`<tr><td>pilot</td><td>1.1.0${skipped}</td><td>1.1.0 to 50% by user${skipped}</td>`);
+    expect(html).toContain('<tr><td>north</td><td>1.2.0</td>');
+    expect(html).toContain('<tr><td>everyone</td><td>1.1.1</td>');
+    expect(html).toContain(
+      `<tr><td>tenant:acme</td><td>1.1.0${skipped}</td><td>2026-11-29 09:00:00 UTC</td><td>month-end close</td></tr>`,
+    );
+    expect(html).toContain('<tr><td>tenant:zeta</td><td>1.2.0</td><td>2026-11-29 09:30:00 UTC</td><td></td></tr>');
+  });
+
+  it('marks nothing without a floor, and shows no pin table without pins', () => {
+    const { min: _min, pins: _pins, ...unfloored } = registry;
+    const html = page([], unfloored);
+    expect(html).not.toContain('below the floor');
+    expect(html).not.toContain('data-testid="pins"');
   });
 });
