@@ -38,6 +38,8 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
     matchFails: false,
     tabs: [] as string[],
     proxyError: 0,
+    /** A slow server: a manifest's body starts and never ends. */
+    manifestStalls: false,
     lib: {} as Record<string, string>,
   };
   const lib = (version: string): string => state.lib[version] ?? SHARED_LIB;
@@ -85,6 +87,10 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
       url.searchParams.get('_daylight') ??
       published.at(-1)!;
     if (!published.includes(version)) return Promise.resolve(new Response('Not found', { status: 404 }));
+    if (manifest && state.manifestStalls) {
+      const stalled = new ReadableStream<Uint8Array>({ start: (out) => out.enqueue(new TextEncoder().encode('{')) });
+      return Promise.resolve(new Response(stalled, { headers: { 'Content-Type': 'application/json' } }));
+    }
     if (manifest)
       return Promise.resolve(
         Response.json({
@@ -348,6 +354,28 @@ describe('the worker: a file another release already has', () => {
     const b = await runningOneZero();
     expect(await text(b.request('/_daylight/releases/1.1.0/files/lib.js'))).toBe(SHARED_LIB);
     expect(b.network).toEqual(['/_daylight/releases/1.1.0/files/lib.js']);
+  });
+
+  it('waits at most 2 s for a manifest whose body is slow, then lets the file go to the network', async () => {
+    const b = await runningOneZero();
+    b.state.manifestStalls = true;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      await b.request('/_daylight/releases/1.1.0/manifest.json'); // its head came, its body never ends
+      let answered = false;
+      const file = b.request('/_daylight/releases/1.1.0/files/lib.js').then(async (answer) => {
+        answered = true;
+        return answer?.text();
+      });
+      await vi.advanceTimersByTimeAsync(1_999);
+      expect(answered).toBe(false);
+      expect(b.network).not.toContain('/_daylight/releases/1.1.0/files/lib.js');
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await file).toBe(SHARED_LIB);
+      expect(b.network).toEqual(['/_daylight/releases/1.1.0/manifest.json', '/_daylight/releases/1.1.0/files/lib.js']);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('keeps a version with build metadata under the URLs pages ask for (%2B)', async () => {
