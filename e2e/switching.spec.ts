@@ -479,6 +479,19 @@ test('"Later" comes back after remindAfter, in the tab where it was pressed once
   await expect(first.locator('#f-customer')).toHaveValue('typed before "Later"');
 });
 
+test('"Later" does not come back once the banner is unmounted', async ({ page: first, office }) => {
+  const REMIND = 1_000;
+  await releaseReady(first, office, `&remind=${REMIND}`);
+  await banner(first).getByRole('button', { name: 'Later' }).click();
+  await expect(banner(first)).toHaveCount(0);
+  // The app takes its banner down (a route without it, a settings page) before the reminder is due.
+  await first.evaluate(() => (window as unknown as { unmountBanner: () => void }).unmountBanner());
+  await first.waitForTimeout(REMIND + 1_500);
+  await expect(banner(first)).toHaveCount(0);
+  await expect(status(first)).toHaveText('1.1.0 is downloaded and verified');
+  await expect(version(first)).toHaveText('1.0.0');
+});
+
 test('a release that throws on boot sends the tab back, is reported, and enough failures halt it', async ({
   page,
   browser,

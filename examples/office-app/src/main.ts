@@ -222,10 +222,11 @@ async function route(user: string, restored?: Snapshot): Promise<void> {
 async function boot(): Promise<void> {
   if (params.has('readyFirst')) daylight.ready();
   daylight.start();
-  mountBanner(daylight, remind === undefined ? {} : { remindAfter: remind });
+  const unmountBanner = mountBanner(daylight, remind === undefined ? {} : { remindAfter: remind });
   // For the end-to-end tests: the client, its parts, and the app's own ky.
   Object.assign(window, {
     daylight,
+    unmountBanner,
     daylightTabs: tabs,
     daylightServiceWorker: { worker: serviceWorker, reset },
     officeApi: api,
