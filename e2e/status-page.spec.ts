@@ -8,6 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { ADMIN_TOKEN, ADMIN_USER, ROOT, expect, signIn, test } from './support/fixtures.js';
+import { passOn } from './support/two-servers.js';
 
 const ADMIN = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -113,5 +114,32 @@ fetch(${JSON.stringify(`${office.url}/_daylight/admin/actions`)}, {
   } finally {
     await admin.close();
     await new Promise((resolve) => evil.close(resolve));
+  }
+});
+
+test('acts from the page behind a reverse proxy that rewrites Host (nginx without proxy_set_header Host)', async ({
+  browser,
+  office,
+}) => {
+  const backend = new URL(office.url);
+  const proxy: Server = createServer((req, res) => {
+    req.headers.host = `backend.internal:${backend.port}`;
+    passOn(req, res, office.url);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const publicUrl = `http://127.0.0.1:${(proxy.address() as { port: number }).port}`;
+  const admin = await browser.newContext({ extraHTTPHeaders: ADMIN });
+  try {
+    const status = await admin.newPage();
+    await status.goto(`${publicUrl}/_daylight/admin/`);
+    await expect(status.getByTestId('current')).toHaveText('1.0.0');
+    await status.locator('form[data-action="promote"] input[name="version"]').fill('1.1.0');
+    await status.locator('form[data-action="promote"]').getByRole('button', { name: 'Promote' }).click();
+    await expect(status.getByTestId('action-result')).toHaveText('promote 1.1.0 to everyone');
+    expect(await office.cli('status', '--json')).toContain('"current": "1.1.0"');
+  } finally {
+    await admin.close();
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(resolve));
   }
 });

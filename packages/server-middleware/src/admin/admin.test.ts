@@ -207,6 +207,11 @@ describe('admin actions', () => {
     const after = await readRegistryFile(registryFile);
     expect(after.ok && after.registry.current).toBe('1.1.0');
 
+    // Behind a reverse proxy that rewrites Host, Origin names the public host: Sec-Fetch-Site says same-origin.
+    const proxied = { ...good, origin: 'https://app.example.com', 'sec-fetch-site': 'same-origin' };
+    expect((await post(url, proxied, { action: 'promote', version: '1.0.0' })).status).toBe(200);
+    expect((await post(url, proxied, promote)).status).toBe(200);
+
     const rollback = await post(url, good, { action: 'rollback' });
     expect(await rollback.json()).toMatchObject({ changed: true });
     const back = await readRegistryFile(registryFile);

@@ -248,10 +248,16 @@ export function createAdmin(deps: AdminDeps): Admin {
       return 'Content-Type must be application/json';
     }
     if (header(request, 'x-daylight-admin') !== '1') return 'the X-Daylight-Admin: 1 header is missing';
+    // Where the request comes from, as the browser says it: in Sec-Fetch-Site, which a page cannot set; browsers
+    // without it (older Safari) in Origin, which is checked only then, as for reports — a reverse proxy that
+    // rewrites Host must not refuse the actions of modern browsers (Origin then names a host this server never sees).
     const site = header(request, 'sec-fetch-site');
-    if (site !== undefined && site !== 'same-origin') return `a ${site} request cannot act`;
-    const origin = foreignOrigin(request);
-    if (origin !== undefined) return origin;
+    if (site !== undefined) {
+      if (site !== 'same-origin') return `a ${site} request cannot act`;
+    } else {
+      const origin = foreignOrigin(request);
+      if (origin !== undefined) return origin;
+    }
     const token = header(request, 'x-daylight-csrf');
     const expected = cookie(request, CSRF_COOKIE);
     if (token === undefined || expected === undefined || !CSRF_PATTERN.test(expected) || !sameToken(token, expected)) {
