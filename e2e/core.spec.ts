@@ -4,6 +4,7 @@
  * the release downloads and is verified, and one accepted switch lands on it
  * with the login and the unsaved form intact. Then what must not happen.
  */
+import type { Page } from '@playwright/test';
 import { test, expect, watch, signIn, corruptInTransit, recordErrorCodes } from './support/fixtures.js';
 import { startStaleShellProxy } from './support/stale-proxy.js';
 
@@ -101,6 +102,61 @@ test('an asset whose bytes do not match its hash is never switched to and the pa
   expect(seen.navigations).toHaveLength(1);
   expect(seen.failedApi).toEqual([]);
   expect(seen.pageErrors).toEqual([]);
+});
+
+/**
+ * Changes the chunks of `version` that `pick` chooses on their way to the page (a tampering proxy, a damaged cache):
+ * each then sets `window.tampered` and says HACKED for Quarterly. Resolves with the names of the chunks changed.
+ */
+async function tamperChunks(page: Page, version: string, pick: (body: string) => boolean): Promise<string[]> {
+  const changed: string[] = [];
+  await page.route(
+    new RegExp(`/releases/${version.replaceAll('.', '\\.')}/files/assets/chunk-[^/]+\\.js$`),
+    async (route) => {
+      const url = new URL(route.request().url());
+      url.hostname = '127.0.0.1';
+      const response = await route.fetch({ url: url.href });
+      const body = await response.text();
+      if (!pick(body)) return route.fulfill({ response, body });
+      changed.push(url.pathname.split('/').pop()!);
+      return route.fulfill({ response, body: `window.tampered=true;${body.replace('Quarterly', 'HACKED')}` });
+    },
+  );
+  return changed;
+}
+
+test('a page loaded afresh refuses a lazy chunk changed on its way: no code the release did not publish runs', async ({
+  page,
+  office,
+}) => {
+  const consoleErrors: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+  const changed = await tamperChunks(page, '1.0.0', (body) => body.includes('Quarterly'));
+  await signIn(page, office.url);
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect.poll(() => changed.length).toBe(1);
+  await expect.poll(() => consoleErrors.join('\n')).toContain('integrity');
+  expect(await page.evaluate(() => 'tampered' in window)).toBe(false);
+  await expect(page.getByText('HACKED')).toHaveCount(0);
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada'); // the tab goes on working
+  await expect(page.locator('#invoice')).toBeVisible();
+});
+
+test('a page loaded afresh refuses a chunk its entry imports, changed on its way: the app does not start', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  const changed = await tamperChunks(page, '1.0.0', (body) => !body.includes('Quarterly'));
+  await page.goto(`${office.url}/?poll=500`);
+  await expect.poll(() => changed.length).toBeGreaterThan(0);
+  await page.waitForLoadState('load');
+  await page.waitForTimeout(500);
+  expect(await page.evaluate(() => 'tampered' in window)).toBe(false);
+  await expect(page.locator('#user')).toHaveCount(0); // the entry never ran
+  expect(seen.navigations).toHaveLength(1); // and nothing reloads
 });
 
 const HOSTILE = [

@@ -13,28 +13,30 @@ function render(html: string, version = '1.2.0'): string {
   return renderShell({ html, version, base: '/_daylight', files });
 }
 
+/** The meta and the import map every shell of 1.2.0 gets: the hash of each JavaScript file of the release. */
+const META = [
+  '<meta name="daylight-release" content="1.2.0">',
+  '<script type="importmap">{"integrity":{',
+  '"/_daylight/releases/1.2.0/files/assets/app.js":"sha384-APP",',
+  '"/_daylight/releases/1.2.0/files/assets/vendor.js":"sha384-VENDOR",',
+  '"/_daylight/releases/1.2.0/files/assets/a%20b.js":"sha384-SPACE"',
+  '}}</script>',
+].join('');
+
 describe('renderShell', () => {
   it('injects the release meta right after the opening head tag', () => {
     const out = render('<!doctype html><html><head lang="en"><title>x</title></head></html>');
-    expect(out).toBe(
-      '<!doctype html><html><head lang="en"><meta name="daylight-release" content="1.2.0"><title>x</title></head></html>',
-    );
+    expect(out).toBe(`<!doctype html><html><head lang="en">${META}<title>x</title></head></html>`);
   });
 
   it('injects the meta after <html>, or after the doctype, when there is no head', () => {
-    expect(render('<!doctype html><html><p>x</p></html>')).toBe(
-      '<!doctype html><html><meta name="daylight-release" content="1.2.0"><p>x</p></html>',
-    );
-    expect(render('<!doctype html><p>x</p>')).toBe(
-      '<!doctype html><meta name="daylight-release" content="1.2.0"><p>x</p>',
-    );
+    expect(render('<!doctype html><html><p>x</p></html>')).toBe(`<!doctype html><html>${META}<p>x</p></html>`);
+    expect(render('<!doctype html><p>x</p>')).toBe(`<!doctype html>${META}<p>x</p>`);
   });
 
   it('does not mistake <header> or a commented-out <head> for the head', () => {
     const out = render('<html><!-- <head> --><head><header></header></head></html>');
-    expect(out).toBe(
-      '<html><!-- <head> --><head><meta name="daylight-release" content="1.2.0"><header></header></head></html>',
-    );
+    expect(out).toBe(`<html><!-- <head> --><head>${META}<header></header></head></html>`);
   });
 
   it('escapes the version in the meta attribute', () => {
@@ -79,14 +81,14 @@ describe('renderShell', () => {
   it('leaves files that are not part of the release alone', () => {
     const html =
       '<head><script src="/assets/other.js"></script><link rel="stylesheet" href="https://cdn.example.com/x.css"><script src="//cdn.example.com/assets/app.js"></script></head>';
-    expect(render(html)).toBe(html.replace('<head>', '<head><meta name="daylight-release" content="1.2.0">'));
+    expect(render(html)).toBe(html.replace('<head>', `<head>${META}`));
   });
 
   it('reads a value with a query or a fragment as the file it names, and drops them (the URL the client verified)', () => {
     const html =
       '<head><script type="module" src="/assets/app.js?v=2.2.0"></script><link rel="stylesheet" href="assets/style.css#x"><script src=\'./assets/vendor.js?a=1&amp;b=2#top\'></script></head>';
     expect(render(html)).toBe(
-      '<head><meta name="daylight-release" content="1.2.0"><script type="module" src="/_daylight/releases/1.2.0/files/assets/app.js" integrity="sha384-APP"></script><link rel="stylesheet" href="/_daylight/releases/1.2.0/files/assets/style.css" integrity="sha384-CSS"><script src="/_daylight/releases/1.2.0/files/assets/vendor.js" integrity="sha384-VENDOR"></script></head>',
+      `<head>${META}<script type="module" src="/_daylight/releases/1.2.0/files/assets/app.js" integrity="sha384-APP"></script><link rel="stylesheet" href="/_daylight/releases/1.2.0/files/assets/style.css" integrity="sha384-CSS"><script src="/_daylight/releases/1.2.0/files/assets/vendor.js" integrity="sha384-VENDOR"></script></head>`,
     );
   });
 
@@ -94,7 +96,7 @@ describe('renderShell', () => {
     const html = '<head><script src="app.js"></script><script src="../favicon.ico"></script></head>';
     const out = renderShell({ html, version: '1.2.0', base: '/_daylight', files, shell: 'assets/index.html' });
     expect(out).toBe(
-      '<head><meta name="daylight-release" content="1.2.0"><script src="/_daylight/releases/1.2.0/files/assets/app.js" integrity="sha384-APP"></script><script src="/_daylight/releases/1.2.0/files/favicon.ico" integrity="sha384-ICO"></script></head>',
+      `<head>${META}<script src="/_daylight/releases/1.2.0/files/assets/app.js" integrity="sha384-APP"></script><script src="/_daylight/releases/1.2.0/files/favicon.ico" integrity="sha384-ICO"></script></head>`,
     );
     // From the root, app.js is not a file of the release.
     expect(render(html)).toContain('<script src="app.js">');
@@ -108,7 +110,7 @@ describe('renderShell', () => {
       '<style>/* <link href="/assets/style.css"> */</style>',
       '</head>',
     ].join('');
-    expect(render(html)).toBe(html.replace('<head>', '<head><meta name="daylight-release" content="1.2.0">'));
+    expect(render(html)).toBe(html.replace('<head>', `<head>${META}`));
   });
 
   it('handles a > inside a quoted attribute value', () => {
@@ -132,5 +134,56 @@ describe('renderShell', () => {
   it('does not treat custom elements such as <scripts> or <linker> as tags to rewrite', () => {
     const html = '<head><linker href="/assets/app.js"></linker></head>';
     expect(render(html)).toContain('<linker href="/assets/app.js">');
+  });
+
+  it('gives the shell an import map with the hash of every JavaScript file, so that imported chunks are checked', () => {
+    const out = render('<head><script type="module" src="/assets/app.js"></script></head>', '1.2.0+build.7');
+    const map = /<script type="importmap">(.*?)<\/script>/.exec(out)?.[1];
+    expect(JSON.parse(map!)).toEqual({
+      integrity: {
+        '/_daylight/releases/1.2.0%2Bbuild.7/files/assets/app.js': 'sha384-APP',
+        '/_daylight/releases/1.2.0%2Bbuild.7/files/assets/vendor.js': 'sha384-VENDOR',
+        '/_daylight/releases/1.2.0%2Bbuild.7/files/assets/a%20b.js': 'sha384-SPACE',
+      },
+    });
+    // Before any module script: a browser reads an import map only before modules start loading.
+    expect(out.indexOf('type="importmap"')).toBeLessThan(out.indexOf('type="module"'));
+    expect(renderShell({ html: '<head>', version: '1.2.0', base: '/_daylight', files: new Map() })).toBe(
+      '<head><meta name="daylight-release" content="1.2.0">',
+    );
+  });
+
+  it("merges the hashes into the shell's own import map instead of adding a second one (its entries win)", () => {
+    const own = {
+      imports: { vue: '/assets/vendor.js' },
+      integrity: { '/_daylight/releases/1.2.0/files/assets/app.js': 'sha384-MINE' },
+    };
+    const out = render(
+      `<head><script type=importmap>${JSON.stringify(own)}</script><script type="module" src="/assets/app.js"></script></head>`,
+    );
+    expect(out.match(/importmap/g)).toHaveLength(1);
+    const map = /<script type=importmap>(.*?)<\/script>/.exec(out)?.[1];
+    expect(JSON.parse(map!)).toEqual({
+      imports: { vue: '/assets/vendor.js' },
+      integrity: {
+        '/_daylight/releases/1.2.0/files/assets/app.js': 'sha384-MINE',
+        '/_daylight/releases/1.2.0/files/assets/vendor.js': 'sha384-VENDOR',
+        '/_daylight/releases/1.2.0/files/assets/a%20b.js': 'sha384-SPACE',
+      },
+    });
+  });
+
+  it('leaves an import map it cannot read alone, and adds none', () => {
+    const html = '<head><script type="importmap">{ not json </script></head>';
+    expect(render(html)).toBe(
+      '<head><meta name="daylight-release" content="1.2.0"><script type="importmap">{ not json </script></head>',
+    );
+  });
+
+  it('escapes < in the import map, so no file name can close its script element', () => {
+    const odd = new Map<string, ShellFile>([['a</script>.js', { url: 'a%3C/script%3E.js', integrity: 'sha384-<x' }]]);
+    const out = renderShell({ html: '<head>', version: '1.2.0', base: '/_daylight', files: odd });
+    expect(out.match(/<\/script>/g)).toHaveLength(1);
+    expect(out).toContain('"sha384-\\u003cx"');
   });
 });

@@ -10,7 +10,18 @@
  *   `{base}/releases/{V}/files/{path}` — without the query, so the page loads
  *   the very URL the client downloaded and verified ahead;
  * - `integrity` added to those scripts, stylesheets and module preloads, unless
- *   the tag already has one.
+ *   the tag already has one;
+ * - an import map whose `integrity` section names the SRI hash of every
+ *   JavaScript file of the release (`.js`, `.mjs`), right after the meta, so
+ *   that the browser checks the chunks a module imports — statically or with
+ *   `import()` — and not only the tags above: the client verifies a release
+ *   it downloads ahead, but a page loaded afresh (a new tab, a reload) takes
+ *   what the server sends. A shell with an import map of its own gets the
+ *   section merged into it (its own entries win) instead, since a browser
+ *   before multiple import maps reads the first one only; one whose JSON does
+ *   not parse is left alone, and gets none. Browsers without import map
+ *   integrity (Chromium before 127, Firefox before 138, Safari before 18)
+ *   ignore the section.
  *
  * Limits, on purpose: this is a careful regular-expression rewrite, not an
  * HTML parser. It skips comments and the bodies of `<script>` and `<style>`
@@ -64,6 +75,9 @@ const HTML = new RegExp(String.raw`<!--[\s\S]*?-->|<html(?=[\s/>])${ATTRIBUTES}>
 const DOCTYPE = /^\s*<!doctype[^>]*>/gi;
 // Link relations whose target the browser verifies with `integrity`.
 const VERIFIED_RELS = new Set(['stylesheet', 'modulepreload']);
+// The files whose hashes go into the import map: JavaScript, which a module may import.
+const MODULE_FILE = /\.m?js$/i;
+const IMPORT_MAP_TYPE = /(?:^|\s)type\s*=\s*(?:"importmap"|'importmap'|importmap)(?=[\s/]|$)/i;
 
 /** Escapes a value for a double-quoted HTML attribute. */
 export function escapeAttribute(value: string): string {
@@ -128,19 +142,64 @@ function insertAfter(html: string, pattern: RegExp, insert: string): string | un
   return undefined;
 }
 
+/** The release's JavaScript files by the URL the page loads them from, with their SRI hashes. */
+function moduleIntegrity(input: RenderShellInput): Record<string, string> {
+  const integrity: Record<string, string> = {};
+  for (const [path, file] of input.files) {
+    if (MODULE_FILE.test(path)) integrity[assetPath(input.base, input.version, file.url)] = file.integrity;
+  }
+  return integrity;
+}
+
+/** JSON for the body of a `<script>`: `<` escaped, so no value can close the element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+/**
+ * The body of the shell's own import map with the release's hashes merged into its `integrity` section (its own
+ * entries win), or `undefined` when it is not a JSON object (the browser ignores it, or the app knows better).
+ */
+function mergeImportMap(body: string, integrity: Record<string, string>): string | undefined {
+  let map: unknown;
+  try {
+    map = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) return undefined;
+  const own = (map as { integrity?: unknown }).integrity;
+  const theirs = typeof own === 'object' && own !== null && !Array.isArray(own) ? own : {};
+  return scriptJson({ ...map, integrity: { ...integrity, ...theirs } });
+}
+
 /** Renders the shell for one release. Pure; see the module comment for what it changes. */
 export function renderShell(input: RenderShellInput): string {
+  const integrity = moduleIntegrity(input);
+  /** Whether the shell has an import map of its own (the first one is merged with, or left alone). */
+  let ownMap = false;
   const rewritten = input.html.replace(
     TAGS,
     (whole: string, script?: string, scriptAttrs?: string, scriptRest?: string, link?: string, linkAttrs?: string) => {
       if (script !== undefined) {
-        return `<${script}${rewriteTag('script', scriptAttrs ?? '', input)}>${scriptRest ?? ''}`;
+        const attributes = scriptAttrs ?? '';
+        if (!ownMap && IMPORT_MAP_TYPE.test(attributes)) {
+          ownMap = true;
+          const close = /<\/script\s*>$/i.exec(scriptRest ?? '');
+          const merged = close ? mergeImportMap(scriptRest!.slice(0, close.index), integrity) : undefined;
+          return merged === undefined ? whole : `<${script}${attributes}>${merged}${close![0]}`;
+        }
+        return `<${script}${rewriteTag('script', attributes, input)}>${scriptRest ?? ''}`;
       }
       if (link !== undefined) return `<${link}${rewriteTag('link', linkAttrs ?? '', input)}>`;
       return whole; // a comment or a <style> element
     },
   );
-  const meta = `<meta name="${RELEASE_META_NAME}" content="${escapeAttribute(input.version)}">`;
+  const map =
+    ownMap || Object.keys(integrity).length === 0
+      ? ''
+      : `<script type="importmap">${scriptJson({ integrity })}</script>`;
+  const meta = `<meta name="${RELEASE_META_NAME}" content="${escapeAttribute(input.version)}">${map}`;
   return (
     insertAfter(rewritten, HEAD, meta) ??
     insertAfter(rewritten, HTML, meta) ??
