@@ -6,6 +6,8 @@ export { promote } from './commands/promote.js';
 export type { PromoteOptions, PromoteResult } from './commands/promote.js';
 export { status } from './commands/status.js';
 export type { StatusOptions, StatusReport, ReleaseStatus } from './commands/status.js';
+export { verify } from './commands/verify.js';
+export type { VerifyOptions, VerifyReport, VerifiedRelease } from './commands/verify.js';
 export { setMin } from './commands/min.js';
 export type { SetMinOptions, SetMinResult } from './commands/min.js';
 export { DaylightCliError, isDaylightCliError } from './errors.js';

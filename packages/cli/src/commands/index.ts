@@ -11,6 +11,7 @@ import { promoteCommand } from './promote.js';
 import { publishCommand } from './publish.js';
 import { floorCommand, haltCommand, historyCommand, pinCommand, rollbackCommand, unpinCommand } from './rollouts.js';
 import { statusCommand } from './status.js';
+import { verifyCommand } from './verify.js';
 
 export const commands: ReadonlyMap<string, CommandSpec> = new Map(
   [
@@ -25,5 +26,6 @@ export const commands: ReadonlyMap<string, CommandSpec> = new Map(
     withCensusSection(statusCommand),
     historyCommand,
     gateCommand,
+    verifyCommand,
   ].map((command) => [command.name, command]),
 );
