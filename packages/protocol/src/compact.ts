@@ -39,8 +39,8 @@ export function readReleaseStamp(input: unknown): ReleaseStamp | undefined {
   while (MEMBER.lastIndex < text.length || comma) {
     const match = MEMBER.exec(text);
     if (!match) return;
-    // An item that is not a string is kept as "", which is no version.
-    members['_' + match[1]] = /^"[^\\]*"$/.test(match[2] ?? '') ? match[2]!.slice(1, -1) : '';
+    // An item that is not a string is kept as "", which is no version (no item at all tests as "undefined").
+    members['_' + match[1]] = /^"[^\\]*"$/.test(match[2] as string) ? match[2]!.slice(1, -1) : '';
     comma = match[3];
   }
   // Display strings must decode as UTF-8 (RFC 9651 §4.2.10), wherever they are.
@@ -75,8 +75,7 @@ export function checkManifest(input: unknown, version: string): ReleaseManifest 
   if (!Array.isArray(assets) || assets.length > 10_000) return 'assets is not a list of at most 10000 files';
   for (const asset of [manifest.entry, ...(assets as unknown[])]) {
     const { url, integrity, bytes } = (asset ?? {}) as Record<string, unknown>;
-    if (typeof url !== 'string' || !url || url.length > 1024 || /[\s\\]/.test(url))
-      return `bad file url ${String(url)}`;
+    if (typeof url !== 'string' || !/^[^\s\\]{1,1024}$/.test(url)) return `bad file url ${String(url)}`;
     if (!INTEGRITY.test(integrity as string)) return `bad integrity for ${url}`;
     if (!Number.isSafeInteger(bytes) || (bytes as number) < 0) return `bad size for ${url}`;
   }

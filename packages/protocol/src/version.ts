@@ -27,7 +27,7 @@ export function parseVersion(value: unknown): ParsedVersion | undefined {
   const match = VERSION_PATTERN.exec(value);
   if (!match) return undefined;
   const [major, minor, patch] = match.slice(1, 4).map(Number) as [number, number, number];
-  const prerelease = match[4] ? match[4].split('.').map((id) => (/^\d+$/.test(id) ? Number(id) : id)) : [];
+  const prerelease = match[4]?.split('.').map((id) => (/\D/.test(id) ? id : Number(id))) ?? [];
   // Every number must be exact: 9007199254740993 would compare equal to its neighbour.
   if (![major, minor, patch, ...prerelease].every((n) => typeof n === 'string' || Number.isSafeInteger(n))) {
     return undefined;
@@ -47,21 +47,14 @@ function compareIdentifiers(a: string | number, b: string | number): number {
 }
 
 function compareParsed(a: ParsedVersion, b: ParsedVersion): number {
-  const core = a.major - b.major || a.minor - b.minor || a.patch - b.patch;
-  if (core !== 0) return Math.sign(core);
   const ap = a.prerelease;
   const bp = b.prerelease;
   // A version without a prerelease outranks the same version with one.
-  if (ap.length === 0 || bp.length === 0) return Math.sign(bp.length - ap.length);
-  for (let i = 0; i < Math.max(ap.length, bp.length); i++) {
-    const x = ap[i];
-    const y = bp[i];
-    if (x === undefined) return -1;
-    if (y === undefined) return 1;
-    const order = compareIdentifiers(x, y);
-    if (order !== 0) return order;
-  }
-  return 0;
+  let order =
+    a.major - b.major || a.minor - b.minor || a.patch - b.patch || (ap.length && bp.length ? 0 : bp.length - ap.length);
+  for (let i = 0; !order && i < Math.min(ap.length, bp.length); i++) order = compareIdentifiers(ap[i]!, bp[i]!);
+  // Equal as far as the shorter goes: the longer ranks higher.
+  return Math.sign(order || ap.length - bp.length);
 }
 
 /**
@@ -89,10 +82,10 @@ export type ChangeKind = 'major' | 'minor' | 'patch' | 'prerelease' | 'downgrade
  */
 export function changeKind(from: string, to: string): ChangeKind {
   const order = compareVersions(from, to);
-  if (order === 0) return 'same';
-  if (order > 0) return 'downgrade';
   const a = parseVersion(from)!;
   const b = parseVersion(to)!;
+  if (order === 0) return 'same';
+  if (order > 0) return 'downgrade';
   // Moving onto a pre-release is its own kind, whatever part grew: teams opt into those.
   if (b.prerelease.length > 0) return 'prerelease';
   if (a.major !== b.major) return 'major';
