@@ -235,9 +235,10 @@ const REVISION_DWELL_MS = 120_000;
  * revision is believed again (the store was replaced).
  */
 function isStaleRevision(revision: unknown): boolean {
-  if (typeof revision !== 'number' || !Number.isSafeInteger(revision)) return false;
+  if (!Number.isSafeInteger(revision)) return false;
   const seen = readJson<{ revision: number; at: number }>('revision');
-  if (seen !== undefined && revision < seen.revision && Date.now() - seen.at < REVISION_DWELL_MS) return true;
+  if (seen !== undefined && (revision as number) < seen.revision && Date.now() - seen.at < REVISION_DWELL_MS)
+    return true;
   writeJson('revision', { revision, at: Date.now() });
   return false;
 }
@@ -283,6 +284,11 @@ function positive(name: string, value: number | false | undefined, fallback: num
     );
   }
   return value as number;
+}
+
+/** True when `version` is below the floor `min` (none: not below). */
+function below(version: string, min: string | undefined): boolean {
+  return min !== undefined && compareVersions(version, min) < 0;
 }
 
 function randomId(): string {
@@ -462,7 +468,7 @@ export class DaylightClient extends EventTarget {
     if (this.#started) return this;
     const early = this.#started === undefined;
     this.#started = true;
-    let usable = false;
+    let usable: boolean | undefined;
     try {
       // sessionStorage.length throws where the browser blocks storage (all cookies blocked): no loop guard there.
       usable = typeof document !== 'undefined' && sessionStorage.length >= 0;
@@ -476,8 +482,8 @@ export class DaylightClient extends EventTarget {
       });
       return this;
     }
-    const meta = document.querySelector<HTMLMetaElement>(`meta[name="${RELEASE_META_NAME}"]`)?.content;
-    const running = this.#options.version ?? meta;
+    const running =
+      this.#options.version ?? document.querySelector<HTMLMetaElement>(`meta[name="${RELEASE_META_NAME}"]`)?.content;
     if (!isVersion(running)) {
       this.#set({
         status: 'inert',
@@ -501,7 +507,7 @@ export class DaylightClient extends EventTarget {
       this.#activeAt = Date.now();
     };
     const { signal } = this.#listening;
-    for (const type of ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'focusin'])
+    for (const type of 'pointerdown pointermove keydown wheel touchstart focusin'.split(' '))
       window.addEventListener(type, onActivity, { capture: true, passive: true, signal });
     document.addEventListener('visibilitychange', onVisibility, { signal });
     window.addEventListener('popstate', onNavigate, { signal });
@@ -569,7 +575,7 @@ export class DaylightClient extends EventTarget {
     // Per browser, and per tab too: if localStorage is full, the tab must still not come back here.
     pushJson('bad' + this.#app, booting.version, true);
     pushJson('blocked' + this.#app, booting.version);
-    this.report('boot-failure', { version: booting.version, from: booting.from, message: reason });
+    this.report('boot-failure', { ...booting, message: reason });
     // After a switch already under way, which may still leave (for a newer release: no way back is needed then).
     // Requests sent from this page get their answers first and new ones wait, as in a switch. A broken page is
     // worse than a way back without its record.
@@ -625,8 +631,8 @@ export class DaylightClient extends EventTarget {
     if (booting) this.report('boot', booting);
     // Not while a switch from this page is leaving (a way back, late): its page needs its record and attempt.
     if (this.#state.status !== 'applying') {
-      writeJson('switch', undefined);
-      writeJson('attempts', undefined);
+      writeJson('switch');
+      writeJson('attempts');
     }
     if (this.#state.running) this.#emit('booted', { version: this.#state.running });
   }
@@ -662,10 +668,9 @@ export class DaylightClient extends EventTarget {
   check(): Promise<boolean> {
     // Not while a switch is under way: its answer could change the state the switch relies on.
     if (this.#state.status === 'inert' || this.#applying) return Promise.resolve(false);
-    this.#checking ??= this.#check().finally(() => {
+    return (this.#checking ??= this.#check().finally(() => {
       this.#checking = undefined;
-    });
-    return this.#checking;
+    }));
   }
 
   /**
@@ -690,8 +695,9 @@ export class DaylightClient extends EventTarget {
   async #apply(): Promise<void> {
     // First the wait, then the state: a rollback or stop() during the wait calls the switch off.
     await this.#settled();
-    const { target, running, status } = this.#state;
-    if (status !== 'ready' || !target || !running) {
+    // (Ready means a running release and a target.)
+    const { target, running, status } = this.#state as DaylightState & { target: string; running: string };
+    if (status !== 'ready') {
       throw new DaylightError(
         'not-ready',
         `Nothing to switch to yet (status ${status}); wait for the "downloaded" event`,
@@ -766,7 +772,7 @@ export class DaylightClient extends EventTarget {
       }, this.#options.timeout);
     });
     // It never left: this was no attempt, and no switch is on record. (After stop(), inert it stays.)
-    writeJson('switch', undefined);
+    writeJson('switch');
     writeJson('attempts', attempts);
     if (this.#state.status === 'applying') this.#set({ status });
     return timedOut;
@@ -779,8 +785,8 @@ export class DaylightClient extends EventTarget {
    */
   readonly fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const request = input instanceof Request ? input : undefined;
-    const href = request ? request.url : input instanceof URL ? input.href : (input as string);
-    const url = new URL(href, typeof location === 'undefined' ? undefined : location.href);
+    // (A URL reads as its href. Outside a browser, with no location, only an absolute URL is read.)
+    const url = new URL(request?.url ?? (input as string | URL), globalThis.location?.href);
     if (!this.#trusted(url.origin)) return this.#fetch(input, init);
     await this.#held();
     const headers = new Headers(init?.headers ?? request?.headers);
@@ -834,11 +840,11 @@ export class DaylightClient extends EventTarget {
    */
   observe(response: Response, method = 'GET'): void {
     if (this.#state.status === 'inert') return;
-    // A body the app already read cannot be cloned: its stamp is still read.
+    // A body the app already read cannot be cloned: its stamp is still read. (No content type tests as "null".)
     if (
       response.status === 409 &&
       !response.bodyUsed &&
-      /application\/problem\+json/.test(response.headers.get('content-type') ?? '')
+      /application\/problem\+json/.test(response.headers.get('content-type') as string)
     ) {
       this.#refused(response, method);
     }
@@ -850,10 +856,9 @@ export class DaylightClient extends EventTarget {
       return;
     }
     const running = this.#state.running!;
-    const belowFloor = stamp.min !== undefined && compareVersions(running, stamp.min) < 0;
     const known = stamp.version === (this.#state.target ?? running) || this.#blocked(stamp.version);
     // Below the floor a known release is checked again (to force it): at once for a new floor, then every 10 s.
-    if (known && (!belowFloor || (stamp.min === this.#min && this.#recent()))) return;
+    if (known && (!below(running, stamp.min) || (stamp.min === this.#min && this.#recent()))) return;
     if (this.#pendingStamp === stamp.version) return;
     this.#pendingStamp = stamp.version;
     void this.check()
@@ -873,8 +878,12 @@ export class DaylightClient extends EventTarget {
       .then((problem: { type?: unknown; required?: unknown }) => {
         const type = typeof problem.type === 'string' ? problem.type : '';
         if (!/\/problems\/client-(too-old|unsupported|required)$/.test(type)) return;
-        const required = typeof problem.required === 'string' ? problem.required : '';
-        this.#emit('refused', { url: response.url, method: method.toUpperCase(), type, required });
+        this.#emit('refused', {
+          url: response.url,
+          method: method.toUpperCase(),
+          type,
+          required: typeof problem.required === 'string' ? problem.required : '',
+        });
         // A save refused: the switch is due now (the snapshot keeps the input), not after `grace`, during which
         // every save would be refused too.
         if (!SAFE_METHOD.test(method.toUpperCase())) {
@@ -892,10 +901,9 @@ export class DaylightClient extends EventTarget {
     return Date.now() - this.#lastCheck < 10_000;
   }
 
+  /** This page's origin (none outside a browser) or an allowed one. */
   #trusted(origin: string): boolean {
-    return (
-      (typeof location !== 'undefined' && origin === location.origin) || this.#options.allowedOrigins.includes(origin)
-    );
+    return origin === globalThis.location?.origin || this.#options.allowedOrigins.includes(origin);
   }
 
   /**
@@ -958,16 +966,20 @@ export class DaylightClient extends EventTarget {
     return false;
   }
 
-  /** True while the app holds a blocker or someone types in a visible tab. */
+  /** True while the app holds a blocker or someone types in a visible tab. (Asked only with a release ready: in a browser.) */
   #busy(): boolean {
-    const active = typeof document === 'undefined' ? null : document.activeElement;
-    const typing =
-      !!active && (/^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) || (active as HTMLElement).isContentEditable);
-    return this.#blockers.size > 0 || (typing && document.visibilityState === 'visible');
+    const active = document.activeElement as HTMLElement | null;
+    return (
+      this.#blockers.size > 0 ||
+      (!!active &&
+        (/^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) || active.isContentEditable) &&
+        document.visibilityState === 'visible')
+    );
   }
 
   #blocked(version: string): boolean {
-    if ((this.#retryAt.get(version) ?? 0) > Date.now()) return true;
+    // (No entry: undefined, which is not greater.)
+    if ((this.#retryAt.get(version) as number) > Date.now()) return true;
     const app = this.#app;
     return [...(readJson<string[]>('blocked' + app) ?? []), ...(readJson<string[]>('bad' + app, true) ?? [])].includes(
       version,
@@ -982,13 +994,9 @@ export class DaylightClient extends EventTarget {
   #moment(): void {
     const { status, policy, deadline } = this.#state;
     if (status !== 'ready' || policy === 'prompt') return;
-    const late = deadline !== undefined && Date.now() >= deadline;
-    if (this.#sending() || (!late && this.#busy())) {
-      this.#deferred = true;
-      return;
-    }
-    this.#deferred = false;
-    this.apply().catch(() => undefined);
+    const late = Date.now() >= (deadline ?? Infinity);
+    this.#deferred = this.#sending() || (!late && this.#busy());
+    if (!this.#deferred) this.apply().catch(() => undefined);
   }
 
   /** A request ended or a blocker was released. */
@@ -1019,9 +1027,11 @@ export class DaylightClient extends EventTarget {
 
   /** When the next state-like safe moment is due: hidden long enough, idle long enough, or the deadline. */
   #due(): number {
-    const { hidden, idle } = this.#options;
-    const hiddenDue = document.visibilityState === 'hidden' ? this.#hiddenAt + hidden : Infinity;
-    return Math.min(hiddenDue, this.#activeAt + idle, this.#state.deadline ?? Infinity);
+    return Math.min(
+      document.visibilityState === 'hidden' ? this.#hiddenAt + this.#options.hidden : Infinity,
+      this.#activeAt + this.#options.idle,
+      this.#state.deadline ?? Infinity,
+    );
   }
 
   #finishSwitch(running: string): void {
@@ -1033,18 +1043,23 @@ export class DaylightClient extends EventTarget {
     const record = readJson<SwitchRecord>('switch');
     if (!record) return;
     if (record.landed) {
-      writeJson('switch', undefined);
+      writeJson('switch');
       return;
     }
     this.#restored = record.state;
     if (record.to === running) {
       // Landed. The record stays until ready(), so a boot that never gets there is known.
       writeJson('switch', { ...record, landed: true });
-      const detail = { from: record.from, version: running, restored: record.state };
-      queueMicrotask(() => this.#emit(record.back ? 'rolledback' : 'applied', detail));
+      queueMicrotask(() =>
+        this.#emit(record.back ? 'rolledback' : 'applied', {
+          from: record.from,
+          version: running,
+          restored: record.state,
+        }),
+      );
       return;
     }
-    writeJson('switch', undefined);
+    writeJson('switch');
     pushJson('blocked' + this.#app, record.to);
     queueMicrotask(() =>
       this.#fail(
@@ -1112,9 +1127,8 @@ export class DaylightClient extends EventTarget {
    */
   #escalate(running: string, version: string): void {
     const { status, policy } = this.#state;
-    const manifest = this.#manifest;
-    if (status !== 'ready' || policy === 'force' || !manifest || manifest.version !== version) return;
-    if (this.#min === undefined || compareVersions(running, this.#min) >= 0) return;
+    if (status !== 'ready' || policy === 'force' || this.#manifest?.version !== version) return;
+    if (!below(running, this.#min)) return;
     this.#announce('force', this.#dueBy());
   }
 
@@ -1128,8 +1142,15 @@ export class DaylightClient extends EventTarget {
     const { running, target } = this.#state as { running: string; target: string };
     const { urgency, notes } = this.#manifest!;
     this.#set({ policy, deadline });
-    const kind = changeKind(running, target);
-    this.#emit('downloaded', { version: target, from: running, kind, policy, urgency, notes, deadline });
+    this.#emit('downloaded', {
+      version: target,
+      from: running,
+      kind: changeKind(running, target),
+      policy,
+      urgency,
+      notes,
+      deadline,
+    });
     this.#arm();
     if (this.#deferred) this.#moment();
   }
@@ -1155,8 +1176,7 @@ export class DaylightClient extends EventTarget {
 
   async #download(running: string, version: string): Promise<void> {
     this.#cancel();
-    const abort = new AbortController();
-    this.#abort = abort;
+    const abort = (this.#abort = new AbortController());
     const signal = AbortSignal.any([abort.signal, AbortSignal.timeout(this.#options.timeout * 10)]);
     clearTimeout(this.#momentTimer);
     // A moment refused for an earlier release is not this one's: it waits for its own.
@@ -1168,7 +1188,7 @@ export class DaylightClient extends EventTarget {
       fetch: this.#fetch,
       signal,
       allowedOrigins: this.#options.allowedOrigins,
-      onProgress: (progress: DownloadProgress) => {
+      progress: (progress: DownloadProgress) => {
         if (this.#abort !== abort) return;
         this.#set({ progress });
         this.#emit('progress', progress);
@@ -1184,8 +1204,7 @@ export class DaylightClient extends EventTarget {
       await run();
       if (this.#abort !== abort) return;
       this.#manifest = manifest;
-      const belowFloor = this.#min !== undefined && compareVersions(running, this.#min) < 0;
-      const policy = policyFor(this.#options.policy, running, version, manifest.urgency, belowFloor);
+      const policy = policyFor(this.#options.policy, running, version, manifest.urgency, below(running, this.#min));
       const deadline = policy === 'force' ? this.#dueBy() : undefined;
       this.#set({ status: 'ready', policy, deadline });
       const announce = (answer: Policy | 'hide'): void =>
@@ -1200,14 +1219,14 @@ export class DaylightClient extends EventTarget {
       } else announce(policy);
     } catch (cause) {
       if (this.#abort !== abort) return;
-      const error =
+      this.#fail(
         cause instanceof DaylightError
           ? cause
           : new DaylightError(signal.aborted ? 'timeout' : 'network', `Downloading release ${version} failed`, {
               cause,
               version,
-            });
-      this.#fail(error);
+            }),
+      );
     }
   }
 
@@ -1222,8 +1241,11 @@ export class DaylightClient extends EventTarget {
     }
     // Not downloaded again in this page, loop-guard refusals included (a stale shell's version is blocked already).
     if (error.version) {
-      const transient = error.code === 'network' || error.code === 'timeout';
-      this.#retryAt.set(error.version, transient ? Date.now() + RETRY_AFTER : Infinity);
+      this.#retryAt.set(
+        error.version,
+        // A network failure or a timeout is transient.
+        error.code === 'network' || error.code === 'timeout' ? Date.now() + RETRY_AFTER : Infinity,
+      );
     }
     clearTimeout(this.#momentTimer);
     this.#set({ ...NOTHING_PENDING, status: 'error', reason: error.message, errorCode: error.code });
@@ -1234,8 +1256,11 @@ export class DaylightClient extends EventTarget {
     clearTimeout(this.#timer);
     const interval = this.#options.checkInterval;
     if (interval === 0 || !this.#started || this.#state.status === 'inert') return;
-    const delay = Math.min(interval * 2 ** Math.min(this.#failures, 6), 3_600_000);
-    this.#timer = setTimeout(() => void this.check().catch(() => undefined), delay);
+    this.#timer = setTimeout(
+      () => void this.check().catch(() => undefined),
+      // Failures back off, up to an hour.
+      Math.min(interval * 2 ** Math.min(this.#failures, 6), 3_600_000),
+    );
   }
 
   #set(patch: Partial<DaylightState>): void {

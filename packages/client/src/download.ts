@@ -18,11 +18,11 @@ interface DownloadContext {
   readonly fetch: typeof fetch;
   readonly signal: AbortSignal;
   readonly allowedOrigins: readonly string[];
-  readonly onProgress: (progress: DownloadProgress) => void;
+  readonly progress: (progress: DownloadProgress) => void;
 }
 
 /** `sha384-…` → the Web Crypto name, `SHA-384`. */
-const algorithm = (integrity: string): string => integrity.slice(0, 6).toUpperCase().replace('SHA', 'SHA-');
+const algorithm = (integrity: string): string => `SHA-${integrity.slice(3, 6)}`;
 
 /**
  * Fetches one file of a release. Without SubtleCrypto (plain `http:` on an
@@ -99,7 +99,7 @@ export async function downloadRelease(
   });
   const total = files.reduce((sum, file) => sum + file.bytes, 0);
   let loaded = 0;
-  const progress = (bytes: number): void => context.onProgress({ loaded: (loaded += bytes), total });
+  const progress = (bytes: number): void => context.progress({ loaded: (loaded += bytes), total });
   progress(0);
   for (const { url, integrity, bytes } of files) {
     const response = await get(url, context, version, integrity);

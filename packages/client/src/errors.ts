@@ -24,12 +24,14 @@ export type DaylightErrorCode =
 /** The one error class of `@daylight/client`. `code` says what failed; `cause` keeps the original error. */
 export class DaylightError extends Error {
   override readonly name = 'DaylightError';
-  readonly code: DaylightErrorCode;
+  // `declare`: the constructor sets these two, no field defines them beforehand (which only costs bytes).
+  declare readonly code: DaylightErrorCode;
   /** The release the failure concerns, when there is one. */
-  readonly version: string | undefined;
+  declare readonly version: string | undefined;
 
   constructor(code: DaylightErrorCode, message: string, options?: { cause?: unknown; version?: string }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    // (Error reads only `cause` of its options.)
+    super(message, options?.cause === undefined ? undefined : options);
     this.code = code;
     this.version = options?.version;
   }

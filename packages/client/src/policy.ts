@@ -45,8 +45,9 @@ export function knownKeys(what: string, option: object, names: readonly string[]
  */
 export function resolvePolicy(option: Policy | PolicyMap | undefined): Readonly<Required<PolicyMap>> {
   const resolved: Record<keyof PolicyMap, Policy> = { ...DEFAULT_POLICY };
-  if (typeof option === 'object') knownKeys('policy', option, Object.keys(DEFAULT_POLICY));
-  for (const key of Object.keys(DEFAULT_POLICY) as (keyof PolicyMap)[]) {
+  const keys = Object.keys(DEFAULT_POLICY) as (keyof PolicyMap)[];
+  if (typeof option === 'object') knownKeys('policy', option, keys);
+  for (const key of keys) {
     const value: unknown = typeof option === 'object' ? option[key] : option;
     if (value === undefined) continue;
     if (!(typeof value === 'string' && value in RANK)) {

@@ -21,7 +21,8 @@ export function readJson<T>(key: string, local = false): T | undefined {
   }
 }
 
-export function writeJson(key: string, value: unknown, local = false): boolean {
+/** Stores `value` as JSON, or removes the key when there is none; false when storage refused. */
+export function writeJson(key: string, value?: unknown, local = false): boolean {
   try {
     if (value === undefined) area(local).removeItem(PREFIX + key);
     else area(local).setItem(PREFIX + key, JSON.stringify(value));
