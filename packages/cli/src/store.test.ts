@@ -196,6 +196,34 @@ describe('a redis:// store location', () => {
     expect(await client.exists(':registry', 'a b:registry')).toBe(0);
   });
 
+  it('refuses a database that is not an index (exit 2) instead of writing to database 0', async () => {
+    const { root } = await sampleProject();
+    for (const database of ['abc', '-1', '1.5', '0/x']) {
+      const result = await run(root, 'status', '--store', `${redis.url}/${database}`);
+      expect(result.code, database).toBe(2);
+      expect(result.stderr, database).toBe(
+        `daylight: --store ${redis.url}/${database}: the database ${JSON.stringify(database)} is not an index such as 0 or 3; write it after the port, such as redis://host:6379/0 (a Redis has databases 0 to 15 unless its "databases" setting says otherwise)\n`,
+      );
+    }
+  });
+
+  it('refuses a database Redis does not have (exit 1), and writes nothing to database 0', async () => {
+    const { root, cli } = await project(`${redis.url}/0?prefix=dbtest`);
+    const before = await client.get('dbtest:registry');
+    const audit = await client.llen('dbtest:audit');
+    const where = ['--store', `${redis.url}/99?prefix=dbtest`, '--releases', root];
+    for (const command of [['promote', '1.1.0', '--cohort', 'dbtest'], ['status'], ['history']]) {
+      const result = await run(root, ...command, ...where);
+      expect(result, command[0]).toMatchObject({ code: 1, stdout: '' });
+      expect(result.stderr, command[0]).toBe(
+        `daylight: Redis at ${redis.url}/99 refused database 99 (ERR DB index is out of range); nothing was read or written there, and database 0 is not used in its place: give the URL a database Redis has (0 to 15 unless its "databases" setting says otherwise), or raise that setting; nothing was changed\n`,
+      );
+    }
+    expect(await client.get('dbtest:registry')).toBe(before);
+    expect(await client.llen('dbtest:audit')).toBe(audit);
+    expect(await cli('status')).toMatchObject({ code: 0 });
+  });
+
   it('keeps the registry and the audit log under a valid prefix', async () => {
     await project(`${redis.url}/0?prefix=staging:eu-1`);
     expect(JSON.parse((await client.get('staging:eu-1:registry'))!)).toMatchObject({ current: '1.0.0', revision: 3 });

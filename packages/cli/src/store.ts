@@ -10,9 +10,9 @@ import { copyFile, mkdir, open, readFile, rename, rm, stat, writeFile, type File
 import path from 'node:path';
 import { validateManifest, type ReleaseManifest } from '@daylight/protocol';
 import {
-  DEFAULT_REDIS_PREFIX,
   RedisRegistry,
   RegistryConflictError,
+  type RedisUnreachableError,
   auditFileOf,
   emptyRegistry,
   RegistryLockedError,
@@ -22,8 +22,10 @@ import {
   releaseDir,
   validateRegistry,
   writeRegistryFile,
+  parseRedisLocation,
   type AuditEntry,
   type Registry,
+  type RedisLocation,
 } from '@daylight/server-middleware';
 import { hashFile, type BuildFile } from './build.js';
 import { DaylightCliError, errnoCode } from './errors.js';
@@ -120,61 +122,24 @@ function defaultOnWarning(message: string): void {
   process.emitWarning(message, 'DaylightWarning');
 }
 
-/** A `redis://` store location, checked: the URL to connect to and the key prefix. */
-export interface RedisStoreLocation {
-  /** The URL without its query. */
-  readonly url: string;
-  /** The key prefix: `?prefix=`, else `daylight`. */
-  readonly prefix: string;
-}
-
-/** The one query parameter a `redis://` store takes. */
-const REDIS_STORE_PARAMETERS: ReadonlySet<string> = new Set(['prefix']);
+/** A `redis://` store location, checked: the URL to connect to, the key prefix and the database. */
+export type RedisStoreLocation = RedisLocation;
 
 /**
- * Reads a `redis://` (or `rediss://`) store location: `redis://host:6379/0?prefix=name`.
- * A parameter other than `prefix` is refused rather than dropped (a typo such
- * as `?prefx=staging` would otherwise write to the default prefix, perhaps
- * production's), and so is a prefix the server would refuse.
+ * Reads a `redis://` (or `rediss://`) store location: `redis://host:6379/0?prefix=name`,
+ * as the server reads its `redis` option (@daylight/server-middleware's parseRedisLocation):
+ * a parameter other than `prefix`, a bad prefix or a database that is not an index is refused
+ * rather than dropped (`?prefx=staging` would otherwise write to the default prefix, perhaps
+ * production's; `/abc` to database 0).
  * @throws {DaylightCliError} `invalid-option`
  */
 export function parseRedisStoreLocation(location: string): RedisStoreLocation {
-  let url: URL;
   try {
-    url = new URL(location);
-  } catch {
-    throw new DaylightCliError(
-      'invalid-option',
-      `--store ${location} is not a valid URL; write a Redis store as redis://host:6379/0 (add ?prefix=name for keys other than ${DEFAULT_REDIS_PREFIX}:*)`,
-    );
+    return parseRedisLocation(location);
+  } catch (error) {
+    if ((error as Error | null)?.name !== 'RedisLocationError') throw error;
+    throw new DaylightCliError('invalid-option', `--store ${(error as Error).message}`);
   }
-  const shown = new URL(url.href);
-  if (shown.password !== '') shown.password = '***';
-  const names = [...new Set(url.searchParams.keys())];
-  const unknown = names.filter((name) => !REDIS_STORE_PARAMETERS.has(name));
-  if (unknown.length > 0) {
-    const listed = unknown.map((name) => JSON.stringify(name)).join(', ');
-    throw new DaylightCliError(
-      'invalid-option',
-      `--store ${shown.href}: unknown parameter ${listed}; the only parameter of a redis:// store is prefix, such as redis://host:6379/0?prefix=staging`,
-    );
-  }
-  const prefixes = url.searchParams.getAll('prefix');
-  if (prefixes.length > 1) {
-    throw new DaylightCliError(
-      'invalid-option',
-      `--store ${shown.href}: prefix is given ${prefixes.length} times; give it once`,
-    );
-  }
-  const prefix = prefixes[0] ?? DEFAULT_REDIS_PREFIX;
-  if (!RedisRegistry.PREFIX_PATTERN.test(prefix)) {
-    throw new DaylightCliError(
-      'invalid-option',
-      `--store ${shown.href}: prefix ${JSON.stringify(prefix)} is not a key prefix the server accepts; use 1 to 64 letters, digits, "_", ":", "." or "-", such as ?prefix=staging, or leave it out for ${DEFAULT_REDIS_PREFIX}`,
-    );
-  }
-  url.search = '';
-  return { url: url.href, prefix };
 }
 
 /**
@@ -506,22 +471,29 @@ export class RedisStore implements ReleaseStore {
       if (error instanceof RegistryConflictError) {
         throw new DaylightCliError('conflict', `${error.message}; nothing was changed, run the command again`);
       }
-      const name = (error as Error | null)?.name;
+      const { name, message } = error as Error;
       // Refused by the registry before it wrote anything (its message says what to fix), by name across package copies.
       if (name === 'RegistryRefusedError') {
-        throw new DaylightCliError('registry', (error as Error).message, { cause: error });
+        throw new DaylightCliError('registry', message, { cause: error });
+      }
+      // Redis has not the URL's database: nothing was read or written, and the message says what to fix.
+      if (name === 'RedisDatabaseError') {
+        throw new DaylightCliError('io', `${message}; nothing was changed`, { cause: error });
       }
       // Redis answered, with an error (OOM, NOAUTH, NOPERM…): reached, but it refused.
       if (name === 'ReplyError') {
         throw new DaylightCliError(
           'io',
-          `the Redis store ${this.location} refused the command (${(error as Error).message}); nothing was changed`,
+          `the Redis store ${this.location} refused the command (${message}); nothing was changed`,
           { cause: error },
         );
       }
+      // A change's commands found Redis gone: said as for a read, unless the commit itself went unanswered.
+      const unreachable = name === 'RedisUnreachableError' ? (error as RedisUnreachableError) : undefined;
+      if (unreachable?.unchanged === false) throw new DaylightCliError('io', message, { cause: error });
       throw new DaylightCliError(
         'io',
-        `the Redis store ${this.location} cannot be reached (${(error as Error).message}); check the URL and that Redis runs; nothing was changed`,
+        `the Redis store ${this.location} cannot be reached (${unreachable?.reason ?? message}); check the URL and that Redis runs; nothing was changed`,
         { cause: error },
       );
     }

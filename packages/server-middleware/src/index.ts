@@ -70,8 +70,10 @@ export {
   updateRegistryFile,
 } from './file-registry.js';
 export type { LockOwner } from './file-registry.js';
-export { DEFAULT_REDIS_PREFIX, RedisRegistry, RegistryConflictError } from './redis-registry.js';
+export { DEFAULT_REDIS_PREFIX, RedisRegistry, RegistryConflictError, RedisUnreachableError } from './redis-registry.js';
 export type { RedisRegistryOptions, RedisRead } from './redis-registry.js';
+export { parseRedisLocation, redactRedisUrl, RedisLocationError, RedisDatabaseError } from './redis-location.js';
+export type { RedisLocation } from './redis-location.js';
 export * from './census/index.js';
 export {
   FLOOR_STATUS,

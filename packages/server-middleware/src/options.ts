@@ -5,7 +5,7 @@
 import { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { DEFAULT_BASE_PATH } from '@daylight/protocol';
-import { DEFAULT_REDIS_PREFIX, REDIS_PREFIX_PATTERN } from './redis-registry.js';
+import { REDIS_PREFIX_PATTERN, RedisLocationError, parseRedisLocation } from './redis-location.js';
 import { DEFAULT_REGISTRY_FILE, KEY_NAME } from './registry.js';
 import type { BeforeStamp } from './stamp.js';
 import type { DaylightLogger, DaylightServer, DaylightServerOptions } from './types.js';
@@ -224,22 +224,41 @@ function checkKeys(value: unknown): ReadonlyMap<string, KeyFunction> {
   return keys;
 }
 
+/** The members of the `redis` option's object form. */
+const REDIS_MEMBERS = ['url', 'prefix'] as const;
+
+/**
+ * The `redis` option, read as the CLI reads `--store` (redis-location.ts): the
+ * URL's `?prefix=` and database count, and whatever is not understood is
+ * refused — a staging server handed the CLI's `redis://…?prefix=staging`
+ * must not serve production's `daylight:registry`.
+ */
 function checkRedis(value: unknown): ResolvedOptions['redis'] {
   if (value === undefined) return undefined;
-  const given = typeof value === 'object' && value !== null ? (value as { url?: unknown; prefix?: unknown }) : {};
+  const example = 'a URL such as "redis://127.0.0.1:6379/0" or { url, prefix }';
+  const given = typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  for (const name of Object.keys(given)) {
+    if (!(REDIS_MEMBERS as readonly string[]).includes(name)) {
+      throw new TypeError(`createDaylight: redis has no option "${name}"${suggest(name, REDIS_MEMBERS)}`);
+    }
+  }
   const url = typeof value === 'string' ? value : given.url;
   const prefix = given.prefix;
   if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
-    throw new TypeError(
-      `createDaylight: redis must be a URL such as "redis://127.0.0.1:6379/0" or { url, prefix }, got ${describe(url ?? value)}`,
-    );
+    throw new TypeError(`createDaylight: redis must be ${example}, got ${describe(url ?? value)}`);
   }
   if (prefix !== undefined && (typeof prefix !== 'string' || !REDIS_PREFIX_PATTERN.test(prefix))) {
     throw new TypeError(
       `createDaylight: redis.prefix must be a short key prefix such as "daylight", got ${describe(prefix)}`,
     );
   }
-  return Object.freeze({ url, prefix: prefix ?? DEFAULT_REDIS_PREFIX });
+  try {
+    const location = parseRedisLocation(url, prefix);
+    return Object.freeze({ url: location.url, prefix: location.prefix });
+  } catch (error) {
+    if (error instanceof RedisLocationError) throw new TypeError(`createDaylight: redis ${error.message}`);
+    throw error;
+  }
 }
 
 /** The test-only knobs, when a test passed some. */

@@ -23,18 +23,17 @@
 import type { Redis, Redis as RedisClient } from 'ioredis';
 import type { AuditEntry, ChangeOutcome } from './registry-changes.js';
 import { validateRegistry, type Registry, type RegistryRead } from './registry.js';
+import {
+  DEFAULT_REDIS_PREFIX,
+  REDIS_PREFIX_PATTERN,
+  guardDatabase,
+  type RedisDatabaseError,
+} from './redis-location.js';
 
-/** The default key prefix. */
-export const DEFAULT_REDIS_PREFIX = 'daylight';
+export { DEFAULT_REDIS_PREFIX, REDIS_PREFIX_PATTERN } from './redis-location.js';
+
 /** Audit entries kept in Redis. */
 export const AUDIT_KEPT = 10_000;
-/**
- * The key prefixes Daylight accepts: 1 to 64 letters, digits, `_`, `:`, `.`
- * or `-` (the server's `redis.prefix`, the CLI's `redis://…?prefix=`).
- * Also reachable as `RedisRegistry.PREFIX_PATTERN`.
- */
-export const REDIS_PREFIX_PATTERN = /^[\w:.-]{1,64}$/;
-
 /** Thrown by {@link RedisRegistry.update} when the registry changed since the writer read it. */
 export class RegistryConflictError extends Error {
   override readonly name = 'RegistryConflictError';
@@ -49,6 +48,34 @@ export class RegistryConflictError extends Error {
 export class RegistryRefusedError extends Error {
   override readonly name = 'RegistryRefusedError';
 }
+
+/**
+ * Thrown by {@link RedisRegistry.update} when Redis cannot be reached. The
+ * message names the store, why (ioredis's own words, "Stream isn't writeable
+ * and enableOfflineQueue options is false", name neither) and whether the
+ * change was made: not when Redis was away before the commit (`unchanged`), and
+ * unknown when the connection failed after the commit was sent. `reason` is the
+ * why alone. Recognise it by its `name` across copies of the package.
+ */
+export class RedisUnreachableError extends Error {
+  override readonly name = 'RedisUnreachableError';
+  readonly reason: string;
+  readonly unchanged: boolean;
+
+  constructor(location: string, reason: string, unchanged: boolean, options?: { cause?: unknown }) {
+    super(
+      unchanged
+        ? `Redis ${location} cannot be reached (${reason}); nothing was changed: check that Redis runs and the URL is right, then try again`
+        : `Redis ${location} stopped answering while the change was committed (${reason}); it may or may not have been made: read the registry again once Redis answers`,
+      options,
+    );
+    this.reason = reason;
+    this.unchanged = unchanged;
+  }
+}
+
+/** ioredis's answer to a command sent while it is not connected (no offline queue). */
+const OFFLINE = "Stream isn't writeable and enableOfflineQueue options is false";
 
 /** What {@link RedisRegistry.update} did. */
 export interface RedisUpdateResult {
@@ -107,6 +134,10 @@ export class RedisRegistry {
   #client: Promise<Redis> | undefined;
   #subscriber: Redis | undefined;
   #closed = false;
+  /** Set when Redis refused the URL's database: every command fails with it (see guardDatabase). */
+  #refused: RedisDatabaseError | undefined;
+  /** Why the last connection attempt failed, for messages while the server's client reconnects. */
+  #lastConnectionError: Error | undefined;
   /** The changes of this process, one after the other. */
   #updates: Promise<unknown> = Promise.resolve();
 
@@ -167,21 +198,28 @@ export class RedisRegistry {
    */
   client(): Promise<Redis> {
     if (this.#closed) return Promise.reject(new Error('the Redis registry is closed'));
+    if (this.#refused !== undefined) return Promise.reject(this.#refused);
     this.#client ??= (async () => {
       const RedisClass = await loadRedis();
       const redis = new RedisClass(this.url, this.#options());
-      redis.on('error', () => undefined); // failures reach the callers of each command
+      // Failures reach the callers of each command; the last one says why while the server's client reconnects.
+      redis.on('error', (error: Error) => (this.#lastConnectionError = error));
+      redis.on('ready', () => (this.#lastConnectionError = undefined));
+      guardDatabase(redis, this.url, (error) => (this.#refused = error));
       if (this.#mode === 'server') {
         // Wait for the first connection (at most connectTimeoutMs), so the server's first read finds Redis;
         // after that, commands fail fast while ioredis reconnects in the background.
         redis.connect().catch(() => undefined);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.#connectTimeoutMs);
-          redis.once('ready', () => {
+          const done = (): void => {
             clearTimeout(timer);
             resolve();
-          });
+          };
+          redis.once('ready', done);
+          redis.once('end', done); // closed for good (a refused database): no use waiting
         });
+        if (this.#refused !== undefined) throw this.#refused;
         return redis;
       }
       try {
@@ -189,17 +227,40 @@ export class RedisRegistry {
       } catch (error) {
         redis.disconnect();
         this.#client = undefined;
-        throw error;
+        throw this.#refused ?? error;
       }
       return redis;
     })();
     return this.#client;
   }
 
+  /** Runs Redis commands; their failure, when the database was refused, is that refusal. */
+  async #command<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
+    try {
+      return await work(await this.client());
+    } catch (error) {
+      throw this.#refused ?? error;
+    }
+  }
+
+  /**
+   * A command of a change that failed: Redis's own answers (a `ReplyError`)
+   * as they are, a connection that is down as {@link RedisUnreachableError},
+   * so that the status page and `halt()` say what happened, not ioredis.
+   */
+  #unreachable(error: unknown, committing: boolean): unknown {
+    if (this.#refused !== undefined) return this.#refused;
+    if (!(error instanceof Error) || error.name === 'ReplyError') return error;
+    // While the server's client reconnects, a command fails with ioredis's OFFLINE, unsent; the attempt's error
+    // says why. Any other failure of the commit (a timeout, a connection closed) may come after Redis ran it.
+    const offline = error.message === OFFLINE;
+    const reason = offline ? (this.#lastConnectionError?.message ?? 'not connected; reconnecting') : error.message;
+    return new RedisUnreachableError(this.location, reason, offline || !committing, { cause: error });
+  }
+
   /** Reads and validates the registry. Rejects when Redis cannot be reached. */
   async read(): Promise<RedisRead> {
-    const redis = await this.client();
-    const text = await redis.get(this.registryKey);
+    const text = await this.#command((redis) => redis.get(this.registryKey));
     if (text === null) return { ok: false, error: `${this.registryKey} does not exist`, missing: true };
     let parsed: unknown;
     try {
@@ -238,11 +299,17 @@ export class RedisRegistry {
     audit: { readonly actor: string; readonly action: string },
     basedOn?: number | null,
   ): Promise<RedisUpdateResult> {
-    const redis = await this.client();
+    // Redis's commands are sent through `send`, which names a failed connection for what it is; what `apply`
+    // throws (a refused change) passes as it is.
+    const send = <T>(command: Promise<T>, committing = false): Promise<T> =>
+      command.catch((error: unknown) => {
+        throw this.#unreachable(error, committing);
+      });
+    const redis = await send(this.client());
     // The audit key is watched too: its type is checked below, and must still hold at EXEC.
-    await redis.watch(this.registryKey, this.auditKey);
+    await send(redis.watch(this.registryKey, this.auditKey));
     try {
-      const text = await redis.get(this.registryKey);
+      const text = await send(redis.get(this.registryKey));
       let current: Registry | undefined;
       if (text !== null) {
         const check = validateRegistry(JSON.parse(text));
@@ -261,7 +328,7 @@ export class RedisRegistry {
       }
       // Redis would run the SET and refuse only the LPUSH, committing a change
       // it cannot record; so refuse before anything (apply may install files) is done.
-      const auditType = await redis.type(this.auditKey);
+      const auditType = await send(redis.type(this.auditKey));
       if (auditType !== 'none' && auditType !== 'list') {
         throw new RegistryRefusedError(
           `${this.auditKey} in ${this.location} holds a ${auditType}, not the list of audit entries Daylight keeps there, so the change could not be recorded; nothing was changed. ` +
@@ -270,7 +337,7 @@ export class RedisRegistry {
       }
       const outcome = await apply(current);
       if (!outcome.changed) {
-        await redis.unwatch();
+        await send(redis.unwatch());
         return { outcome, revision: revision ?? 0 };
       }
       const nextRevision = (revision ?? 0) + 1;
@@ -284,13 +351,16 @@ export class RedisRegistry {
         action: audit.action,
         summary: outcome.summary,
       };
-      const result = await redis
-        .multi()
-        .set(this.registryKey, JSON.stringify(next))
-        .lpush(this.auditKey, JSON.stringify(entry))
-        .ltrim(this.auditKey, 0, AUDIT_KEPT - 1)
-        .publish(this.channel, String(nextRevision))
-        .exec();
+      const result = await send(
+        redis
+          .multi()
+          .set(this.registryKey, JSON.stringify(next))
+          .lpush(this.auditKey, JSON.stringify(entry))
+          .ltrim(this.auditKey, 0, AUDIT_KEPT - 1)
+          .publish(this.channel, String(nextRevision))
+          .exec(),
+        true,
+      );
       if (result === null) {
         throw new RegistryConflictError(
           `the registry in ${this.location} was changed by another command at the same moment`,
@@ -334,8 +404,7 @@ export class RedisRegistry {
 
   /** The last `limit` audit entries, oldest first. */
   async history(limit = 50): Promise<AuditEntry[]> {
-    const redis = await this.client();
-    const lines = await redis.lrange(this.auditKey, 0, Math.max(0, limit - 1));
+    const lines = await this.#command((redis) => redis.lrange(this.auditKey, 0, Math.max(0, limit - 1)));
     const entries: AuditEntry[] = [];
     for (const line of lines) {
       try {
@@ -364,6 +433,8 @@ export class RedisRegistry {
     });
     this.#subscriber = subscriber;
     subscriber.on('error', () => undefined);
+    // Pub/sub ignores databases, but a refused one must not look like a subscription that works.
+    guardDatabase(subscriber, this.url, (error) => (this.#refused ??= error));
     subscriber.on('message', () => onChange());
     subscriber.on('ready', () => onChange());
     // ioredis re-subscribes by itself after a reconnect.

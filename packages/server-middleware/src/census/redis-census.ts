@@ -19,6 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { guardDatabase, redactRedisUrl } from '../redis-location.js';
 import type { DaylightLogger } from '../types.js';
 import {
   CENSUS_BUCKETS,
@@ -92,12 +93,15 @@ export async function openCensusRedis(url: string): Promise<Redis> {
     commandTimeout: COMMAND_TIMEOUT_MS,
   });
   client.on('error', () => undefined); // reported by the commands that fail
+  // A database Redis refuses would otherwise be database 0: the census of another fleet, counted into.
+  let refused: Error | undefined;
+  guardDatabase(client, url, (error) => (refused = error));
   try {
-    await withTimeout(client.connect(), `connecting to ${url}`);
+    await withTimeout(client.connect(), `connecting to ${redactRedisUrl(url)}`);
   } catch (error) {
     // Given up on: without this, it would keep reconnecting in the background, one more client per failed flush.
     client.disconnect();
-    throw error;
+    throw refused ?? error;
   }
   return client;
 }
@@ -145,7 +149,7 @@ export class RedisCensus {
       return await readFleetCensus(await this.#redis(), { prefix: this.prefix, now: this.#now });
     } catch (error) {
       // ioredis's own words ("Stream isn't writeable and enableOfflineQueue options is false") name neither.
-      const where = typeof this.#options.redis === 'string' ? ` ${this.#options.redis}` : '';
+      const where = typeof this.#options.redis === 'string' ? ` ${redactRedisUrl(this.#options.redis)}` : '';
       throw new Error(`the census could not be read from Redis${where}: ${(error as Error).message}`, { cause: error });
     }
   }
