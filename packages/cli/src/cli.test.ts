@@ -70,6 +70,7 @@ describe('runCli', () => {
       percent: 100,
       summary: 'promote 1.0.0 to everyone',
       store: path.join(root, 'releases.json'),
+      newCohortAmong: null,
     });
 
     const report = JSON.parse((await run(root, ['status', '--json'])).stdout) as { releases: { version: string }[] };

@@ -36,6 +36,11 @@ export interface PromoteResult {
   readonly summary: string;
   /** The store's location. */
   readonly store: string;
+  /**
+   * The cohorts the registry named before the command, when `cohort` was not one of them (a new cohort, or a
+   * typo: `pliot` for `pilot`); `null` for everyone or a cohort it knew.
+   */
+  readonly newCohortAmong: readonly string[] | null;
 }
 
 /**
@@ -76,7 +81,16 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
     }),
   );
   const previous = cohort === undefined ? registry.current : (cohortNamed(registry, cohort)?.release ?? null);
-  const base = { version, previous, cohort: cohort ?? null, percent, summary: outcome.summary, store: store.location };
+  const known = Object.keys(registry.cohorts ?? {});
+  const base = {
+    version,
+    previous,
+    cohort: cohort ?? null,
+    percent,
+    summary: outcome.summary,
+    store: store.location,
+    newCohortAmong: cohort === undefined || cohortNamed(registry, cohort) !== undefined ? null : known.sort(),
+  };
   if (!outcome.changed) return { ...base, status: 'unchanged' };
   // Every file, read and hashed: a release with a file missing or changed would be served with a broken shell.
   await requireServable(store, registry, version, options.signal);
@@ -156,6 +170,14 @@ export const promoteCommand: CommandSpec = {
           ? `${was}${besides}`
           : result.summary;
     const told = text.replace(/^promote /, 'promoted ').replace(/^roll out /, 'rolled out ');
-    return { text: withCommandPrefix(told, commandPrefix(context)), json: result };
+    // A cohort the registry did not know: new, or a typo that gives the real cohort nothing.
+    const among = result.newCohortAmong;
+    const warnings =
+      among === null || result.status === 'unchanged'
+        ? []
+        : [
+            `cohort ${result.cohort} is new (the registry had ${among.length === 0 ? 'no cohorts' : `cohorts ${among.join(', ')}`}): its release reaches the requests your server's cohort callback names "${result.cohort}", and no other`,
+          ];
+    return { text: withCommandPrefix(told, commandPrefix(context)), json: result, warnings };
   },
 };

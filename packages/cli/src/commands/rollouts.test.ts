@@ -33,6 +33,20 @@ async function registry(root: string): Promise<Record<string, unknown>> {
 }
 
 describe('cohorts and rollouts on the command line', () => {
+  it('says when a promote names a cohort the registry did not know (a new one, or a typo)', async () => {
+    const root = await project();
+    const first = await run(root, ['promote', '1.1.0', '--cohort', 'pilot']);
+    expect(first.stderr).toBe(
+      'daylight: note: cohort pilot is new (the registry had no cohorts): its release reaches the requests your server\'s cohort callback names "pilot", and no other\n',
+    );
+    const typo = await run(root, ['promote', '1.1.0', '--cohort', 'pliot']);
+    expect(typo).toMatchObject({ code: 0, stdout: "promoted 1.1.0 to cohort pliot (was everyone's release)\n" });
+    expect(typo.stderr).toContain('cohort pliot is new (the registry had cohorts pilot)');
+    // A cohort it knows, or everyone: nothing to say.
+    expect((await run(root, ['promote', '1.0.0', '--cohort', 'pilot'])).stderr).toBe('');
+    expect((await run(root, ['promote', '1.1.0'])).stderr).toBe('');
+  });
+
   it('promotes to a pilot cohort, widens to 50% and 100% of everyone, and rolls back', async () => {
     const root = await project();
     expect(await run(root, ['promote', '1.1.0', '--cohort', 'pilot'])).toMatchObject({
