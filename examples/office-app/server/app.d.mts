@@ -23,6 +23,8 @@ export interface OfficeServerOptions {
   admins?: readonly string[];
   /** The middleware's base path (the page then needs `?base=<it>`). @default '/_daylight' */
   basePath?: string;
+  /** Read the registry from Redis (`redis://host:port/db`); release folders stay beside `store`. @default the file store */
+  redis?: string;
 }
 
 /** The app's in-memory logins; the signed-in person's office is Daylight's cohort. */

@@ -166,7 +166,7 @@ async function koaApp(daylight, sessions) {
 
 /**
  * Starts the office app on loopback.
- * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object, reports?: object, onRequest?: (req: import('node:http').IncomingMessage) => void, sessions?: ReturnType<typeof createSessions>, adminToken?: string, admins?: readonly string[], basePath?: string, retireServiceWorkers?: readonly string[] }} options
+ * @param {{ framework?: 'express' | 'koa', store: string, port?: number, host?: string, logger?: object, reports?: object, onRequest?: (req: import('node:http').IncomingMessage) => void, sessions?: ReturnType<typeof createSessions>, adminToken?: string, admins?: readonly string[], basePath?: string, retireServiceWorkers?: readonly string[], redis?: string }} options
  */
 export async function startOfficeServer({
   framework = 'express',
@@ -181,9 +181,11 @@ export async function startOfficeServer({
   admins = [],
   basePath,
   retireServiceWorkers,
+  redis,
 }) {
   const daylight = createDaylight({
     config: store,
+    ...(redis ? { redis } : {}),
     ...(basePath ? { basePath } : {}),
     ...(retireServiceWorkers ? { retireServiceWorkers } : {}),
     // The cohort is the signed-in person's office, from the server's session, never from what the page sends.

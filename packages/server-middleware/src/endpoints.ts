@@ -22,9 +22,6 @@ import type { DaylightRequest, DaylightResponse } from './types.js';
 import { askedVersion, shellVersion } from './previous-shell.js';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
-const RETRY_AFTER_SECONDS = '30';
-/** While the registry is still being read for the first time: it takes a moment, not a promote. */
-const RETRY_AFTER_LOADING_SECONDS = '5';
 const RELEASE_ROUTE = /^\/releases\/([^/]+)\/(?:(manifest\.json)|files\/(.+))$/;
 
 /** What the endpoints need from the server. */
@@ -190,39 +187,74 @@ function wantsHtml(request: DaylightRequest): boolean {
   return typeof accept === 'string' && accept.toLowerCase().includes('text/html');
 }
 
-function page(title: string, text: string): Buffer {
-  return Buffer.from(`<!doctype html>\n<meta charset="utf-8">\n<title>${title}</title>\n<p>${text}</p>\n`, 'utf8');
+/**
+ * Why a navigation gets no shell (a 503):
+ * - `loading`: the registry's first read has not finished (the server listened before `await daylight.ready`);
+ * - `nothing-promoted`: the store holds no release for this request (nothing published or promoted yet);
+ * - `unreadable`: the store cannot be read right now (Redis unreachable, a broken registry) and this server
+ *   has no registry of its own to fall back on;
+ * - `unservable`: the release cannot be read from disk right now (its manifest, its shell).
+ */
+export type ShellUnavailable = 'loading' | 'nothing-promoted' | 'unreadable' | 'unservable';
+
+/**
+ * A 503 page that loads itself again after `retrySeconds`: a switch that landed on it (`/?_daylight=1.4.0`)
+ * completes once the server recovers, with no one there to reload. A meta refresh, not a script: a
+ * Content-Security-Policy the app sends with every response (`script-src 'self'`) would block an inline
+ * script, and no CSP directive governs a meta refresh.
+ */
+function page(title: string, text: string, retrySeconds: number): { readonly body: Buffer; readonly retry: string } {
+  const html =
+    `<!doctype html>\n<meta charset="utf-8">\n<meta http-equiv="refresh" content="${retrySeconds}">\n` +
+    `<title>${title}</title>\n<p>${text}</p>\n`;
+  return { body: Buffer.from(html, 'utf8'), retry: String(retrySeconds) };
 }
 
-const NOTHING_PROMOTED = page('Not released yet', 'This app has no release yet. Please try again in a minute.');
-/** Before the first read of the registry has finished (the server listened before `await daylight.ready`). */
-const STILL_LOADING = page(
-  'Starting',
-  'This app is starting: the server is still loading its releases. Please try again in a few seconds.',
-);
+/** Asks again every few seconds: the server reads the store again as soon as it answers (within a second). */
+const RECOVERS_IN_SECONDS = 10;
+const UNAVAILABLE: Readonly<Record<ShellUnavailable, ReturnType<typeof page>>> = {
+  'nothing-promoted': page('Not released yet', 'This app has no release yet. Please try again in a minute.', 30),
+  // It takes a moment, not a promote.
+  loading: page(
+    'Starting',
+    'This app is starting: the server is still loading its releases. Please try again in a few seconds.',
+    5,
+  ),
+  // Not "no release yet": releases exist, the server cannot tell which one to serve.
+  unreadable: page(
+    'Temporarily unavailable',
+    'This app cannot be loaded right now: the server cannot read its list of releases. This page tries again by itself in a few seconds.',
+    RECOVERS_IN_SECONDS,
+  ),
+  unservable: page(
+    'Temporarily unavailable',
+    'This app cannot be loaded right now: the server cannot read the files of its release. This page tries again by itself in a few seconds.',
+    RECOVERS_IN_SECONDS,
+  ),
+};
 
-function unavailable(request: DaylightRequest, loading: boolean): DaylightResponse {
-  const body = loading ? STILL_LOADING : NOTHING_PROMOTED;
+function unavailable(request: DaylightRequest, why: ShellUnavailable): DaylightResponse {
+  const { body, retry } = UNAVAILABLE[why];
   const headers = {
     'Content-Type': 'text/html; charset=utf-8',
     'Content-Length': String(body.length),
     'Cache-Control': 'no-store',
-    'Retry-After': loading ? RETRY_AFTER_LOADING_SECONDS : RETRY_AFTER_SECONDS,
+    'Retry-After': retry,
   };
   return isHead(request) ? { status: 503, headers } : { status: 503, headers, body };
 }
 
 /**
  * The SPA fallback: the shell of the request's release (`choice`) for a navigation, a 404 for a
- * path with a file extension, `undefined` for anything else (not ours). `loading`: no registry
- * has been read yet because the first read has not finished (its 503 says so).
+ * path with a file extension, `undefined` for anything else (not ours). `none`: why this server
+ * has no registry (`generation` undefined), which its 503 says.
  */
 export async function answerShell(
   ctx: EndpointContext,
   generation: Generation | undefined,
   request: DaylightRequest,
   choice: Choice | (() => Choice | undefined) | undefined = generation?.base,
-  loading = false,
+  none: ShellUnavailable = 'nothing-promoted',
 ): Promise<DaylightResponse | undefined> {
   if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
   if (restAfterBase(request.path, ctx.base) !== undefined) return undefined;
@@ -247,10 +279,10 @@ export async function answerShell(
           (v) => (generation?.releases.has(v) ?? false) && !haltedAnywhere(generation!.registry, v),
         );
   const release = version === undefined ? undefined : generation?.releases.get(version);
-  if (generation === undefined || release === undefined)
-    return unavailable(request, generation === undefined && loading);
+  if (generation === undefined) return unavailable(request, none);
+  if (release === undefined) return unavailable(request, 'nothing-promoted');
   const load = await ctx.shellOf(generation, release);
-  if (!load.ok) return unavailable(request, false);
+  if (!load.ok) return unavailable(request, 'unservable');
 
   // Vary: the same URL answers an API client that does not ask for HTML differently.
   const headers = { 'Cache-Control': 'no-cache', ETag: load.shell.etag, Vary: 'Accept' };

@@ -11,7 +11,13 @@ import {
   type ClientStamp,
   type ReleaseStamp,
 } from '@daylight/protocol';
-import { answerBelowBase, answerShell, textResponse, type EndpointContext } from './endpoints.js';
+import {
+  answerBelowBase,
+  answerShell,
+  textResponse,
+  type EndpointContext,
+  type ShellUnavailable,
+} from './endpoints.js';
 import { createReports, type ReportCount, type Reports } from './reports.js';
 import { createAdmin, type Admin } from './admin/admin.js';
 import type { CensusSnapshot } from './census/census.js';
@@ -20,6 +26,7 @@ import type { ChangeOutcome } from './registry-changes.js';
 import { internalsOf, resolveOptions, type DaylightInternals, type ResolvedOptions } from './options.js';
 import { updateRegistryFile } from './file-registry.js';
 import { RedisRegistry } from './redis-registry.js';
+import { RegistryCopy } from './registry-copy.js';
 import { haltChange, RegistryChangeError } from './registry-changes.js';
 import { checkReleaseFolder, newlyServed, repairHint } from './release-check.js';
 import { cohortNamed, haltOf, readRegistryFile, releaseDir, type Registry, type RegistryRead } from './registry.js';
@@ -146,6 +153,14 @@ class Daylight implements DaylightServer {
   #clientStates = new Map<string, DaylightState | null>();
   /** The registry's text as last read from Redis: the poll reloads when Redis holds another. */
   #redisText: string | undefined;
+  /** With Redis: the local copy of the last registry it gave, for a start while it cannot be reached (registry-copy.ts). */
+  readonly #copy: RegistryCopy | undefined;
+  /** Set while this server serves the copy, not a registry Redis gave it: the status page and the log say so. */
+  #servingCopy: { readonly file: string; readonly savedAt: string } | undefined;
+  /** Why the copy was not served, for the log line that says this server serves nothing. */
+  #copyRefusal: string | undefined;
+  /** Why this server serves no registry, while it serves none: what a page's 503 says. */
+  #whyNone: ShellUnavailable = 'unreadable';
 
   readonly #endpoints: EndpointContext;
   /** Worker script paths asked for and not served, logged (see EndpointContext.unservedWorker). */
@@ -218,6 +233,12 @@ class Daylight implements DaylightServer {
     };
     if (options.redis !== undefined) {
       this.#redis = new RedisRegistry({ url: options.redis.url, prefix: options.redis.prefix, mode: 'server' });
+      this.#copy = new RegistryCopy({
+        configPath: options.configPath,
+        url: options.redis.url,
+        prefix: this.#redis.prefix,
+        logger: options.logger,
+      });
       if (options.watch) {
         void this.#redis
           .subscribe(() => void this.reload())
@@ -245,7 +266,7 @@ class Daylight implements DaylightServer {
       logger: options.logger,
       registry: () => this.#generation?.registry,
       // A problem while nothing was read yet is no stale registry: the page shows none at all then.
-      registryProblem: () => (this.#generation === undefined ? undefined : this.#lastRegistryProblem),
+      registryProblem: () => this.#statusProblem(),
       census: () => this.census(),
       reports: () => this.#reports.counts(),
       change: (apply, action) => this.#applyChange(apply, action),
@@ -467,6 +488,7 @@ class Daylight implements DaylightServer {
     this.#watcher = undefined;
     clearInterval(this.#redisPoll);
     await this.#tail;
+    await this.#copy?.settled();
     await this.#redis?.close();
     await this.#census?.close();
   }
@@ -596,7 +618,7 @@ class Daylight implements DaylightServer {
         generation,
         request,
         () => this.#choiceFor(generation, request.incoming),
-        loading,
+        loading ? 'loading' : this.#whyNone,
       );
       if (loading && response?.status === 503) {
         this.#reportOnce(
@@ -685,14 +707,16 @@ class Daylight implements DaylightServer {
     try {
       let read: RegistryRead;
       let missing = false;
+      let text: string | undefined;
       if (this.#redis !== undefined) {
         try {
           const answer = await this.#redis.read();
           read = answer;
           missing = 'missing' in answer;
-          if ('text' in answer) this.#redisText = answer.text;
+          if ('text' in answer) text = this.#redisText = answer.text;
         } catch (error) {
-          this.#registryProblem(`Redis ${this.#redis.location} cannot be reached (${(error as Error).message})`, false);
+          const problem = `Redis ${this.#redis.location} cannot be reached (${(error as Error).message})`;
+          await this.#unusable(problem, 'unreadable');
           return;
         }
       } else {
@@ -702,61 +726,137 @@ class Daylight implements DaylightServer {
         missing = signature === MISSING;
       }
       if (!read.ok) {
-        this.#registryProblem(read.error, missing);
+        await this.#unusable(read.error, missing ? 'nothing-promoted' : 'unreadable');
         return;
       }
       // Nothing promoted, after a registry that had a release for everyone: the store was lost or reset (Redis
       // flushed, the file replaced) and is being rebuilt (`publish` comes before `promote`). Taking it would answer
       // every page load with 503 until someone promotes: the last registry stays until this one has a release.
+      // A server that starts meanwhile holds its copy of the last one, as a server that kept running would.
       const held = this.#generation?.registry;
-      if (held?.current != null && read.registry.current === null) {
-        this.#registryProblem(
-          'has no current release (was it lost or reset?): run "daylight promote <version>" to serve one',
-          false,
-        );
-        return;
+      if (read.registry.current === null) {
+        const lost = 'has no current release (was it lost or reset?): run "daylight promote <version>" to serve one';
+        if (held?.current != null) {
+          this.#registryProblem(lost, false);
+          return;
+        }
+        if (held === undefined && (await this.#serveCopy(lost, true))) return;
       }
       const { releases, warnings, error } = await this.#loadReleases(read.registry);
       if (error !== undefined) {
-        this.#registryProblem(error, false);
+        await this.#unusable(error, 'unservable');
         return;
       }
-      const previous = this.#generation;
-      this.#generation = createGeneration(read.registry, releases);
-      // Some assigned release did not load: look again at the next poll, even if the registry stays the same.
-      this.#incomplete = [...this.#generation.plan.releases].some((version) => !releases.has(version));
-      if (this.#incomplete) this.#watcher?.remember('incomplete');
-      this.#census?.setReleases(Object.keys(read.registry.releases));
-      this.#reports.sync(read.registry); // a halt recorded by any server ends that wave of report counts here
-      this.#clientStates = new Map();
-      if (!initial) this.#counters.registryReloads++;
-      // A registry that could not be used (unreadable, invalid, its current release unservable, Redis unreachable)
-      // and now loads says so, whatever it now holds: the error logged last
-      // ("still serving the last good registry") must not read as the state of things.
-      const recovered = previous !== undefined && this.#lastRegistryProblem !== undefined;
-      this.#lastRegistryProblem = undefined;
-      // Problems are said once per registry: a re-read of the same one (every poll while a release
-      // cannot be loaded) keeps what was already said, so the log does not repeat it every second.
-      const same =
-        previous !== undefined &&
-        previous.registry.revision === read.registry.revision &&
-        previous.header === this.#generation.header;
-      if (!same) this.#reported = new Set();
-      for (const warning of warnings) this.#reportOnce(warning);
-      const { plan } = this.#generation;
-      for (const warning of unreachable(plan, this.#options.cohort !== undefined, this.#keyOrder)) {
-        this.#reportOnce(warning, 'warn');
-      }
-      if (previous?.header !== this.#generation.header || previous === undefined || recovered) {
-        const again = recovered ? ' (loaded again)' : '';
-        // With Redis, where the registry came from: its file path would name a file that does not exist.
-        const where =
-          this.#redis === undefined ? this.configPath : `${this.#redis.location} (${this.#redis.registryKey})`;
-        this.#options.logger.info(`daylight: ${where}: ${describeRegistry(read.registry)}${again}`);
-      }
+      this.#adopt(read.registry, releases, warnings, initial ? 'first' : 'again');
+      // Only a registry Redis gave (never the copy itself) and this server could serve: the next start's fallback.
+      if (text !== undefined) this.#copy?.save(read.registry);
     } catch (error) {
       this.#registryProblem(`could not be loaded: ${(error as Error).message}`, false);
     }
+  }
+
+  /**
+   * Makes `registry` (read and validated, its releases loaded) the one this server serves. `read`: the
+   * store's first read, a later one, or the local copy (whose caller says so itself).
+   */
+  #adopt(
+    registry: Registry,
+    releases: Map<string, LoadedRelease>,
+    warnings: readonly string[],
+    read: 'first' | 'again' | 'copy',
+  ): void {
+    const previous = this.#generation;
+    this.#generation = createGeneration(registry, releases);
+    this.#servingCopy = undefined;
+    // Some assigned release did not load: look again at the next poll, even if the registry stays the same.
+    this.#incomplete = [...this.#generation.plan.releases].some((version) => !releases.has(version));
+    if (this.#incomplete) this.#watcher?.remember('incomplete');
+    this.#census?.setReleases(Object.keys(registry.releases));
+    this.#reports.sync(registry); // a halt recorded by any server ends that wave of report counts here
+    this.#clientStates = new Map();
+    if (read === 'again') this.#counters.registryReloads++;
+    // A registry that could not be used (unreadable, invalid, its current release unservable, Redis unreachable)
+    // and now loads says so, whatever it now holds: the error logged last
+    // ("still serving the last good registry") must not read as the state of things.
+    const recovered = previous !== undefined && this.#lastRegistryProblem !== undefined;
+    this.#lastRegistryProblem = undefined;
+    // Problems are said once per registry: a re-read of the same one (every poll while a release
+    // cannot be loaded) keeps what was already said, so the log does not repeat it every second.
+    const same =
+      previous !== undefined &&
+      previous.registry.revision === registry.revision &&
+      previous.header === this.#generation.header;
+    if (!same) this.#reported = new Set();
+    for (const warning of warnings) this.#reportOnce(warning);
+    const { plan } = this.#generation;
+    for (const warning of unreachable(plan, this.#options.cohort !== undefined, this.#keyOrder)) {
+      this.#reportOnce(warning, 'warn');
+    }
+    if (read !== 'copy' && (previous?.header !== this.#generation.header || previous === undefined || recovered)) {
+      const again = recovered ? ' (loaded again)' : '';
+      this.#options.logger.info(`daylight: ${this.#where()}: ${describeRegistry(registry)}${again}`);
+    }
+  }
+
+  /**
+   * The status page's notice: why this server serves a registry other than the store's. Nothing while it
+   * serves none (the page then shows no registry at all).
+   */
+  #statusProblem(): string | undefined {
+    const problem = this.#lastRegistryProblem;
+    if (this.#generation === undefined || problem === undefined) return undefined;
+    const copy = this.#servingCopy;
+    return copy === undefined
+      ? problem
+      : `${problem}; this server started without it and serves its copy of the last registry Redis gave, saved ${copy.savedAt} in ${copy.file}`;
+  }
+
+  /** Where the registry comes from, for messages. With Redis its file path would name a file that does not exist. */
+  #where(): string {
+    return this.#redis === undefined ? this.configPath : `${this.#redis.location} (${this.#redis.registryKey})`;
+  }
+
+  /**
+   * The store's registry cannot be used (`problem`). A server that serves one already keeps it; one that has
+   * none yet serves the copy of Redis's last registry when there is a good one, else nothing.
+   */
+  async #unusable(problem: string, why: Exclude<ShellUnavailable, 'loading'>): Promise<void> {
+    if (this.#generation === undefined && (await this.#serveCopy(problem, false))) return;
+    this.#whyNone = why;
+    this.#registryProblem(problem, why === 'nothing-promoted');
+  }
+
+  /**
+   * Serves the local copy of Redis's registry, validated and loaded like any registry, while the store's
+   * cannot be used: only by a server that serves nothing yet, so the copy never replaces what Redis gave.
+   * `needsCurrent`: only a copy with a release for everyone will do (the store has none: it was reset).
+   * @returns false when there is no copy to serve (none, another store's, invalid, its current release unservable).
+   */
+  async #serveCopy(problem: string, needsCurrent: boolean): Promise<boolean> {
+    const copy = this.#copy;
+    if (copy === undefined || this.#generation !== undefined || this.#closed) return false;
+    const read = await copy.read();
+    if (!read.ok) {
+      this.#copyRefusal = read.error;
+      return false;
+    }
+    if (needsCurrent && read.registry.current === null) {
+      this.#copyRefusal = `the copy in ${copy.file} has no current release either`;
+      return false;
+    }
+    const loaded = await this.#loadReleases(read.registry);
+    if (loaded.error !== undefined) {
+      this.#copyRefusal = `the copy in ${copy.file} cannot be served: ${loaded.error}`;
+      return false;
+    }
+    this.#adopt(read.registry, loaded.releases, loaded.warnings, 'copy');
+    this.#servingCopy = { file: copy.file, savedAt: read.savedAt };
+    this.#counters.registryErrors++;
+    this.#lastRegistryProblem = problem;
+    this.#options.logger.error(
+      `daylight: ${this.#where()}: ${problem} — serving this server's copy of its last registry instead, saved ${read.savedAt} in ${copy.file} (${describeRegistry(read.registry)}), until Redis's can be used`,
+    );
+    return true;
   }
 
   /** Loads the manifests of every published release, reusing the cached ones. */
@@ -813,8 +913,8 @@ class Daylight implements DaylightServer {
       const serving = this.#generation;
       logger.error(
         serving === undefined
-          ? `daylight: ${where}: ${problem} — no registry read yet, so responses are not stamped`
-          : `daylight: ${where}: ${problem} — still serving the last registry (${describeRegistry(serving.registry)})`,
+          ? `daylight: ${where}: ${problem} — no registry read yet and no copy of one to serve (${this.#copyRefusal ?? 'not looked at'}), so responses are not stamped and pages get a 503 until then`
+          : `daylight: ${where}: ${problem} — still serving the ${this.#servingCopy === undefined ? 'last registry' : `copy of its registry saved ${this.#servingCopy.savedAt}`} (${describeRegistry(serving.registry)})`,
       );
       return;
     }

@@ -1,0 +1,258 @@
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { INTERNALS } from './options.js';
+import { copyPathFor } from './registry-copy.js';
+import type { Registry } from './registry.js';
+import { createDaylight } from './server.js';
+import { startRedis, type TestRedis } from './test-redis.js';
+import { createReleaseStore, createTestLogger, waitFor, type ReleaseStore } from './test-support.js';
+import type { DaylightRequest, DaylightResponse, DaylightServer, DaylightServerOptions } from './types.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const anyRequest: DaylightRequest = { method: 'GET', path: '/api/inbox', headers: {} };
+const navigation = (path = '/inbox'): DaylightRequest => ({ method: 'GET', path, headers: { accept: 'text/html' } });
+
+/** A Redis of this test's own, so that it can be stopped and started again on the same port. */
+async function redisFor(): Promise<TestRedis> {
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  return redis;
+}
+
+async function setRegistry(redis: TestRedis, key: string, registry: Registry): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await client.connect();
+  await client.set(key, JSON.stringify(registry));
+  client.disconnect();
+}
+
+async function serverOn(
+  store: ReleaseStore,
+  redis: DaylightServerOptions['redis'],
+): Promise<{ daylight: DaylightServer; logger: ReturnType<typeof createTestLogger> }> {
+  const logger = createTestLogger();
+  const daylight = createDaylight({
+    config: store.registryFile,
+    redis,
+    census: false,
+    logger,
+    authorize: () => true,
+    [INTERNALS]: { pollIntervalMs: 50 },
+  } as DaylightServerOptions);
+  cleanups.push(() => daylight.close());
+  await daylight.ready;
+  return { daylight, logger };
+}
+
+/** Runs a server while Redis holds `registry`, so that it saves its copy; closes it (its save done). */
+async function runOnce(store: ReleaseStore, redis: TestRedis, registry: Registry, prefix = 'daylight'): Promise<void> {
+  await setRegistry(redis, `${prefix}:registry`, registry);
+  const { daylight } = await serverOn(store, { url: redis.url, prefix });
+  expect(daylight.stampFor(anyRequest)?.version).toBe(registry.current);
+  await daylight.close();
+}
+
+/** The HTML a shell or admin answer carries. */
+function bodyOf(response: DaylightResponse | undefined): string {
+  if (!Buffer.isBuffer(response?.body)) throw new Error(`expected a body of bytes, got ${typeof response?.body}`);
+  return response.body.toString('utf8');
+}
+
+const messages = (logger: ReturnType<typeof createTestLogger>, level: 'info' | 'warn' | 'error') =>
+  logger.entries.filter((entry) => entry.level === level).map((entry) => entry.message);
+
+describe('a server that starts while Redis cannot be reached', () => {
+  it('serves the copy of the registry the last run saved, says so, and takes Redis’s as soon as it answers', async () => {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    const redis = await redisFor();
+    await runOnce(store, redis, { ...store.registry, current: '1.0.0', revision: 3 });
+    const copy = copyPathFor(store.registryFile, redis.url, 'daylight');
+    expect(JSON.parse(await readFile(copy, 'utf8'))).toMatchObject({
+      daylight: 'redis-registry-copy',
+      store: `redis://127.0.0.1:${redis.port}/0`,
+      prefix: 'daylight',
+      registry: { current: '1.0.0', revision: 3 },
+    });
+
+    await redis.stop();
+    const { daylight, logger } = await serverOn(store, redis.url);
+    // Stamps, the release check and the shell: as before the restart.
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+    const shell = await daylight.handleShell(navigation());
+    expect(shell?.status).toBe(200);
+    expect(bodyOf(shell)).toContain('<meta name="daylight-release" content="1.0.0">');
+    expect(messages(logger, 'error')).toEqual([
+      expect.stringMatching(
+        /^daylight: redis:\/\/127\.0\.0\.1:\d+ \(daylight:registry\): Redis .* cannot be reached \(.*\) — serving this server's copy of its last registry instead, saved \d{4}-\d\d-\d\dT.* in .*releases\.redis-copy-[0-9a-f]{12}\.json \(current 1\.0\.0, revision 3\), until Redis's can be used$/,
+      ),
+    ]);
+    expect(messages(logger, 'info')).toEqual([]); // no line that reads as if Redis had answered
+    // The status page's notice: this server serves a copy, not the store's registry.
+    const status = await daylight.handle({
+      method: 'GET',
+      path: '/_daylight/admin/',
+      headers: { accept: 'text/html' },
+      incoming: { headers: {}, socket: {} } as IncomingMessage,
+    });
+    expect(bodyOf(status)).toMatch(
+      /This server serves the last registry it could use, shown below, not the store's: Redis .* cannot be reached .*; this server started without it and serves its copy of the last registry Redis gave, saved .* in .*releases\.redis-copy-/,
+    );
+
+    // Redis is back, with a newer registry: taken within a poll, said, and saved as the next copy.
+    const again = await startRedis({ port: redis.port });
+    cleanups.push(() => again.stop());
+    await setRegistry(again, 'daylight:registry', { ...store.registry, current: '1.1.0', revision: 4 });
+    await waitFor(() => (daylight.stampFor(anyRequest)?.version === '1.1.0' ? true : undefined), 5000);
+    expect(messages(logger, 'info')).toEqual([
+      expect.stringMatching(/\(daylight:registry\): current 1\.1\.0, revision 4 \(loaded again\)$/),
+    ]);
+    await waitFor(async () => {
+      const saved = JSON.parse(await readFile(copy, 'utf8')) as { registry: Registry };
+      return saved.registry.current === '1.1.0' ? true : undefined;
+    });
+  }, 20_000);
+
+  it('never takes the copy over a registry Redis gave it, even one with a lower revision', async () => {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    const redis = await redisFor();
+    await runOnce(store, redis, { ...store.registry, current: '1.1.0', revision: 9 });
+
+    // The store was rebuilt (its revision starts again): Redis's registry is the truth, whatever the copy says.
+    await setRegistry(redis, 'daylight:registry', { ...store.registry, current: '1.0.0', revision: 1 });
+    const { daylight } = await serverOn(store, redis.url);
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+    await redis.stop();
+    await daylight.reload(); // a read while Redis is away keeps what Redis gave
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+    const saved = JSON.parse(await readFile(copyPathFor(store.registryFile, redis.url, 'daylight'), 'utf8')) as {
+      registry: Registry;
+    };
+    expect(saved.registry).toMatchObject({ current: '1.0.0', revision: 1 });
+  }, 20_000);
+
+  it('holds the copy, as a running server holds its registry, when Redis answers with nothing promoted (reset)', async () => {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    const redis = await redisFor();
+    await runOnce(store, redis, { ...store.registry, current: '1.0.0', revision: 5 });
+    // Redis lost its keys while this server was down; the store is being rebuilt: published, not yet promoted.
+    await setRegistry(redis, 'daylight:registry', { ...store.registry, current: null, revision: 1 });
+    const { daylight, logger } = await serverOn(store, redis.url);
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+    expect(messages(logger, 'error')).toEqual([
+      expect.stringMatching(/has no current release \(was it lost or reset\?\).* — serving this server's copy/),
+    ]);
+    await setRegistry(redis, 'daylight:registry', { ...store.registry, current: '1.1.0', revision: 2 });
+    await waitFor(() => (daylight.stampFor(anyRequest)?.version === '1.1.0' ? true : undefined), 5000);
+  }, 20_000);
+
+  it('takes no copy of another prefix or database, nor one that does not validate', async () => {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    const redis = await redisFor();
+    await runOnce(store, redis, { ...store.registry, revision: 1 }, 'staging');
+    await redis.stop();
+
+    const pages: string[] = [];
+    const refusedWith = async (option: DaylightServerOptions['redis']): Promise<string[]> => {
+      const { daylight, logger } = await serverOn(store, option);
+      expect(daylight.stampFor(anyRequest)).toBeUndefined();
+      const page = await daylight.handleShell(navigation());
+      expect(page?.status).toBe(503);
+      pages.push(bodyOf(page));
+      await daylight.close();
+      return messages(logger, 'error');
+    };
+    expect(await refusedWith({ url: redis.url, prefix: 'production' })).toEqual([
+      expect.stringMatching(/no registry read yet and no copy of one to serve \(there is no copy in .*\)/),
+    ]);
+    expect(await refusedWith({ url: `${redis.url}/1`, prefix: 'staging' })).toEqual([
+      expect.stringMatching(/no copy of one to serve \(there is no copy in /),
+    ]);
+    // The staging copy put where production's would be (a folder copied from another set-up).
+    const production = copyPathFor(store.registryFile, redis.url, 'production');
+    await copyFile(copyPathFor(store.registryFile, redis.url, 'staging'), production);
+    expect(await refusedWith({ url: redis.url, prefix: 'production' })).toEqual([
+      expect.stringMatching(
+        /\(.* is not a copy of the registry of redis:\/\/127\.0\.0\.1:\d+\/0 with the prefix "production"\)/,
+      ),
+    ]);
+    // Its own name and store, but a registry that does not validate.
+    const copy = JSON.parse(await readFile(production, 'utf8')) as Record<string, unknown>;
+    await writeFile(
+      production,
+      JSON.stringify({ ...copy, prefix: 'production', registry: { ...store.registry, current: '9.9.9' } }),
+    );
+    expect(await refusedWith({ url: redis.url, prefix: 'production' })).toEqual([
+      expect.stringMatching(/\(the copy in .* is invalid: "current" is 9\.9\.9, which is not in "releases"/),
+    ]);
+    for (const page of pages) expect(page).not.toContain('no release yet');
+  }, 30_000);
+});
+
+describe('a page while this server has no registry to serve', () => {
+  it('says the release list cannot be read, not that nothing was released, and loads itself again', async () => {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    const redis = await redisFor();
+    await redis.stop();
+    const { daylight } = await serverOn(store, redis.url);
+
+    // A switch that landed here (`/?_daylight=1.1.0`) completes by itself once the server recovers.
+    const page = await daylight.handleShell(navigation('/'));
+    expect(page?.status).toBe(503);
+    expect(page?.headers).toMatchObject({ 'Retry-After': '10', 'Cache-Control': 'no-store' });
+    const body = bodyOf(page);
+    expect(body).toContain('the server cannot read its list of releases');
+    expect(body).toContain('<meta http-equiv="refresh" content="10">');
+    expect(body).not.toContain('<script'); // a CSP the app sends would block it
+
+    const again = await startRedis({ port: redis.port });
+    cleanups.push(() => again.stop());
+    await setRegistry(again, 'daylight:registry', { ...store.registry, current: '1.1.0', revision: 2 });
+    await waitFor(() => (daylight.stampFor(anyRequest)?.version === '1.1.0' ? true : undefined), 5000);
+    expect((await daylight.handleShell(navigation('/')))?.status).toBe(200);
+  }, 20_000);
+
+  it('keeps "no release yet" for a store that holds no registry, and loads itself again too', async () => {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    const redis = await redisFor();
+    const { daylight } = await serverOn(store, redis.url);
+    const page = await daylight.handleShell(navigation());
+    expect(page?.status).toBe(503);
+    expect(page?.headers).toMatchObject({ 'Retry-After': '30' });
+    expect(bodyOf(page)).toContain('This app has no release yet. Please try again in a minute.');
+    expect(bodyOf(page)).toContain('<meta http-equiv="refresh" content="30">');
+  });
+});
+
+describe('saving the copy', () => {
+  it('goes on without it when the folder cannot take it, and says so once', async () => {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    const redis = await redisFor();
+    // A folder where the copy should go: the rename fails, as on a read-only mount (the tests run as root,
+    // which a mode would not stop).
+    await mkdir(copyPathFor(store.registryFile, redis.url, 'daylight'));
+    await setRegistry(redis, 'daylight:registry', { ...store.registry, revision: 1 });
+    const { daylight, logger } = await serverOn(store, redis.url);
+    await setRegistry(redis, 'daylight:registry', { ...store.registry, current: '1.1.0', revision: 2 });
+    await waitFor(() => (daylight.stampFor(anyRequest)?.version === '1.1.0' ? true : undefined));
+    await daylight.close(); // its saves are done
+    expect(messages(logger, 'warn')).toEqual([
+      expect.stringMatching(
+        /^daylight: could not save the copy of the Redis registry to .*releases\.redis-copy-[0-9a-f]{12}\.json \(.*\); this server goes on without it, but if it restarts while Redis cannot be reached it will have no registry to serve\. Let the server write to .* to keep the copy \(said once\)$/,
+      ),
+    ]);
+    expect(messages(logger, 'error')).toEqual([]);
+  });
+});

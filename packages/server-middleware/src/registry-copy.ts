@@ -1,0 +1,141 @@
+/**
+ * The server's local copy of the last registry it took from Redis, so that a
+ * server that starts (a restart, an autoscale) while Redis cannot be reached
+ * still has a registry to serve (docs/decisions.md, "A local copy of the Redis
+ * registry").
+ *
+ * It lives beside `config`, next to the `releases/` folder the server already
+ * reads: a server without that folder has nothing to serve anyway, and a shared
+ * folder (the usual Redis set-up) hands the copy to a server that never ran
+ * before. Its name carries a hash of the store (Redis URL without credentials,
+ * database, key prefix) and the file says which store it is for, so a copy of
+ * another database or prefix is never taken. Saving is best effort: a folder
+ * the server cannot write (read-only, another owner) is said once and the
+ * server goes on without the copy.
+ *
+ * ```json
+ * { "daylight": "redis-registry-copy", "store": "redis://10.0.0.5:6379/0", "prefix": "daylight",
+ *   "savedAt": "2026-11-29T16:50:00.000Z", "registry": { "schema": 1, "current": "1.4.0", … } }
+ * ```
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { validateRegistry, type Registry } from './registry.js';
+import type { DaylightLogger } from './types.js';
+
+/** What the copy's `daylight` member says, so that no other JSON file is ever taken for one. */
+const KIND = 'redis-registry-copy';
+
+/** A copy read back: its registry validated, and when it was saved. */
+export type CopyRead =
+  | { readonly ok: true; readonly registry: Registry; readonly savedAt: string }
+  | { readonly ok: false; readonly error: string };
+
+/**
+ * The store a URL names, without what does not change the data: credentials, a default port or database.
+ * @example storeOf('redis://:secret@10.0.0.5') // 'redis://10.0.0.5:6379/0'
+ */
+export function storeOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const db = /^\/(\d+)/.exec(parsed.pathname)?.[1] ?? '0';
+    return `${parsed.protocol}//${parsed.hostname}:${parsed.port === '' ? '6379' : parsed.port}/${db}`;
+  } catch {
+    return url; // ioredis refuses it anyway; the name still depends on it
+  }
+}
+
+/** The copy's path for a store: beside `configPath`, named by a hash of the store and the prefix. */
+export function copyPathFor(configPath: string, url: string, prefix: string): string {
+  const hash = createHash('sha256')
+    .update(`${storeOf(url)}\n${prefix}`)
+    .digest('hex')
+    .slice(0, 12);
+  const stem = path.basename(configPath, '.json');
+  return path.join(path.dirname(configPath), `${stem}.redis-copy-${hash}.json`);
+}
+
+export class RegistryCopy {
+  readonly file: string;
+  readonly #store: string;
+  readonly #prefix: string;
+  readonly #logger: DaylightLogger;
+  /** The registry text saved last (or read back): the same registry is not written again. */
+  #saved: string | undefined;
+  /** Saves run one after the other, so an older registry never lands after a newer one. */
+  #tail: Promise<void> = Promise.resolve();
+  #warned = false;
+
+  constructor(options: { configPath: string; url: string; prefix: string; logger: DaylightLogger }) {
+    this.file = copyPathFor(options.configPath, options.url, options.prefix);
+    this.#store = storeOf(options.url);
+    this.#prefix = options.prefix;
+    this.#logger = options.logger;
+  }
+
+  /** Reads and validates the copy; never throws. */
+  async read(): Promise<CopyRead> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      return { ok: false, error: code === 'ENOENT' ? `there is no copy in ${this.file}` : `${this.file}: ${code}` };
+    }
+    let parsed: { daylight?: unknown; store?: unknown; prefix?: unknown; savedAt?: unknown; registry?: unknown };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch (error) {
+      return { ok: false, error: `the copy in ${this.file} is not valid JSON: ${(error as Error).message}` };
+    }
+    // The name's hash could collide, and a file could be copied over from another set-up: the file must say.
+    if (parsed?.daylight !== KIND || parsed.store !== this.#store || parsed.prefix !== this.#prefix) {
+      return {
+        ok: false,
+        error: `${this.file} is not a copy of the registry of ${this.#store} with the prefix "${this.#prefix}"`,
+      };
+    }
+    const check = validateRegistry(parsed.registry);
+    if (!check.ok) return { ok: false, error: `the copy in ${this.file} is invalid: ${check.error}` };
+    this.#saved = JSON.stringify(check.registry);
+    return { ok: true, registry: check.registry, savedAt: typeof parsed.savedAt === 'string' ? parsed.savedAt : '?' };
+  }
+
+  /** Saves `registry` in the background unless it is the one saved last; never throws, never rejects. */
+  save(registry: Registry): void {
+    const text = JSON.stringify(registry);
+    if (text === this.#saved) return;
+    this.#saved = text;
+    this.#tail = this.#tail.then(() => this.#write(registry));
+  }
+
+  /** Resolves once the saves asked for so far are done (close(), tests). */
+  settled(): Promise<void> {
+    return this.#tail;
+  }
+
+  /** Writes atomically (a temporary file, then `rename`), so a server starting meanwhile reads a whole copy. */
+  async #write(registry: Registry): Promise<void> {
+    const body = {
+      daylight: KIND,
+      store: this.#store,
+      prefix: this.#prefix,
+      savedAt: new Date().toISOString(),
+      registry,
+    };
+    const temporary = `${path.join(path.dirname(this.file), `.${path.basename(this.file)}`)}.${randomBytes(6).toString('hex')}.tmp`;
+    try {
+      await writeFile(temporary, `${JSON.stringify(body)}\n`, { mode: 0o644 });
+      await rename(temporary, this.file);
+    } catch (error) {
+      await unlink(temporary).catch(() => undefined);
+      this.#saved = undefined; // try again with the next registry: the folder may have become writable
+      if (this.#warned) return;
+      this.#warned = true;
+      this.#logger.warn(
+        `daylight: could not save the copy of the Redis registry to ${this.file} (${(error as Error).message}); this server goes on without it, but if it restarts while Redis cannot be reached it will have no registry to serve. Let the server write to ${path.dirname(this.file)} to keep the copy (said once)`,
+      );
+    }
+  }
+}
