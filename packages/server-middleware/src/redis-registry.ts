@@ -74,6 +74,9 @@ export class RedisUnreachableError extends Error {
   }
 }
 
+/** Why a command failed while the client reconnects, before any connection attempt failed with a reason of its own. */
+export const RECONNECTING = 'not connected; reconnecting';
+
 /** ioredis's answer to a command sent while it is not connected (no offline queue). */
 const OFFLINE = "Stream isn't writeable and enableOfflineQueue options is false";
 
@@ -234,6 +237,16 @@ export class RedisRegistry {
     return this.#client;
   }
 
+  /**
+   * Why a command failed, in words: while the server's client reconnects, a command fails unsent with ioredis's
+   * "Stream isn't writeable…", which names no cause; the last connection attempt's error does
+   * (`connect ECONNREFUSED 127.0.0.1:6379`), the same at every retry, so a message built on it is said once.
+   */
+  reasonOf(error: unknown): string {
+    const message = error instanceof Error ? error.message : String(error);
+    return message === OFFLINE ? (this.#lastConnectionError?.message ?? RECONNECTING) : message;
+  }
+
   /** Runs Redis commands; their failure, when the database was refused, is that refusal. */
   async #command<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
     try {
@@ -254,7 +267,7 @@ export class RedisRegistry {
     // While the server's client reconnects, a command fails with ioredis's OFFLINE, unsent; the attempt's error
     // says why. Any other failure of the commit (a timeout, a connection closed) may come after Redis ran it.
     const offline = error.message === OFFLINE;
-    const reason = offline ? (this.#lastConnectionError?.message ?? 'not connected; reconnecting') : error.message;
+    const reason = this.reasonOf(error);
     return new RedisUnreachableError(this.location, reason, offline || !committing, { cause: error });
   }
 

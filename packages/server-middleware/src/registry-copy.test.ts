@@ -235,6 +235,44 @@ describe('a page while this server has no registry to serve', () => {
   });
 });
 
+describe('a running server while Redis is away', () => {
+  it('says so once, in the log and on the status page, keeps serving, and says when Redis answers again', async () => {
+    const store = await createReleaseStore();
+    cleanups.push(() => store.cleanup());
+    const redis = await redisFor();
+    await setRegistry(redis, 'daylight:registry', { ...store.registry, current: '1.0.0', revision: 1 });
+    const { daylight, logger } = await serverOn(store, redis.url);
+    const statusPage = async (): Promise<string> =>
+      bodyOf(
+        await daylight.handle({
+          method: 'GET',
+          path: '/_daylight/admin/',
+          headers: { accept: 'text/html' },
+          incoming: { headers: {}, socket: {} } as IncomingMessage,
+        }),
+      );
+    expect(await statusPage()).not.toContain('data-testid="registry-problem"');
+
+    await redis.stop();
+    // Polled every 50 ms here: one line, however many polls fail, naming why rather than ioredis's "Stream isn't…".
+    await waitFor(() => (messages(logger, 'error').length > 0 ? true : undefined), 5000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(messages(logger, 'error')).toEqual([
+      expect.stringMatching(
+        /^daylight: redis:\/\/127\.0\.0\.1:\d+ \(daylight:registry\): Redis .* cannot be reached \(.*ECONNREFUSED.*\) — still serving the last registry \(current 1\.0\.0, revision 1\)$/,
+      ),
+    ]);
+    expect(await statusPage()).toMatch(/data-testid="registry-problem">.*Redis .* cannot be reached/);
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' });
+
+    const again = await startRedis({ port: redis.port });
+    cleanups.push(() => again.stop());
+    await setRegistry(again, 'daylight:registry', { ...store.registry, current: '1.0.0', revision: 1 });
+    await waitFor(() => (messages(logger, 'info').some((m) => m.endsWith('(loaded again)')) ? true : undefined), 5000);
+    expect(await statusPage()).not.toContain('data-testid="registry-problem"');
+  }, 20_000);
+});
+
 describe('saving the copy', () => {
   it('goes on without it when the folder cannot take it, and says so once', async () => {
     const store = await createReleaseStore();

@@ -25,7 +25,7 @@ import { ServerCensus } from './census/server-census.js';
 import type { ChangeOutcome } from './registry-changes.js';
 import { internalsOf, resolveOptions, type DaylightInternals, type ResolvedOptions } from './options.js';
 import { updateRegistryFile } from './file-registry.js';
-import { RedisRegistry } from './redis-registry.js';
+import { RECONNECTING, RedisRegistry } from './redis-registry.js';
 import { RegistryCopy } from './registry-copy.js';
 import { haltChange, RegistryChangeError } from './registry-changes.js';
 import { checkReleaseFolder, newlyServed, repairHint } from './release-check.js';
@@ -464,8 +464,17 @@ class Daylight implements DaylightServer {
       if (text !== this.#redisText || this.#lastRegistryProblem !== undefined || this.#incomplete) {
         await this.reload();
       }
-    } catch {
-      // Redis is down: keep serving the last registry; the next poll or the subscription's reconnect resyncs.
+    } catch (error) {
+      // Redis is down: keep serving the last registry, and say so (once, in the log and on the status page: a change
+      // made meanwhile does not reach this server); the next poll or the subscription's reconnect resyncs.
+      // Once per outage, with the reason the first failed reconnect gives (a poll a moment after the connection
+      // closed knows none yet; the next one does).
+      const unreachable = `Redis ${redis.location} cannot be reached`;
+      const reason = redis.reasonOf(error);
+      const said = this.#lastRegistryProblem?.startsWith(unreachable) ?? false;
+      if (this.#generation !== undefined && !said && reason !== RECONNECTING) {
+        this.#registryProblem(`${unreachable} (${reason})`, false);
+      }
     } finally {
       this.#polling = false;
     }
@@ -715,7 +724,7 @@ class Daylight implements DaylightServer {
           missing = 'missing' in answer;
           if ('text' in answer) text = this.#redisText = answer.text;
         } catch (error) {
-          const problem = `Redis ${this.#redis.location} cannot be reached (${(error as Error).message})`;
+          const problem = `Redis ${this.#redis.location} cannot be reached (${this.#redis.reasonOf(error)})`;
           await this.#unusable(problem, 'unreadable');
           return;
         }
