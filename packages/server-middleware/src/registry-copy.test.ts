@@ -24,6 +24,13 @@ async function redisFor(): Promise<TestRedis> {
   return redis;
 }
 
+/** A release store and a Redis of this test's own, both removed after it. */
+async function storeAndRedis(): Promise<{ store: ReleaseStore; redis: TestRedis }> {
+  const store = await createReleaseStore();
+  cleanups.push(() => store.cleanup());
+  return { store, redis: await redisFor() };
+}
+
 async function setRegistry(redis: TestRedis, key: string, registry: Registry): Promise<void> {
   const { Redis } = await import('ioredis');
   const client = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -69,9 +76,7 @@ const messages = (logger: ReturnType<typeof createTestLogger>, level: 'info' | '
 
 describe('a server that starts while Redis cannot be reached', () => {
   it('serves the copy of the registry the last run saved, says so, and takes Redis’s as soon as it answers', async () => {
-    const store = await createReleaseStore();
-    cleanups.push(() => store.cleanup());
-    const redis = await redisFor();
+    const { store, redis } = await storeAndRedis();
     await runOnce(store, redis, { ...store.registry, current: '1.0.0', revision: 3 });
     const copy = copyPathFor(store.registryFile, redis.url, 'daylight');
     expect(JSON.parse(await readFile(copy, 'utf8'))).toMatchObject({
@@ -120,9 +125,7 @@ describe('a server that starts while Redis cannot be reached', () => {
   }, 20_000);
 
   it('never takes the copy over a registry Redis gave it, even one with a lower revision', async () => {
-    const store = await createReleaseStore();
-    cleanups.push(() => store.cleanup());
-    const redis = await redisFor();
+    const { store, redis } = await storeAndRedis();
     await runOnce(store, redis, { ...store.registry, current: '1.1.0', revision: 9 });
 
     // The store was rebuilt (its revision starts again): Redis's registry is the truth, whatever the copy says.
@@ -139,9 +142,7 @@ describe('a server that starts while Redis cannot be reached', () => {
   }, 20_000);
 
   it('holds the copy, as a running server holds its registry, when Redis answers with nothing promoted (reset)', async () => {
-    const store = await createReleaseStore();
-    cleanups.push(() => store.cleanup());
-    const redis = await redisFor();
+    const { store, redis } = await storeAndRedis();
     await runOnce(store, redis, { ...store.registry, current: '1.0.0', revision: 5 });
     // Redis lost its keys while this server was down; the store is being rebuilt: published, not yet promoted.
     await setRegistry(redis, 'daylight:registry', { ...store.registry, current: null, revision: 1 });
@@ -155,9 +156,7 @@ describe('a server that starts while Redis cannot be reached', () => {
   }, 20_000);
 
   it('takes no copy of another prefix or database, nor one that does not validate', async () => {
-    const store = await createReleaseStore();
-    cleanups.push(() => store.cleanup());
-    const redis = await redisFor();
+    const { store, redis } = await storeAndRedis();
     await runOnce(store, redis, { ...store.registry, revision: 1 }, 'staging');
     await redis.stop();
 
@@ -200,9 +199,7 @@ describe('a server that starts while Redis cannot be reached', () => {
 
 describe('a page while this server has no registry to serve', () => {
   it('says the release list cannot be read, not that nothing was released, and loads itself again', async () => {
-    const store = await createReleaseStore();
-    cleanups.push(() => store.cleanup());
-    const redis = await redisFor();
+    const { store, redis } = await storeAndRedis();
     await redis.stop();
     const { daylight } = await serverOn(store, redis.url);
 
@@ -223,9 +220,7 @@ describe('a page while this server has no registry to serve', () => {
   }, 20_000);
 
   it('keeps "no release yet" for a store that holds no registry, and loads itself again too', async () => {
-    const store = await createReleaseStore();
-    cleanups.push(() => store.cleanup());
-    const redis = await redisFor();
+    const { store, redis } = await storeAndRedis();
     const { daylight } = await serverOn(store, redis.url);
     const page = await daylight.handleShell(navigation());
     expect(page?.status).toBe(503);
@@ -237,9 +232,7 @@ describe('a page while this server has no registry to serve', () => {
 
 describe('a running server while Redis is away', () => {
   it('says so once, in the log and on the status page, keeps serving, and says when Redis answers again', async () => {
-    const store = await createReleaseStore();
-    cleanups.push(() => store.cleanup());
-    const redis = await redisFor();
+    const { store, redis } = await storeAndRedis();
     await setRegistry(redis, 'daylight:registry', { ...store.registry, current: '1.0.0', revision: 1 });
     const { daylight, logger } = await serverOn(store, redis.url);
     const statusPage = async (): Promise<string> =>
@@ -275,9 +268,7 @@ describe('a running server while Redis is away', () => {
 
 describe('saving the copy', () => {
   it('goes on without it when the folder cannot take it, and says so once', async () => {
-    const store = await createReleaseStore();
-    cleanups.push(() => store.cleanup());
-    const redis = await redisFor();
+    const { store, redis } = await storeAndRedis();
     // A folder where the copy should go: the rename fails, as on a read-only mount (the tests run as root,
     // which a mode would not stop).
     await mkdir(copyPathFor(store.registryFile, redis.url, 'daylight'));
