@@ -30,6 +30,8 @@ export interface ResolvedOptions {
   readonly authorize: Authorize | undefined;
   /** Paths the shell handler answers with the retiring service worker. */
   readonly retireServiceWorkers: ReadonlySet<string>;
+  /** Whether the shell gets an import map with the hash of every JavaScript file (render-shell.ts). */
+  readonly importMapIntegrity: boolean;
 }
 
 /**
@@ -61,6 +63,7 @@ const KNOWN = [
   'census',
   'authorize',
   'retireServiceWorkers',
+  'importMapIntegrity',
 ] as const;
 const PATH_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$/;
 
@@ -156,6 +159,12 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (typeof watch !== 'boolean') {
     throw new TypeError(`createDaylight: watch must be true or false, got ${describe(watch)}`);
   }
+  const importMapIntegrity = given.importMapIntegrity ?? true;
+  if (typeof importMapIntegrity !== 'boolean') {
+    throw new TypeError(
+      `createDaylight: importMapIntegrity must be true or false, got ${describe(importMapIntegrity)}`,
+    );
+  }
   if (given.cohort !== undefined && typeof given.cohort !== 'function') {
     throw new TypeError(
       `createDaylight: cohort must be a function of the request, such as (req) => officeOf(req), got ${describe(given.cohort)}`,
@@ -174,6 +183,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     census: checkCensusOption(given.census),
     authorize: checkAuthorize(given.authorize),
     retireServiceWorkers: checkRetiredWorkers(given.retireServiceWorkers, basePath),
+    importMapIntegrity,
   });
 }
 

@@ -23,7 +23,7 @@ export const REDIS_PREFIX_PATTERN = /^[\w:.-]{1,64}$/;
 
 /** A Redis store location, checked. */
 export interface RedisLocation {
-  /** The URL to connect to: the one given, without its query. */
+  /** The URL to connect to: the one given, without `prefix` (`family` is ioredis's, and stays). */
   readonly url: string;
   /** The key prefix: `?prefix=` or the one given beside the URL, else `daylight`. */
   readonly prefix: string;
@@ -40,8 +40,12 @@ export class RedisLocationError extends TypeError {
   override readonly name = 'RedisLocationError';
 }
 
-/** The one query parameter a Redis store URL takes. */
-const PARAMETERS: ReadonlySet<string> = new Set(['prefix']);
+/**
+ * The query parameters a Redis store URL takes: Daylight's `prefix`, and ioredis's `family` (0, 4 or 6: the IP
+ * family to connect with; `?family=0` is what some hosts' private IPv6 networks ask for), passed on to ioredis.
+ */
+const PARAMETERS: ReadonlySet<string> = new Set(['prefix', 'family']);
+const FAMILIES: ReadonlySet<string> = new Set(['0', '4', '6']);
 const EXAMPLE = 'redis://host:6379/0';
 
 /** The location as messages show it: never with its password. */
@@ -51,7 +55,11 @@ export function redactRedisUrl(location: string): string {
     if (url.password !== '') url.password = '***';
     return url.href;
   } catch {
-    return location.replace(/\/\/([^/@]*?):[^/@]*@/, '//$1:***@');
+    // Not a URL: everything before the last `@` may be credentials (a password can hold `/`, `:` or `@`).
+    const at = location.lastIndexOf('@');
+    if (at === -1) return location;
+    const scheme = /^[a-z][a-z\d+.-]*:\/\//i.exec(location)?.[0] ?? '';
+    return `${scheme}***${location.slice(at)}`;
   }
 }
 
@@ -83,17 +91,22 @@ export function parseRedisLocation(location: string, prefix?: string): RedisLoca
   checkParameters(url, shown);
   const database = databaseOf(url, shown);
   const resolved = prefixOf(url, shown, prefix);
-  url.search = '';
+  url.searchParams.delete('prefix');
   return { url: url.href, prefix: resolved, database };
 }
 
 function checkParameters(url: URL, shown: string): void {
   const unknown = [...new Set(url.searchParams.keys())].filter((name) => !PARAMETERS.has(name));
-  if (unknown.length === 0) return;
-  const listed = unknown.map((name) => JSON.stringify(name)).join(', ');
-  throw new RedisLocationError(
-    `${shown}: unknown parameter ${listed}; the only parameter of a redis:// store is prefix, such as ${EXAMPLE}?prefix=staging`,
-  );
+  if (unknown.length > 0) {
+    const listed = unknown.map((name) => JSON.stringify(name)).join(', ');
+    throw new RedisLocationError(
+      `${shown}: unknown parameter ${listed}; a redis:// store takes prefix (and ioredis's family), such as ${EXAMPLE}?prefix=staging`,
+    );
+  }
+  const families = url.searchParams.getAll('family');
+  if (families.length > 1 || (families.length === 1 && !FAMILIES.has(families[0]!))) {
+    throw new RedisLocationError(`${shown}: family is the IP family to connect with, once: 0, 4 or 6`);
+  }
 }
 
 /** `/3` → 3; no path → 0. Anything else ioredis would read as database 0 (or 1 for `/1.5`), so it is refused. */

@@ -73,7 +73,7 @@ describe("the redis option's URL", () => {
       [{ url, prefx: 'staging' }, 'createDaylight: redis has no option "prefx"; did you mean "prefix"?'],
       [
         `${url}/0?prefx=staging`,
-        `createDaylight: redis ${url}/0?prefx=staging: unknown parameter "prefx"; the only parameter of a redis:// store is prefix, such as redis://host:6379/0?prefix=staging`,
+        `createDaylight: redis ${url}/0?prefx=staging: unknown parameter "prefx"; a redis:// store takes prefix (and ioredis's family), such as redis://host:6379/0?prefix=staging`,
       ],
       [`${url}/0?prefix=`, `createDaylight: redis ${url}/0?prefix=: prefix "" is not a key prefix the server accepts`],
       [`${url}/0?prefix=a&prefix=b`, 'prefix is given 2 times; give it once'],
@@ -84,12 +84,24 @@ describe("the redis option's URL", () => {
       [`${url}/-1`, 'the database "-1" is not an index'],
       [`${url}/1.5`, 'the database "1.5" is not an index'],
       ['redis://:hunter2@127.0.0.1:6379/x', 'redis://:***@127.0.0.1:6379/x: the database "x"'],
+      // Not a URL at all: nothing before the last @ is shown, a password with / in it included.
+      ['redis://:pa/ss:wd@[bad/0', 'createDaylight: redis redis://***@[bad/0 is not a valid URL'],
+      [`${url}/0?family=5`, 'family is the IP family to connect with, once: 0, 4 or 6'],
     ];
     for (const [redis, message] of refused) {
       expect(() => createDaylight({ config: 'releases.json', redis } as DaylightServerOptions), String(redis)).toThrow(
         message,
       );
     }
+  });
+});
+
+describe("ioredis's family in the URL", () => {
+  it('is passed on (a host whose private network wants ?family=0), and the prefix beside it is read', async () => {
+    const { config, text } = await releases('1.1.0');
+    await db.client.set('family:registry', text);
+    const daylight = await server({ config, redis: `${db.server.url}/0?family=4&prefix=family` });
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.1.0' });
   });
 });
 

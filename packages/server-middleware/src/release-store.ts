@@ -124,7 +124,7 @@ export interface Shell {
 export type ShellLoad = { readonly ok: true; readonly shell: Shell } | { readonly ok: false; readonly error: string };
 
 /** Reads and renders a release's shell. Never throws. */
-export async function loadShell(release: LoadedRelease, base: string): Promise<ShellLoad> {
+export async function loadShell(release: LoadedRelease, base: string, importMap = true): Promise<ShellLoad> {
   const file = resolveInside(release.filesDir, release.shell);
   if (file === undefined)
     return { ok: false, error: `release ${release.version}: shell "${release.shell}" is outside its folder` };
@@ -145,6 +145,7 @@ export async function loadShell(release: LoadedRelease, base: string): Promise<S
       base,
       files: release.files,
       shell: release.shell,
+      importMap,
     }),
     'utf8',
   );

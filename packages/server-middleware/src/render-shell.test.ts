@@ -153,24 +153,19 @@ describe('renderShell', () => {
     );
   });
 
-  it("merges the hashes into the shell's own import map instead of adding a second one (its entries win)", () => {
-    const own = {
-      imports: { vue: '/assets/vendor.js' },
-      integrity: { '/_daylight/releases/1.2.0/files/assets/app.js': 'sha384-MINE' },
-    };
-    const out = render(
-      `<head><script type=importmap>${JSON.stringify(own)}</script><script type="module" src="/assets/app.js"></script></head>`,
-    );
-    expect(out.match(/importmap/g)).toHaveLength(1);
-    const map = /<script type=importmap>(.*?)<\/script>/.exec(out)?.[1];
-    expect(JSON.parse(map!)).toEqual({
-      imports: { vue: '/assets/vendor.js' },
-      integrity: {
-        '/_daylight/releases/1.2.0/files/assets/app.js': 'sha384-MINE',
-        '/_daylight/releases/1.2.0/files/assets/vendor.js': 'sha384-VENDOR',
-        '/_daylight/releases/1.2.0/files/assets/a%20b.js': 'sha384-SPACE',
-      },
-    });
+  it("leaves the shell's own import map as it is and adds none (an older browser reads the first map only)", () => {
+    for (const type of ['importmap', '"importmap"', "' ImportMap '"]) {
+      const html = `<head><script type=${type}>{"imports":{"vue":"/assets/vendor.js"}}</script><script type="module" src="/assets/app.js"></script></head>`;
+      const out = render(html);
+      expect(out.match(/importmap/gi), type).toHaveLength(1);
+      // Its text unchanged: a Content-Security-Policy may allow it by its hash.
+      expect(out).toContain(`<script type=${type}>{"imports":{"vue":"/assets/vendor.js"}}</script>`);
+    }
+  });
+
+  it('adds no import map when told not to (importMapIntegrity: false)', () => {
+    const out = renderShell({ html: '<head>', version: '1.2.0', base: '/_daylight', files, importMap: false });
+    expect(out).toBe('<head><meta name="daylight-release" content="1.2.0">');
   });
 
   it('leaves an import map it cannot read alone, and adds none', () => {

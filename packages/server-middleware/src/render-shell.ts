@@ -16,12 +16,13 @@
  *   that the browser checks the chunks a module imports — statically or with
  *   `import()` — and not only the tags above: the client verifies a release
  *   it downloads ahead, but a page loaded afresh (a new tab, a reload) takes
- *   what the server sends. A shell with an import map of its own gets the
- *   section merged into it (its own entries win) instead, since a browser
- *   before multiple import maps reads the first one only; one whose JSON does
- *   not parse is left alone, and gets none. Browsers without import map
- *   integrity (Chromium before 127, Firefox before 138, Safari before 18)
- *   ignore the section.
+ *   what the server sends. A shell with an import map of its own gets none:
+ *   a browser before multiple import maps (Chromium before 133) reads the
+ *   first one only, so ours before it would cost the app its map, and merged
+ *   into it would change its text (an app's CSP may allow it by its hash).
+ *   Off with `importMap: false` (the server's `importMapIntegrity`). Browsers
+ *   without import map integrity (Chromium before 127, Firefox before 138,
+ *   Safari before 18) ignore the section.
  *
  * Limits, on purpose: this is a careful regular-expression rewrite, not an
  * HTML parser. It skips comments and the bodies of `<script>` and `<style>`
@@ -52,6 +53,8 @@ export interface RenderShellInput {
   readonly files: ReadonlyMap<string, ShellFile>;
   /** The shell's own build-relative path, which relative references start from. @default 'index.html' */
   readonly shell?: string;
+  /** Whether to add the import map with the hash of every JavaScript file (see the module comment). @default true */
+  readonly importMap?: boolean;
 }
 
 // One attribute list: anything up to `>` that is not inside quotes.
@@ -77,7 +80,8 @@ const DOCTYPE = /^\s*<!doctype[^>]*>/gi;
 const VERIFIED_RELS = new Set(['stylesheet', 'modulepreload']);
 // The files whose hashes go into the import map: JavaScript, which a module may import.
 const MODULE_FILE = /\.m?js$/i;
-const IMPORT_MAP_TYPE = /(?:^|\s)type\s*=\s*(?:"importmap"|'importmap'|importmap)(?=[\s/]|$)/i;
+// A `<script>` whose type is an import map (browsers trim the value and ignore its case).
+const IMPORT_MAP_TYPE = /(?:^|\s)type\s*=\s*(?:"\s*importmap\s*"|'\s*importmap\s*'|importmap)(?=[\s/]|$)/i;
 
 /** Escapes a value for a double-quoted HTML attribute. */
 export function escapeAttribute(value: string): string {
@@ -156,38 +160,18 @@ function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, '\\u003c');
 }
 
-/**
- * The body of the shell's own import map with the release's hashes merged into its `integrity` section (its own
- * entries win), or `undefined` when it is not a JSON object (the browser ignores it, or the app knows better).
- */
-function mergeImportMap(body: string, integrity: Record<string, string>): string | undefined {
-  let map: unknown;
-  try {
-    map = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (typeof map !== 'object' || map === null || Array.isArray(map)) return undefined;
-  const own = (map as { integrity?: unknown }).integrity;
-  const theirs = typeof own === 'object' && own !== null && !Array.isArray(own) ? own : {};
-  return scriptJson({ ...map, integrity: { ...integrity, ...theirs } });
-}
-
 /** Renders the shell for one release. Pure; see the module comment for what it changes. */
 export function renderShell(input: RenderShellInput): string {
-  const integrity = moduleIntegrity(input);
-  /** Whether the shell has an import map of its own (the first one is merged with, or left alone). */
+  /** Whether the shell has an import map of its own: it is left as it is, and gets no second one. */
   let ownMap = false;
   const rewritten = input.html.replace(
     TAGS,
     (whole: string, script?: string, scriptAttrs?: string, scriptRest?: string, link?: string, linkAttrs?: string) => {
       if (script !== undefined) {
         const attributes = scriptAttrs ?? '';
-        if (!ownMap && IMPORT_MAP_TYPE.test(attributes)) {
+        if (IMPORT_MAP_TYPE.test(attributes)) {
           ownMap = true;
-          const close = /<\/script\s*>$/i.exec(scriptRest ?? '');
-          const merged = close ? mergeImportMap(scriptRest!.slice(0, close.index), integrity) : undefined;
-          return merged === undefined ? whole : `<${script}${attributes}>${merged}${close![0]}`;
+          return whole;
         }
         return `<${script}${rewriteTag('script', attributes, input)}>${scriptRest ?? ''}`;
       }
@@ -195,10 +179,9 @@ export function renderShell(input: RenderShellInput): string {
       return whole; // a comment or a <style> element
     },
   );
+  const integrity = input.importMap === false || ownMap ? {} : moduleIntegrity(input);
   const map =
-    ownMap || Object.keys(integrity).length === 0
-      ? ''
-      : `<script type="importmap">${scriptJson({ integrity })}</script>`;
+    Object.keys(integrity).length === 0 ? '' : `<script type="importmap">${scriptJson({ integrity })}</script>`;
   const meta = `<meta name="${RELEASE_META_NAME}" content="${escapeAttribute(input.version)}">${map}`;
   return (
     insertAfter(rewritten, HEAD, meta) ??

@@ -369,6 +369,18 @@ describe('the registry', () => {
     expect(served).toContain(
       '<link rel="stylesheet" href="/_daylight/releases/2.2.0/files/app/style.css" integrity="sha384-',
     );
+    expect(served).toMatch(
+      /<script type="importmap">\{"integrity":\{"\/_daylight\/releases\/2\.2\.0\/files\/app\/main\.js":"sha384-/,
+    );
+
+    // importMapIntegrity: false — the same shell without the map.
+    const plain = daylightFor({ config: store.registryFile, logger: createTestLogger(), importMapIntegrity: false });
+    await plain.ready;
+    const without = await plain.handleShell({ method: 'GET', path: '/', headers: { accept: 'text/html' } });
+    expect(Buffer.from(without?.body as Uint8Array).toString()).not.toContain('importmap');
+    expect(() => createDaylight({ importMapIntegrity: 'no' as unknown as boolean })).toThrow(
+      /importMapIntegrity must be true or false, got "no"/,
+    );
   });
 
   it('serves an older release for ?_daylight= (the way back), but never one that is halted', async () => {

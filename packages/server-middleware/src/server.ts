@@ -699,7 +699,7 @@ class Daylight implements DaylightServer {
   #shellOf(generation: Generation, release: LoadedRelease): Promise<ShellLoad> {
     let load = generation.shells.get(release.version);
     if (load === undefined) {
-      load = loadShell(release, this.basePath).then((result) => {
+      load = loadShell(release, this.basePath, this.#options.importMapIntegrity).then((result) => {
         if (!result.ok) {
           generation.shells.delete(release.version); // try again on the next request
           this.#reportOnce(`daylight: ${result.error}; the shell of release ${release.version} cannot be served`);

@@ -108,6 +108,19 @@ export interface DaylightServerOptions {
    * @default [] (a worker script the server does not serve gets a 404, logged)
    */
   retireServiceWorkers?: readonly string[];
+  /**
+   * Whether the shell gets an import map whose `integrity` section names the
+   * SRI hash of every JavaScript file of the release, so that the browser
+   * checks the chunks a module imports (statically or with `import()`) on a
+   * page loaded afresh, not only the entry script and stylesheet. A shell
+   * with an import map of its own gets none (its text, and a CSP hash of it,
+   * stay as they are). Turn it off for an app that adds its import map from
+   * a script (browsers before Chromium 133 take the first map only), or whose
+   * Content-Security-Policy blocks inline scripts without a nonce (the map is
+   * then blocked anyway, and reported).
+   * @default true
+   */
+  importMapIntegrity?: boolean;
 }
 
 /** A plain view of a request, independent of the framework. */
