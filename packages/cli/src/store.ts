@@ -191,6 +191,19 @@ export async function readExisting(store: ReleaseStore): Promise<StoreSnapshot> 
   return snapshot;
 }
 
+/** Whether the folder `target` already holds every file of a build, with its hash (never throws). */
+async function holdsFiles(target: string, files: readonly BuildFile[]): Promise<boolean> {
+  try {
+    for (const file of files) {
+      const held = await hashFile(path.join(target, 'files', ...file.path.split('/')));
+      if (held.integrity !== file.integrity) return false;
+    }
+    return files.length > 0;
+  } catch {
+    return false;
+  }
+}
+
 /** The directory store: `releases.json` and `releases/<version>/` beside it. */
 export class FileStore implements ReleaseStore {
   readonly location: string;
@@ -364,7 +377,17 @@ export class FileStore implements ReleaseStore {
     const suffix = randomBytes(6).toString('hex');
     const temporary = path.join(parent, `.${version}.${suffix}.tmp`);
     const leftover = path.join(parent, `.${version}.${suffix}.old`);
+    const manifestText = `${JSON.stringify(manifest, null, 2)}\n`;
     try {
+      // The folder holds these very files already — servers may be serving them (the registry was rebuilt after
+      // Redis lost its keys, and publish comes before promote): only its manifest is written again, by a rename,
+      // so that no request for one of its files finds the folder gone, as it would for a moment below.
+      if (await holdsFiles(target, files)) {
+        const manifestFile = path.join(target, 'manifest.json');
+        await writeFile(`${manifestFile}.${suffix}.tmp`, manifestText);
+        await rename(`${manifestFile}.${suffix}.tmp`, manifestFile);
+        return target;
+      }
       await mkdir(parent, { recursive: true });
       await mkdir(path.join(temporary, 'files'), { recursive: true });
       for (const file of files) {
@@ -381,7 +404,7 @@ export class FileStore implements ReleaseStore {
           );
         }
       }
-      await writeFile(path.join(temporary, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      await writeFile(path.join(temporary, 'manifest.json'), manifestText);
       try {
         await rename(temporary, target);
       } catch (error) {

@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { validateManifest } from '@daylight/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -173,6 +173,23 @@ describe('publish', () => {
 
     await expect(readFile(path.join(leftover, 'files/stale.js'))).rejects.toThrow(/ENOENT/);
     expect(await readFile(path.join(leftover, 'files/index.html'), 'utf8')).toContain('id="app"');
+  });
+
+  it('keeps a folder that already holds the build, writing only its manifest (servers may be serving it)', async () => {
+    const { build, store } = await sampleProject();
+    await publish({ store, buildDir: build, version: '1.1.0' });
+    const folder = path.join(path.dirname(store), 'releases/1.1.0');
+    const before = await stat(path.join(folder, 'files'));
+    // The registry lost (Redis flushed, the file replaced): publish comes before promote again.
+    await rm(store);
+    const result = await publish({ store, buildDir: build, version: '1.1.0', now: new Date('2026-11-29T12:00:00Z') });
+
+    expect(result.status).toBe('published');
+    // The same folder, never moved aside: a request for one of its files never found it missing.
+    expect((await stat(path.join(folder, 'files'))).ino).toBe(before.ino);
+    const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as { publishedAt: string };
+    expect(manifest.publishedAt).toBe('2026-11-29T12:00:00.000Z');
+    expect((await readdir(folder)).sort()).toEqual(['files', 'manifest.json']); // no temporary file left
   });
 
   it('writes a missing or damaged release folder again when the bytes are the same', async () => {
