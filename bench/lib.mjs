@@ -126,3 +126,29 @@ export function quietCli(runCli, store) {
       throw new Error(`daylight ${args.join(' ')} failed`);
   };
 }
+
+/**
+ * Signs in to the office app in `page` (already at its sign-in form) and waits until the app shows the user; with
+ * `worker`, also until Daylight's service worker controls the tab and has cached `running`.
+ */
+export async function signInOffice(page, { user, password, worker, running, waitMs }) {
+  await page.locator('#user').fill(user);
+  await page.locator('#password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForFunction(
+    (name) => document.querySelector('[data-testid="user"]')?.textContent === `signed in as ${name}`,
+    user,
+    { timeout: waitMs },
+  );
+  if (!worker) return;
+  await until(
+    `the worker to control the tab and cache ${running}`,
+    () =>
+      page.evaluate(
+        async (cache) =>
+          window.navigator.serviceWorker.controller !== null && (await window.caches.keys()).includes(cache),
+        `daylight-${running}`,
+      ),
+    waitMs,
+  );
+}

@@ -21,7 +21,7 @@ import { runCli } from '@daylight/cli';
 import { buildRelease } from '../examples/office-app/scripts/build.mjs';
 import { startOfficeServer } from '../examples/office-app/server/app.mjs';
 import { CHROMIUM_ARGS, findChromium } from '../scripts/chromium.mjs';
-import { cleanUpAll, machine, quietCli, until, versionOf, writeSection } from './lib.mjs';
+import { cleanUpAll, machine, quietCli, signInOffice, versionOf, writeSection } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 2);
 const WAIT = 60_000;
@@ -67,26 +67,7 @@ async function oneSwitch(worker) {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${app.url}/?poll=500${worker ? '&sw=1' : ''}`);
-  await page.locator('#user').fill(USER);
-  await page.locator('#password').fill('pw');
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForFunction(
-    (user) => document.querySelector('[data-testid="user"]')?.textContent === `signed in as ${user}`,
-    USER,
-    { timeout: WAIT },
-  );
-  if (worker) {
-    await until(
-      'the worker to control the tab and cache 1.0.0',
-      () =>
-        page.evaluate(
-          async () =>
-            window.navigator.serviceWorker.controller !== null &&
-            (await window.caches.keys()).includes('daylight-1.0.0'),
-        ),
-      WAIT,
-    );
-  }
+  await signInOffice(page, { user: USER, password: 'pw', worker, running: '1.0.0', waitMs: WAIT });
   const from = requests.length;
   await cli('promote', '1.0.1');
   await page.waitForFunction(() => window.daylight.state.status === 'ready', null, { timeout: WAIT });

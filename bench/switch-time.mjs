@@ -55,7 +55,7 @@ import { runCli } from '@daylight/cli';
 import { buildRelease } from '../examples/office-app/scripts/build.mjs';
 import { startOfficeServer } from '../examples/office-app/server/app.mjs';
 import { CHROMIUM_ARGS, findChromium } from '../scripts/chromium.mjs';
-import { cleanUpAll, machine, median, quietCli, until, versionOf, writeSection } from './lib.mjs';
+import { cleanUpAll, machine, median, quietCli, signInOffice, versionOf, writeSection } from './lib.mjs';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const BUNDLE_BYTES = 5_000_000;
@@ -167,27 +167,11 @@ async function daylightSwitch(serviceWorker) {
   await cli('promote', '1.0.0');
   const { context, page, workers } = await throttledPage();
   await page.goto(`${app.url}/?poll=500${serviceWorker ? '&sw=1' : ''}`);
-  await page.locator('#user').fill(USER);
-  await page.locator('#password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  // 1.0.0 called ready() under the login form already; wait for the sign-in to land before going on.
+  // 1.0.0 called ready() under the login form already; the sign-in lands, and with the worker, it controls the tab
+  // and holds the running release before the next one appears.
   await booted(page, '1.0.0');
-  await page.waitForFunction(
-    (user) => document.querySelector('[data-testid="user"]')?.textContent === `signed in as ${user}`,
-    USER,
-    { timeout: WAIT },
-  );
-  if (serviceWorker) {
-    // The worker controls the tab and holds the running release before the next one appears.
-    await until(
-      'the worker to control the tab and cache 1.0.0',
-      async () => {
-        return (await controlled(page)) && (await cacheNames(page)).includes('daylight-1.0.0');
-      },
-      WAIT,
-    );
-    if (!workers.includes('service_worker')) throw new Error('the service worker was not throttled');
-  }
+  await signInOffice(page, { user: USER, password: PASSWORD, worker: serviceWorker, running: '1.0.0', waitMs: WAIT });
+  if (serviceWorker && !workers.includes('service_worker')) throw new Error('the service worker was not throttled');
   await cli('promote', '1.1.0');
   const promoted = Date.now();
   await page.waitForFunction(() => window.daylight.state.status === 'ready', null, { timeout: WAIT });
