@@ -22,6 +22,7 @@ import {
   releaseDir,
   validateRegistry,
   writeRegistryFile,
+  writeFileAtomically,
   parseRedisLocation,
   type AuditEntry,
   type Registry,
@@ -383,9 +384,7 @@ export class FileStore implements ReleaseStore {
       // Redis lost its keys, and publish comes before promote): only its manifest is written again, by a rename,
       // so that no request for one of its files finds the folder gone, as it would for a moment below.
       if (await holdsFiles(target, files)) {
-        const manifestFile = path.join(target, 'manifest.json');
-        await writeFile(`${manifestFile}.${suffix}.tmp`, manifestText);
-        await rename(`${manifestFile}.${suffix}.tmp`, manifestFile);
+        await writeFileAtomically(path.join(target, 'manifest.json'), manifestText);
         return target;
       }
       await mkdir(parent, { recursive: true });

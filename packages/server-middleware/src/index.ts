@@ -30,6 +30,7 @@ export {
   releaseDir,
   validateRegistry,
   writeRegistryFile,
+  writeFileAtomically,
 } from './registry.js';
 export type { Cohort, Halt, Pin, PublishedRelease, Registry, RegistryRead, Rollout, TargetRules } from './registry.js';
 export { COHORT_NAME, KEY_NAME } from './registry.js';
@@ -38,7 +39,7 @@ export { decodeReleasePath } from './request-path.js';
 /** Is a release folder what was published: the CLI's check before it serves a release, and the status page's. */
 export { checkReleaseFolder, hashFile, newlyServed, repairHint } from './release-check.js';
 export type { ReleaseCheck, ReleaseCheckOptions } from './release-check.js';
-export { BUCKETS, bucketOf, compilePlan, resolveRelease, thresholdOf } from './resolve.js';
+export { BUCKETS, bucketOf, compilePlan, isBelowFloor, resolveRelease, thresholdOf } from './resolve.js';
 export type { Plan, RequestFacts } from './resolve.js';
 export {
   DEFAULT_ROLLOUT_KEY,

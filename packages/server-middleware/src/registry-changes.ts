@@ -19,6 +19,7 @@ import {
   type Rollout,
   type TargetRules,
 } from './registry.js';
+import { isBelowFloor } from './resolve.js';
 
 /** How many earlier releases a target remembers for `rollback`. */
 export const PREVIOUS_KEPT = 10;
@@ -614,8 +615,7 @@ export function floorChange(registry: Registry, change: FloorChange): ChangeOutc
  * follow the next rule, in the end everyone's release), though the registry still lists them.
  */
 function belowFloor(registry: Registry, min: string): string[] {
-  const below = (version: string | null | undefined): version is string =>
-    typeof version === 'string' && compareVersions(version, min) < 0;
+  const below = (version: string | null | undefined): version is string => isBelowFloor(version, min);
   const found: string[] = [];
   if (below(registry.rollout?.release)) found.push(`everyone's rollout of ${registry.rollout.release}`);
   for (const [name, cohort] of Object.entries(registry.cohorts ?? {})) {

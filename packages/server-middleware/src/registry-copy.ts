@@ -18,10 +18,10 @@
  *   "savedAt": "2026-11-29T16:50:00.000Z", "registry": { "schema": 1, "current": "1.4.0", … } }
  * ```
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { validateRegistry, type Registry } from './registry.js';
+import { validateRegistry, writeFileAtomically, type Registry } from './registry.js';
 import type { DaylightLogger } from './types.js';
 
 /** What the copy's `daylight` member says, so that no other JSON file is ever taken for one. */
@@ -124,12 +124,9 @@ export class RegistryCopy {
       savedAt: new Date().toISOString(),
       registry,
     };
-    const temporary = `${path.join(path.dirname(this.file), `.${path.basename(this.file)}`)}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      await writeFile(temporary, `${JSON.stringify(body)}\n`, { mode: 0o644 });
-      await rename(temporary, this.file);
+      await writeFileAtomically(this.file, `${JSON.stringify(body)}\n`);
     } catch (error) {
-      await unlink(temporary).catch(() => undefined);
       this.#saved = undefined; // try again with the next registry: the folder may have become writable
       if (this.#warned) return;
       this.#warned = true;

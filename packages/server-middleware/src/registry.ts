@@ -268,9 +268,18 @@ export async function readRegistryFile(file: string): Promise<RegistryRead> {
 export async function writeRegistryFile(file: string, registry: Registry): Promise<void> {
   const check = validateRegistry(registry);
   if (!check.ok) throw new TypeError(`refusing to write an invalid registry to ${file}: ${check.error}`);
+  await writeFileAtomically(file, `${JSON.stringify(registry, null, 2)}\n`);
+}
+
+/**
+ * Writes `text` to `file` so that a reader sees the old file or the new one, never half of one: a temporary file
+ * in the same directory (hidden, with a random suffix), then `rename` over the target. The temporary file is
+ * removed when either step fails.
+ */
+export async function writeFileAtomically(file: string, text: string): Promise<void> {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(temporary, `${JSON.stringify(registry, null, 2)}\n`, { mode: 0o644 });
+    await writeFile(temporary, text, { mode: 0o644 });
     await rename(temporary, file);
   } catch (error) {
     await unlink(temporary).catch(() => undefined);

@@ -90,8 +90,16 @@ export function thresholdOf(percent: number): number {
   return Math.round(percent * 100);
 }
 
+/**
+ * Whether a cohort's release, a rollout's or a pin's is below the floor `min` (none: nothing is): the server skips
+ * it, and those clients follow the next rule. The status page, `daylight status` and the floor's summary say so.
+ */
+export function isBelowFloor(version: string | null | undefined, min: string | null | undefined): version is string {
+  return typeof version === 'string' && typeof min === 'string' && compareVersions(version, min) < 0;
+}
+
 function aboveFloor(version: string | null | undefined, min: string | undefined): version is string {
-  return typeof version === 'string' && (min === undefined || compareVersions(version, min) >= 0);
+  return typeof version === 'string' && !isBelowFloor(version, min);
 }
 
 function compileRollout(rules: TargetRules, salt: string, min: string | undefined): CompiledRollout | undefined {

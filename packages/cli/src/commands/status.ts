@@ -1,5 +1,5 @@
-import { compareVersions, type Urgency } from '@daylight/protocol';
-import type { TargetRules } from '@daylight/server-middleware';
+import type { Urgency } from '@daylight/protocol';
+import { isBelowFloor, type TargetRules } from '@daylight/server-middleware';
 import { formatBytes, formatTimestamp, table } from '../format.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
 import { checkRelease, repairHint } from '../verify.js';
@@ -117,7 +117,7 @@ export async function status(options: StatusOptions): Promise<StatusReport> {
 
 /** ` (below the floor: skipped)` for a release the server skips under floor `min` (its clients follow the next rule). */
 function skipped(version: string, min: string | null): string {
-  return min !== null && compareVersions(version, min) < 0 ? ' (below the floor: skipped)' : '';
+  return isBelowFloor(version, min) ? ' (below the floor: skipped)' : '';
 }
 
 function describeTarget(row: TargetStatus, min: string | null): string[] {

@@ -4,9 +4,9 @@
  * actions (with the CSRF token and the custom header); it runs under a
  * nonce-based Content-Security-Policy.
  */
-import { compareVersions } from '@daylight/protocol';
 import type { CensusSnapshot } from '../census/census.js';
 import type { ReportCount } from '../reports.js';
+import { isBelowFloor } from '../resolve.js';
 import type { Registry, TargetRules } from '../registry.js';
 import { sessionsChart } from './chart.js';
 import { escapeHtml as e } from './html.js';
@@ -41,9 +41,7 @@ function row(cells: readonly string[], tag = 'td'): string {
  * lists it, but the server skips it and those clients follow the next rule (as `daylight status` marks it).
  */
 function skipped(version: string, min: string | undefined): string {
-  return min !== undefined && compareVersions(version, min) < 0
-    ? ' <i class="bad" data-testid="below-floor">(below the floor: skipped)</i>'
-    : '';
+  return isBelowFloor(version, min) ? ' <i class="bad" data-testid="below-floor">(below the floor: skipped)</i>' : '';
 }
 
 function rules(name: string, release: string | null, target: TargetRules, min: string | undefined): string {
