@@ -27,6 +27,7 @@ import {
   DEFAULT_REDIS_PREFIX,
   REDIS_PREFIX_PATTERN,
   guardDatabase,
+  redactRedisUrl,
   type RedisDatabaseError,
 } from './redis-location.js';
 
@@ -170,13 +171,7 @@ export class RedisRegistry {
 
   /** The URL without its password, for messages. */
   get location(): string {
-    try {
-      const url = new URL(this.url);
-      if (url.password !== '') url.password = '***';
-      return url.href;
-    } catch {
-      return this.url;
-    }
+    return redactRedisUrl(this.url);
   }
 
   // Inferred, not annotated: RedisOptions' optional members do not take exactOptionalPropertyTypes.

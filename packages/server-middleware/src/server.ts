@@ -73,6 +73,9 @@ const REDIS_POLL_MS = 1000;
 type CensusStats = 'censusSeries' | 'censusBytes' | 'censusFailures';
 type Counters = { -readonly [K in Exclude<keyof DaylightStats, CensusStats>]: DaylightStats[K] };
 
+/** The head of the problem a Redis that does not answer is logged with (the reason follows in parentheses). */
+const redisUnreachable = (redis: RedisRegistry): string => `Redis ${redis.location} cannot be reached`;
+
 /**
  * Creates the Daylight server core. It reads the registry right away (see
  * `ready`) and, unless `watch` is false, follows its changes.
@@ -469,11 +472,10 @@ class Daylight implements DaylightServer {
       // made meanwhile does not reach this server); the next poll or the subscription's reconnect resyncs.
       // Once per outage, with the reason the first failed reconnect gives (a poll a moment after the connection
       // closed knows none yet; the next one does).
-      const unreachable = `Redis ${redis.location} cannot be reached`;
       const reason = redis.reasonOf(error);
-      const said = this.#lastRegistryProblem?.startsWith(unreachable) ?? false;
+      const said = this.#lastRegistryProblem?.startsWith(redisUnreachable(redis)) ?? false;
       if (this.#generation !== undefined && !said && reason !== RECONNECTING) {
-        this.#registryProblem(`${unreachable} (${reason})`, false);
+        this.#registryProblem(`${redisUnreachable(redis)} (${reason})`, false);
       }
     } finally {
       this.#polling = false;
@@ -724,7 +726,7 @@ class Daylight implements DaylightServer {
           missing = 'missing' in answer;
           if ('text' in answer) text = this.#redisText = answer.text;
         } catch (error) {
-          const problem = `Redis ${this.#redis.location} cannot be reached (${this.#redis.reasonOf(error)})`;
+          const problem = `${redisUnreachable(this.#redis)} (${this.#redis.reasonOf(error)})`;
           await this.#unusable(problem, 'unreadable');
           return;
         }
@@ -860,11 +862,7 @@ class Daylight implements DaylightServer {
     }
     this.#adopt(read.registry, loaded.releases, loaded.warnings, 'copy');
     this.#servingCopy = { file: copy.file, savedAt: read.savedAt };
-    this.#counters.registryErrors++;
-    this.#lastRegistryProblem = problem;
-    this.#options.logger.error(
-      `daylight: ${this.#where()}: ${problem} — serving this server's copy of its last registry instead, saved ${read.savedAt} in ${copy.file} (${describeRegistry(read.registry)}), until Redis's can be used`,
-    );
+    this.#registryProblem(problem, false);
     return true;
   }
 
@@ -923,7 +921,7 @@ class Daylight implements DaylightServer {
       logger.error(
         serving === undefined
           ? `daylight: ${where}: ${problem} — no registry read yet and no copy of one to serve (${this.#copyRefusal ?? 'not looked at'}), so responses are not stamped and pages get a 503 until then`
-          : `daylight: ${where}: ${problem} — still serving the ${this.#servingCopy === undefined ? 'last registry' : `copy of its registry saved ${this.#servingCopy.savedAt}`} (${describeRegistry(serving.registry)})`,
+          : `daylight: ${where}: ${problem} — ${this.#servingCopy === undefined ? 'still serving the last registry' : `serving this server's copy of its last registry instead, saved ${this.#servingCopy.savedAt} in ${this.#servingCopy.file}`} (${describeRegistry(serving.registry)})${this.#servingCopy === undefined ? '' : ", until Redis's can be used"}`,
       );
       return;
     }
