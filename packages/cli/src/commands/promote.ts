@@ -80,8 +80,8 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
       ...optional('key', options.key),
     }),
   );
-  const previous = cohort === undefined ? registry.current : (cohortNamed(registry, cohort)?.release ?? null);
-  const known = Object.keys(registry.cohorts ?? {});
+  const named = cohort === undefined ? undefined : cohortNamed(registry, cohort);
+  const previous = cohort === undefined ? registry.current : (named?.release ?? null);
   const base = {
     version,
     previous,
@@ -89,7 +89,7 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
     percent,
     summary: outcome.summary,
     store: store.location,
-    newCohortAmong: cohort === undefined || cohortNamed(registry, cohort) !== undefined ? null : known.sort(),
+    newCohortAmong: cohort === undefined || named !== undefined ? null : Object.keys(registry.cohorts ?? {}).sort(),
   };
   if (!outcome.changed) return { ...base, status: 'unchanged' };
   // Every file, read and hashed: a release with a file missing or changed would be served with a broken shell.
