@@ -38,7 +38,7 @@ function retiringWorker(open: string[]) {
     ['office-api-v1', new Map([['https://app.test/api/inbox', new Response('stale inbox')]])],
     ['daylight-1.0.0', new Map()],
   ]);
-  const state = { open, unregistered: false, network: [] as string[] };
+  const state = { open, unregistered: false, network: [] as string[], pageLists: 0 };
   const cacheOf = (name: string) => ({
     match: (url: string) => Promise.resolve(store.get(name)?.get(url)?.clone()),
     put: (url: string, response: Response) => {
@@ -75,7 +75,12 @@ function retiringWorker(open: string[]) {
         return Promise.resolve(true);
       },
     },
-    clients: { matchAll: () => Promise.resolve(state.open.map((id) => ({ id }))) },
+    clients: {
+      matchAll: () => {
+        state.pageLists++;
+        return Promise.resolve(state.open.map((id) => ({ id })));
+      },
+    },
   };
   const start = () =>
     // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the served worker, run against fakes
@@ -128,6 +133,15 @@ describe('the retiring worker', () => {
     expect(await worker.request('daylight-tab', '/_daylight/releases/1.0.0/files/app.js')).toBe('from the network');
     expect(worker.state.unregistered).toBe(true);
     expect([...worker.store.keys()]).toEqual(['daylight-1.0.0']);
+  });
+
+  it('asks for the open pages once for requests that come together, not once per request', async () => {
+    const worker = retiringWorker(['old-tab']);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => worker.request('old-tab', `/assets/lazy.js?${i}`)));
+    expect(worker.state.pageLists).toBe(1);
+    await worker.request('old-tab', '/assets/lazy.js');
+    expect(worker.state.pageLists).toBe(2); // the next request, later, looks again
+    expect(worker.state.unregistered).toBe(false);
   });
 
   it('treats a page it did not open as the old app’s, also one loaded while it took over', async () => {

@@ -570,8 +570,16 @@ function opened(id) {
   }).catch(function () {});
 }
 
+/** The check in flight: every request asks for it (no event says a page closed), one runs at a time. */
+var finishing;
+
 /** Once no page of the old app is open: the old caches deleted, and this worker gone. */
 function finishIfDone() {
+  if (!finishing) finishing = checkFinished().finally(function () { finishing = undefined; });
+  return finishing;
+}
+
+function checkFinished() {
   return Promise.all([pagesOfNewApp(), self.clients.matchAll({ type: 'window' })])
     .then(function (found) {
       var old = found[1].filter(function (page) { return found[0].indexOf(page.id) === -1; });
