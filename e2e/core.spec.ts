@@ -4,6 +4,8 @@
  * the release downloads and is verified, and one accepted switch lands on it
  * with the login and the unsaved form intact. Then what must not happen.
  */
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import type { Page } from '@playwright/test';
 import { test, expect, watch, signIn, corruptInTransit, recordErrorCodes } from './support/fixtures.js';
 import { startStaleShellProxy } from './support/stale-proxy.js';
@@ -157,6 +159,37 @@ test('a page loaded afresh refuses a chunk its entry imports, changed on its way
   expect(await page.evaluate(() => 'tampered' in window)).toBe(false);
   await expect(page.locator('#user')).toHaveCount(0); // the entry never ran
   expect(seen.navigations).toHaveLength(1); // and nothing reloads
+});
+
+test("a chunk changed on the server's disk is refused uncached: once the folder is repaired, the same browser runs it", async ({
+  page,
+  office,
+}) => {
+  const assets = path.join(path.dirname(office.store), 'releases/1.0.0/files/assets');
+  const chunks = (await readdir(assets)).filter((name) => name.startsWith('chunk-') && name.endsWith('.js'));
+  let lazy = '';
+  for (const name of chunks) if ((await readFile(path.join(assets, name), 'utf8')).includes('Quarterly')) lazy = name;
+  const file = path.join(assets, lazy);
+  const good = await readFile(file, 'utf8');
+  await writeFile(file, `window.tampered=true;${good.replace('Quarterly', 'HACKED')}`);
+  const answers: number[] = [];
+  page.on('response', (response) => {
+    if (response.url().endsWith(`/${lazy}`)) answers.push(response.status());
+  });
+
+  await signIn(page, office.url);
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect.poll(() => answers).toEqual([500]);
+  expect(await page.evaluate(() => 'tampered' in window)).toBe(false);
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+
+  // Repaired (as publishing the build again does): the browser kept nothing of the refused answer.
+  await writeFile(file, good);
+  await page.reload();
+  await expect(page.getByText('Quarterly figures are ready')).toBeVisible();
+  expect(answers).toEqual([500, 200]);
+  expect(await page.evaluate(() => 'tampered' in window)).toBe(false);
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
 });
 
 const HOSTILE = [

@@ -457,6 +457,42 @@ describe.each(frameworks)('$name', ({ app }) => {
       }
     });
 
+    it('refuses a file changed on disk after publish, uncached, and serves it again once it is repaired', async () => {
+      const { origin, logger } = await start();
+      const file = path.join(releaseDir(store.registryFile, '1.1.0'), 'files', 'assets/app-1-1-0.js');
+      const url = `${origin}/_daylight/releases/1.1.0/files/assets/app-1-1-0.js`;
+      const good = await readFile(file);
+      expect((await fetch(url)).status).toBe(200);
+
+      // The same size, other bytes: only the hash tells (a size check alone would serve it).
+      const bad = Buffer.from(good);
+      bad[0] = bad[0] === 0x2f ? 0x2a : 0x2f;
+      await writeFile(file, bad);
+      for (const response of await Promise.all([fetch(url), fetch(url), fetch(url)])) {
+        expect(response.status).toBe(500);
+        // A year-long `immutable` entry of bad bytes is what this prevents: nothing here may be kept.
+        expect(response.headers.get('cache-control')).toBe('no-store');
+        expect(response.headers.get('etag')).toBeNull();
+        expect(await response.text()).toBe('This file does not match the manifest of release 1.1.0\n');
+      }
+      const lines = logger.entries.filter((entry) => entry.message.includes('does not match the manifest'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]!.message).toContain(`${file} does not match the manifest of release 1.1.0`);
+      expect(lines[0]!.message).toContain('daylight verify 1.1.0');
+      expect(lines[0]!.message).toContain('daylight publish <build-dir> --version 1.1.0');
+
+      // Longer or shorter is refused without reading it.
+      await writeFile(file, Buffer.concat([good, Buffer.from('\n')]));
+      expect((await fetch(url)).status).toBe(500);
+
+      await writeFile(file, good);
+      const repaired = await fetch(url);
+      expect(repaired.status).toBe(200);
+      expect(Buffer.from(await repaired.arrayBuffer()).equals(good)).toBe(true);
+      // A file still revalidates by its ETag without being read.
+      expect((await fetch(url, { headers: { 'If-None-Match': `"${sri(good)}"` } })).status).toBe(304);
+    });
+
     it('answers 404 no-store in plain text, stamped, for anything it does not know below the base path', async () => {
       const { origin } = await start();
       for (const target of [

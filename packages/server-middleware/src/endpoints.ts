@@ -7,6 +7,7 @@
  * | `GET {base}/release`                    | `{version, min?}`, 204       | `no-store`                            |
  * | `GET {base}/releases/{v}/manifest.json` | the manifest                 | `no-cache`                            |
  * | `GET {base}/releases/{v}/files/{path}`  | a file of the release        | `public, max-age=31536000, immutable` |
+ * | ditto, bytes that do not match manifest | 500 (file-check.ts)          | `no-store`                            |
  * | anything else below `{base}`            | 404 (405 for other methods)  | `no-store`                            |
  * | a navigation reaching the shell handler | the HTML shell (503 if none) | `no-cache`                            |
  * | a path with an extension, ditto         | 404                          | `no-store`                            |
@@ -14,8 +15,10 @@
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { contentTypeOf } from './content-type.js';
+import { matchesManifest } from './file-check.js';
 import type { Choice, Generation, LoadedRelease, ShellLoad } from './release-store.js';
 import { haltedAnywhere } from './registry.js';
+import { repairHint } from './release-check.js';
 import { decodeReleasePath, hasFileExtension, resolveInside, restAfterBase, safeDecode } from './request-path.js';
 import { answerRetiredWorker } from './service-worker.js';
 import type { DaylightRequest, DaylightResponse } from './types.js';
@@ -134,6 +137,14 @@ async function fileResponse(
     if (isHead(request)) {
       await handle.close();
       return { status: 200, headers: all };
+    }
+    if (!(await matchesManifest(file, handle, info))) {
+      await handle.close();
+      ctx.problem(
+        `daylight: ${absolute} does not match the manifest of release ${release.version} (size or hash), so it is not served (\`daylight verify ${release.version}\` names every file that changed); ${repairHint(release.version)}`,
+      );
+      // Not a 404 (a missing file) and never cached: the browser asks again once the file is repaired.
+      return textResponse(request, 500, `This file does not match the manifest of release ${release.version}`);
     }
     // The stream owns the handle from here and closes it when done or destroyed.
     return { status: 200, headers: all, body: handle.createReadStream() };
