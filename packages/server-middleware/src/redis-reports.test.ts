@@ -126,6 +126,25 @@ describe('boot reports counted through Redis', () => {
     ]);
   });
 
+  it("shows every server the fleet's figures of what the registry gives out, reported to it or not", async () => {
+    const { daylights } = await fleet(db.server.url, 'rows');
+    const [a, b] = daylights as [DaylightServer, DaylightServer];
+    for (const user of ['user-1', 'user-2', 'user-3']) await a.handle(report('boot', user));
+    await a.handle(report('boot-failure', 'user-4'));
+    await waitFor(async () => ((await db.client.hget('rows:reports:1.1.0:pilot', 'boots')) === '3' ? true : undefined));
+    // B had no report at all: its status page had no row; now it has the fleet's, and none of its own kinds.
+    const rows = await waitFor(() => (b.reportCounts().length > 0 ? b.reportCounts() : undefined), 5_000);
+    expect(rows).toEqual([
+      { release: '1.1.0', cohort: 'pilot', boots: 3, failures: 1, kinds: {}, halted: false, scope: 'fleet' },
+    ]);
+    // Everyone's 1.0.0, which nobody reported, gets no row.
+    expect(a.reportCounts().map((row) => `${row.release} ${row.cohort ?? '*'}`)).toEqual(['1.1.0 pilot']);
+    // A report B receives later counts there as usual, on the same row.
+    await b.handle(report('boot', 'user-5'));
+    const after = await waitFor(() => b.reportCounts().find((row) => row.boots === 4), 5_000);
+    expect(after).toMatchObject({ release: '1.1.0', cohort: 'pilot', failures: 1, kinds: { boot: 1 } });
+  });
+
   it('starts every server over after a halt recorded by one of them, once the release is promoted again', async () => {
     const { daylights } = await fleet(db.server.url, 'again');
     const [a, b] = daylights as [DaylightServer, DaylightServer];

@@ -167,6 +167,27 @@ const NOTICES: Partial<Record<ReportKind, string>> = {
 const IN_FLIGHT_MAX = 10_000;
 /** A Redis that cannot be reached is logged at most this often. */
 const REDIS_LOG_INTERVAL_MS = 60_000;
+interface ReleaseInCohort {
+  readonly release: string;
+  /** `undefined` for everyone's rules. */
+  readonly cohort: string | undefined;
+}
+
+/** The release and the rollout's release of every target: what a boot report can be counted under now. */
+function servedPairs(registry: Registry): ReleaseInCohort[] {
+  const pairs: ReleaseInCohort[] = [];
+  const add = (release: string | null | undefined, cohort: string | undefined): void => {
+    if (typeof release === 'string') pairs.push({ release, cohort });
+  };
+  add(registry.current, undefined);
+  add(registry.rollout?.release, undefined);
+  for (const [name, rules] of Object.entries(registry.cohorts ?? {})) {
+    add(rules.release, name);
+    add(rules.rollout?.release, name);
+  }
+  return pairs;
+}
+
 /** How often `counts()` reads the fleet's figures again, at most. */
 const REFRESH_MS = 2_000;
 
@@ -269,6 +290,8 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
   let lastRedisLog = Number.NEGATIVE_INFINITY;
   let unloggedRedisFailures = 0;
   let lastRefresh = Number.NEGATIVE_INFINITY;
+  /** What the registry gives out now, by target (servedPairs). */
+  let served: readonly ReleaseInCohort[] = [];
 
   /** Logs that Redis could not be reached, at most once a minute; the counts stay this server's meanwhile. */
   const redisDown = (error: unknown): void => {
@@ -425,17 +448,29 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
       .finally(() => inFlight--);
   };
 
-  /** Reads the fleet's figures of the rows this server shows again, in the background, at most every few seconds. */
+  /**
+   * Reads the fleet's figures of the rows this server shows again, in the background, at most every few seconds;
+   * and of the releases the registry gives out now that no tab reported here, so that every server's status page
+   * shows the rows the fleet counted, not only those its own tabs reported.
+   */
   const refresh = (): void => {
     const at = Date.now();
-    if (fleet === undefined || at - lastRefresh < REFRESH_MS || counts.size === 0) return;
-    lastRefresh = at;
+    if (fleet === undefined || at - lastRefresh < REFRESH_MS) return;
     const entries = [...counts.values()].filter((entry) => !entry.closed); // a closed wave keeps its last figures
+    const others = served.filter((pair) => !counts.has(`${pair.release}\n${pair.cohort ?? ''}`));
+    if (entries.length + others.length === 0) return;
+    lastRefresh = at;
     const waves = entries.map((entry) => entry.wave);
     fleet
-      .read(entries)
+      .read([...entries, ...others])
       .then((figures) => {
         for (const [i, entry] of entries.entries()) if (entry.wave === waves[i]) entry.fleet = figures[i];
+        for (const [i, { release, cohort }] of others.entries()) {
+          const figure = figures[entries.length + i]!;
+          const key = `${release}\n${cohort ?? ''}`;
+          if (figure.boots + figure.failures === 0 || counts.has(key) || counts.size >= COUNTS_MAX) continue;
+          counts.set(key, { release, cohort, boots: 0, failures: 0, kinds: {}, halted: false, wave: 0, fleet: figure });
+        }
       }, redisDown)
       .catch(() => undefined);
   };
@@ -453,6 +488,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
       );
     },
     sync(registry) {
+      served = servedPairs(registry);
       const standing = new Set<string>();
       for (const cohort of [undefined, ...Object.keys(registry.cohorts ?? {})]) {
         const halt = haltOf(registry, cohort);
