@@ -146,8 +146,8 @@ async function fileResponse(
       // Not a 404 (a missing file) and never cached: the browser asks again once the file is repaired.
       return textResponse(request, 500, `This file does not match the manifest of release ${release.version}`);
     }
-    // The stream owns the handle from here and closes it when done or destroyed.
-    return { status: 200, headers: all, body: handle.createReadStream() };
+    // The stream owns the handle from here and closes it when done or destroyed; from the start, as the check read it.
+    return { status: 200, headers: all, body: handle.createReadStream({ start: 0 }) };
   } catch (error) {
     await handle.close().catch(() => undefined);
     ctx.problem(`daylight: ${absolute}: ${(error as Error).message}`);
