@@ -237,6 +237,32 @@ test('malformed, oversized and hostile release headers change nothing and reach 
   await page.unrouteAll({ behavior: 'ignoreErrors' });
 });
 
+test('a well-formed stamp the release check does not confirm is checked once, not on every response', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  let served = 0;
+  // A proxy (or a server that lost its way) stamps every inbox answer with releases the server does not give out.
+  await page.route('**/api/inbox', async (route) => {
+    const response = await route.fetch();
+    served++;
+    await route.fulfill({ response, headers: { ...response.headers(), 'daylight-release': 'v="1.1.0"' } });
+  });
+  await signIn(page, office.url, seen);
+  const checks = () => office.requests.filter((line) => line.startsWith('GET /_daylight/release')).length;
+  await expect.poll(() => served).toBeGreaterThan(0);
+  const first = checks();
+  await expect.poll(() => served, { timeout: 20_000 }).toBeGreaterThan(12);
+  // One check asked about 1.1.0 and the server said 1.0.0: the next stamps (within 10 s) do not ask again.
+  expect(checks() - first).toBeLessThanOrEqual(1);
+  await expect(page.locator('#daylight-status')).toHaveText('up to date');
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  expect(office.requests.some((line) => line.includes('/releases/1.1.0/'))).toBe(false);
+  expect(seen.failedApi).toEqual([]);
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+});
+
 test('a server that keeps sending the old shell gets one reload, then a reported error, and no loop', async ({
   page,
   office,

@@ -357,7 +357,8 @@ export class DaylightClient extends EventTarget {
   #manifest: ReleaseManifest | undefined;
   #abort: AbortController | undefined;
   #checking: Promise<boolean> | undefined;
-  #pendingStamp: string | undefined;
+  /** The release the last stamp that asked for a check named. */
+  #stamped: string | undefined;
   /** Mutating requests in flight, with the time each started. */
   #inflight = new Map<object, number>();
   /** Every request in flight through Daylight, reads included, with the time each started: the switch waits for them. */
@@ -859,11 +860,11 @@ export class DaylightClient extends EventTarget {
     const known = stamp.version === (this.#state.target ?? running) || this.#blocked(stamp.version);
     // Below the floor a known release is checked again (to force it): at once for a new floor, then every 10 s.
     if (known && (!below(running, stamp.min) || (stamp.min === this.#min && this.#recent()))) return;
-    if (this.#pendingStamp === stamp.version) return;
-    this.#pendingStamp = stamp.version;
-    void this.check()
-      .catch(() => undefined)
-      .finally(() => (this.#pendingStamp = undefined));
+    // One check, then none for this release for 10 s whatever it answered: a stamp the check does not confirm
+    // (a lagging server, a proxy's cached answer) would otherwise cost a check per response.
+    if (this.#stamped === stamp.version && this.#recent()) return;
+    this.#stamped = stamp.version;
+    void this.check().catch(() => undefined);
   }
 
   /**
