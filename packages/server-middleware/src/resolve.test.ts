@@ -58,6 +58,21 @@ describe('bucketOf', () => {
     }
   });
 
+  it('gives the buckets FNV-1a and fmix32 define: a change of hash would move people between releases mid-rollout', () => {
+    // Computed apart from this code (a Python reading of docs/decisions.md, "Buckets"): every server, whatever its
+    // version, must put a key in the same bucket, or a fleet upgraded one server at a time flips people back and forth.
+    const pinned: [string, string, number][] = [
+      ['*', 'acme', 4979],
+      ['pilot', 'acme', 2321],
+      ['*', 'user-42', 3509],
+      ['pilot', 'ada@example.com', 425],
+      ['*', '', 5745],
+      ['*', 'zoë', 7351],
+      ['*', '😀', 6960], // two UTF-16 code units
+    ];
+    for (const [salt, key, bucket] of pinned) expect(bucketOf(salt, key), `${salt}:${key}`).toBe(bucket);
+  });
+
   it('gives a key another bucket under another salt', () => {
     let same = 0;
     for (let i = 0; i < 1000; i++) if (bucketOf('a', `k${i}`) === bucketOf('b', `k${i}`)) same++;
