@@ -350,6 +350,15 @@ test('three tabs: one downloads, one prompts, all three end on the new release, 
 }) => {
   const pages = [await context.newPage(), await context.newPage(), await context.newPage()];
   for (const page of pages) await page.clock.install();
+  // Per tab, the files of 1.1.0 it asked for, the HTTP cache's answers included: the server's count alone would
+  // show one request even if every tab downloaded (the files are immutable, so the others would hit the cache).
+  const asked = pages.map((page) => {
+    const urls: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/_daylight/releases/1.1.0/files/')) urls.push(request.url());
+    });
+    return urls;
+  });
   await signIn(pages[0]!, office.url, undefined, 'ada', '&idle=30000');
   for (const page of pages.slice(1)) {
     await page.goto(`${office.url}/?poll=500&idle=30000`);
@@ -363,6 +372,7 @@ test('three tabs: one downloads, one prompts, all three end on the new release, 
   expect((await bannerCounts()).reduce((a, b) => a + b)).toBe(1);
   const entry = office.requests.filter((r) => /^GET \/_daylight\/releases\/1\.1\.0\/files\/assets\/app-/.test(r));
   expect(entry).toHaveLength(1);
+  expect(asked.filter((urls) => urls.length > 0)).toHaveLength(1);
 
   const prompting = pages[(await bannerCounts()).indexOf(1)]!;
   const others = pages.filter((page) => page !== prompting);
@@ -540,6 +550,19 @@ test('a release that throws on boot sends the tab back, is reported, and enough 
   } finally {
     await second.close();
   }
+});
+
+test('the tab showing the prompt is closed unanswered: the other tab, once in view, offers the release', async ({
+  context,
+  office,
+}) => {
+  const { first, second } = await offeredInFirstOfTwo(context, office);
+  await first.close();
+  await setVisibility(second, 'visible');
+  await expect(banner(second)).toHaveCount(1);
+  await banner(second).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(second)).toHaveText('1.1.0');
+  await expect(second.getByTestId('user')).toHaveText('signed in as ada');
 });
 
 test('a tab whose switch was refused lets go of the prompt: another tab in view offers the release', async ({

@@ -121,13 +121,38 @@ export function coordinateTabs(client: DaylightClient, options: TabsOptions = {}
   const shown = (): boolean => typeof document === 'undefined' || document.visibilityState === 'visible';
   const stopped = new AbortController();
 
+  /**
+   * The tab that verified a version holds a shared Web Lock named for it until it closes (or stop()), taken before
+   * it lets go of the download's lock. localStorage alone is not enough: Chromium passes one tab's write to the
+   * others' copies a moment later, so the next tab to get the download's lock could still read the list without
+   * the version and download it again (from the HTTP cache, but reading and hashing every file).
+   */
+  const verifiedLock = (version: string): string => `${name}:verified:${version}`;
+  const verifiedElsewhere = async (version: string): Promise<boolean> =>
+    (readJson<string[]>(key('verified'), true) ?? []).includes(version) ||
+    !!(await webLocks?.query())?.held?.some((lock) => lock.name === verifiedLock(version));
+  const holdVerified = (version: string): Promise<void> | undefined =>
+    webLocks &&
+    new Promise((granted) => {
+      webLocks
+        .request(verifiedLock(version), { mode: 'shared' }, () => {
+          granted();
+          return new Promise<void>((done) => {
+            if (stopped.signal.aborted) done();
+            else stopped.signal.addEventListener('abort', () => done(), { once: true });
+          });
+        })
+        .catch(() => granted());
+    });
+
   const extension: DaylightExtension = {
     async download(version, run, signal) {
       if (!locks || stopped.signal.aborted) return run();
       await locks(`${name}:download:${version}`, signal, async () => {
-        if ((readJson<string[]>(key('verified'), true) ?? []).includes(version)) return;
+        if (await verifiedElsewhere(version)) return;
         await run();
         pushJson(key('verified'), version, true);
+        await holdVerified(version);
       });
     },
     prompt(version, signal, answer) {
