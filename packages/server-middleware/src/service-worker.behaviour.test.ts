@@ -24,6 +24,7 @@ interface Reply {
 const file = (version: string): string => `console.log(${JSON.stringify(version)});`;
 /** Every release also has `lib.js`, the same bytes in each unless `state.lib` gives a version its own. */
 const SHARED_LIB = 'export const shared = 1;';
+const chunk = (i: number): string => `export const chunk = ${i};`;
 const sri = (body: string): string => `sha384-${createHash('sha384').update(body).digest('base64')}`;
 const shellOf = (version: string): string =>
   `<!doctype html><meta name="daylight-release" content="${version}"><script src="app.js"></script>`;
@@ -41,6 +42,10 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
     /** A slow server: a manifest's body starts and never ends. */
     manifestStalls: false,
     lib: {} as Record<string, string>,
+    /** How many more files every release names beside app.js and lib.js (`chunk-<i>.js`, the same bytes in each). */
+    chunks: 0,
+    /** How many times the worker listed the caches (`caches.keys()`). */
+    listings: 0,
   };
   const lib = (version: string): string => state.lib[version] ?? SHARED_LIB;
   const key = (request: string | { url: string }): string =>
@@ -58,7 +63,10 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
     },
   });
   const caches = {
-    keys: () => Promise.resolve([...store.keys()]),
+    keys: () => {
+      state.listings++;
+      return Promise.resolve([...store.keys()]);
+    },
     open: (name: string) => {
       if (!store.has(name)) {
         if (state.full) full();
@@ -80,7 +88,7 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
     // A reverse proxy whose server is down: every request gets its error page.
     if (state.proxyError) return Promise.resolve(new Response('Bad gateway', { status: state.proxyError }));
     const manifest = /^\/_daylight\/releases\/([^/]+)\/manifest\.json$/.exec(url.pathname);
-    const files = /^\/_daylight\/releases\/([^/]+)\/files\/(app|lib)\.js$/.exec(url.pathname);
+    const files = /^\/_daylight\/releases\/([^/]+)\/files\/(app|lib|chunk-\d+)\.js$/.exec(url.pathname);
     const segment = manifest?.[1] ?? files?.[1];
     const version =
       (segment === undefined ? undefined : decodeURIComponent(segment)) ??
@@ -98,11 +106,16 @@ function browser(published: string[] = ['1.0.0', '1.1.0', '1.2.0']) {
           assets: [
             { url: 'files/app.js', integrity: sri(file(version)) },
             { url: 'files/lib.js', integrity: sri(lib(version)) },
+            ...Array.from({ length: state.chunks }, (_, i) => ({
+              url: `files/chunk-${i}.js`,
+              integrity: sri(chunk(i)),
+            })),
           ],
         }),
       );
     if (files) {
-      const body = files[2] === 'lib' ? lib(version) : file(version);
+      const name = files[2]!;
+      const body = name === 'lib' ? lib(version) : name === 'app' ? file(version) : chunk(Number(name.slice(6)));
       return Promise.resolve(new Response(body, { headers: { 'Content-Type': 'text/javascript' } }));
     }
     return Promise.resolve(new Response(shellOf(version), { headers: { 'Content-Type': 'text/html; charset=utf-8' } }));
@@ -393,6 +406,45 @@ describe('the worker: a file another release already has', () => {
       files.set(url, new Response(await response.text(), { headers: { 'Content-Type': 'text/javascript' } }));
     }
     await b.send('a', { type: 'daylight:precache', version: '1.1.0' });
+    expect(b.network).toContain('/_daylight/releases/1.1.0/files/lib.js');
+  });
+
+  it("lists the caches once for a page's download of a release, not once per file", async () => {
+    const b = browser();
+    b.state.chunks = 20;
+    b.state.tabs = ['a'];
+    await b.send('a', { type: 'daylight:running', version: '1.0.0', precache: true });
+    b.network.length = 0;
+    b.state.listings = 0;
+    await b.request('/_daylight/releases/1.1.0/manifest.json');
+    // The page asks for its files together, as a browser does; each misses 1.1.0's cache and 1.0.0's has it.
+    const paths = ['lib', ...Array.from({ length: 20 }, (_, i) => `chunk-${i}`)];
+    const answers = await Promise.all(
+      paths.map((name) => text(b.request(`/_daylight/releases/1.1.0/files/${name}.js`))),
+    );
+    expect(answers).toEqual([SHARED_LIB, ...Array.from({ length: 20 }, (_, i) => chunk(i))]);
+    expect(b.network).toEqual(['/_daylight/releases/1.1.0/manifest.json']);
+    expect(b.state.listings).toBe(1);
+  });
+
+  it('looks in a cache the worker created after it listed them for a download', async () => {
+    const b = await runningOneZero();
+    b.state.lib['1.1.0'] = b.state.lib['1.2.0'] = 'export const shared = 2;';
+    await b.request('/_daylight/releases/1.1.0/manifest.json');
+    // A miss: listed with 1.0.0 alone, which does not have it.
+    expect(await text(b.request('/_daylight/releases/1.1.0/files/app.js'))).toBe(file('1.1.0'));
+    await b.send('a', { type: 'daylight:precache', version: '1.2.0' });
+    b.network.length = 0;
+    expect(await text(b.request('/_daylight/releases/1.1.0/files/lib.js'))).toBe('export const shared = 2;');
+    expect(b.network).toEqual([]);
+  });
+
+  it('never answers from a cache deleted after it listed them (a page reset the worker meanwhile)', async () => {
+    const b = await runningOneZero();
+    await b.request('/_daylight/releases/1.1.0/manifest.json');
+    await text(b.request('/_daylight/releases/1.1.0/files/app.js'));
+    b.store.delete('daylight-1.0.0');
+    expect(await text(b.request('/_daylight/releases/1.1.0/files/lib.js'))).toBe(SHARED_LIB);
     expect(b.network).toContain('/_daylight/releases/1.1.0/files/lib.js');
   });
 

@@ -27,7 +27,7 @@ import type { DaylightRequest, DaylightResponse } from './types.js';
  */
 export const SERVICE_WORKER_SOURCE = String.raw`/* Daylight service worker. Served by @daylight/server-middleware at {base}/sw.js. */
 'use strict';
-var WORKER_REVISION = 4;
+var WORKER_REVISION = 5;
 var META_CACHE = 'daylight-meta';
 var BASE = new URL(self.location.href).pathname.replace(/\/sw\.js$/, '');
 // Two apps on one origin (two base paths) may ship the same version numbers, and each worker deletes the caches
@@ -48,8 +48,13 @@ var MANIFEST_WAIT_MS = 2000;
 
 /** Precaches in progress, by version: a second request for one waits for the first. */
 var inflight = new Map();
-/** version -> { at, hashes: Promise<Map<file URL, SRI hash>> }: manifests pages read, seen on their way. */
+/**
+ * version -> { at, hashes: Promise<Map<file URL, SRI hash>>, versions, listed }: manifests pages read, seen on
+ * their way, and the cached versions their files were looked for in (see versionsFor).
+ */
 var manifests = new Map();
+/** Counts the caches this worker created or deleted: a list of cached versions taken before an increase is stale. */
+var cachesChanged = 0;
 /**
  * clientId -> { version, target, previous }, mirrored in the meta cache (a worker is stopped and restarted at
  * will). "previous": the release a page that a switch just landed on came from, until it calls ready().
@@ -77,6 +82,18 @@ function safeDecode(text) {
 }
 function cacheName(version) {
   return PREFIX + version;
+}
+/** A release's cache, which opening may create. */
+async function openRelease(version) {
+  var cache = await caches.open(cacheName(version));
+  cachesChanged++;
+  return cache;
+}
+/** Counted once the deletion is over: a list taken while it was under way may still name the cache. */
+function deleteRelease(version) {
+  return caches.delete(cacheName(version)).finally(function () {
+    cachesChanged++;
+  });
 }
 /** The URL of a release's file as pages ask for it: the version percent-encoded (a '+' of build metadata is %2B). */
 function releaseUrl(version, rest) {
@@ -245,7 +262,26 @@ async function reusedFile(version, url) {
     clearTimeout(timer);
   });
   var integrity = hashes && hashes.get(url.origin + url.pathname);
-  return integrity === undefined ? undefined : sameFileCached(version, url.href, integrity);
+  return integrity === undefined ? undefined : sameFileCached(version, url.href, integrity, await versionsFor(entry));
+}
+
+/**
+ * The cached versions to look for a release's missed files in, listed once for all the files of the manifest
+ * entry (a page asks for a release's files together: listing the origin's caches for each cost one listing per
+ * file), and again once this worker created or deleted a cache since. A cache deleted by someone else (a page's
+ * reset()) may still be named: caches.match by that name finds nothing then, so it never answers.
+ */
+function versionsFor(entry) {
+  if (!entry.versions || entry.listed !== cachesChanged) {
+    var versions = cachedVersions();
+    entry.versions = versions;
+    entry.listed = cachesChanged;
+    // A listing that failed is not kept: the next file lists again.
+    versions.catch(function () {
+      if (entry.versions === versions) entry.versions = undefined;
+    });
+  }
+  return entry.versions;
 }
 
 /**
@@ -257,7 +293,7 @@ async function precache(version, shellUrl) {
   var name = cacheName(version);
   if (!(await caches.match(doneKey(version), { cacheName: name }))) {
     var manifest = await readManifest(version);
-    var cache = await caches.open(name);
+    var cache = await openRelease(version);
     var cached = await cachedVersions();
     for (var asset of manifest.assets) {
       var url = new URL(asset.url, manifest.url);
@@ -271,7 +307,7 @@ async function precache(version, shellUrl) {
     await cache.put(doneKey(version), new Response(String(manifest.assets.length)));
   }
   if (shellUrl) {
-    var shellCache = await caches.open(name);
+    var shellCache = await openRelease(version);
     if (!(await shellCache.match(shellKey(version)))) {
       var target = new URL(shellUrl, self.location.href);
       if (target.origin !== self.location.origin) throw new Error('the shell must be on this origin');
@@ -357,7 +393,7 @@ async function cleanup() {
   if (versions.length > 0) keep.add(versions[versions.length - 1]);
   if (last) keep.add(last);
   await Promise.all(versions.filter(function (v) { return !keep.has(v); }).map(function (v) {
-    return caches.delete(cacheName(v));
+    return deleteRelease(v);
   }));
 }
 
@@ -457,7 +493,7 @@ self.addEventListener('message', function (event) {
         known.forEach(function (other, id) {
           if (id !== source.id && [other.version, other.target, other.previous].indexOf(data.version) !== -1) inUse = true;
         });
-        if (!inUse && !(await caches.match(doneKey(data.version), { cacheName: name }))) await caches.delete(name);
+        if (!inUse && !(await caches.match(doneKey(data.version), { cacheName: name }))) await deleteRelease(data.version);
       } finally {
         reply({ ok: false, error: text(error) });
       }
