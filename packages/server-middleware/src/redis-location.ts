@@ -181,3 +181,32 @@ export function guardDatabase(redis: Redis, location: string, onRefused: (error:
     );
   });
 }
+
+/**
+ * Connects `redis` (made with `lazyConnect`) behind {@link guardDatabase}, for a caller that gives up when the
+ * first connection fails. The client is closed then (ioredis would otherwise keep reconnecting in the background,
+ * one more client for every failed attempt), and the failure is Redis's refusal of the database when that is what
+ * ended it: ioredis only says that the connection closed.
+ * @param options.onRefused told of a refusal as well, this one or one at a later reconnect
+ * @param options.attempt wraps the connection attempt (a time limit)
+ */
+export async function connectGuarded(
+  redis: Redis,
+  location: string,
+  options: {
+    readonly onRefused?: (error: RedisDatabaseError) => void;
+    readonly attempt?: (connecting: Promise<void>) => Promise<unknown>;
+  } = {},
+): Promise<void> {
+  let refused: RedisDatabaseError | undefined;
+  guardDatabase(redis, location, (error) => {
+    refused = error;
+    options.onRefused?.(error);
+  });
+  try {
+    await (options.attempt?.(redis.connect()) ?? redis.connect());
+  } catch (error) {
+    redis.disconnect();
+    throw refused ?? error;
+  }
+}

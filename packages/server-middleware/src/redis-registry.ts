@@ -26,6 +26,7 @@ import { validateRegistry, type Registry, type RegistryRead } from './registry.j
 import {
   DEFAULT_REDIS_PREFIX,
   REDIS_PREFIX_PATTERN,
+  connectGuarded,
   guardDatabase,
   redactRedisUrl,
   type RedisDatabaseError,
@@ -203,8 +204,11 @@ export class RedisRegistry {
       // Failures reach the callers of each command; the last one says why while the server's client reconnects.
       redis.on('error', (error: Error) => (this.#lastConnectionError = error));
       redis.on('ready', () => (this.#lastConnectionError = undefined));
-      guardDatabase(redis, this.url, (error) => (this.#refused = error));
+      const onRefused = (error: RedisDatabaseError): void => {
+        this.#refused = error;
+      };
       if (this.#mode === 'server') {
+        guardDatabase(redis, this.url, onRefused);
         // Wait for the first connection (at most connectTimeoutMs), so the server's first read finds Redis;
         // after that, commands fail fast while ioredis reconnects in the background.
         redis.connect().catch(() => undefined);
@@ -221,11 +225,11 @@ export class RedisRegistry {
         return redis;
       }
       try {
-        await redis.connect();
+        await connectGuarded(redis, this.url, { onRefused });
       } catch (error) {
-        redis.disconnect();
+        // Given up on (the CLI fails at once): the next command tries again.
         this.#client = undefined;
-        throw this.#refused ?? error;
+        throw error;
       }
       return redis;
     })();

@@ -148,6 +148,22 @@ describe('census merged through Redis', () => {
     }
   });
 
+  it("never counts into database 0 when Redis refuses the URL's database, and says so", async () => {
+    const census = createCensus({ now });
+    census.setReleases(['1.3.0']);
+    const logger = createTestLogger();
+    const sync = new RedisCensus(census, { redis: `${db.server.url}/99`, now, logger });
+    opened.push(sync);
+    census.record('1.3.0', 'default', 'tab-0-cccccccc');
+    await sync.flush();
+    expect(logger.entries.map((entry) => entry.message)).toEqual([
+      expect.stringContaining('could not write the census to Redis: Redis at'),
+    ]);
+    expect(logger.entries[0]!.message).toContain('refused database 99 (ERR DB index is out of range)');
+    await expect(sync.read()).rejects.toThrow('refused database 99');
+    expect(await db.client.keys('*')).toEqual([]);
+  });
+
   it('keeps what it saw while Redis is down and sends it when Redis is back', async () => {
     const census = createCensus({ now });
     census.setReleases(['1.3.0']);

@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { guardDatabase, redactRedisUrl } from '../redis-location.js';
+import { connectGuarded, redactRedisUrl } from '../redis-location.js';
 import type { DaylightLogger } from '../types.js';
 import {
   CENSUS_BUCKETS,
@@ -93,16 +93,11 @@ export async function openCensusRedis(url: string): Promise<Redis> {
     commandTimeout: COMMAND_TIMEOUT_MS,
   });
   client.on('error', () => undefined); // reported by the commands that fail
-  // A database Redis refuses would otherwise be database 0: the census of another fleet, counted into.
-  let refused: Error | undefined;
-  guardDatabase(client, url, (error) => (refused = error));
-  try {
-    await withTimeout(client.connect(), `connecting to ${redactRedisUrl(url)}`);
-  } catch (error) {
-    // Given up on: without this, it would keep reconnecting in the background, one more client per failed flush.
-    client.disconnect();
-    throw refused ?? error;
-  }
+  // A database Redis refuses would otherwise be database 0: the census of another fleet, counted into. A client
+  // that failed to connect is closed, else there would be one more reconnecting in the background per failed flush.
+  await connectGuarded(client, url, {
+    attempt: (connecting) => withTimeout(connecting, `connecting to ${redactRedisUrl(url)}`),
+  });
   return client;
 }
 
