@@ -2,7 +2,7 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { INTERNALS } from './options.js';
-import { copyPathFor } from './registry-copy.js';
+import { copyPathFor, RegistryCopy } from './registry-copy.js';
 import type { Registry } from './registry.js';
 import { createDaylight } from './server.js';
 import { startRedis, type TestRedis } from './test-redis.js';
@@ -284,4 +284,48 @@ describe('saving the copy', () => {
     ]);
     expect(messages(logger, 'error')).toEqual([]);
   });
+
+  it('never replaces a later copy that another server saved after this one read Redis', async () => {
+    const { store, redis } = await storeAndRedis();
+    const file = copyPathFor(store.registryFile, redis.url, 'daylight');
+    const savedRegistry = async (): Promise<Registry> =>
+      (JSON.parse(await readFile(file, 'utf8')) as { registry: Registry }).registry;
+    const copyOf = () =>
+      new RegistryCopy({
+        configPath: store.registryFile,
+        url: redis.url,
+        prefix: 'daylight',
+        logger: createTestLogger(),
+      });
+
+    // A server reads revision 11 from Redis and is slow to write it; meanwhile another server on the same folder
+    // takes revision 12 and saves it.
+    const askedAt = Date.now();
+    await runOnce(store, redis, { ...store.registry, current: '1.1.0', revision: 12 });
+    const slow = copyOf();
+    slow.save({ ...store.registry, current: '1.0.0', revision: 11 }, askedAt);
+    await slow.settled();
+    expect(await savedRegistry()).toMatchObject({ current: '1.1.0', revision: 12 });
+    // A server that starts while Redis is down serves the later one.
+    await redis.stop();
+    const { daylight } = await serverOn(store, redis.url);
+    expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.1.0' });
+
+    // Still written over: a registry Redis gave after the copy was saved (the store was rebuilt), one without a
+    // revision (an older store), the same revision, and a copy that is not valid.
+    const write = async (registry: Registry): Promise<Registry> => {
+      const copy = copyOf();
+      copy.save(registry, Date.now());
+      await copy.settled();
+      return savedRegistry();
+    };
+    expect(await write({ ...store.registry, current: '1.0.0', revision: 1 })).toMatchObject({ revision: 1 });
+    await write({ ...store.registry, current: '1.1.0', revision: 12 });
+    const { revision: _, ...unnumbered } = { ...store.registry, current: '1.0.0', revision: 0 };
+    expect(await write(unnumbered)).toEqual(unnumbered);
+    expect(await write({ ...store.registry, current: '1.1.0', revision: 12 })).toMatchObject({ revision: 12 });
+    expect(await write({ ...store.registry, current: '1.0.0', revision: 12 })).toMatchObject({ current: '1.0.0' });
+    await writeFile(file, '{"daylight": "redis-registry-copy", "registry": ');
+    expect(await write({ ...store.registry, current: '1.1.0', revision: 3 })).toMatchObject({ revision: 3 });
+  }, 20_000);
 });

@@ -7,11 +7,12 @@
  * It lives beside `config`, next to the `releases/` folder the server already
  * reads: a server without that folder has nothing to serve anyway, and a shared
  * folder (the usual Redis set-up) hands the copy to a server that never ran
- * before. Its name carries a hash of the store (Redis URL without credentials,
- * database, key prefix) and the file says which store it is for, so a copy of
- * another database or prefix is never taken. Saving is best effort: a folder
- * the server cannot write (read-only, another owner) is said once and the
- * server goes on without the copy.
+ * before; a server never writes an earlier registry over a later one another
+ * server saved there. Its name carries a hash of the store (Redis URL without
+ * credentials, database, key prefix) and the file says which store it is for,
+ * so a copy of another database or prefix is never taken. Saving is best
+ * effort: a folder the server cannot write (read-only, another owner) is said
+ * once and the server goes on without the copy.
  *
  * ```json
  * { "daylight": "redis-registry-copy", "store": "redis://10.0.0.5:6379/0", "prefix": "daylight",
@@ -63,7 +64,7 @@ export class RegistryCopy {
   readonly #logger: DaylightLogger;
   /** The registry text saved last (or read back): the same registry is not written again. */
   #saved: string | undefined;
-  /** Saves run one after the other, so an older registry never lands after a newer one. */
+  /** Saves run one after the other, so this server's older registry never lands after its newer one. */
   #tail: Promise<void> = Promise.resolve();
   #warned = false;
 
@@ -76,6 +77,12 @@ export class RegistryCopy {
 
   /** Reads and validates the copy; never throws. */
   async read(): Promise<CopyRead> {
+    const read = await this.#readFile();
+    if (read.ok) this.#saved = JSON.stringify(read.registry);
+    return read;
+  }
+
+  async #readFile(): Promise<CopyRead> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -98,16 +105,18 @@ export class RegistryCopy {
     }
     const check = validateRegistry(parsed.registry);
     if (!check.ok) return { ok: false, error: `the copy in ${this.file} is invalid: ${check.error}` };
-    this.#saved = JSON.stringify(check.registry);
     return { ok: true, registry: check.registry, savedAt: typeof parsed.savedAt === 'string' ? parsed.savedAt : '?' };
   }
 
-  /** Saves `registry` in the background unless it is the one saved last; never throws, never rejects. */
-  save(registry: Registry): void {
+  /**
+   * Saves `registry`, which Redis gave when asked at `askedAt` (ms), in the background unless it is the one saved
+   * last; never throws, never rejects.
+   */
+  save(registry: Registry, askedAt: number): void {
     const text = JSON.stringify(registry);
     if (text === this.#saved) return;
     this.#saved = text;
-    this.#tail = this.#tail.then(() => this.#write(registry));
+    this.#tail = this.#tail.then(() => this.#write(registry, askedAt));
   }
 
   /** Resolves once the saves asked for so far are done (close(), tests). */
@@ -115,8 +124,28 @@ export class RegistryCopy {
     return this.#tail;
   }
 
-  /** Writes atomically (a temporary file, then `rename`), so a server starting meanwhile reads a whole copy. */
-  async #write(registry: Registry): Promise<void> {
+  /**
+   * Whether the copy on disk is later than `registry`, which Redis gave when asked at `askedAt`: a higher revision
+   * saved after that moment was taken from Redis after this server read it, by another server sharing the folder,
+   * while this one was slow to write. A higher revision saved _before_ it is not later: Redis answered with a lower
+   * one since, so the store was rebuilt (its revisions start again at 1) and Redis's registry is the truth. Equal
+   * revisions of one store are one registry, written again (which dates the copy to the later read). A copy that
+   * cannot be read or is invalid, or a registry without a revision (an older store), cannot be ordered: replaced.
+   */
+  async #laterOnDisk(registry: Registry, askedAt: number): Promise<boolean> {
+    if (registry.revision === undefined) return false;
+    const disk = await this.#readFile();
+    if (!disk.ok || disk.registry.revision === undefined) return false;
+    return disk.registry.revision > registry.revision && Date.parse(disk.savedAt) >= askedAt;
+  }
+
+  /**
+   * Writes atomically (a temporary file, then `rename`), so a server starting meanwhile reads a whole copy; not
+   * over a later copy. Servers sharing the folder are not locked against each other: one may still write between
+   * another's read and its `rename`, and the next registry written puts that right.
+   */
+  async #write(registry: Registry, askedAt: number): Promise<void> {
+    if (await this.#laterOnDisk(registry, askedAt)) return;
     const body = {
       daylight: KIND,
       store: this.#store,

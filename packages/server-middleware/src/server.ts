@@ -719,8 +719,10 @@ class Daylight implements DaylightServer {
       let read: RegistryRead;
       let missing = false;
       let text: string | undefined;
+      let askedAt = 0;
       if (this.#redis !== undefined) {
         try {
+          askedAt = Date.now(); // what Redis answers is no older than this (the copy's order: registry-copy.ts)
           const answer = await this.#redis.read();
           read = answer;
           missing = 'missing' in answer;
@@ -760,7 +762,7 @@ class Daylight implements DaylightServer {
       }
       this.#adopt(read.registry, releases, warnings, initial ? 'first' : 'again');
       // Only a registry Redis gave (never the copy itself) and this server could serve: the next start's fallback.
-      if (text !== undefined) this.#copy?.save(read.registry);
+      if (text !== undefined) this.#copy?.save(read.registry, askedAt);
     } catch (error) {
       this.#registryProblem(`could not be loaded: ${(error as Error).message}`, false);
     }
