@@ -49,6 +49,8 @@ export interface DaylightInternals {
   readonly pollIntervalMs?: number;
   /** @default 50 */
   readonly debounceMs?: number;
+  /** How often the copy of an unchanged Redis registry is written again (registry-copy.ts). @default 3_600_000 */
+  readonly copyRefreshMs?: number;
 }
 
 const KNOWN = [

@@ -1,7 +1,7 @@
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { INTERNALS } from './options.js';
+import { INTERNALS, type DaylightInternals } from './options.js';
 import { copyPathFor, RegistryCopy } from './registry-copy.js';
 import type { Registry } from './registry.js';
 import { createDaylight } from './server.js';
@@ -42,6 +42,7 @@ async function setRegistry(redis: TestRedis, key: string, registry: Registry): P
 async function serverOn(
   store: ReleaseStore,
   redis: DaylightServerOptions['redis'],
+  internals: DaylightInternals = {},
 ): Promise<{ daylight: DaylightServer; logger: ReturnType<typeof createTestLogger> }> {
   const logger = createTestLogger();
   const daylight = createDaylight({
@@ -50,7 +51,7 @@ async function serverOn(
     census: false,
     logger,
     authorize: () => true,
-    [INTERNALS]: { pollIntervalMs: 50 },
+    [INTERNALS]: { pollIntervalMs: 50, ...internals },
   } as DaylightServerOptions);
   cleanups.push(() => daylight.close());
   await daylight.ready;
@@ -69,6 +70,19 @@ async function runOnce(store: ReleaseStore, redis: TestRedis, registry: Registry
 function bodyOf(response: DaylightResponse | undefined): string {
   if (!Buffer.isBuffer(response?.body)) throw new Error(`expected a body of bytes, got ${typeof response?.body}`);
   return response.body.toString('utf8');
+}
+
+/** The status page's HTML. */
+async function statusPageOf(daylight: DaylightServer): Promise<string> {
+  const incoming = { headers: {}, socket: {} } as IncomingMessage;
+  return bodyOf(
+    await daylight.handle({ method: 'GET', path: '/_daylight/admin/', headers: { accept: 'text/html' }, incoming }),
+  );
+}
+
+/** When the copy in `file` says it was saved. */
+async function savedAtOf(file: string): Promise<string> {
+  return (JSON.parse(await readFile(file, 'utf8')) as { savedAt: string }).savedAt;
 }
 
 const messages = (logger: ReturnType<typeof createTestLogger>, level: 'info' | 'warn' | 'error') =>
@@ -123,6 +137,50 @@ describe('a server that starts while Redis cannot be reached', () => {
       return saved.registry.current === '1.1.0' ? true : undefined;
     });
   }, 20_000);
+
+  it('says a copy saved long ago is old, and how old, in the log and on the status page, and serves it all the same', async () => {
+    const { store, redis } = await storeAndRedis();
+    await runOnce(store, redis, { ...store.registry, current: '1.0.0', revision: 3 });
+    await redis.stop();
+    const file = copyPathFor(store.registryFile, redis.url, 'daylight');
+    const startWithCopyAged = async (hours: number) => {
+      const copy = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      await writeFile(
+        file,
+        JSON.stringify({ ...copy, savedAt: new Date(Date.now() - hours * 3_600_000).toISOString() }),
+      );
+      const { daylight, logger } = await serverOn(store, redis.url);
+      expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.0.0' }); // no page at all would be worse
+      return { daylight, errors: messages(logger, 'error'), status: await statusPageOf(daylight) };
+    };
+
+    const young = await startWithCopyAged(23);
+    expect(young.errors).toEqual([expect.not.stringContaining('old copy')]);
+    expect(young.status).not.toContain('old copy');
+    await young.daylight.close();
+
+    const day = await startWithCopyAged(30);
+    expect(day.errors).toEqual([
+      expect.stringMatching(
+        /— serving this server's copy of its last registry instead, saved \S+ in .*\.json — an old copy, 30 hours old: no server on this folder has saved Redis's registry since, so the fleet may have moved on \(promoted, halted or pinned\) \(current 1\.0\.0, revision 3\), until Redis's can be used$/,
+      ),
+    ]);
+    expect(day.status).toMatch(
+      /serves its copy of the last registry Redis gave, saved \S+ in .*\.json — an old copy, 30 hours old:/,
+    );
+    await day.daylight.close();
+
+    const { daylight, errors, status } = await startWithCopyAged(3 * 24 + 5);
+    expect(errors).toEqual([expect.stringContaining('— an old copy, 3 days old:')]);
+    expect(status).toContain('— an old copy, 3 days old:');
+
+    // Redis answers with the same registry: the copy is dated by that answer, no longer old.
+    const again = await startRedis({ port: redis.port });
+    cleanups.push(() => again.stop());
+    await setRegistry(again, 'daylight:registry', { ...store.registry, current: '1.0.0', revision: 3 });
+    await waitFor(async () => (Date.now() - Date.parse(await savedAtOf(file)) < 60_000 ? true : undefined), 5000);
+    expect(await statusPageOf(daylight)).not.toContain('old copy');
+  }, 30_000);
 
   it('never takes the copy over a registry Redis gave it, even one with a lower revision', async () => {
     const { store, redis } = await storeAndRedis();
@@ -327,5 +385,16 @@ describe('saving the copy', () => {
     expect(await write({ ...store.registry, current: '1.0.0', revision: 12 })).toMatchObject({ current: '1.0.0' });
     await writeFile(file, '{"daylight": "redis-registry-copy", "registry": ');
     expect(await write({ ...store.registry, current: '1.1.0', revision: 3 })).toMatchObject({ revision: 3 });
+  }, 20_000);
+
+  it('writes an unchanged registry again while Redis gives it, so the copy says when Redis last gave it', async () => {
+    const { store, redis } = await storeAndRedis();
+    await setRegistry(redis, 'daylight:registry', { ...store.registry, current: '1.0.0', revision: 1 });
+    await serverOn(store, redis.url, { copyRefreshMs: 300 }); // an hour, but for this test
+    const file = copyPathFor(store.registryFile, redis.url, 'daylight');
+    const first = await waitFor(() => savedAtOf(file).catch(() => undefined));
+    await waitFor(async () => ((await savedAtOf(file)) > first ? true : undefined), 5000);
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { registry: Registry };
+    expect(saved.registry).toMatchObject({ current: '1.0.0', revision: 1 });
   }, 20_000);
 });

@@ -28,6 +28,31 @@ import type { DaylightLogger } from './types.js';
 /** What the copy's `daylight` member says, so that no other JSON file is ever taken for one. */
 const KIND = 'redis-registry-copy';
 
+/**
+ * A copy saved longer ago than this is called old where it is served, with its age: the fleet may have promoted,
+ * halted or pinned since. A day: a copy is written again every hour while Redis answers (COPY_REFRESH_MS), so only
+ * a folder no server has written for a day, Redis answering, holds one; not an option, as nothing changes with it
+ * but a sentence.
+ */
+export const OLD_COPY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * While Redis answers, a server writes its unchanged registry again this often, so the copy's `savedAt` says when
+ * Redis last gave it, not when it last changed: a registry left alone for a week is not an old copy.
+ */
+export const COPY_REFRESH_MS = 60 * 60 * 1000;
+
+/**
+ * How old a copy saved at `savedAt` is, once it is old ({@link OLD_COPY_MS}): `30 hours`, `3 days`.
+ * @returns undefined for a younger copy, or one whose time is unknown or ahead of this clock
+ */
+export function oldCopyAge(savedAt: string, now = Date.now()): string | undefined {
+  const age = now - Date.parse(savedAt);
+  if (!(age >= OLD_COPY_MS)) return undefined; // NaN: no time to say anything about
+  const hours = Math.floor(age / 3_600_000);
+  return hours < 48 ? `${hours} hours` : `${Math.floor(hours / 24)} days`;
+}
+
 /** A copy read back: its registry validated, and when it was saved. */
 export type CopyRead =
   | { readonly ok: true; readonly registry: Registry; readonly savedAt: string }
@@ -62,27 +87,36 @@ export class RegistryCopy {
   readonly #store: string;
   readonly #prefix: string;
   readonly #logger: DaylightLogger;
-  /** The registry text saved last (or read back): the same registry is not written again. */
+  readonly #refreshMs: number;
+  /** The registry text saved last: the same registry is not written again (but for the hourly refresh). */
   #saved: string | undefined;
+  /** The registry saved last, and when its write was asked for (ms): what refresh() writes again, and when. */
+  #last: Registry | undefined;
+  #queuedAt = 0;
   /** Saves run one after the other, so this server's older registry never lands after its newer one. */
   #tail: Promise<void> = Promise.resolve();
   #warned = false;
 
-  constructor(options: { configPath: string; url: string; prefix: string; logger: DaylightLogger }) {
+  constructor(options: {
+    configPath: string;
+    url: string;
+    prefix: string;
+    logger: DaylightLogger;
+    /** @default COPY_REFRESH_MS */
+    refreshMs?: number | undefined;
+  }) {
     this.file = copyPathFor(options.configPath, options.url, options.prefix);
     this.#store = storeOf(options.url);
     this.#prefix = options.prefix;
     this.#logger = options.logger;
+    this.#refreshMs = options.refreshMs ?? COPY_REFRESH_MS;
   }
 
-  /** Reads and validates the copy; never throws. */
+  /**
+   * Reads and validates the copy; never throws. What it reads is not taken as saved: the same registry from
+   * Redis, once it answers, is written again, dating the copy to that answer.
+   */
   async read(): Promise<CopyRead> {
-    const read = await this.#readFile();
-    if (read.ok) this.#saved = JSON.stringify(read.registry);
-    return read;
-  }
-
-  async #readFile(): Promise<CopyRead> {
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -116,6 +150,21 @@ export class RegistryCopy {
     const text = JSON.stringify(registry);
     if (text === this.#saved) return;
     this.#saved = text;
+    this.#last = registry;
+    this.#queue(registry, askedAt);
+  }
+
+  /**
+   * Redis gave the registry saved last again, asked at `askedAt`: writes it again once the last write is
+   * COPY_REFRESH_MS old, so that `savedAt` stays the time Redis last gave it (an old copy is said when served).
+   */
+  refresh(askedAt: number): void {
+    if (this.#last === undefined || Date.now() - this.#queuedAt < this.#refreshMs) return;
+    this.#queue(this.#last, askedAt);
+  }
+
+  #queue(registry: Registry, askedAt: number): void {
+    this.#queuedAt = Date.now();
     this.#tail = this.#tail.then(() => this.#write(registry, askedAt));
   }
 
@@ -134,7 +183,7 @@ export class RegistryCopy {
    */
   async #laterOnDisk(registry: Registry, askedAt: number): Promise<boolean> {
     if (registry.revision === undefined) return false;
-    const disk = await this.#readFile();
+    const disk = await this.read();
     if (!disk.ok || disk.registry.revision === undefined) return false;
     return disk.registry.revision > registry.revision && Date.parse(disk.savedAt) >= askedAt;
   }

@@ -26,7 +26,7 @@ import type { ChangeOutcome } from './registry-changes.js';
 import { internalsOf, resolveOptions, type DaylightInternals, type ResolvedOptions } from './options.js';
 import { updateRegistryFile } from './file-registry.js';
 import { RECONNECTING, RedisRegistry } from './redis-registry.js';
-import { RegistryCopy } from './registry-copy.js';
+import { oldCopyAge, RegistryCopy } from './registry-copy.js';
 import { haltChange, RegistryChangeError } from './registry-changes.js';
 import { checkReleaseFolder, newlyServed, repairHint } from './release-check.js';
 import { cohortNamed, haltOf, readRegistryFile, releaseDir, type Registry, type RegistryRead } from './registry.js';
@@ -75,6 +75,19 @@ type Counters = { -readonly [K in Exclude<keyof DaylightStats, CensusStats>]: Da
 
 /** The head of the problem a Redis that does not answer is logged with (the reason follows in parentheses). */
 const redisUnreachable = (redis: RedisRegistry): string => `Redis ${redis.location} cannot be reached`;
+
+/**
+ * Where the copy this server serves comes from, for the log and the status page. An old one says so, with its age:
+ * the fleet may have moved on since, and an operator should know before trusting what this server serves.
+ */
+function copyOrigin(copy: { readonly file: string; readonly savedAt: string }): string {
+  const age = oldCopyAge(copy.savedAt);
+  const old =
+    age === undefined
+      ? ''
+      : ` — an old copy, ${age} old: no server on this folder has saved Redis's registry since, so the fleet may have moved on (promoted, halted or pinned)`;
+  return `saved ${copy.savedAt} in ${copy.file}${old}`;
+}
 
 /**
  * Creates the Daylight server core. It reads the registry right away (see
@@ -241,6 +254,7 @@ class Daylight implements DaylightServer {
         url: options.redis.url,
         prefix: this.#redis.prefix,
         logger: options.logger,
+        refreshMs: internals.copyRefreshMs,
       });
       if (options.watch) {
         void this.#redis
@@ -462,10 +476,13 @@ class Daylight implements DaylightServer {
     this.#polling = true;
     try {
       const client = await redis.client();
+      const askedAt = Date.now();
       const text = await client.get(redis.registryKey);
       // The text, not the revision: a registry set by hand (or by an older version) may keep its revision.
       if (text !== this.#redisText || this.#lastRegistryProblem !== undefined || this.#incomplete) {
         await this.reload();
+      } else {
+        this.#copy?.refresh(askedAt); // the registry served is Redis's, unchanged: the copy says Redis still gives it
       }
     } catch (error) {
       // Redis is down: keep serving the last registry, and say so (once, in the log and on the status page: a change
@@ -821,7 +838,7 @@ class Daylight implements DaylightServer {
     const copy = this.#servingCopy;
     return copy === undefined
       ? problem
-      : `${problem}; this server started without it and serves its copy of the last registry Redis gave, saved ${copy.savedAt} in ${copy.file}`;
+      : `${problem}; this server started without it and serves its copy of the last registry Redis gave, ${copyOrigin(copy)}`;
   }
 
   /** Where the registry comes from, for messages. With Redis its file path would name a file that does not exist. */
@@ -923,7 +940,7 @@ class Daylight implements DaylightServer {
       logger.error(
         serving === undefined
           ? `daylight: ${where}: ${problem} — no registry read yet and no copy of one to serve (${this.#copyRefusal ?? 'not looked at'}), so responses are not stamped and pages get a 503 until then`
-          : `daylight: ${where}: ${problem} — ${this.#servingCopy === undefined ? 'still serving the last registry' : `serving this server's copy of its last registry instead, saved ${this.#servingCopy.savedAt} in ${this.#servingCopy.file}`} (${describeRegistry(serving.registry)})${this.#servingCopy === undefined ? '' : ", until Redis's can be used"}`,
+          : `daylight: ${where}: ${problem} — ${this.#servingCopy === undefined ? 'still serving the last registry' : `serving this server's copy of its last registry instead, ${copyOrigin(this.#servingCopy)}`} (${describeRegistry(serving.registry)})${this.#servingCopy === undefined ? '' : ", until Redis's can be used"}`,
       );
       return;
     }
