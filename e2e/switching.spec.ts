@@ -927,6 +927,33 @@ test("Vite's preload error: a module that did not load is left to reject the app
     .toBeGreaterThan(0);
 });
 
+test('releases A → B → A → B: B itself, promoted again after the rollback, is switched to once more', async ({
+  page,
+  office,
+}) => {
+  // The loop guard allows one switch per version until a healthy boot: B booted well, so B may be switched to again.
+  // The person accepted B once: this browser's tabs take it as settled, and it goes at the next safe moment.
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  for (const [release, kind] of [
+    ['1.1.0', 'prompt'],
+    ['1.0.0', 'auto'],
+    ['1.1.0', 'auto'],
+  ] as const) {
+    await office.promote(release);
+    if (kind === 'prompt') await banner(page).getByRole('button', { name: 'Update now' }).click();
+    else {
+      await ready(page, release);
+      await page.getByRole('link', { name: 'Reports' }).click(); // a downgrade goes at the next safe moment
+    }
+    await expect(version(page)).toHaveText(release);
+  }
+  expect(seen.navigations).toHaveLength(4);
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  expect(office.reportCounts().flatMap((row) => Object.keys(row.kinds))).not.toContain('loop-guard');
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('releases A → B → A: tabs on B go back to A once, and a later B′ is offered', async ({ page, office }) => {
   const seen = watch(page);
   await signIn(page, office.url, seen);
