@@ -83,8 +83,15 @@ function el<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/**
+ * The invoice, made once per page and kept while the header's links show another route: input typed and not saved
+ * yet must outlive the app's own navigation, and stay in the switch's snapshot when it is taken from Reports.
+ */
+let invoice: HTMLElement | undefined;
+
 function readForm(): Record<string, string> {
-  const form = document.querySelector<HTMLFormElement>('#invoice');
+  // From the kept section, not the document: on Reports the form is out of the page but still holds the input.
+  const form = invoice?.querySelector<HTMLFormElement>('#invoice');
   if (!form) return {};
   const values: Record<string, string> = {};
   for (const [key, value] of new FormData(form)) values[key] = typeof value === 'string' ? value : value.name;
@@ -208,12 +215,14 @@ function inboxView(): HTMLElement {
 }
 
 async function route(user: string, restored?: Snapshot): Promise<void> {
+  // Made on the first route, whichever it is, so that input restored after a switch taken from Reports is kept too.
+  invoice ??= invoiceView(restored?.form);
   const main = el('main');
   if (location.pathname === '/reports') {
     const { reportsView } = await import('./reports.js');
     main.append(reportsView(ATLAS.length));
   } else {
-    main.append(invoiceView(restored?.form));
+    main.append(invoice);
   }
   main.append(inboxView());
   app.replaceChildren(header(user), main);
