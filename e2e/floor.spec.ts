@@ -106,6 +106,36 @@ test('a save refused below the floor switches the tab at once, with the typing k
   await expect(page.locator('.saved')).toContainText('Saved as');
 });
 
+test("below the floor the app catches ky's rejections: no uncaught error, and a refused save says the input is kept", async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen); // the default grace: 60 s, and the unsaved invoice holds safe moments
+  await page.locator('#f-customer').fill('typed before the refused save');
+  await office.promote('1.1.0');
+  await expect(banner(page)).toBeVisible();
+  await setFloor(office, '1.1.0');
+  await expect.poll(async () => (await daylightState(page)).policy, { timeout: 15_000 }).toBe('force');
+  // A header link: the route asks for the inbox at once, outside the poll's own catch, and is refused.
+  const inboxRefusals = () => seen.failedApi.filter((line) => /GET \S+\/api\/inbox 409$/.test(line)).length;
+  const before = inboxRefusals();
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await page.getByRole('link', { name: 'Invoice', exact: true }).click();
+  await expect.poll(inboxRefusals).toBeGreaterThanOrEqual(before + 3); // the two routes' and a poll's after them
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  // The save is refused too, and the switch is due at once: the app says so and keeps the input.
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(page.getByTestId('version')).toHaveText('1.1.0', { timeout: 15_000 });
+  expect(seen.failedApi.filter((line) => /POST \S+\/api\/invoices 409$/.test(line))).toHaveLength(1);
+  expect(seen.pageErrors).toEqual([]);
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  await expect(page.locator('#f-customer')).toHaveValue('typed before the refused save');
+  await expect(page.locator('.saved')).toHaveText(
+    'Not saved before the update: your input is restored, save it again.',
+  );
+});
+
 test('below the floor with the release in hand, refused requests do not each ask the server again', async ({
   page,
   office,

@@ -3,7 +3,7 @@
  * Every API call goes through ky with Daylight's hooks, so every response can
  * say which release this office should run.
  */
-import ky from 'ky';
+import ky, { HTTPError } from 'ky';
 import { createDaylight, type DaylightState, type Policy } from '@daylight/client';
 import { mountBanner } from '@daylight/client/banner';
 import { recoverChunkErrors } from '@daylight/client/recovery';
@@ -19,6 +19,8 @@ declare const __APP_BROKEN__: boolean;
 interface Snapshot {
   readonly form: Record<string, string>;
   readonly route: string;
+  /** The last save was refused by the compatibility floor: the new page tells the person to save again. */
+  readonly saveRefused?: boolean;
 }
 
 const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
@@ -53,7 +55,7 @@ const remind = number('remind');
 const daylight = createDaylight({
   snapshot: (): Snapshot => {
     if (params.has('brokenSnapshot')) throw new Error('the snapshot is broken on purpose');
-    return { form: readForm(), route: location.pathname };
+    return { form: readForm(), route: location.pathname, saveRefused };
   },
   ...(params.has('policy') ? { policy: params.get('policy') as Policy } : {}),
   ...(grace === undefined ? {} : { grace }),
@@ -88,6 +90,13 @@ function el<K extends keyof HTMLElementTagNameMap>(
  * yet must outlive the app's own navigation, and stay in the switch's snapshot when it is taken from Reports.
  */
 let invoice: HTMLElement | undefined;
+/** Whether a save was refused by the floor since the last one that went through (the new page says so). */
+let saveRefused = false;
+// From the client's event, not from ky's rejection: the client emits it before it forces the switch, so the
+// snapshot taken for that switch already knows; the rejection can come after it.
+daylight.addEventListener('refused', ({ detail }) => {
+  if (detail.method === 'POST' && new URL(detail.url).pathname === '/api/invoices') saveRefused = true;
+});
 
 function readForm(): Record<string, string> {
   // From the kept section, not the document: on Reports the form is out of the page but still holds the input.
@@ -96,6 +105,26 @@ function readForm(): Record<string, string> {
   const values: Record<string, string> = {};
   for (const [key, value] of new FormData(form)) values[key] = typeof value === 'string' ? value : value.name;
   return values;
+}
+
+/**
+ * The compatibility floor's refusal (409, a problem document): this release is too old for the API. The client
+ * forces the switch by itself (and at once after a refused save), so the app only has to catch ky's HTTPError and
+ * keep what the person typed; the request is for the new page to make again.
+ */
+function refusedByFloor(error: unknown): boolean {
+  return (
+    error instanceof HTTPError &&
+    error.response.status === 409 &&
+    (error.response.headers.get('content-type') ?? '').startsWith('application/problem+json')
+  );
+}
+
+/** What a call that failed tells the person: a refusal by the floor is no fault of theirs, and ends by itself. */
+function failure(what: string, error: unknown): string {
+  return refusedByFloor(error)
+    ? `${what}: this version of the app is too old for the server, and updates now.`
+    : `${what}: ${error instanceof Error ? error.message : String(error)}.`;
 }
 
 function describe(state: DaylightState): string {
@@ -144,6 +173,7 @@ function header(user: string | undefined): HTMLElement {
 }
 
 function loginView(): void {
+  const problem = el('p', { role: 'status' });
   const form = el(
     'form',
     { id: 'login' },
@@ -165,12 +195,14 @@ function loginView(): void {
     void api
       .post('login', { json: { user: data.get('user'), password: data.get('password') } })
       .json<{ user: string }>()
-      .then(({ user }) => route(user));
+      .then(({ user }) => route(user))
+      .catch((error: unknown) => (problem.textContent = failure('Not signed in', error)));
   });
+  form.append(problem);
   app.replaceChildren(header(undefined), el('main', {}, el('section', {}, el('h2', {}, 'Sign in'), form)));
 }
 
-function invoiceView(restored: Record<string, string> | undefined): HTMLElement {
+function invoiceView(restored: Snapshot | undefined): HTMLElement {
   const fields = [...FIELDS];
   if (__APP_FLAVOUR__.notesField) fields.push(['notes', 'Internal notes (new in 1.1)', 'textarea']);
   const form = el('form', { id: 'invoice' });
@@ -178,10 +210,11 @@ function invoiceView(restored: Record<string, string> | undefined): HTMLElement 
     const input = kind === 'textarea' ? el('textarea', { rows: 3 }) : el('input');
     input.id = `f-${name}`;
     input.name = name;
-    input.value = restored?.[name] ?? '';
+    input.value = restored?.form[name] ?? '';
     form.append(el('label', { htmlFor: input.id }, label), input);
   }
   const saved = el('p', { className: 'saved', role: 'status' });
+  if (restored?.saveRefused) saved.textContent = 'Not saved before the update: your input is restored, save it again.';
   form.append(el('button', { type: 'submit' }, 'Save invoice'), saved);
   // Unsaved input holds off automatic switches; the switch snapshot keeps it either way.
   let release: (() => void) | undefined;
@@ -193,8 +226,14 @@ function invoiceView(restored: Record<string, string> | undefined): HTMLElement 
       .json<{ id: string }>()
       .then(({ id }) => {
         saved.textContent = `Saved as ${id}`;
+        saveRefused = false;
         release?.();
         release = undefined;
+      })
+      // Not saved: the input stays in the form (and in the switch's snapshot) and keeps holding automatic switches.
+      .catch((error: unknown) => {
+        const again = refusedByFloor(error) ? 'after the update' : 'in a moment';
+        saved.textContent = `${failure('Not saved', error)} Your input is kept: save it again ${again}.`;
       });
   });
   return el('section', {}, el('h2', {}, 'New invoice'), form);
@@ -209,14 +248,16 @@ function inboxView(): HTMLElement {
     refreshed.textContent = `refreshed ${new Date(serverTime).toLocaleTimeString()}`;
   };
   const every = Number(new URLSearchParams(location.search).get('poll') ?? 3000);
-  void refresh();
-  setInterval(() => void refresh().catch(() => undefined), every);
+  // A refresh that fails (the network, the floor's 409, which the client acts on) is simply tried again next time.
+  const quietly = (): void => void refresh().catch(() => undefined);
+  quietly();
+  setInterval(quietly, every);
   return el('section', {}, el('h2', {}, 'Inbox'), list, refreshed);
 }
 
 async function route(user: string, restored?: Snapshot): Promise<void> {
   // Made on the first route, whichever it is, so that input restored after a switch taken from Reports is kept too.
-  invoice ??= invoiceView(restored?.form);
+  invoice ??= invoiceView(restored);
   const main = el('main');
   if (location.pathname === '/reports') {
     const { reportsView } = await import('./reports.js');
