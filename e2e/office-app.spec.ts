@@ -1,7 +1,9 @@
 /**
  * The demo app's own promise, "nothing lost", in its own navigation: what a
  * person typed into the invoice stays when they look at Reports and come
- * back, and a switch taken from Reports still restores it.
+ * back, and a switch taken from Reports still restores it; input restored
+ * after a switch is still unsaved, and holds automatic switches as typed
+ * input does.
  */
 import { test, expect, watch, signIn, ready, banner, version } from './support/fixtures.js';
 
@@ -33,6 +35,43 @@ test('typed input survives the header links: Invoice → Reports → Invoice kee
   await expect(page.locator('#f-description')).toHaveValue('Twelve desks,\nthree lamps');
   await expect(page.getByTestId('user')).toHaveText('signed in as ada');
   expect(seen.navigations).toHaveLength(2);
+  expect(seen.failedApi).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('input restored after a switch is still unsaved: it holds the next automatic switch (a rollback) until it is saved', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  await page.locator('#f-customer').fill('typed on 1.0.0');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.locator('#f-customer')).toHaveValue('typed on 1.0.0');
+
+  // The rollback is a downgrade, automatic at the next safe moment; the restored input has not been saved.
+  await office.promote('1.0.0');
+  await ready(page, '1.0.0');
+  await page.getByRole('link', { name: 'Reports' }).click(); // a safe moment, held
+  await expect(page.getByTestId('reports')).toBeVisible();
+  const inboxRequests = () => office.requests.filter((r) => r.startsWith('GET /api/inbox')).length;
+  const asked = inboxRequests();
+  await expect.poll(inboxRequests).toBeGreaterThanOrEqual(asked + 3); // a few polls later (every 500 ms)
+  await expect(version(page)).toHaveText('1.1.0');
+  expect(seen.navigations).toHaveLength(2);
+
+  await page.getByRole('link', { name: 'Invoice', exact: true }).click(); // held too
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(version(page)).toHaveText('1.0.0');
+  await expect(page.locator('#f-customer')).toHaveValue('typed on 1.0.0');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  const saved = office.requests.findIndex((r) => r.startsWith('POST /api/invoices'));
+  expect(saved).toBeGreaterThan(-1);
+  expect(office.requests.findIndex((r) => r.includes('_daylight=1.0.0'))).toBeGreaterThan(saved);
+  expect(seen.navigations).toHaveLength(3);
   expect(seen.failedApi).toEqual([]);
   expect(seen.pageErrors).toEqual([]);
 });

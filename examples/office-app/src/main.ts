@@ -21,6 +21,8 @@ interface Snapshot {
   readonly route: string;
   /** The last save was refused by the compatibility floor: the new page tells the person to save again. */
   readonly saveRefused?: boolean;
+  /** The form held input not saved yet: restored, it is still not saved, and holds automatic switches again. */
+  readonly unsaved?: boolean;
 }
 
 const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
@@ -55,7 +57,7 @@ const remind = number('remind');
 const daylight = createDaylight({
   snapshot: (): Snapshot => {
     if (params.has('brokenSnapshot')) throw new Error('the snapshot is broken on purpose');
-    return { form: readForm(), route: location.pathname, saveRefused };
+    return { form: readForm(), route: location.pathname, saveRefused, unsaved: holding !== undefined };
   },
   ...(params.has('policy') ? { policy: params.get('policy') as Policy } : {}),
   ...(grace === undefined ? {} : { grace }),
@@ -97,6 +99,24 @@ let saveRefused = false;
 daylight.addEventListener('refused', ({ detail }) => {
   if (detail.method === 'POST' && new URL(detail.url).pathname === '/api/invoices') saveRefused = true;
 });
+
+/** Ends the hold on automatic switches that the invoice's unsaved input keeps; set while there is such input. */
+let holding: (() => void) | undefined;
+
+/** The invoice has input not saved yet, typed on this page or restored after a switch: automatic switches wait. */
+function markUnsaved(): void {
+  holding ??= daylight.block('unsaved invoice');
+}
+
+function markSaved(): void {
+  holding?.();
+  holding = undefined;
+}
+
+/** Whether a snapshot's form was not saved yet. One from an app that did not say: any value counts as unsaved. */
+function restoredUnsaved(restored: Snapshot): boolean {
+  return restored.unsaved ?? Object.values(restored.form).some((value) => value !== '');
+}
 
 function readForm(): Record<string, string> {
   // From the kept section, not the document: on Reports the form is out of the page but still holds the input.
@@ -216,9 +236,10 @@ function invoiceView(restored: Snapshot | undefined): HTMLElement {
   const saved = el('p', { className: 'saved', role: 'status' });
   if (restored?.saveRefused) saved.textContent = 'Not saved before the update: your input is restored, save it again.';
   form.append(el('button', { type: 'submit' }, 'Save invoice'), saved);
-  // Unsaved input holds off automatic switches; the switch snapshot keeps it either way.
-  let release: (() => void) | undefined;
-  form.addEventListener('input', () => (release ??= daylight.block('unsaved invoice')));
+  // Unsaved input holds off automatic switches; the switch snapshot keeps it either way. Input restored after a
+  // switch counts too: the person has not saved it, and the next automatic switch (a rollback) must wait for that.
+  if (restored && restoredUnsaved(restored)) markUnsaved();
+  form.addEventListener('input', markUnsaved);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     void api
@@ -227,8 +248,7 @@ function invoiceView(restored: Snapshot | undefined): HTMLElement {
       .then(({ id }) => {
         saved.textContent = `Saved as ${id}`;
         saveRefused = false;
-        release?.();
-        release = undefined;
+        markSaved();
       })
       // Not saved: the input stays in the form (and in the switch's snapshot) and keeps holding automatic switches.
       .catch((error: unknown) => {
