@@ -3,7 +3,7 @@
  * person typed into the invoice stays when they look at Reports and come
  * back, and a switch taken from Reports still restores it; input restored
  * after a switch is still unsaved, and holds automatic switches as typed
- * input does.
+ * input does; and moving between routes does not multiply the inbox's polling.
  */
 import { test, expect, watch, signIn, ready, banner, version } from './support/fixtures.js';
 
@@ -74,4 +74,20 @@ test('input restored after a switch is still unsaved: it holds the next automati
   expect(seen.navigations).toHaveLength(3);
   expect(seen.failedApi).toEqual([]);
   expect(seen.pageErrors).toEqual([]);
+});
+
+test('moving between routes keeps one inbox refresh going, not one more per click', async ({ page, office }) => {
+  await signIn(page, office.url); // the inbox refreshes every 500 ms
+  for (let i = 0; i < 3; i++) {
+    await page.getByRole('link', { name: 'Reports' }).click();
+    await expect(page.getByTestId('reports')).toBeVisible();
+    await page.getByRole('link', { name: 'Invoice', exact: true }).click();
+    await expect(page.locator('#invoice')).toBeVisible();
+  }
+  const inbox = () => office.requests.filter((line) => line.startsWith('GET /api/inbox')).length;
+  const before = inbox();
+  await page.waitForTimeout(3_000);
+  // One timer: about 6 in 3 s. With a timer per route shown (seven here) it was 12 or more.
+  expect(inbox() - before).toBeLessThanOrEqual(9);
+  await expect(page.getByTestId('inbox-refreshed')).toContainText('refreshed');
 });

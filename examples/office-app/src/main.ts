@@ -92,6 +92,8 @@ function el<K extends keyof HTMLElementTagNameMap>(
  * yet must outlive the app's own navigation, and stay in the switch's snapshot when it is taken from Reports.
  */
 let invoice: HTMLElement | undefined;
+/** The inbox, made once per page: one refresh timer however often the person moves between routes. */
+let inbox: HTMLElement | undefined;
 /** Whether a save was refused by the floor since the last one that went through (the new page says so). */
 let saveRefused = false;
 // From the client's event, not from ky's rejection: the client emits it before it forces the switch, so the
@@ -285,7 +287,9 @@ async function route(user: string, restored?: Snapshot): Promise<void> {
   } else {
     main.append(invoice);
   }
-  main.append(inboxView());
+  // Made once too: each route made a new one before, and each kept its own refresh timer going.
+  inbox ??= inboxView();
+  main.append(inbox);
   app.replaceChildren(header(user), main);
 }
 
