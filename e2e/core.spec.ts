@@ -192,6 +192,20 @@ test("a chunk changed on the server's disk is refused uncached: once the folder 
   await expect(page.getByTestId('user')).toHaveText('signed in as ada');
 });
 
+/**
+ * As a proxy that rewrites it: every inbox answer of the real server reaches the page with `stamp(n)` (n counts from
+ * 0) as its `Daylight-Release`. Resolves with how many were served so far, as a function to poll.
+ */
+async function restampInbox(page: Page, stamp: (n: number) => string): Promise<() => number> {
+  let served = 0;
+  await page.route('**/api/inbox', async (route) => {
+    const response = await route.fetch();
+    const value = stamp(served++);
+    await route.fulfill({ response, headers: { ...response.headers(), 'daylight-release': value } });
+  });
+  return () => served;
+}
+
 const HOSTILE = [
   'v="1.1.0', // unterminated
   'v=1.1.0', // a token, not a string
@@ -211,16 +225,10 @@ test('malformed, oversized and hostile release headers change nothing and reach 
   office,
 }) => {
   const seen = watch(page);
-  let served = 0;
-  // A hostile proxy: the real server answers, then the stamp is replaced.
-  await page.route('**/api/inbox', async (route) => {
-    const response = await route.fetch();
-    const value = HOSTILE[served % HOSTILE.length]!;
-    served++;
-    await route.fulfill({ response, headers: { ...response.headers(), 'daylight-release': value } });
-  });
+  // A hostile proxy.
+  const served = await restampInbox(page, (n) => HOSTILE[n % HOSTILE.length]!);
   await signIn(page, office.url, seen);
-  await expect.poll(() => served, { timeout: 20_000 }).toBeGreaterThan(HOSTILE.length + 1);
+  await expect.poll(served, { timeout: 20_000 }).toBeGreaterThan(HOSTILE.length + 1);
   await expect(page.locator('#inbox li')).toHaveCount(3);
   await expect(page.locator('#inbox li').first()).toHaveText('Timesheets are due Friday');
   const malformed = await page.evaluate(
@@ -242,18 +250,13 @@ test('a well-formed stamp the release check does not confirm is checked once, no
   office,
 }) => {
   const seen = watch(page);
-  let served = 0;
-  // A proxy (or a server that lost its way) stamps every inbox answer with releases the server does not give out.
-  await page.route('**/api/inbox', async (route) => {
-    const response = await route.fetch();
-    served++;
-    await route.fulfill({ response, headers: { ...response.headers(), 'daylight-release': 'v="1.1.0"' } });
-  });
+  // A proxy (or a server that lost its way) stamps every inbox answer with a release the server does not give out.
+  const served = await restampInbox(page, () => 'v="1.1.0"');
   await signIn(page, office.url, seen);
   const checks = () => office.requests.filter((line) => line.startsWith('GET /_daylight/release')).length;
-  await expect.poll(() => served).toBeGreaterThan(0);
+  await expect.poll(served).toBeGreaterThan(0);
   const first = checks();
-  await expect.poll(() => served, { timeout: 20_000 }).toBeGreaterThan(12);
+  await expect.poll(served, { timeout: 20_000 }).toBeGreaterThan(12);
   // One check asked about 1.1.0 and the server said 1.0.0: the next stamps (within 10 s) do not ask again.
   expect(checks() - first).toBeLessThanOrEqual(1);
   await expect(page.locator('#daylight-status')).toHaveText('up to date');
