@@ -23,6 +23,7 @@ import {
   banner,
   status,
   version,
+  releaseFilesAsked,
 } from './support/fixtures.js';
 
 const onIntranet = (url: string): string => {
@@ -88,6 +89,7 @@ test('on a plain-http intranet two tabs still act as one: one download, one prom
   office,
 }) => {
   const { shown: first, hidden: second } = await twoTabs(context, onIntranet(office.url), 500);
+  const asked = releaseFilesAsked([first, second], '1.1.0');
   expect((await capabilities(first)).locks).toBe(false);
   expect(await first.evaluate(() => (window as unknown as { daylightTabs: { mode: string } }).daylightTabs.mode)).toBe(
     'leases',
@@ -96,6 +98,7 @@ test('on a plain-http intranet two tabs still act as one: one download, one prom
   for (const page of [first, second]) await expect(status(page)).toHaveText('1.1.0 is downloaded and verified');
   const entry = office.requests.filter((r) => /^GET \/_daylight\/releases\/1\.1\.0\/files\/assets\/app-/.test(r));
   expect(entry).toHaveLength(1);
+  expect(asked.filter((urls) => urls.length > 0)).toHaveLength(1);
 
   await expect(banner(first)).toHaveCount(1);
   await expect(banner(second)).toHaveCount(0);

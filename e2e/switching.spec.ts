@@ -30,6 +30,7 @@ import {
   slowDown,
   slowSave,
   releaseReady,
+  releaseFilesAsked,
 } from './support/fixtures.js';
 
 /** Releases built for this file only (once per worker): 1.2.0 throws on boot, 1.1.1 is a fixed re-release. */
@@ -350,15 +351,7 @@ test('three tabs: one downloads, one prompts, all three end on the new release, 
 }) => {
   const pages = [await context.newPage(), await context.newPage(), await context.newPage()];
   for (const page of pages) await page.clock.install();
-  // Per tab, the files of 1.1.0 it asked for, the HTTP cache's answers included: the server's count alone would
-  // show one request even if every tab downloaded (the files are immutable, so the others would hit the cache).
-  const asked = pages.map((page) => {
-    const urls: string[] = [];
-    page.on('request', (request) => {
-      if (request.url().includes('/_daylight/releases/1.1.0/files/')) urls.push(request.url());
-    });
-    return urls;
-  });
+  const asked = releaseFilesAsked(pages, '1.1.0');
   await signIn(pages[0]!, office.url, undefined, 'ada', '&idle=30000');
   for (const page of pages.slice(1)) {
     await page.goto(`${office.url}/?poll=500&idle=30000`);

@@ -320,6 +320,21 @@ export async function recordErrorCodes(page: Page): Promise<void> {
   });
 }
 
+/**
+ * Per page, the files of `release` it asked for from now on, the HTTP cache's answers included: the server's count
+ * alone would show one request even if every tab downloaded (the files are immutable, so the others would read them
+ * from the cache).
+ */
+export function releaseFilesAsked(pages: readonly Page[], release: string): string[][] {
+  return pages.map((page) => {
+    const urls: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes(`/_daylight/releases/${release}/files/`)) urls.push(request.url());
+    });
+    return urls;
+  });
+}
+
 /** Fills the page's localStorage (or sessionStorage) to the last byte (run in the page); returns how many items it took. */
 export function fillStorage(name: string): number {
   const storage = name === 'sessionStorage' ? sessionStorage : localStorage;
