@@ -4,10 +4,18 @@
  * Two offices load their own bundles and follow only their own cohort's
  * release; a rollback moves a pilot tab back once; and a tab that sees two
  * servers disagree while a change propagates switches once and never back.
+ * A rollout to a share of users on two servers with one Redis reaches the
+ * users the documented hash picks, from both servers, through growth and a
+ * hotfix.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Page, Response } from '@playwright/test';
-import { test, expect, watch, signIn } from './support/fixtures.js';
-import { startDisagreeingServers } from './support/two-servers.js';
+import { buildRelease } from '../examples/office-app/scripts/build.mjs';
+import { bucketOf } from '../packages/server-middleware/src/resolve.js';
+import { test, expect, watch, signIn, banner, ready, version } from './support/fixtures.js';
+import { SERVED_BY, startDisagreeingServers, startSharedServers } from './support/two-servers.js';
 
 /** Waits for `count` more API responses of the page and returns their stamps. */
 async function nextStamps(page: Page, count: number): Promise<string[]> {
@@ -160,3 +168,166 @@ test('a release rolled back while the tab downloads it: the download stops, and 
   expect(seen.failedApi).toEqual([]);
   expect(seen.pageErrors).toEqual([]);
 });
+
+/**
+ * A percentage rollout by user on two servers that share one Redis (docs/rollouts.md, "Percentages"). The
+ * expected split is computed here from the documented rule — everyone's salt is `*`, the hashed text is
+ * `*:<user name>`, a user is in at p % when the bucket is below p × 100 — so a server that salts or compares
+ * otherwise fails, and so does one that disagrees with the other server. (The hash is bucketOf itself, shared with
+ * the servers; resolve.test.ts pins its values.)
+ */
+test.describe('a rollout to a share of users, on two servers that share one Redis', () => {
+  let extraBuilds: string;
+  test.beforeAll(async () => {
+    extraBuilds = await mkdtemp(path.join(tmpdir(), 'daylight-builds-'));
+    await buildRelease('1.1.1', { outDir: path.join(extraBuilds, '1.1.1'), atlasBytes: 1000 });
+  });
+  test.afterAll(async () => {
+    await rm(extraBuilds, { recursive: true, force: true });
+  });
+
+  /** The office app lets any name sign in; without "@" all of them are in the main office, which has no rules. */
+  const USERS = Array.from({ length: 20 }, (_, i) => `user${String(i + 1).padStart(2, '0')}`);
+  /** Everyone's rollout is salted with `*` when the registry names no salt (written out, not imported). */
+  const inAt = (percent: number, user: string): boolean => bucketOf('*', user) < percent * 100;
+
+  test('every server sends each user the same release; growth keeps everyone; a hotfix reaches the same users', async ({
+    browser,
+    framework,
+  }) => {
+    test.slow();
+    const fleet = await startSharedServers(framework, { '1.1.1': path.join(extraBuilds, '1.1.1') });
+    try {
+      const inUser = USERS.find((user) => inAt(50, user))!;
+      const outUser = USERS.find((user) => !inAt(50, user))!;
+      // A degenerate split would prove nothing: the names give both kinds, at 50 % and between 50 and 80 %.
+      expect(inUser).toBeDefined();
+      expect(outUser).toBeDefined();
+      expect(USERS.some((user) => !inAt(50, user) && inAt(80, user))).toBe(true);
+
+      // Tabs open on 1.0.0 before the rollout starts, as people work when it does.
+      const inPage = await (await browser.newContext()).newPage();
+      const outPage = await (await browser.newContext()).newPage();
+      const seenIn = watch(inPage);
+      const seenOut = watch(outPage);
+      const outFetches = releaseRequests(outPage, '1.1.0');
+      const outFixFetches = releaseRequests(outPage, '1.1.1');
+      await signIn(inPage, fleet.url, seenIn, inUser);
+      await signIn(outPage, fleet.url, seenOut, outUser);
+
+      const cookies = new Map<string, string>();
+      for (const user of USERS) cookies.set(user, await signInByApi(fleet.servers[0], user));
+      /** Each user's release as each server tells it, stamp and check: `user → "<stamp> <check>, <stamp> <check>"`. */
+      const releases = async (): Promise<Record<string, string>> => {
+        const told: Record<string, string> = {};
+        for (const user of USERS) {
+          const answers: string[] = [];
+          for (const server of fleet.servers) answers.push(await releaseOf(server, cookies.get(user)!));
+          told[user] = answers.join(', ');
+        }
+        return told;
+      };
+      const expected = (version: (user: string) => string): Record<string, string> =>
+        Object.fromEntries(
+          USERS.map((user) => [
+            user,
+            Array(2)
+              .fill(`v="${version(user)}" ${version(user)}`)
+              .join(', '),
+          ]),
+        );
+      const change = async (...args: string[]): Promise<void> => {
+        const before = await revisionOf(fleet.servers[0]);
+        await fleet.cli(...args);
+        // Both servers follow Redis within a second; a user checked before then would be checked against the old plan.
+        await expect
+          .poll(async () => Math.min(...(await Promise.all(fleet.servers.map(revisionOf)))))
+          .toBeGreaterThan(before);
+      };
+
+      // 50 %: each user gets from both servers exactly what the documented hash says.
+      await change('promote', '1.1.0', '--percent', '50', '--key', 'user');
+      expect(await releases()).toEqual(expected((user) => (inAt(50, user) ? '1.1.0' : '1.0.0')));
+
+      // In the browser: the user who is in is offered 1.1.0 and switches.
+      await expect(banner(inPage)).toContainText('1.1.0');
+      await banner(inPage).getByRole('button', { name: 'Update now' }).click();
+      await expect(version(inPage)).toHaveText('1.1.0');
+      await expect(inPage.getByTestId('user')).toHaveText(`signed in as ${inUser}`);
+      // The user who is out hears 1.0.0 from both servers, again and again, and fetches nothing of 1.1.0.
+      const outStamps = await stampsOf(outPage, 8);
+      expect(outStamps.map(([stamp]) => stamp)).toEqual(Array(8).fill('v="1.0.0"'));
+      expect(new Set(outStamps.map(([, server]) => server))).toEqual(new Set(['0', '1']));
+      expect(outFetches).toEqual([]);
+      await expect(banner(outPage)).toHaveCount(0);
+      await expect(version(outPage)).toHaveText('1.0.0');
+
+      // A hotfix of the rolled-out line at the same percentage: the salt is the target's, so the same users.
+      await change('promote', '1.1.1', '--percent', '50', '--key', 'user');
+      expect(await releases()).toEqual(expected((user) => (inAt(50, user) ? '1.1.1' : '1.0.0')));
+      // (A patch is applied automatically at the next safe moment, not offered: downloaded and verified is the sign.)
+      await ready(inPage, '1.1.1');
+      const outAfterHotfix = await stampsOf(outPage, 4);
+      expect(outAfterHotfix.map(([stamp]) => stamp)).toEqual(Array(4).fill('v="1.0.0"'));
+      expect(new Set(outAfterHotfix.map(([, server]) => server))).toEqual(new Set(['0', '1']));
+      expect([...outFetches, ...outFixFetches]).toEqual([]);
+      await expect(banner(outPage)).toHaveCount(0);
+
+      // 80 %: everyone who was in stays in, and the ones between 50 and 80 come in. Without --key, as an operator
+      // widens it: the rollout keeps going by user (by the default, tenant, everyone here would be in or out at once).
+      await change('promote', '1.1.1', '--percent', '80');
+      expect(await releases()).toEqual(expected((user) => (inAt(80, user) ? '1.1.1' : '1.0.0')));
+
+      // 100 %: everyone.
+      await change('promote', '1.1.1', '--percent', '100');
+      expect(await releases()).toEqual(expected(() => '1.1.1'));
+
+      expect([...seenIn.pageErrors, ...seenOut.pageErrors]).toEqual([]);
+      await inPage.context().close();
+      await outPage.context().close();
+    } finally {
+      await fleet.close();
+    }
+  });
+});
+
+/** Signs `user` in through the office app's login (any name, any password) and returns the session cookie. */
+async function signInByApi(url: string, user: string): Promise<string> {
+  const answer = await fetch(`${url}/api/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ user, password: 'correct horse' }),
+  });
+  expect(answer.status).toBe(200);
+  const cookie = answer.headers.get('set-cookie');
+  expect(cookie).toBeTruthy();
+  return cookie!.split(';')[0]!;
+}
+
+/** What one server tells a session: the stamp of an API answer and the version its release check confirms. */
+async function releaseOf(url: string, cookie: string): Promise<string> {
+  const api = await fetch(`${url}/api/me`, { headers: { cookie } });
+  expect(api.status).toBe(200);
+  const check = await fetch(`${url}/_daylight/release`, { headers: { cookie } });
+  const { version } = (await check.json()) as { version: string };
+  return `${api.headers.get('daylight-release') ?? '(no stamp)'} ${version}`;
+}
+
+/** The registry revision a server answers with (to a request without a session). */
+async function revisionOf(url: string): Promise<number> {
+  const answer = await fetch(`${url}/_daylight/release`);
+  return ((await answer.json()) as { revision: number }).revision;
+}
+
+/** The next `count` API answers of the page behind the proxy of startSharedServers: [stamp, server]. */
+async function stampsOf(page: Page, count: number): Promise<[string, string][]> {
+  const stamps: [string, string][] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await page.waitForResponse((r) => new URL(r.url()).pathname.startsWith('/api/'));
+    stamps.push([
+      (await response.headerValue('daylight-release')) ?? '',
+      (await response.headerValue(SERVED_BY)) ?? '',
+    ]);
+  }
+  return stamps;
+}
