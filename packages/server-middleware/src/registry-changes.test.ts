@@ -129,9 +129,22 @@ describe('registry changes', () => {
       key: 'tenant',
       percent: 50,
     });
-    // A rollout of another release may go by another key.
-    expect(promoteChange(rolling, { version: '1.1.1', percent: 5, key: 'user', now }).registry.rollout?.key).toBe(
-      'user',
+    // A rollout of another release may go by another key, and is told what that does.
+    const rekeyed = promoteChange(rolling, { version: '1.1.1', percent: 5, key: 'user', now });
+    expect(rekeyed.registry.rollout?.key).toBe('user');
+    expect(rekeyed.summary).toBe(
+      'roll out 1.1.1 to 5% of everyone by user (supersedes 1.1.0 at 10% by tenant; going by user reaches other sessions: some on 1.1.0 go back, others come to 1.1.1; leave --key out to keep tenant)',
+    );
+    // The same key: the same sessions, nothing to say.
+    expect(promoteChange(rolling, { version: '1.1.1', percent: 10, now }).summary).toBe(
+      'roll out 1.1.1 to 10% of everyone by tenant (supersedes 1.1.0 at 10%)',
+    );
+  });
+
+  it('says that a rollout of an older release takes the sessions of the newer one it supersedes back', () => {
+    const rolling = promoteChange(base, { version: '1.1.1', percent: 20, now }).registry;
+    expect(promoteChange(rolling, { version: '1.1.0', percent: 20, now }).summary).toMatch(
+      /\(supersedes 1\.1\.1 at 20%; its sessions go back from 1\.1\.1 to 1\.1\.0\)$/,
     );
   });
 

@@ -394,8 +394,20 @@ export function promoteChange(registry: Registry, change: PromoteChange): Change
       ? ''
       : same.release === version
         ? ` (was ${same.percent}%)`
-        : ` (supersedes ${same.release} at ${same.percent}%)`;
+        : ` (supersedes ${same.release} at ${same.percent}%${supersedeNote(same, version, key)})`;
   return { registry: next, changed: true, summary: `roll out ${version} to ${percent}% of ${where} by ${key}${from}` };
+}
+
+/**
+ * What a rollout that supersedes another does that its operator may not mean (allowed: a hotfix may have reasons):
+ * another key reaches other sessions, so some of the old rollout's go back and others jump ahead; an older release
+ * takes the old rollout's sessions back.
+ */
+function supersedeNote(same: Rollout, version: string, key: string): string {
+  if (same.key !== key) {
+    return ` by ${same.key}; going by ${key} reaches other sessions: some on ${same.release} go back, others come to ${version}; leave --key out to keep ${same.key}`;
+  }
+  return compareVersions(version, same.release) < 0 ? `; its sessions go back from ${same.release} to ${version}` : '';
 }
 
 export interface RollbackChange {
