@@ -45,7 +45,8 @@ const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
 // ?idle=ms, ?hidden=ms, ?grace=ms, ?timeout=ms, ?watchdog=ms, ?sw=1 (service worker mode), ?base=/path (the server's
 // basePath, when it is not /_daylight), ?brokenSnapshot (the snapshot hook throws), ?readyDelay=ms (a slow boot),
 // ?readyFirst (ready() is called before start(), and only then: it takes effect once start() has run), ?remind=ms
-// (how long the banner's "Later" holds).
+// (how long the banner's "Later" holds), ?check=ms (the backstop release check's checkInterval; 0 turns it off),
+// ?poll=ms (how often the inbox refreshes).
 // Without them, the defaults.
 const params = new URLSearchParams(location.search);
 const number = (name: string): number | undefined => (params.has(name) ? Number(params.get(name)) : undefined);
@@ -54,6 +55,7 @@ const hidden = number('hidden');
 const grace = number('grace');
 const timeout = number('timeout');
 const remind = number('remind');
+const check = number('check');
 const daylight = createDaylight({
   snapshot: (): Snapshot => {
     if (params.has('brokenSnapshot')) throw new Error('the snapshot is broken on purpose');
@@ -62,6 +64,7 @@ const daylight = createDaylight({
   ...(params.has('policy') ? { policy: params.get('policy') as Policy } : {}),
   ...(grace === undefined ? {} : { grace }),
   ...(timeout === undefined ? {} : { timeout }),
+  ...(check === undefined ? {} : { checkInterval: check }),
   ...(params.has('base') ? { basePath: params.get('base')! } : {}),
   safeMoments: { ...(idle === undefined ? {} : { idle }), ...(hidden === undefined ? {} : { hidden }) },
 });
