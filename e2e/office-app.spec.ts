@@ -3,7 +3,8 @@
  * person typed into the invoice stays when they look at Reports and come
  * back, and a switch taken from Reports still restores it; input restored
  * after a switch is still unsaved, and holds automatic switches as typed
- * input does; and moving between routes does not multiply the inbox's polling.
+ * input does, and so does input typed while a save was on its way; and moving
+ * between routes does not multiply the inbox's polling.
  */
 import { test, expect, watch, signIn, ready, banner, version } from './support/fixtures.js';
 
@@ -90,4 +91,40 @@ test('moving between routes keeps one inbox refresh going, not one more per clic
   // One timer: about 6 in 3 s. With a timer per route shown (seven here) it was 12 or more.
   expect(inbox() - before).toBeLessThanOrEqual(9);
   await expect(page.getByTestId('inbox-refreshed')).toContainText('refreshed');
+});
+
+test('input typed while a save is on its way is not taken for saved: it still holds an automatic switch', async ({
+  page,
+  office,
+}) => {
+  await page.clock.install();
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&policy=auto&idle=60000');
+  let answer: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (answer = resolve));
+  await page.route('**/api/invoices', async (route) => {
+    await held; // the save stays on its way until the person has typed more
+    await route.continue();
+  });
+  await page.locator('#f-customer').fill('first part');
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await page.locator('#f-description').fill('typed while saving');
+  answer();
+  await expect(page.locator('.saved')).toContainText('what you typed since is not saved yet');
+
+  await page.getByRole('heading', { name: 'New invoice' }).click(); // the focus leaves the field
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  // A minute idle is a safe moment, but the input typed during the save holds the switch.
+  await page.clock.fastForward(61_000);
+  await page.clock.fastForward(2_000);
+  await expect(page.getByTestId('inbox-refreshed')).toContainText('refreshed');
+  await expect(version(page)).toHaveText('1.0.0');
+  expect(seen.navigations).toHaveLength(1);
+
+  // Saved again, nothing typed since: the switch goes.
+  await page.getByRole('button', { name: 'Save invoice' }).click();
+  await expect(version(page)).toHaveText('1.1.0');
+  await expect(page.locator('#f-description')).toHaveValue('typed while saving');
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
 });

@@ -107,6 +107,8 @@ daylight.addEventListener('refused', ({ detail }) => {
 
 /** Ends the hold on automatic switches that the invoice's unsaved input keeps; set while there is such input. */
 let holding: (() => void) | undefined;
+/** Counts the person's edits of the invoice: a save makes the form saved only if nothing was typed after it left. */
+let edits = 0;
 
 /** The invoice has input not saved yet, typed on this page or restored after a switch: automatic switches wait. */
 function markUnsaved(): void {
@@ -244,16 +246,22 @@ function invoiceView(restored: Snapshot | undefined): HTMLElement {
   // Unsaved input holds off automatic switches; the switch snapshot keeps it either way. Input restored after a
   // switch counts too: the person has not saved it, and the next automatic switch (a rollback) must wait for that.
   if (restored && restoredUnsaved(restored)) markUnsaved();
-  form.addEventListener('input', markUnsaved);
+  form.addEventListener('input', () => {
+    edits++;
+    markUnsaved();
+  });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    const sent = edits;
     void api
       .post('invoices', { json: readForm() })
       .json<{ id: string }>()
       .then(({ id }) => {
-        saved.textContent = `Saved as ${id}`;
         saveRefused = false;
-        markSaved();
+        // Typed while the save was on its way: that is not in it, and still holds automatic switches.
+        const since = edits !== sent;
+        saved.textContent = since ? `Saved as ${id}; what you typed since is not saved yet` : `Saved as ${id}`;
+        if (!since) markSaved();
       })
       // Not saved: the input stays in the form (and in the switch's snapshot) and keeps holding automatic switches.
       .catch((error: unknown) => {
