@@ -6,9 +6,9 @@
  * compares it with the manifest's SRI hash before a byte is sent; later requests stream it while its inode, size
  * and times are those that were checked. One check at a time per file, however many requests wait for it.
  */
-import { createHash } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { hashStream } from './release-check.js';
 import type { ReleaseFile } from './release-store.js';
 
 interface Check {
@@ -23,13 +23,6 @@ function keyOf(info: Stats): string {
   return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
 }
 
-async function digestOf(handle: FileHandle, algorithm: string): Promise<string> {
-  const hash = createHash(algorithm);
-  // From the start and without closing: the same handle is streamed to the client afterwards.
-  for await (const chunk of handle.createReadStream({ start: 0, autoClose: false })) hash.update(chunk as Buffer);
-  return hash.digest('base64');
-}
-
 /**
  * True when the open file `handle` (whose `stat` is `info`) has the size and SRI hash the manifest gives `file`.
  * Rejects when the file cannot be read; that answer is not kept.
@@ -38,10 +31,15 @@ export function matchesManifest(file: ReleaseFile, handle: FileHandle, info: Sta
   const key = keyOf(info);
   const known = checks.get(file);
   if (known?.key === key) return known.matches;
-  const dash = file.integrity.indexOf('-');
+  // The manifest's algorithm (validated: sha256, sha384 or sha512), from the start of the file, and without closing
+  // the handle: the same handle is streamed to the client afterwards.
+  const algorithm = file.integrity.slice(0, 6) as 'sha256' | 'sha384' | 'sha512';
   const matches =
     info.size === file.bytes
-      ? digestOf(handle, file.integrity.slice(0, dash)).then((digest) => digest === file.integrity.slice(dash + 1))
+      ? Promise.resolve()
+          // In the promise: a handle that cannot be read (closed) throws at createReadStream, and that is a rejection.
+          .then(() => hashStream(handle.createReadStream({ start: 0, autoClose: false }), algorithm))
+          .then(({ integrity }) => integrity === file.integrity)
       : Promise.resolve(false);
   checks.set(file, { key, matches });
   matches.catch(() => {

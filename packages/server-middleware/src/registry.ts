@@ -287,6 +287,34 @@ export async function writeFileAtomically(file: string, text: string): Promise<v
   }
 }
 
+/** A place a registry sends clients to: a target's release, its rollout (unless halted), or a pin. */
+export interface ServedRelease {
+  readonly release: string;
+  readonly kind: 'release' | 'rollout' | 'pin';
+  /** The cohort whose rule it is; `undefined` for everyone's rules and for pins. */
+  readonly cohort: string | undefined;
+  /** The pin's `<key>:<value>`, for a pin. */
+  readonly pin?: string;
+}
+
+/** Where `registry` sends clients: every target's release and rollout (a halted rollout sends nobody), every pin. */
+export function servedReleases(registry: Registry): ServedRelease[] {
+  const served: ServedRelease[] = [];
+  const add = (cohort: string | undefined, rules: TargetRules, release: string | null): void => {
+    if (release !== null) served.push({ release, kind: 'release', cohort });
+    const rollout = rules.rollout;
+    if (rollout !== undefined && rules.halted?.release !== rollout.release) {
+      served.push({ release: rollout.release, kind: 'rollout', cohort });
+    }
+  };
+  add(undefined, registry, registry.current);
+  for (const [name, cohort] of Object.entries(registry.cohorts ?? {})) add(name, cohort, cohort.release);
+  for (const [pin, { release }] of Object.entries(registry.pins ?? {})) {
+    served.push({ release, kind: 'pin', cohort: undefined, pin });
+  }
+  return served;
+}
+
 /**
  * The registry's cohort of that name, looked up among its own members only:
  * `constructor` or `toString` is a valid cohort name, and names no cohort

@@ -14,7 +14,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { validateManifest, type ReleaseManifest } from '@daylight/protocol';
-import { releaseDigest, type PublishedRelease, type Registry, type TargetRules } from './registry.js';
+import { releaseDigest, servedReleases, type PublishedRelease, type Registry } from './registry.js';
 import { decodeReleasePath } from './request-path.js';
 
 export type ReleaseCheck =
@@ -42,16 +42,24 @@ const FILES_PREFIX = 'files/';
 /** Stats in flight at once for one release. */
 const STATS_AT_ONCE = 32;
 
-/** A file's SRI (`sha384-…`) and size, read as a stream. */
-export async function hashFile(file: string): Promise<{ integrity: string; bytes: number }> {
-  const hash = createHash('sha384');
+/** The SRI (`sha384-…`, or of `algorithm`) and size of the bytes `chunks` yields (a file's read stream). */
+export async function hashStream(
+  chunks: AsyncIterable<unknown>,
+  algorithm: 'sha256' | 'sha384' | 'sha512' = 'sha384',
+): Promise<{ integrity: string; bytes: number }> {
+  const hash = createHash(algorithm);
   let bytes = 0;
-  for await (const chunk of createReadStream(file)) {
+  for await (const chunk of chunks) {
     const buffer = chunk as Buffer;
     hash.update(buffer);
     bytes += buffer.length;
   }
-  return { integrity: `sha384-${hash.digest('base64')}`, bytes };
+  return { integrity: `${algorithm}-${hash.digest('base64')}`, bytes };
+}
+
+/** A file's SRI (`sha384-…`) and size, read as a stream. */
+export function hashFile(file: string): Promise<{ integrity: string; bytes: number }> {
+  return hashStream(createReadStream(file));
 }
 
 async function sizeOf(file: string): Promise<number | undefined> {
@@ -156,18 +164,9 @@ export async function checkReleaseFolder(
   return sound;
 }
 
-/** Every (target, release) pair that sends clients somewhere: a target's release, its rollout unless halted, a pin. */
+/** Every (target, release) pair that sends clients somewhere, as one string each. */
 function servedPairs(registry: Registry): Set<string> {
-  const pairs = new Set<string>();
-  const add = (target: string, rules: TargetRules, release: string | null) => {
-    if (release !== null) pairs.add(`${target}\n=${release}`);
-    const rollout = rules.rollout;
-    if (rollout !== undefined && rules.halted?.release !== rollout.release) pairs.add(`${target}\n~${rollout.release}`);
-  };
-  add('everyone', registry, registry.current);
-  for (const [name, cohort] of Object.entries(registry.cohorts ?? {})) add(`cohort ${name}`, cohort, cohort.release);
-  for (const [id, pin] of Object.entries(registry.pins ?? {})) pairs.add(`pin ${id}\n=${pin.release}`);
-  return pairs;
+  return new Set(servedReleases(registry).map((s) => `${s.kind}\n${s.cohort ?? ''}\n${s.pin ?? ''}\n${s.release}`));
 }
 
 /**
@@ -178,7 +177,7 @@ export function newlyServed(before: Registry, after: Registry): string[] {
   const was = servedPairs(before);
   const versions = new Set<string>();
   for (const pair of servedPairs(after)) {
-    if (!was.has(pair)) versions.add(pair.slice(pair.lastIndexOf('\n') + 2));
+    if (!was.has(pair)) versions.add(pair.slice(pair.lastIndexOf('\n') + 1));
   }
   return [...versions];
 }

@@ -24,7 +24,7 @@ import { CLIENT_HEADER, SESSION_ID_PATTERN, isVersion, parseClientHeader } from 
 import type { Redis } from 'ioredis';
 import { foreignOrigin } from './origin.js';
 import { RedisReportCounts, type FleetCount } from './redis-reports.js';
-import { haltOf, type Registry } from './registry.js';
+import { haltOf, servedReleases, type Registry, type ServedRelease } from './registry.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from './types.js';
 
 /** The kinds of report the endpoint accepts. */
@@ -167,26 +167,8 @@ const NOTICES: Partial<Record<ReportKind, string>> = {
 const IN_FLIGHT_MAX = 10_000;
 /** A Redis that cannot be reached is logged at most this often. */
 const REDIS_LOG_INTERVAL_MS = 60_000;
-interface ReleaseInCohort {
-  readonly release: string;
-  /** `undefined` for everyone's rules. */
-  readonly cohort: string | undefined;
-}
-
-/** The release and the rollout's release of every target: what a boot report can be counted under now. */
-function servedPairs(registry: Registry): ReleaseInCohort[] {
-  const pairs: ReleaseInCohort[] = [];
-  const add = (release: string | null | undefined, cohort: string | undefined): void => {
-    if (typeof release === 'string') pairs.push({ release, cohort });
-  };
-  add(registry.current, undefined);
-  add(registry.rollout?.release, undefined);
-  for (const [name, rules] of Object.entries(registry.cohorts ?? {})) {
-    add(rules.release, name);
-    add(rules.rollout?.release, name);
-  }
-  return pairs;
-}
+/** The key of a release's counts in a cohort (`undefined`: everyone's). */
+const countKey = (release: string, cohort: string | undefined): string => `${release}\n${cohort ?? ''}`;
 
 /** How often `counts()` reads the fleet's figures again, at most. */
 const REFRESH_MS = 2_000;
@@ -290,8 +272,8 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
   let lastRedisLog = Number.NEGATIVE_INFINITY;
   let unloggedRedisFailures = 0;
   let lastRefresh = Number.NEGATIVE_INFINITY;
-  /** What the registry gives out now, by target (servedPairs). */
-  let served: readonly ReleaseInCohort[] = [];
+  /** The releases and rollouts the registry gives out now, by target (not its pins). */
+  let served: readonly ServedRelease[] = [];
 
   /** Logs that Redis could not be reached, at most once a minute; the counts stay this server's meanwhile. */
   const redisDown = (error: unknown): void => {
@@ -389,7 +371,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     trusted: boolean,
   ): void => {
     if (deps.isRelease?.(release) === false) return;
-    const key = `${release}\n${cohort ?? ''}`;
+    const key = countKey(release, cohort);
     let entry = counts.get(key);
     if (entry === undefined) {
       if (counts.size >= COUNTS_MAX) return;
@@ -457,7 +439,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     const at = Date.now();
     if (fleet === undefined || at - lastRefresh < REFRESH_MS) return;
     const entries = [...counts.values()].filter((entry) => !entry.closed); // a closed wave keeps its last figures
-    const others = served.filter((pair) => !counts.has(`${pair.release}\n${pair.cohort ?? ''}`));
+    const others = served.filter((where) => !counts.has(countKey(where.release, where.cohort)));
     if (entries.length + others.length === 0) return;
     lastRefresh = at;
     const waves = entries.map((entry) => entry.wave);
@@ -467,7 +449,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
         for (const [i, entry] of entries.entries()) if (entry.wave === waves[i]) entry.fleet = figures[i];
         for (const [i, { release, cohort }] of others.entries()) {
           const figure = figures[entries.length + i]!;
-          const key = `${release}\n${cohort ?? ''}`;
+          const key = countKey(release, cohort);
           if (figure.boots + figure.failures === 0 || counts.has(key) || counts.size >= COUNTS_MAX) continue;
           counts.set(key, { release, cohort, boots: 0, failures: 0, kinds: {}, halted: false, wave: 0, fleet: figure });
         }
@@ -488,12 +470,12 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
       );
     },
     sync(registry) {
-      served = servedPairs(registry);
+      served = servedReleases(registry).filter((where) => where.kind !== 'pin');
       const standing = new Set<string>();
       for (const cohort of [undefined, ...Object.keys(registry.cohorts ?? {})]) {
         const halt = haltOf(registry, cohort);
         if (halt === undefined) continue;
-        const key = `${halt.release}\n${cohort ?? ''}`;
+        const key = countKey(halt.release, cohort);
         standing.add(key);
         const entry = counts.get(key);
         if (entry !== undefined) entry.closed = true;

@@ -935,7 +935,7 @@ class Daylight implements DaylightServer {
     this.#lastRegistryProblem = problem;
     const logger = this.#options.logger;
     if (this.#redis !== undefined) {
-      const where = `${this.#redis.location} (${this.#redis.registryKey})`;
+      const where = this.#where();
       const serving = this.#generation;
       logger.error(
         serving === undefined

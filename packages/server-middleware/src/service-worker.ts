@@ -307,7 +307,8 @@ async function precache(version, shellUrl) {
     await cache.put(doneKey(version), new Response(String(manifest.assets.length)));
   }
   if (shellUrl) {
-    var shellCache = await openRelease(version);
+    // The release's cache exists by now (made above, or it holds the done mark): opening it changes no list.
+    var shellCache = await caches.open(name);
     if (!(await shellCache.match(shellKey(version)))) {
       var target = new URL(shellUrl, self.location.href);
       if (target.origin !== self.location.origin) throw new Error('the shell must be on this origin');
