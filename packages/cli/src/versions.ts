@@ -28,3 +28,18 @@ export function newestFirst(versions: Iterable<string>): string[] {
 export function oldestFirst(versions: Iterable<string>): string[] {
   return [...versions].sort(compareVersions);
 }
+
+/**
+ * @throws {DaylightCliError} `not-published` when `registry` has no release `version`, listing those it has
+ */
+export function requirePublished(
+  registry: { readonly releases: Readonly<Record<string, unknown>> },
+  version: string,
+): void {
+  if (registry.releases[version] !== undefined) return;
+  const published = oldestFirst(Object.keys(registry.releases));
+  throw new DaylightCliError(
+    'not-published',
+    `version ${version} is not published; published: ${published.length > 0 ? published.join(', ') : 'none'}`,
+  );
+}

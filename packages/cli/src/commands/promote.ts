@@ -2,7 +2,7 @@ import { cohortNamed, promoteChange } from '@daylight/server-middleware';
 import { DaylightCliError } from '../errors.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
 import { requireServable } from '../verify.js';
-import { checkVersion, oldestFirst } from '../versions.js';
+import { checkVersion, requirePublished } from '../versions.js';
 import { compute } from './change.js';
 import { commandPrefix, optional, stringFlag, withCommandPrefix, type CommandSpec } from './command.js';
 
@@ -61,13 +61,7 @@ export async function promote(options: PromoteOptions): Promise<PromoteResult> {
   const snapshot = await readExisting(store);
   options.signal?.throwIfAborted();
   const { registry } = snapshot;
-  if (registry.releases[version] === undefined) {
-    const published = oldestFirst(Object.keys(registry.releases));
-    throw new DaylightCliError(
-      'not-published',
-      `version ${version} is not published; published: ${published.length > 0 ? published.join(', ') : 'none'}`,
-    );
-  }
+  requirePublished(registry, version);
   const cohort = options.cohort;
   const percent = options.percent ?? 100;
   const now = new Date();

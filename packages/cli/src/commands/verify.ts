@@ -7,10 +7,9 @@
  * download that did not match (`stale-asset`, `integrity`).
  */
 import { formatBytes, table } from '../format.js';
-import { DaylightCliError } from '../errors.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
 import { checkRelease, repairHint } from '../verify.js';
-import { newestFirst, checkVersion, oldestFirst } from '../versions.js';
+import { newestFirst, checkVersion, requirePublished } from '../versions.js';
 import { optional, type CommandSpec } from './command.js';
 
 export interface VerifyOptions {
@@ -48,13 +47,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const store = resolveStore(options.store, options.cwd);
   const { registry } = await readExisting(store);
   const version = options.version;
-  if (version !== undefined && registry.releases[version] === undefined) {
-    const published = oldestFirst(Object.keys(registry.releases));
-    throw new DaylightCliError(
-      'not-published',
-      `version ${version} is not published; published: ${published.length > 0 ? published.join(', ') : 'none'}`,
-    );
-  }
+  if (version !== undefined) requirePublished(registry, version);
   const releases: VerifiedRelease[] = [];
   for (const each of version === undefined ? newestFirst(Object.keys(registry.releases)) : [version]) {
     options.signal?.throwIfAborted();
