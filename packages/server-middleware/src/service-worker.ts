@@ -48,13 +48,10 @@ var MANIFEST_WAIT_MS = 2000;
 
 /** Precaches in progress, by version: a second request for one waits for the first. */
 var inflight = new Map();
-/**
- * version -> { at, hashes: Promise<Map<file URL, SRI hash>>, versions, listed }: manifests pages read, seen on
- * their way, and the cached versions their files were looked for in (see versionsFor).
- */
+/** version -> { at, hashes: Promise<Map<file URL, SRI hash>> }: manifests pages read, seen on their way. */
 var manifests = new Map();
-/** Counts the caches this worker created or deleted: a list of cached versions taken before an increase is stale. */
-var cachesChanged = 0;
+/** The cached versions as last listed (see versionsFor); dropped when this worker creates or deletes a cache. */
+var listed;
 /**
  * clientId -> { version, target, previous }, mirrored in the meta cache (a worker is stopped and restarted at
  * will). "previous": the release a page that a switch just landed on came from, until it calls ready().
@@ -86,13 +83,13 @@ function cacheName(version) {
 /** A release's cache, which opening may create. */
 async function openRelease(version) {
   var cache = await caches.open(cacheName(version));
-  cachesChanged++;
+  listed = undefined;
   return cache;
 }
-/** Counted once the deletion is over: a list taken while it was under way may still name the cache. */
+/** The list is dropped once the deletion is over: one taken while it was under way may still name the cache. */
 function deleteRelease(version) {
   return caches.delete(cacheName(version)).finally(function () {
-    cachesChanged++;
+    listed = undefined;
   });
 }
 /** The URL of a release's file as pages ask for it: the version percent-encoded (a '+' of build metadata is %2B). */
@@ -262,26 +259,25 @@ async function reusedFile(version, url) {
     clearTimeout(timer);
   });
   var integrity = hashes && hashes.get(url.origin + url.pathname);
-  return integrity === undefined ? undefined : sameFileCached(version, url.href, integrity, await versionsFor(entry));
+  return integrity === undefined ? undefined : sameFileCached(version, url.href, integrity, await versionsFor());
 }
 
 /**
- * The cached versions to look for a release's missed files in, listed once for all the files of the manifest
- * entry (a page asks for a release's files together: listing the origin's caches for each cost one listing per
- * file), and again once this worker created or deleted a cache since. A cache deleted by someone else (a page's
- * reset()) may still be named: caches.match by that name finds nothing then, so it never answers.
+ * The cached versions to look for a release's missed files in, listed once (a page asks for a release's files
+ * together: listing the origin's caches for each cost one listing per file), and again once this worker created or
+ * deleted a cache since. A cache deleted by someone else (a page's reset()) may still be named: caches.match by
+ * that name finds nothing then, so it never answers. A worker restarted lists afresh.
  */
-function versionsFor(entry) {
-  if (!entry.versions || entry.listed !== cachesChanged) {
+function versionsFor() {
+  if (!listed) {
     var versions = cachedVersions();
-    entry.versions = versions;
-    entry.listed = cachesChanged;
+    listed = versions;
     // A listing that failed is not kept: the next file lists again.
     versions.catch(function () {
-      if (entry.versions === versions) entry.versions = undefined;
+      if (listed === versions) listed = undefined;
     });
   }
-  return entry.versions;
+  return listed;
 }
 
 /**
