@@ -221,3 +221,47 @@ test('a stale release check (an older revision, with a floor lowered since) does
   expect(await daylightState(page)).toMatchObject({ status: 'ready', policy: 'prompt' });
   expect(seen.pageErrors).toEqual([]);
 });
+
+test('a release that boots below the floor says it updates, not "sign in": the person stays signed in through the switch', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  // What each page draws, however briefly: the sign-in form, or the app's note that this release is too old.
+  const drawn: string[] = [];
+  await page.exposeFunction('e2eDrawn', (what: string) => drawn.push(what));
+  await page.addInitScript(() => {
+    const told = new Set<string>();
+    new MutationObserver(() => {
+      const release = document.querySelector('[data-testid="version"]')?.textContent;
+      const watched: [what: string, selector: string][] = [
+        ['sign-in form', '#user'],
+        ['too old', '[data-testid="too-old"]'],
+      ];
+      for (const [what, selector] of watched) {
+        if (!told.has(what) && document.querySelector(selector)) {
+          told.add(what);
+          void (window as unknown as { e2eDrawn(what: string): Promise<void> }).e2eDrawn(`${release}: ${what}`);
+        }
+      }
+    }).observe(document, { childList: true, subtree: true });
+  });
+  // A tab opened while the server cannot be reached (the app shows its "offline" note and asks again), and the floor
+  // is raised meanwhile: once the server answers, this 1.0.0 page's `GET /api/me` is refused with the floor's 409.
+  await page.route('**/api/me', (route) => route.abort('connectionrefused'));
+  await page.goto(`${office.url}/?poll=500`);
+  await expect(page.getByTestId('offline')).toBeVisible();
+  await expect(page.getByTestId('version')).toHaveText('1.0.0');
+  await office.promote('1.1.0');
+  await setFloor(office, '1.1.0');
+  await page.unroute('**/api/me');
+
+  await expect(page.getByTestId('version')).toHaveText('1.1.0', { timeout: 20_000 });
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  await expect(page.locator('#invoice')).toBeVisible();
+  expect(seen.failedApi.some((line) => /GET \S+\/api\/me 409$/.test(line))).toBe(true);
+  // On the 1.0.0 page the note, never the sign-in form; the 1.1.0 page the switch opened drew neither.
+  expect(drawn).toEqual(['1.0.0: too old']);
+  expect(seen.pageErrors).toEqual([]);
+});

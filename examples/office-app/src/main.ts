@@ -140,11 +140,11 @@ function readForm(): Record<string, string> {
  * keep what the person typed; the request is for the new page to make again.
  */
 function refusedByFloor(error: unknown): boolean {
-  return (
-    error instanceof HTTPError &&
-    error.response.status === 409 &&
-    (error.response.headers.get('content-type') ?? '').startsWith('application/problem+json')
-  );
+  return error instanceof HTTPError && isFloorRefusal(error.response);
+}
+
+function isFloorRefusal(response: Response): boolean {
+  return response.status === 409 && (response.headers.get('content-type') ?? '').startsWith('application/problem+json');
 }
 
 /** What a call that failed tells the person: a refusal by the floor is no fault of theirs, and ends by itself. */
@@ -172,7 +172,8 @@ function describe(state: DaylightState): string {
   }
 }
 
-function header(user: string | undefined): HTMLElement {
+/** `user`: who is signed in; `null`: nobody; `undefined`: not known (the server could not say, or refused this release). */
+function header(user: string | null | undefined): HTMLElement {
   const status = el('span', { id: 'daylight-status' }, describe(daylight.state));
   daylight.addEventListener('statechange', (event) => (status.textContent = describe(event.detail)));
   const nav = el('nav');
@@ -193,7 +194,7 @@ function header(user: string | undefined): HTMLElement {
     {},
     el('h1', {}, __APP_FLAVOUR__.title),
     el('span', { className: 'badge', dataset: { testid: 'version' } }, __APP_VERSION__),
-    el('span', { dataset: { testid: 'user' } }, user ? `signed in as ${user}` : 'not signed in'),
+    el('span', { dataset: { testid: 'user' } }, user ? `signed in as ${user}` : user === null ? 'not signed in' : ''),
     nav,
     status,
   );
@@ -226,7 +227,7 @@ function loginView(): void {
       .catch((error: unknown) => (problem.textContent = failure('Not signed in', error)));
   });
   form.append(problem);
-  app.replaceChildren(header(undefined), el('main', {}, el('section', {}, el('h2', {}, 'Sign in'), form)));
+  app.replaceChildren(header(null), el('main', {}, el('section', {}, el('h2', {}, 'Sign in'), form)));
 }
 
 function invoiceView(restored: Snapshot | undefined): HTMLElement {
@@ -329,10 +330,30 @@ async function boot(): Promise<void> {
   else setTimeout(ready, readyDelay);
 }
 
-/** Signed in: the app; not: the login; offline (a switch can land from the service worker's cache): a note, and the app once the network is back. */
+/** Whether a page refused by the floor has asked Daylight to switch once the release is verified. */
+let updating = false;
+
+/**
+ * Signed in: the app; not: the login; offline (a switch can land from the service worker's cache): a note, and the
+ * app once the network is back; refused by the compatibility floor (this release booted after the floor passed it,
+ * e.g. a tab that was offline meanwhile): a note, not the login — the person is still signed in, and Daylight
+ * switches the tab to a release the server accepts.
+ */
 async function showApp(restored: Snapshot | undefined, retryMs = 1000): Promise<void> {
   const me = await api.get('me', { throwHttpErrors: false }).catch(() => undefined);
-  if (!me) {
+  if (me && isFloorRefusal(me)) {
+    // Daylight heard the refusal and forces the switch, but waits up to `grace` for a safe moment: this page holds
+    // nothing to keep, so it switches as soon as the release is verified. Asked again meanwhile, in case it cannot.
+    if (!updating) {
+      updating = true;
+      const update = (): void => void daylight.apply().catch(() => (updating = false));
+      if (daylight.state.status === 'ready') update();
+      else daylight.addEventListener('downloaded', update, { once: true });
+    }
+    setTimeout(() => void showApp(restored, Math.min(retryMs * 2, 30_000)).catch(() => undefined), retryMs);
+    const note = 'This version of the app is too old for the server, and updates now. You are still signed in.';
+    app.replaceChildren(header(undefined), el('main', {}, el('p', { dataset: { testid: 'too-old' } }, note)));
+  } else if (!me) {
     // Again once the network is back — and, while it is not reachable yet, again after 1 s, 2 s, 4 s… (at most
     // 30 s, so a server that is down is not asked every second by every tab): a request sent right as `online`
     // fires can still fail (Chromium 150 does), and one try would leave the app on this note.
