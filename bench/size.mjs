@@ -41,9 +41,11 @@ export const CORE_BUDGET = 4096;
  * before the forced switch, every save in it refused too (a walk of an office day); then down to 8,045 B
  * (2026-11-29): the same behaviour in 193 B less (single-use variables inlined, one below() for the floor, a
  * shorter semver comparison; docs/decisions.md); 8,038 B when a stamp the check does not confirm stopped asking
- * again on every response (docs/decisions.md, "Confirm before acting on a stamp").
+ * again on every response (docs/decisions.md, "Confirm before acting on a stamp"); an eleventh (2026-11-29),
+ * 8,038 → 8,095 B: a file damaged once on its way was kept by the browser's HTTP cache, and every later load of
+ * the release in that browser stopped at "Loading…" — the download now fetches the files once more past the cache.
  */
-export const CORE_CEILING = 8_038;
+export const CORE_CEILING = 8_095;
 const require = createRequire(import.meta.url);
 
 async function measure(contents, external = ['ky', 'workbox-window']) {

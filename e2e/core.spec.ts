@@ -7,7 +7,8 @@
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
-import { test, expect, watch, signIn, corruptInTransit, recordErrorCodes } from './support/fixtures.js';
+import { test, expect, watch, signIn, ready, corruptInTransit, recordErrorCodes } from './support/fixtures.js';
+import { startDamagingProxy } from './support/damaging-proxy.js';
 import { startStaleShellProxy } from './support/stale-proxy.js';
 
 test.beforeEach(async ({ page }) => {
@@ -104,6 +105,35 @@ test('an asset whose bytes do not match its hash is never switched to and the pa
   expect(seen.navigations).toHaveLength(1);
   expect(seen.failedApi).toEqual([]);
   expect(seen.pageErrors).toEqual([]);
+});
+
+test('a file damaged once on its way is fetched again past the HTTP cache: the tab switches, and later loads of the release work', async ({
+  page,
+  office,
+}) => {
+  // A real proxy, not page.route: routing turns the browser's HTTP cache off, and the cache is what kept the damage.
+  const proxy = await startDamagingProxy(office.url, /^\/_daylight\/releases\/1\.1\.0\/files\/assets\/app-[^/]+\.js$/);
+  try {
+    const seen = watch(page);
+    await signIn(page, proxy.url, seen);
+    await page.locator('#f-customer').fill('typed before the damage');
+    await office.promote('1.1.0');
+    await ready(page, '1.1.0');
+    // The damaged answer (kept by the browser: the file is immutable), then once more past the cache.
+    expect(proxy.asked).toEqual(['-', 'no-cache']);
+    await page.locator('[data-daylight-banner]').getByRole('button', { name: 'Update now' }).click();
+    await expect(page.getByTestId('version')).toHaveText('1.1.0');
+    await expect(page.locator('#f-customer')).toHaveValue('typed before the damage');
+    // The cache holds the good copy now: a reload runs the release from it, without asking the network.
+    await page.reload();
+    await expect(page.getByTestId('version')).toHaveText('1.1.0');
+    await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+    expect(proxy.asked).toHaveLength(2);
+    expect(seen.failedApi).toEqual([]);
+    expect(seen.pageErrors).toEqual([]);
+  } finally {
+    await proxy.close();
+  }
 });
 
 /**

@@ -28,13 +28,20 @@ const algorithm = (integrity: string): string => `SHA-${integrity.slice(3, 6)}`;
  * Fetches one file of a release. Without SubtleCrypto (plain `http:` on an
  * intranet), the browser checks `integrity` itself and rejects on a mismatch.
  */
-async function get(url: string, context: DownloadContext, version: string, integrity?: string): Promise<Response> {
+async function get(
+  url: string,
+  context: DownloadContext,
+  version: string,
+  integrity?: string,
+  reload?: boolean,
+): Promise<Response> {
   const native = !!integrity && !crypto.subtle;
   let response: Response;
   try {
     response = await context.fetch(url, {
       signal: context.signal,
       credentials: 'same-origin',
+      cache: reload ? 'reload' : 'default',
       ...(native ? { integrity } : {}),
     });
   } catch (cause) {
@@ -83,6 +90,7 @@ export async function downloadRelease(
   manifest: ReleaseManifest,
   manifestUrl: string,
   context: DownloadContext,
+  again?: boolean,
 ): Promise<void> {
   const { version, assets } = manifest;
   // Every URL is checked before any is fetched: an origin that is not allowed refuses the whole release.
@@ -101,22 +109,30 @@ export async function downloadRelease(
   let loaded = 0;
   const progress = (bytes: number): void => context.progress({ loaded: (loaded += bytes), total });
   progress(0);
-  for (const { url, integrity, bytes } of files) {
-    const response = await get(url, context, version, integrity);
-    if (!crypto.subtle) {
-      // The browser verified `integrity` for us; count the file whole.
-      await response.arrayBuffer();
-      progress(bytes);
-      continue;
+  try {
+    for (const { url, integrity, bytes } of files) {
+      const response = await get(url, context, version, integrity, again);
+      if (!crypto.subtle) {
+        // The browser verified `integrity` for us; count the file whole.
+        await response.arrayBuffer();
+        progress(bytes);
+        continue;
+      }
+      const digest = await crypto.subtle.digest(algorithm(integrity), await readBody(response, progress));
+      if (btoa(String.fromCharCode(...new Uint8Array(digest))) !== integrity.slice(7)) {
+        throw new DaylightError(
+          'integrity',
+          `${url} does not match its integrity hash in release ${version}; the release is not used`,
+          { version },
+        );
+      }
+      progress(0);
     }
-    const digest = await crypto.subtle.digest(algorithm(integrity), await readBody(response, progress));
-    if (btoa(String.fromCharCode(...new Uint8Array(digest))) !== integrity.slice(7)) {
-      throw new DaylightError(
-        'integrity',
-        `${url} does not match its integrity hash in release ${version}; the release is not used`,
-        { version },
-      );
-    }
-    progress(0);
+  } catch (error) {
+    if (again || (error as DaylightError).code !== 'integrity') throw error;
+    // Once more, every file past the HTTP cache: the browser keeps a damaged copy a proxy or a cache handed it
+    // (release files are immutable), and every later download — and every page load of the release — in this
+    // browser would read it again. Below a floor, that is a tab that can never switch.
+    return downloadRelease(manifest, manifestUrl, context, true);
   }
 }
