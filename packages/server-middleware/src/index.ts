@@ -39,7 +39,15 @@ export { decodeReleasePath } from './request-path.js';
 /** Is a release folder what was published: the CLI's check before it serves a release, and the status page's. */
 export { checkReleaseFolder, hashFile, newlyServed, repairHint } from './release-check.js';
 export type { ReleaseCheck, ReleaseCheckOptions } from './release-check.js';
-export { BUCKETS, bucketOf, compilePlan, isBelowFloor, resolveRelease, thresholdOf } from './resolve.js';
+export {
+  BUCKETS,
+  belowFloorNote,
+  bucketOf,
+  compilePlan,
+  isBelowFloor,
+  resolveRelease,
+  thresholdOf,
+} from './resolve.js';
 export type { Plan, RequestFacts } from './resolve.js';
 export {
   DEFAULT_ROLLOUT_KEY,

@@ -98,6 +98,15 @@ export function isBelowFloor(version: string | null | undefined, min: string | n
   return typeof version === 'string' && typeof min === 'string' && compareVersions(version, min) < 0;
 }
 
+/**
+ * `(below the floor: skipped)` for a cohort's release, a rollout's or a pin's below the floor `min`, else `undefined`:
+ * the one wording of the status page and `daylight status` (each adds its own markup), so they never say it apart.
+ * @example belowFloorNote('1.1.0', '1.2.0') // '(below the floor: skipped)'
+ */
+export function belowFloorNote(version: string | null | undefined, min: string | null | undefined): string | undefined {
+  return isBelowFloor(version, min) ? '(below the floor: skipped)' : undefined;
+}
+
 function aboveFloor(version: string | null | undefined, min: string | undefined): version is string {
   return typeof version === 'string' && !isBelowFloor(version, min);
 }

@@ -1,5 +1,5 @@
 import type { Urgency } from '@daylight/protocol';
-import { isBelowFloor, type TargetRules } from '@daylight/server-middleware';
+import { belowFloorNote, type TargetRules } from '@daylight/server-middleware';
 import { formatBytes, formatTimestamp, table } from '../format.js';
 import { readExisting, resolveStore, type ReleaseStore } from '../store.js';
 import { checkRelease, repairHint } from '../verify.js';
@@ -115,9 +115,10 @@ export async function status(options: StatusOptions): Promise<StatusReport> {
   };
 }
 
-/** ` (below the floor: skipped)` for a release the server skips under floor `min` (its clients follow the next rule). */
+/** ` (below the floor: skipped)` for a release the server skips under floor `min`, in the status page's words. */
 function skipped(version: string, min: string | null): string {
-  return isBelowFloor(version, min) ? ' (below the floor: skipped)' : '';
+  const note = belowFloorNote(version, min);
+  return note === undefined ? '' : ` ${note}`;
 }
 
 function describeTarget(row: TargetStatus, min: string | null): string[] {

@@ -6,7 +6,7 @@
  */
 import type { CensusSnapshot } from '../census/census.js';
 import type { ReportCount } from '../reports.js';
-import { isBelowFloor } from '../resolve.js';
+import { belowFloorNote } from '../resolve.js';
 import type { Registry, TargetRules } from '../registry.js';
 import { sessionsChart } from './chart.js';
 import { escapeHtml as e } from './html.js';
@@ -38,10 +38,11 @@ function row(cells: readonly string[], tag = 'td'): string {
 
 /**
  * ` (below the floor: skipped)` after a cohort's release, rollout or pin under the floor `min`: the registry still
- * lists it, but the server skips it and those clients follow the next rule (as `daylight status` marks it).
+ * lists it, but the server skips it and those clients follow the next rule (`daylight status` says it in the same words).
  */
 function skipped(version: string, min: string | undefined): string {
-  return isBelowFloor(version, min) ? ' <i class="bad" data-testid="below-floor">(below the floor: skipped)</i>' : '';
+  const note = belowFloorNote(version, min);
+  return note === undefined ? '' : ` <i class="bad" data-testid="below-floor">${note}</i>`;
 }
 
 function rules(name: string, release: string | null, target: TargetRules, min: string | undefined): string {
