@@ -12,7 +12,7 @@ import { RedisRegistry } from './redis-registry.js';
 import type { Registry } from './registry.js';
 import { createDaylight } from './server.js';
 import { startRedis, useRedis } from './test-redis.js';
-import { createReleaseStore, createTestLogger, waitFor } from './test-support.js';
+import { createReleaseStore, createTestLogger, sampleRelease, waitFor } from './test-support.js';
 import type { DaylightRequest, DaylightServer } from './types.js';
 
 const db = useRedis();
@@ -35,12 +35,13 @@ async function fleet(
   url: string,
   prefix: string,
   servers = 2,
+  { rules = pilotOn110, versions = ['1.0.0', '1.1.0'] } = {},
 ): Promise<{ daylights: DaylightServer[]; logs: ReturnType<typeof createTestLogger>[] }> {
-  const store = await createReleaseStore();
+  const store = await createReleaseStore({ releases: versions.map((version) => sampleRelease(version)) });
   cleanups.push(() => store.cleanup());
   const registry = new RedisRegistry({ url, prefix });
   cleanups.push(() => registry.close());
-  await (await registry.client()).set(`${prefix}:registry`, JSON.stringify(pilotOn110(store.registry)));
+  await (await registry.client()).set(`${prefix}:registry`, JSON.stringify(rules(store.registry)));
   const daylights: DaylightServer[] = [];
   const logs: ReturnType<typeof createTestLogger>[] = [];
   for (let i = 0; i < servers; i++) {
@@ -63,16 +64,16 @@ async function fleet(
 }
 
 /** A boot report from a tab of the pilot office, sent straight to `daylight.handle`. */
-function report(kind: 'boot' | 'boot-failure', user: string): DaylightRequest {
+function report(kind: 'boot' | 'boot-failure', user: string, version = '1.1.0'): DaylightRequest {
   const session = `tab-${user.padEnd(8, 'x')}`;
   const headers = {
     'content-type': 'application/json',
     'sec-fetch-site': 'same-origin',
     'x-office': 'pilot',
     'x-user': user,
-    'daylight-client': `v="1.1.0", s="${session}"`,
+    'daylight-client': `v="${version}", s="${session}"`,
   };
-  const body = JSON.stringify({ kind, version: '1.1.0', from: '1.0.0', session });
+  const body = JSON.stringify({ kind, version, from: '1.0.0', session });
   const incoming = Object.assign(Readable.from([Buffer.from(body)]), { headers }) as unknown as IncomingMessage;
   return { method: 'POST', path: '/_daylight/reports', headers, incoming };
 }
@@ -175,6 +176,33 @@ describe('boot reports counted through Redis', () => {
     for (let i = 10; i <= 13; i++) await (i % 2 === 0 ? a : b).handle(report('boot-failure', `user-${i}`));
     const halted = await waitFor(async () => (await registryIn('again')).cohorts?.pilot?.halted, 5_000);
     expect(halted.reason).toContain('5 of 5 switches');
+  });
+
+  it('counts the fleet’s failures of a cohort whose own release is below the floor in everyone, and halts there', async () => {
+    // Pilot lists 1.0.0, under the floor 1.1.0: its tabs get everyone's 1.2.0, and a halt of 1.2.0 in pilot would do nothing.
+    const { daylights } = await fleet(db.server.url, 'floor', 2, {
+      rules: (base) => ({
+        ...base,
+        revision: 1,
+        current: '1.2.0',
+        previous: ['1.1.0'],
+        min: '1.1.0',
+        cohorts: { pilot: { release: '1.0.0' } },
+      }),
+      versions: ['1.0.0', '1.1.0', '1.2.0'],
+    });
+    const [a, b] = daylights as [DaylightServer, DaylightServer];
+    await pilotServes(a, '1.2.0');
+    for (let i = 1; i <= 5; i++) await (i % 2 === 1 ? a : b).handle(report('boot-failure', `user-${i}`, '1.2.0'));
+    const halted = await waitFor(async () => (await registryIn('floor')).halted, 5_000);
+    expect(halted.reason).toContain('5 of 5 switches to 1.2.0 failed to boot');
+    expect(await db.client.exists('floor:reports:1.2.0:pilot')).toBe(0);
+    expect(await db.client.hget('floor:reports:1.2.0:*', 'cleared')).toBe(halted.at);
+    const registry = await registryIn('floor');
+    expect(registry).toMatchObject({ current: '1.1.0', cohorts: { pilot: { release: '1.0.0' } } });
+    expect(registry.cohorts?.pilot?.halted).toBeUndefined();
+    await pilotServes(a, '1.1.0');
+    await pilotServes(b, '1.1.0');
   });
 
   it('still answers 204 with Redis gone, and counts on each server', async () => {

@@ -5,13 +5,15 @@
  */
 import { createServer, type Server } from 'node:http';
 import express from 'express';
+import Koa from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daylightExpress } from './express.js';
 import { updateRegistryFile } from './file-registry.js';
+import { daylightKoa } from './koa.js';
 import { promoteChange } from './registry-changes.js';
 import { readRegistryFile, writeRegistryFile, type Registry } from './registry.js';
 import { createDaylight } from './server.js';
-import { createReleaseStore, createTestLogger, listen, stop, waitFor } from './test-support.js';
+import { createReleaseStore, createTestLogger, listen, sampleRelease, stop, waitFor } from './test-support.js';
 import type { DaylightServer } from './types.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -22,10 +24,11 @@ afterEach(async () => {
 async function serve(
   registry: (base: Registry) => Registry,
   shared?: string,
+  { framework = 'express', versions = ['1.0.0', '1.1.0'] } = {},
 ): Promise<{ url: string; daylight: DaylightServer; file: string }> {
   let file = shared;
   if (file === undefined) {
-    const store = await createReleaseStore();
+    const store = await createReleaseStore({ releases: versions.map((version) => sampleRelease(version)) });
     cleanups.push(() => store.cleanup());
     await writeRegistryFile(store.registryFile, registry(store.registry));
     file = store.registryFile;
@@ -40,9 +43,17 @@ async function serve(
   await daylight.ready;
   await waitFor(() => daylight.stampFor({ method: 'GET', path: '/', headers: {} }), 5_000);
   cleanups.push(() => daylight.close());
-  const app = express();
-  app.use(daylightExpress(daylight));
-  const server: Server = createServer(app);
+  let server: Server;
+  if (framework === 'koa') {
+    const app = new Koa();
+    app.use(daylightKoa(daylight));
+    const callback = app.callback();
+    server = createServer((req, res) => void callback(req, res));
+  } else {
+    const app = express();
+    app.use(daylightExpress(daylight));
+    server = createServer(app);
+  }
   const url = await listen(server);
   cleanups.push(() => stop(server));
   return { url, daylight, file };
@@ -54,16 +65,16 @@ async function registryOf(file: string): Promise<Registry> {
   return read.registry;
 }
 
-async function failBoot(url: string, office: string, session: string): Promise<number> {
+async function failBoot(url: string, office: string, session: string, version = '1.1.0'): Promise<number> {
   const response = await fetch(`${url}/_daylight/reports`, {
     method: 'POST',
     headers: {
       'Content-Type': 'application/json',
       'Sec-Fetch-Site': 'same-origin',
       'X-Office': office,
-      'Daylight-Client': `v="1.1.0", s="${session}"`,
+      'Daylight-Client': `v="${version}", s="${session}"`,
     },
-    body: JSON.stringify({ kind: 'boot-failure', version: '1.1.0', from: '1.0.0', session }),
+    body: JSON.stringify({ kind: 'boot-failure', version, from: '1.0.0', session }),
   });
   await response.arrayBuffer();
   return response.status;
@@ -107,6 +118,39 @@ describe('boot failures reported through the server', () => {
     expect(registry.halted).toBeUndefined();
     expect(registry.current).toBe('1.0.0');
   });
+
+  it.each(['express', 'koa'])(
+    'count in everyone, and halt there, when the cohort’s own release is below the floor (%s)',
+    async (framework) => {
+      // Pilot still lists 1.0.0, under the floor 1.1.0: the server skips it and pilot's tabs get everyone's 1.2.0.
+      const { url, daylight, file } = await serve(
+        (base) => ({
+          ...base,
+          current: '1.2.0',
+          previous: ['1.1.0'],
+          min: '1.1.0',
+          cohorts: { pilot: { release: '1.0.0' } },
+        }),
+        undefined,
+        { framework, versions: ['1.0.0', '1.1.0', '1.2.0'] },
+      );
+      const pilot = { method: 'GET', path: '/', headers: { 'x-office': 'pilot' } } as const;
+      expect(daylight.stampFor(pilot)?.version).toBe('1.2.0');
+      for (const session of ['tab-aaaaaaaa', 'tab-bbbbbbbb', 'tab-cccccccc']) {
+        expect(await failBoot(url, 'pilot', session, '1.2.0')).toBe(204);
+      }
+      // Counted in pilot, the halt would find pilot not running 1.2.0 and change nothing; in everyone it stops 1.2.0.
+      await waitFor(async () => ((await registryOf(file)).halted !== undefined ? true : undefined), 5_000);
+      const registry = await registryOf(file);
+      expect(registry).toMatchObject({ current: '1.1.0', halted: { release: '1.2.0' } });
+      expect(registry.cohorts?.pilot).toEqual({ release: '1.0.0' });
+      expect(daylight.reportCounts()).toEqual([
+        expect.objectContaining({ release: '1.2.0', cohort: undefined, failures: 3, halted: true }),
+      ]);
+      await daylight.reload();
+      expect(daylight.stampFor(pilot)?.version).toBe('1.1.0');
+    },
+  );
 
   it('start over on every server sharing the registry file once a halt recorded by one of them is lifted', async () => {
     const first = await serve((base) => ({

@@ -122,7 +122,7 @@ function reportScope(reports: readonly ReportCount[]): string {
       : fleet === 0
         ? 'Healthy and failed boots: this server only (each server counts its own).'
         : 'Healthy and failed boots: every server (through Redis), except the rows marked “this server only”, which Redis could not be asked for.';
-  return `<p data-testid="reports-scope">${what} Rows are the releases and cohorts this server received reports for; “halt asked” is this server's.</p>`;
+  return `<p data-testid="reports-scope">${what} Rows are the releases and cohorts this server received reports for; “halt asked” is this server's. A boot counts under the rules that gave the tab its release, where a halt would stop it: a cohort's own release or rollout, or everyone's, for a cohort without one of its own or whose own is below the floor.</p>`;
 }
 
 /**
@@ -136,7 +136,7 @@ function otherReports(report: ReportCount): string {
     .join(', ');
 }
 
-function reportTable(reports: readonly ReportCount[]): string {
+function reportTable(reports: readonly ReportCount[], min: string | undefined): string {
   if (reports.length === 0) return '<p>No boots reported yet.</p>';
   const mixed =
     reports.some((report) => report.scope === 'fleet') && reports.some((report) => report.scope !== 'fleet');
@@ -149,8 +149,8 @@ function reportTable(reports: readonly ReportCount[]): string {
     ),
     ...reports.map((report) =>
       row([
-        e(report.release),
-        e(report.cohort ?? 'default'),
+        e(report.release) + skipped(report.release, min),
+        e(report.cohort ?? 'everyone'),
         String(report.boots),
         (report.failures > 0 ? `<span class="bad">${report.failures}</span>` : '0') +
           (mixed && report.scope !== 'fleet' ? ' <i>(this server only)</i>' : ''),
@@ -232,7 +232,7 @@ ${census === undefined ? '' : sessionsChart(census.timeline)}
 ${censusTable(census, input.censusProblem)}
 <p><a href="${e(input.censusUrl)}">census.json</a></p>
 <h2>Boots and rollbacks</h2>
-${reportTable(input.reports)}
+${reportTable(input.reports, input.registry?.min)}
 <h2>Actions</h2>
 ${actionForms(input.registry)}
 <script nonce="${input.nonce}">${script(input.csrf, input.actionsUrl)}</script>

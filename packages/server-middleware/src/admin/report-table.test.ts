@@ -87,10 +87,20 @@ describe('the status page’s rollouts', () => {
     expect(html).toContain('<tr><td>tenant:zeta</td><td>1.2.0</td><td>2026-11-29 09:30:00 UTC</td><td></td></tr>');
   });
 
+  it('marks a boot row of a release below the floor as skipped, and calls the rows of everyone’s rules everyone', () => {
+    // Tabs of pilot that booted 1.1.0 before the floor came, and pilot's tabs now on everyone's 1.1.1.
+    const html = page([row('server'), { ...row('server'), release: '1.1.1', cohort: undefined }], registry);
+    const skipped = ' <i class="bad" data-testid="below-floor">(below the floor: skipped)</i>';
+    expect(html).toContain(`<tr><td>1.1.0${skipped}</td><td>pilot</td><td>3</td>`);
+    expect(html).toContain('<tr><td>1.1.1</td><td>everyone</td><td>3</td>');
+    expect(html).not.toContain('<td>default</td>');
+  });
+
   it('marks nothing without a floor, and shows no pin table without pins', () => {
     const { min: _min, pins: _pins, ...unfloored } = registry;
     const html = page([], unfloored);
     expect(html).not.toContain('below the floor');
     expect(html).not.toContain('data-testid="pins"');
+    expect(page([row('server')], unfloored)).not.toContain('data-testid="below-floor"');
   });
 });
