@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { promoteChange } from './registry-changes.js';
 import { RedisRegistry } from './redis-registry.js';
+import { LATE_WINDOW_S, RedisReportCounts } from './redis-reports.js';
 import type { Registry } from './registry.js';
 import { createDaylight } from './server.js';
 import { startRedis, useRedis } from './test-redis.js';
@@ -35,7 +36,7 @@ async function fleet(
   url: string,
   prefix: string,
   servers = 2,
-  { rules = pilotOn110, versions = ['1.0.0', '1.1.0'] } = {},
+  { rules = pilotOn110, versions = ['1.0.0', '1.1.0'], lastWatches = true } = {},
 ): Promise<{ daylights: DaylightServer[]; logs: ReturnType<typeof createTestLogger>[] }> {
   const store = await createReleaseStore({ releases: versions.map((version) => sampleRelease(version)) });
   cleanups.push(() => store.cleanup());
@@ -49,6 +50,8 @@ async function fleet(
     const daylight = createDaylight({
       config: store.registryFile,
       redis: { url, prefix },
+      // `lastWatches: false`: the last server reads the registry only when told to (a server that is behind).
+      watch: lastWatches || i < servers - 1,
       census: false,
       logger,
       cohort: (req) => req.headers['x-office'] as string | undefined,
@@ -176,6 +179,55 @@ describe('boot reports counted through Redis', () => {
     for (let i = 10; i <= 13; i++) await (i % 2 === 0 ? a : b).handle(report('boot-failure', `user-${i}`));
     const halted = await waitFor(async () => (await registryIn('again')).cohorts?.pilot?.halted, 5_000);
     expect(halted.reason).toContain('5 of 5 switches');
+  });
+
+  it('keeps a late report, counted by a server that had not seen the halt, out of the wave after it', async () => {
+    const { daylights } = await fleet(db.server.url, 'late', 2, { lastWatches: false });
+    const [a, b] = daylights as [DaylightServer, DaylightServer];
+    for (let i = 1; i <= 4; i++) await a.handle(report('boot-failure', `user-${i}`));
+    await settle('late', '4');
+    await a.halt({ release: '1.1.0', cohort: 'pilot', reason: 'by hand' });
+    await waitFor(async () => ((await db.client.hget('late:reports:1.1.0:pilot', 'cleared')) ? true : undefined));
+    const registry = new RedisRegistry({ url: db.server.url, prefix: 'late' });
+    cleanups.push(() => registry.close());
+    await registry.update(
+      (current) => promoteChange(current!, { version: '1.1.0', cohort: 'pilot', now: new Date() }),
+      {
+        actor: 'test',
+        action: 'promote',
+      },
+    );
+    await pilotServes(a, '1.1.0');
+
+    // B still serves the registry from before the halt: a tab that booted then reports its failure there, late.
+    expect((await b.handle(report('boot-failure', 'user-5')))?.status).toBe(204);
+    await sleep(300);
+    expect(await db.client.hget('late:reports:1.1.0:pilot', 'failures')).toBeNull();
+    // The new wave halts on five failures of its own, not on four and the late one; that person counts in it too.
+    for (let i = 10; i <= 13; i++) await a.handle(report('boot-failure', `user-${i}`));
+    await settle('late', '4');
+    await sleep(300);
+    expect((await registryIn('late')).cohorts?.pilot?.halted).toBeUndefined();
+    // B catches up (it never sees the halt) and counts that person's failure in the new wave, the fifth.
+    await b.reload();
+    await b.handle(report('boot-failure', 'user-5'));
+    const halted = await waitFor(async () => (await registryIn('late')).cohorts?.pilot?.halted, 5_000);
+    expect(halted.reason).toContain('5 of 5 switches');
+  });
+
+  it('takes a lower revision for a late report only for ten minutes after the clear (then: a rebuilt store)', async () => {
+    const counts = new RedisReportCounts({ client: () => Promise.resolve(db.client), prefix: 'window' });
+    await counts.clear('1.1.0', 'pilot', { at: '2026-11-29T10:00:00.000Z', revision: 40 });
+    expect(await counts.count('1.1.0', 'pilot', 'person a', 'boot-failure', 39)).toMatchObject({ late: true });
+    expect(await counts.count('1.1.0', 'pilot', 'person b', 'boot-failure', 41)).toMatchObject({ failures: 1 });
+    const [now] = await db.client.time();
+    await db.client.hset('window:reports:1.1.0:pilot', 'sinceAt', Number(now) - LATE_WINDOW_S);
+    expect(await counts.count('1.1.0', 'pilot', 'person a', 'boot-failure', 2)).toEqual({
+      added: true,
+      late: false,
+      boots: 0,
+      failures: 2,
+    });
   });
 
   it('counts the fleet’s failures of a cohort whose own release is below the floor in everyone, and halts there', async () => {

@@ -17,13 +17,15 @@
  * registry records a halt of a release in a cohort (whichever server or
  * person made it), that release's counts there are cleared — here, and in
  * Redis once per halt — and nothing counts toward a halt while it stands, so
- * a release promoted again starts from zero on every server.
+ * a release promoted again starts from zero on every server. A report counted
+ * by a server that had not seen the halt yet (its registry's revision is below
+ * the one the clear was made on) is left out of the wave after it.
  */
 import type { IncomingMessage } from 'node:http';
 import { CLIENT_HEADER, SESSION_ID_PATTERN, isVersion, parseClientHeader } from '@daylight/protocol';
 import type { Redis } from 'ioredis';
 import { foreignOrigin } from './origin.js';
-import { RedisReportCounts, type FleetCount } from './redis-reports.js';
+import { RedisReportCounts, type FleetCount, type WaveClear } from './redis-reports.js';
 import { haltOf, servedReleases, type Registry, type ServedRelease } from './registry.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from './types.js';
 
@@ -266,7 +268,9 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
   /** The halt (its `at`) last seen in the registry per `release\ncohort`: each halt starts the counts over once. */
   const seenHalts = new Map<string, string>();
   /** Halts whose counts in Redis are still to be cleared (Redis was away), per `release\ncohort`. */
-  const pendingClears = new Map<string, { release: string; cohort: string | undefined; at: string }>();
+  const pendingClears = new Map<string, WaveClear & { release: string; cohort: string | undefined }>();
+  /** The revision of the registry this server serves, which each count in Redis carries (`sync` sets it). */
+  let revision: number | undefined;
   let inFlight = 0;
   let redisFailing = false;
   let lastRedisLog = Number.NEGATIVE_INFINITY;
@@ -311,7 +315,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     if (fleet === undefined) return;
     for (const [key, clear] of pendingClears) {
       fleet
-        .clear(clear.release, clear.cohort, clear.at)
+        .clear(clear.release, clear.cohort, clear)
         .then(() => {
           if (pendingClears.get(key) === clear) pendingClears.delete(key);
           redisUp();
@@ -409,13 +413,20 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     const wave = entry.wave;
     const clear = pendingClears.get(key);
     fleet
-      .count(release, cohort, who, kind, clear?.at)
+      .count(release, cohort, who, kind, revision, clear)
       .then(
         (result: FleetCount) => {
           if (clear !== undefined && pendingClears.get(key) === clear) pendingClears.delete(key);
           redisUp();
           // A halt ended the wave meanwhile: its figures stay as they were, and it halts nothing more.
           if (counting.wave !== wave || counting.closed) return;
+          if (result.late) {
+            // Counted on a registry from before a halt this server has not seen: that wave's, not the fleet's now.
+            // Not here either, so the person counts in the new wave once this server serves it.
+            if (kind === 'boot') counting.boots--;
+            else counting.failures--;
+            counted.delete(once);
+          }
           counting.fleet = { boots: result.boots, failures: result.failures };
           if (kind === 'boot-failure' && result.added) decide(counting, result.boots, result.failures, 'fleet');
         },
@@ -471,6 +482,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     },
     sync(registry) {
       served = servedReleases(registry).filter((where) => where.kind !== 'pin');
+      revision = registry.revision;
       const standing = new Set<string>();
       for (const cohort of [undefined, ...Object.keys(registry.cohorts ?? {})]) {
         const halt = haltOf(registry, cohort);
@@ -482,7 +494,9 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
         if (seenHalts.get(key) === halt.at) continue;
         if (seenHalts.size >= COUNTS_MAX) seenHalts.clear();
         seenHalts.set(key, halt.at);
-        if (fleet !== undefined) pendingClears.set(key, { release: halt.release, cohort, at: halt.at });
+        if (fleet !== undefined) {
+          pendingClears.set(key, { release: halt.release, cohort, at: halt.at, revision: registry.revision });
+        }
       }
       // A halt lifted (the release promoted again): its wave's counts start over, here and for this server's view.
       for (const [key, entry] of counts) if (entry.closed && !standing.has(key)) startOver(key);
