@@ -13,15 +13,16 @@ function render(html: string, version = '1.2.0'): string {
   return renderShell({ html, version, base: '/_daylight', files });
 }
 
-/** The meta and the import map every shell of 1.2.0 gets: the hash of each JavaScript file of the release. */
-const META = [
-  '<meta name="daylight-release" content="1.2.0">',
+/** The import map every shell of 1.2.0 gets: the hash of each JavaScript file of the release. */
+const MAP = [
   '<script type="importmap">{"integrity":{',
   '"/_daylight/releases/1.2.0/files/assets/app.js":"sha384-APP",',
   '"/_daylight/releases/1.2.0/files/assets/vendor.js":"sha384-VENDOR",',
   '"/_daylight/releases/1.2.0/files/assets/a%20b.js":"sha384-SPACE"',
   '}}</script>',
 ].join('');
+/** The meta and the import map, as they follow the opening head tag. */
+const META = `<meta name="daylight-release" content="1.2.0">${MAP}`;
 
 describe('renderShell', () => {
   it('injects the release meta right after the opening head tag', () => {
@@ -151,6 +152,37 @@ describe('renderShell', () => {
     expect(renderShell({ html: '<head>', version: '1.2.0', base: '/_daylight', files: new Map() })).toBe(
       '<head><meta name="daylight-release" content="1.2.0">',
     );
+  });
+
+  it('puts the import map before a module script that comes before the head, where a browser still reads it', () => {
+    const app = 'src="/_daylight/releases/1.2.0/files/assets/app.js" integrity="sha384-APP"';
+    const meta = '<meta name="daylight-release" content="1.2.0">';
+    expect(
+      render('<!doctype html><html><script type="module" src="/assets/app.js"></script><head><title>x</title></head>'),
+    ).toBe(`<!doctype html><html>${MAP}<script type="module" ${app}></script><head>${meta}<title>x</title></head>`);
+    // Whatever way the type is written, an inline module too, and before the <html> tag.
+    for (const type of ["'Module'", 'module', '" module "']) {
+      expect(render(`<script type=${type}>import '/x.js';</script><html><head></head>`)).toBe(
+        `${MAP}<script type=${type}>import '/x.js';</script><html><head>${meta}</head>`,
+      );
+    }
+    // A classic script, a commented-out module script, or one after the head leave the map after the meta.
+    const classic = '<html><script src="/x.js"></script><!-- <script type="module"></script> --><head></head>';
+    expect(render(classic)).toBe(
+      `<html><script src="/x.js"></script><!-- <script type="module"></script> --><head>${META}</head>`,
+    );
+    expect(render('<head></head><body><script type="module"></script>')).toBe(
+      `<head>${META}</head><body><script type="module"></script>`,
+    );
+    // No map, no move: the meta stays after the head.
+    const off = renderShell({
+      html: '<script type="module"></script><head>',
+      version: '1.2.0',
+      base: '/_daylight',
+      files,
+      importMap: false,
+    });
+    expect(off).toBe(`<script type="module"></script><head>${meta}`);
   });
 
   it("leaves the shell's own import map as it is and adds none (an older browser reads the first map only)", () => {

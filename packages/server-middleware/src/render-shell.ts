@@ -12,7 +12,10 @@
  * - `integrity` added to those scripts, stylesheets and module preloads, unless
  *   the tag already has one;
  * - an import map whose `integrity` section names the SRI hash of every
- *   JavaScript file of the release (`.js`, `.mjs`), right after the meta, so
+ *   JavaScript file of the release (`.js`, `.mjs`), right after the meta —
+ *   or, in a shell with a module script before that point (a `<script
+ *   type="module">` above `<head>`), right before that script: a browser
+ *   ignores an import map that comes after a module script — so
  *   that the browser checks the chunks a module imports — statically or with
  *   `import()` — and not only the tags above: the client verifies a release
  *   it downloads ahead, but a page loaded afresh (a new tab, a reload) takes
@@ -82,6 +85,8 @@ const VERIFIED_RELS = new Set(['stylesheet', 'modulepreload']);
 const MODULE_FILE = /\.m?js$/i;
 // A `<script>` whose type is an import map (browsers trim the value and ignore its case).
 const IMPORT_MAP_TYPE = /(?:^|\s)type\s*=\s*(?:"\s*importmap\s*"|'\s*importmap\s*'|importmap)(?=[\s/]|$)/i;
+// A `<script>` whose type is a module, read the same way.
+const MODULE_TYPE = /(?:^|\s)type\s*=\s*(?:"\s*module\s*"|'\s*module\s*'|module)(?=[\s/]|$)/i;
 
 /** Escapes a value for a double-quoted HTML attribute. */
 export function escapeAttribute(value: string): string {
@@ -137,11 +142,10 @@ function rewriteTag(tag: 'script' | 'link', text: string, input: RenderShellInpu
   return out;
 }
 
-function insertAfter(html: string, pattern: RegExp, insert: string): string | undefined {
+/** Where a match of `pattern` that is not a comment ends in `html`, or `undefined`. */
+function after(html: string, pattern: RegExp): number | undefined {
   for (const match of html.matchAll(pattern)) {
-    if (match[0].startsWith('<!--')) continue;
-    const at = match.index + match[0].length;
-    return `${html.slice(0, at)}${insert}${html.slice(at)}`;
+    if (!match[0].startsWith('<!--')) return match.index + match[0].length;
   }
   return undefined;
 }
@@ -164,29 +168,36 @@ function scriptJson(value: unknown): string {
 export function renderShell(input: RenderShellInput): string {
   /** Whether the shell has an import map of its own: it is left as it is, and gets no second one. */
   let ownMap = false;
-  const rewritten = input.html.replace(
-    TAGS,
-    (whole: string, script?: string, scriptAttrs?: string, scriptRest?: string, link?: string, linkAttrs?: string) => {
-      if (script !== undefined) {
-        const attributes = scriptAttrs ?? '';
-        if (IMPORT_MAP_TYPE.test(attributes)) {
-          ownMap = true;
-          return whole;
+  /** Where the first module script starts in the rewritten shell: the import map must come before it. */
+  let firstModule: number | undefined;
+  let rewritten = '';
+  let copied = 0;
+  for (const match of input.html.matchAll(TAGS)) {
+    const [whole, script, scriptAttrs, scriptRest, link, linkAttrs] = match;
+    let out = whole; // a comment or a <style> element stays as it is
+    if (script !== undefined) {
+      const attributes = scriptAttrs ?? '';
+      if (IMPORT_MAP_TYPE.test(attributes)) ownMap = true;
+      else {
+        if (firstModule === undefined && MODULE_TYPE.test(attributes)) {
+          firstModule = rewritten.length + match.index - copied;
         }
-        return `<${script}${rewriteTag('script', attributes, input)}>${scriptRest ?? ''}`;
+        out = `<${script}${rewriteTag('script', attributes, input)}>${scriptRest ?? ''}`;
       }
-      if (link !== undefined) return `<${link}${rewriteTag('link', linkAttrs ?? '', input)}>`;
-      return whole; // a comment or a <style> element
-    },
-  );
+    } else if (link !== undefined) out = `<${link}${rewriteTag('link', linkAttrs ?? '', input)}>`;
+    rewritten += input.html.slice(copied, match.index) + out;
+    copied = match.index + whole.length;
+  }
+  rewritten += input.html.slice(copied);
   const integrity = input.importMap === false || ownMap ? {} : moduleIntegrity(input);
   const map =
     Object.keys(integrity).length === 0 ? '' : `<script type="importmap">${scriptJson({ integrity })}</script>`;
-  const meta = `<meta name="${RELEASE_META_NAME}" content="${escapeAttribute(input.version)}">${map}`;
-  return (
-    insertAfter(rewritten, HEAD, meta) ??
-    insertAfter(rewritten, HTML, meta) ??
-    insertAfter(rewritten, DOCTYPE, meta) ??
-    `${meta}${rewritten}`
-  );
+  const meta = `<meta name="${RELEASE_META_NAME}" content="${escapeAttribute(input.version)}">`;
+  const at = after(rewritten, HEAD) ?? after(rewritten, HTML) ?? after(rewritten, DOCTYPE) ?? 0;
+  if (firstModule === undefined || firstModule >= at || map === '') {
+    return `${rewritten.slice(0, at)}${meta}${map}${rewritten.slice(at)}`;
+  }
+  // A module script before the head (a malformed shell): the map goes before it, the meta where it always goes.
+  const before = rewritten.slice(0, firstModule);
+  return `${before}${map}${rewritten.slice(firstModule, at)}${meta}${rewritten.slice(at)}`;
 }
