@@ -1,4 +1,6 @@
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { INTERNALS, type DaylightInternals } from './options.js';
@@ -253,6 +255,28 @@ describe('a server that starts while Redis cannot be reached', () => {
     ]);
     for (const page of pages) expect(page).not.toContain('no release yet');
   }, 30_000);
+});
+
+describe("reading the copy's file", () => {
+  it('names the file and what is wrong with it: missing, not readable, not JSON', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'daylight-copy-'));
+    cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    const copy = new RegistryCopy({
+      configPath: path.join(folder, 'releases.json'),
+      url: 'redis://127.0.0.1:6379/0',
+      prefix: 'daylight',
+      logger: createTestLogger(),
+    });
+    expect(await copy.read()).toEqual({ ok: false, error: `there is no copy in ${copy.file}` });
+    await mkdir(copy.file);
+    expect(await copy.read()).toEqual({ ok: false, error: `the copy in ${copy.file} cannot be read (EISDIR)` });
+    await rm(copy.file, { recursive: true });
+    await writeFile(copy.file, '{"daylight":');
+    expect(await copy.read()).toEqual({
+      ok: false,
+      error: expect.stringMatching(/^the copy in .* is not valid JSON: /) as unknown,
+    });
+  });
 });
 
 describe('a page while this server has no registry to serve', () => {

@@ -20,9 +20,8 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { validateRegistry, writeFileAtomically, type Registry } from './registry.js';
+import { readJsonFile, validateRegistry, writeFileAtomically, type Registry } from './registry.js';
 import type { DaylightLogger } from './types.js';
 
 /** What the copy's `daylight` member says, so that no other JSON file is ever taken for one. */
@@ -117,19 +116,16 @@ export class RegistryCopy {
    * Redis, once it answers, is written again, dating the copy to that answer.
    */
   async read(): Promise<CopyRead> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      return { ok: false, error: code === 'ENOENT' ? `there is no copy in ${this.file}` : `${this.file}: ${code}` };
+    const read = await readJsonFile(this.file);
+    if (!read.ok) {
+      return {
+        ok: false,
+        error: read.missing ? `there is no copy in ${this.file}` : `the copy in ${this.file} ${read.error}`,
+      };
     }
-    let parsed: { daylight?: unknown; store?: unknown; prefix?: unknown; savedAt?: unknown; registry?: unknown };
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch (error) {
-      return { ok: false, error: `the copy in ${this.file} is not valid JSON: ${(error as Error).message}` };
-    }
+    const parsed = read.value as Partial<
+      Record<'daylight' | 'store' | 'prefix' | 'savedAt' | 'registry', unknown>
+    > | null;
     // The name's hash could collide, and a file could be copied over from another set-up: the file must say.
     if (parsed?.daylight !== KIND || parsed.store !== this.#store || parsed.prefix !== this.#prefix) {
       return {

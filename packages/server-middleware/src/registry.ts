@@ -244,20 +244,33 @@ function validateRules(
  * the caller decides whether that means "empty" (the CLI's first publish).
  */
 export async function readRegistryFile(file: string): Promise<RegistryRead> {
+  const read = await readJsonFile(file);
+  return read.ok ? validateRegistry(read.value) : { ok: false, error: read.error };
+}
+
+/** A JSON file read and parsed, or what went wrong: `missing` when there is no file. */
+export type JsonFileRead =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly missing: boolean; readonly error: string };
+
+/**
+ * Reads and parses a JSON file (the registry, the Redis registry's local copy); never throws. The error reads
+ * after the file's name: `the file does not exist`, `cannot be read (EACCES)`, `is not valid JSON: …`.
+ */
+export async function readJsonFile(file: string): Promise<JsonFileRead> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { ok: false, error: code === 'ENOENT' ? 'the file does not exist' : `cannot be read (${String(code)})` };
+    const missing = code === 'ENOENT';
+    return { ok: false, missing, error: missing ? 'the file does not exist' : `cannot be read (${String(code)})` };
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return { ok: true, value: JSON.parse(text) as unknown };
   } catch (error) {
-    return { ok: false, error: `is not valid JSON: ${(error as Error).message}` };
+    return { ok: false, missing: false, error: `is not valid JSON: ${(error as Error).message}` };
   }
-  return validateRegistry(parsed);
 }
 
 /**
