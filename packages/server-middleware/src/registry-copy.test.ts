@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { INTERNALS, type DaylightInternals } from './options.js';
-import { copyPathFor, RegistryCopy } from './registry-copy.js';
+import { copyPathFor, RegistryCopy, storeOf } from './registry-copy.js';
 import type { Registry } from './registry.js';
 import { createDaylight } from './server.js';
 import { startRedis, type TestRedis } from './test-redis.js';
@@ -258,6 +258,14 @@ describe('a server that starts while Redis cannot be reached', () => {
 });
 
 describe("reading the copy's file", () => {
+  it('is named by the store as the redis option reads it: one database, however its URL writes it', () => {
+    expect(storeOf('redis://:secret@10.0.0.5')).toBe('redis://10.0.0.5:6379/0');
+    expect(storeOf('redis://10.0.0.5:6380/03?family=4')).toBe('redis://10.0.0.5:6380/3');
+    expect(copyPathFor('/srv/releases.json', 'redis://10.0.0.5/03', 'daylight')).toBe(
+      copyPathFor('/srv/releases.json', 'redis://10.0.0.5:6379/3', 'daylight'),
+    );
+  });
+
   it('names the file and what is wrong with it: missing, not readable, not JSON', async () => {
     const folder = await mkdtemp(path.join(tmpdir(), 'daylight-copy-'));
     cleanups.push(() => rm(folder, { recursive: true, force: true }));

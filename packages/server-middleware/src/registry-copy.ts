@@ -21,6 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { parseRedisLocation } from './redis-location.js';
 import { readJsonFile, validateRegistry, writeFileAtomically, type Registry } from './registry.js';
 import type { DaylightLogger } from './types.js';
 
@@ -63,11 +64,11 @@ export type CopyRead =
  */
 export function storeOf(url: string): string {
   try {
+    const { database } = parseRedisLocation(url);
     const parsed = new URL(url);
-    const db = /^\/(\d+)/.exec(parsed.pathname)?.[1] ?? '0';
-    return `${parsed.protocol}//${parsed.hostname}:${parsed.port === '' ? '6379' : parsed.port}/${db}`;
+    return `${parsed.protocol}//${parsed.hostname}:${parsed.port === '' ? '6379' : parsed.port}/${database}`;
   } catch {
-    return url; // ioredis refuses it anyway; the name still depends on it
+    return url; // the server's options refuse it first; the name still depends on it
   }
 }
 
