@@ -9,6 +9,7 @@
  */
 import { DEFAULT_BASE_PATH } from '@daylight/protocol';
 import {
+  formatDuration,
   openCensusRedis,
   readFleetCensus,
   validateRegistry,
@@ -171,17 +172,6 @@ export function parseDuration(text: string, what: string): number {
     );
   }
   return ms;
-}
-
-/** `2h 10m`, `3d 4h`, `45s`. */
-export function formatDuration(ms: number): string {
-  const seconds = Math.max(0, Math.floor(ms / 1000));
-  // Whole days only from two days on: "24h" reads better than "1d".
-  const d = seconds >= 2 * 86_400 ? Math.floor(seconds / 86_400) : 0;
-  const h = Math.floor((seconds - d * 86_400) / 3_600);
-  const m = Math.floor((seconds % 3_600) / 60);
-  const parts = [d > 0 ? `${d}d` : '', h > 0 ? `${h}h` : '', m > 0 ? `${m}m` : ''].filter(Boolean);
-  return parts.length === 0 ? `${seconds}s` : parts.slice(0, 2).join(' ');
 }
 
 /** `2026-11-27 09:14 UTC (3m ago)` */

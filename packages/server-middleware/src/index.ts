@@ -39,6 +39,8 @@ export { decodeReleasePath } from './request-path.js';
 /** Is a release folder what was published: the CLI's check before it serves a release, and the status page's. */
 export { checkReleaseFolder, hashFile, newlyServed, repairHint } from './release-check.js';
 export type { ReleaseCheck, ReleaseCheckOptions } from './release-check.js';
+/** Durations as the server's log and the CLI's output give them: `2h 10m`, `3d 4h`. */
+export { formatDuration } from './duration.js';
 export {
   BUCKETS,
   belowFloorNote,

@@ -164,17 +164,17 @@ describe('a server that starts while Redis cannot be reached', () => {
     const day = await startWithCopyAged(30);
     expect(day.errors).toEqual([
       expect.stringMatching(
-        /— serving this server's copy of its last registry instead, saved \S+ in .*\.json — an old copy, 30 hours old: no server on this folder has saved Redis's registry since, so the fleet may have moved on \(promoted, halted or pinned\) \(current 1\.0\.0, revision 3\), until Redis's can be used$/,
+        /— serving this server's copy of its last registry instead, saved \S+ in .*\.json — an old copy, 30h old: no server on this folder has saved Redis's registry since, so the fleet may have moved on \(promoted, halted or pinned\) \(current 1\.0\.0, revision 3\), until Redis's can be used$/,
       ),
     ]);
     expect(day.status).toMatch(
-      /serves its copy of the last registry Redis gave, saved \S+ in .*\.json — an old copy, 30 hours old:/,
+      /serves its copy of the last registry Redis gave, saved \S+ in .*\.json — an old copy, 30h old:/,
     );
     await day.daylight.close();
 
     const { daylight, errors, status } = await startWithCopyAged(3 * 24 + 5);
-    expect(errors).toEqual([expect.stringContaining('— an old copy, 3 days old:')]);
-    expect(status).toContain('— an old copy, 3 days old:');
+    expect(errors).toEqual([expect.stringContaining('— an old copy, 3d 5h old:')]);
+    expect(status).toContain('— an old copy, 3d 5h old:');
 
     // Redis answers with the same registry: the copy is dated by that answer, no longer old.
     const again = await startRedis({ port: redis.port });

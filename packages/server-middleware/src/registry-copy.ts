@@ -21,6 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { formatDuration } from './duration.js';
 import { parseRedisLocation } from './redis-location.js';
 import { readJsonFile, validateRegistry, writeFileAtomically, type Registry } from './registry.js';
 import type { DaylightLogger } from './types.js';
@@ -43,14 +44,13 @@ export const OLD_COPY_MS = 24 * 60 * 60 * 1000;
 export const COPY_REFRESH_MS = 60 * 60 * 1000;
 
 /**
- * How old a copy saved at `savedAt` is, once it is old ({@link OLD_COPY_MS}): `30 hours`, `3 days`.
+ * How old a copy saved at `savedAt` is, once it is old ({@link OLD_COPY_MS}): `30h`, `3d 5h`.
  * @returns undefined for a younger copy, or one whose time is unknown or ahead of this clock
  */
 export function oldCopyAge(savedAt: string, now = Date.now()): string | undefined {
   const age = now - Date.parse(savedAt);
   if (!(age >= OLD_COPY_MS)) return undefined; // NaN: no time to say anything about
-  const hours = Math.floor(age / 3_600_000);
-  return hours < 48 ? `${hours} hours` : `${Math.floor(hours / 24)} days`;
+  return formatDuration(age);
 }
 
 /** A copy read back: its registry validated, and when it was saved. */

@@ -9,6 +9,7 @@ import {
   CENSUS_RETENTION_MS,
   OTHER,
   UNKNOWN_RELEASE,
+  formatDuration,
   type CensusSnapshot,
   type CensusWindow,
   type Registry,
@@ -16,14 +17,7 @@ import {
 } from '@daylight/server-middleware';
 import { formatTimestamp, table } from '../format.js';
 import { DaylightCliError } from '../errors.js';
-import {
-  formatDuration,
-  formatSeen,
-  parseDuration,
-  readCensus,
-  readServedRegistry,
-  type CensusSourceOptions,
-} from '../census.js';
+import { formatSeen, parseDuration, readCensus, readServedRegistry, type CensusSourceOptions } from '../census.js';
 import type { ReleaseStore } from '../store.js';
 import { checkVersion } from '../versions.js';
 import { CENSUS_FLAGS } from './census-section.js';
