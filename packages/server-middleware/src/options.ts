@@ -5,7 +5,7 @@
 import { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { DEFAULT_BASE_PATH } from '@daylight/protocol';
-import { REDIS_PREFIX_PATTERN, RedisLocationError, parseRedisLocation } from './redis-location.js';
+import { RedisLocationError, parseRedisLocation } from './redis-location.js';
 import { DEFAULT_REGISTRY_FILE, KEY_NAME } from './registry.js';
 import type { BeforeStamp } from './stamp.js';
 import type { DaylightLogger, DaylightServer, DaylightServerOptions } from './types.js';
@@ -256,14 +256,15 @@ function checkRedis(value: unknown): ResolvedOptions['redis'] {
   }
   const url = typeof value === 'string' ? value : given.url;
   const prefix = given.prefix;
-  if (typeof url !== 'string' || !/^rediss?:\/\//.test(url)) {
+  if (typeof url !== 'string') {
     throw new TypeError(`createDaylight: redis must be ${example}, got ${describe(url ?? value)}`);
   }
-  if (prefix !== undefined && (typeof prefix !== 'string' || !REDIS_PREFIX_PATTERN.test(prefix))) {
+  if (prefix !== undefined && typeof prefix !== 'string') {
     throw new TypeError(
       `createDaylight: redis.prefix must be a short key prefix such as "daylight", got ${describe(prefix)}`,
     );
   }
+  // The scheme, the prefix's characters and the rest are checked there, in the CLI's words.
   try {
     const location = parseRedisLocation(url, prefix);
     return Object.freeze({ url: location.url, prefix: location.prefix });

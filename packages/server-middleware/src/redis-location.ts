@@ -77,6 +77,10 @@ export function redactRedisUrl(location: string): string {
  */
 export function parseRedisLocation(location: string, prefix?: string): RedisLocation {
   const shown = redactRedisUrl(location);
+  // The text, not the parsed URL's protocol: `redis:/0` parses with no host, and `REDIS://` as `redis:`.
+  if (!/^rediss?:\/\//.test(location)) {
+    throw new RedisLocationError(`${shown} is not a redis:// or rediss:// URL; write a Redis store as ${EXAMPLE}`);
+  }
   let url: URL;
   try {
     url = new URL(location);
@@ -84,9 +88,6 @@ export function parseRedisLocation(location: string, prefix?: string): RedisLoca
     throw new RedisLocationError(
       `${shown} is not a valid URL; write a Redis store as ${EXAMPLE} (add ?prefix=name for keys other than ${DEFAULT_REDIS_PREFIX}:*)`,
     );
-  }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new RedisLocationError(`${shown} is not a redis:// or rediss:// URL; write a Redis store as ${EXAMPLE}`);
   }
   checkParameters(url, shown);
   const database = databaseOf(url, shown);

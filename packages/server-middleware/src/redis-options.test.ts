@@ -87,6 +87,18 @@ describe("the redis option's URL", () => {
       // Not a URL at all: nothing before the last @ is shown, a password with / in it included.
       ['redis://:pa/ss:wd@[bad/0', 'createDaylight: redis redis://***@[bad/0 is not a valid URL'],
       [`${url}/0?family=5`, 'family is the IP family to connect with, once: 0, 4 or 6'],
+      [6379, 'createDaylight: redis must be a URL such as "redis://127.0.0.1:6379/0" or { url, prefix }, got 6379'],
+      // Another scheme, its password hidden as everywhere else.
+      [
+        'http://:hunter2@127.0.0.1:6379/0',
+        'createDaylight: redis http://:***@127.0.0.1:6379/0 is not a redis:// or rediss:// URL; write a Redis store as redis://host:6379/0',
+      ],
+      ['redis:/0', 'createDaylight: redis redis:/0 is not a redis:// or rediss:// URL'],
+      [{ url, prefix: 5 }, 'createDaylight: redis.prefix must be a short key prefix such as "daylight", got 5'],
+      [
+        { url, prefix: 'a b' },
+        `createDaylight: redis ${url}: prefix "a b" is not a key prefix the server accepts; use 1 to 64`,
+      ],
     ];
     for (const [redis, message] of refused) {
       expect(() => createDaylight({ config: 'releases.json', redis } as DaylightServerOptions), String(redis)).toThrow(
