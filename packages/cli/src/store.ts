@@ -71,9 +71,16 @@ export interface ReleaseStore {
   /**
    * Puts a release's files and manifest in place, complete, before any registry names it.
    * Call only inside {@link ReleaseStore.update}.
+   * @param hashes SRIs of files of the release's folder read just before, by build path (publish's check of the
+   *   folder): taken as they are, not read again.
    * @returns where the release now is.
    */
-  installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string>;
+  installRelease(
+    version: string,
+    files: readonly BuildFile[],
+    manifest: ReleaseManifest,
+    hashes?: ReadonlyMap<string, string>,
+  ): Promise<string>;
   /** The last `limit` entries of the audit log, oldest first. */
   history(limit: number): Promise<AuditEntry[]>;
   /** Closes connections (Redis). */
@@ -192,12 +199,20 @@ export async function readExisting(store: ReleaseStore): Promise<StoreSnapshot> 
   return snapshot;
 }
 
-/** Whether the folder `target` already holds every file of a build, with its hash (never throws). */
-async function holdsFiles(target: string, files: readonly BuildFile[]): Promise<boolean> {
+/**
+ * Whether the folder `target` already holds every file of a build, with its hash (never throws). A file in
+ * `hashes` is not read again.
+ */
+async function holdsFiles(
+  target: string,
+  files: readonly BuildFile[],
+  hashes: ReadonlyMap<string, string> | undefined,
+): Promise<boolean> {
   try {
     for (const file of files) {
-      const held = await hashFile(path.join(target, 'files', ...file.path.split('/')));
-      if (held.integrity !== file.integrity) return false;
+      const held =
+        hashes?.get(file.path) ?? (await hashFile(path.join(target, 'files', ...file.path.split('/')))).integrity;
+      if (held !== file.integrity) return false;
     }
     return files.length > 0;
   } catch {
@@ -372,7 +387,12 @@ export class FileStore implements ReleaseStore {
     }
   }
 
-  async installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string> {
+  async installRelease(
+    version: string,
+    files: readonly BuildFile[],
+    manifest: ReleaseManifest,
+    hashes?: ReadonlyMap<string, string>,
+  ): Promise<string> {
     const target = releaseDir(this.location, version);
     const parent = path.dirname(target);
     const suffix = randomBytes(6).toString('hex');
@@ -383,7 +403,7 @@ export class FileStore implements ReleaseStore {
       // The folder holds these very files already — servers may be serving them (the registry was rebuilt after
       // Redis lost its keys, and publish comes before promote): only its manifest is written again, by a rename,
       // so that no request for one of its files finds the folder gone, as it would for a moment below.
-      if (await holdsFiles(target, files)) {
+      if (await holdsFiles(target, files, hashes)) {
         await writeFileAtomically(path.join(target, 'manifest.json'), manifestText);
         return target;
       }
@@ -548,9 +568,14 @@ export class RedisStore implements ReleaseStore {
    * lock (as the file store does for every change) and holds it until the
    * change is committed or refused; a second publish meanwhile is refused.
    */
-  async installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string> {
+  async installRelease(
+    version: string,
+    files: readonly BuildFile[],
+    manifest: ReleaseManifest,
+    hashes?: ReadonlyMap<string, string>,
+  ): Promise<string> {
     this.#folderLock ??= await this.#files.lock();
-    return this.#files.installRelease(version, files, manifest);
+    return this.#files.installRelease(version, files, manifest, hashes);
   }
 
   update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<StoreUpdate> {
