@@ -935,13 +935,15 @@ class Daylight implements DaylightServer {
     this.#lastRegistryProblem = problem;
     const logger = this.#options.logger;
     if (this.#redis !== undefined) {
-      const where = this.#where();
       const serving = this.#generation;
-      logger.error(
+      const copy = this.#servingCopy;
+      const then =
         serving === undefined
-          ? `daylight: ${where}: ${problem} — no registry read yet and no copy of one to serve (${this.#copyRefusal ?? 'not looked at'}), so responses are not stamped and pages get a 503 until then`
-          : `daylight: ${where}: ${problem} — ${this.#servingCopy === undefined ? 'still serving the last registry' : `serving this server's copy of its last registry instead, ${copyOrigin(this.#servingCopy)}`} (${describeRegistry(serving.registry)})${this.#servingCopy === undefined ? '' : ", until Redis's can be used"}`,
-      );
+          ? `no registry read yet and no copy of one to serve (${this.#copyRefusal ?? 'not looked at'}), so responses are not stamped and pages get a 503 until then`
+          : copy === undefined
+            ? `still serving the last registry (${describeRegistry(serving.registry)})`
+            : `serving this server's copy of its last registry instead, ${copyOrigin(copy)} (${describeRegistry(serving.registry)}), until Redis's can be used`;
+      logger.error(`daylight: ${this.#where()}: ${problem} — ${then}`);
       return;
     }
     const serving = this.#generation;
