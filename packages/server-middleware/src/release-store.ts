@@ -53,6 +53,12 @@ export function etagOf(bytes: Uint8Array): string {
   return `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 27)}"`;
 }
 
+/** What a failed read of `file` says: `<file>: does not exist`, `<file>: cannot be read (EACCES)`. */
+function readFailure(file: string, error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return `${file}: ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${String(code)})`}`;
+}
+
 /** Reads and validates the manifest of one published release. Never throws. */
 export async function loadRelease(
   registryFile: string,
@@ -65,11 +71,7 @@ export async function loadRelease(
   try {
     bytes = await readFile(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return {
-      ok: false,
-      error: `${file}: ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${String(code)})`}`,
-    };
+    return { ok: false, error: readFailure(file, error) };
   }
   if (bytes.length > MAX_MANIFEST_BYTES) {
     return { ok: false, error: `${file}: is ${bytes.length} bytes; at most ${MAX_MANIFEST_BYTES} are allowed` };
@@ -132,11 +134,7 @@ export async function loadShell(release: LoadedRelease, base: string, importMap 
   try {
     raw = await readFile(file);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return {
-      ok: false,
-      error: `${file}: ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${String(code)})`}`,
-    };
+    return { ok: false, error: readFailure(file, error) };
   }
   const html = Buffer.from(
     renderShell({
