@@ -568,14 +568,9 @@ export class RedisStore implements ReleaseStore {
    * lock (as the file store does for every change) and holds it until the
    * change is committed or refused; a second publish meanwhile is refused.
    */
-  async installRelease(
-    version: string,
-    files: readonly BuildFile[],
-    manifest: ReleaseManifest,
-    hashes?: ReadonlyMap<string, string>,
-  ): Promise<string> {
+  async installRelease(...args: Parameters<ReleaseStore['installRelease']>): Promise<string> {
     this.#folderLock ??= await this.#files.lock();
-    return this.#files.installRelease(version, files, manifest, hashes);
+    return this.#files.installRelease(...args);
   }
 
   update(basedOn: StoreSnapshot, change: () => Promise<Registry>, record?: ChangeRecord): Promise<StoreUpdate> {
