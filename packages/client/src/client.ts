@@ -753,6 +753,7 @@ export class DaylightClient extends EventTarget {
     writeJson('attempts', { ...attempts, [record.to]: (attempts[record.to] ?? 0) + 1 });
     this.#set({ status: 'applying' });
     this.#emit('applying', { version: record.to });
+    // Read after `applying`, whose listeners may move it: chunk recovery pushes where the person was going there.
     const url = new URL(location.href);
     url.searchParams.set(SWITCH_PARAM, record.to);
     const { navigation } = globalThis as {

@@ -17,7 +17,7 @@ const client = createDaylight({ version: '1.0.0' });
 
 const ENTRIES: [string, Call, string, string][] = [
   ['watchBoot', (o) => watchBoot(client, o), 'timeuot', 'timeout, errors'],
-  ['recoverChunkErrors', (o) => recoverChunkErrors(client, o), 'onstale', 'timeout, onStale'],
+  ['recoverChunkErrors', (o) => recoverChunkErrors(client, o), 'onstale', 'timeout, onStale, destination'],
   ['coordinateTabs', (o) => coordinateTabs(client, o), 'names', 'name'],
   [
     'enableServiceWorker',
