@@ -46,7 +46,8 @@ const FIELDS: readonly [name: string, label: string, kind?: 'textarea'][] = [
 // basePath, when it is not /_daylight), ?brokenSnapshot (the snapshot hook throws), ?readyDelay=ms (a slow boot),
 // ?readyFirst (ready() is called before start(), and only then: it takes effect once start() has run), ?remind=ms
 // (how long the banner's "Later" holds), ?check=ms (the backstop release check's checkInterval; 0 turns it off),
-// ?poll=ms (how often the inbox refreshes).
+// ?poll=ms (how often the inbox refreshes), ?loadFirst (the header links load a route's code before they change the
+// URL, as Vue Router and Angular's router do; without it, the URL changes first).
 // Without them, the defaults.
 const params = new URLSearchParams(location.search);
 const number = (name: string): number | undefined => (params.has(name) ? Number(params.get(name)) : undefined);
@@ -72,7 +73,8 @@ const daylight = createDaylight({
 const watchdog = number('watchdog');
 watchBoot(daylight, watchdog === undefined ? {} : { timeout: watchdog });
 const tabs = coordinateTabs(daylight);
-recoverChunkErrors(daylight);
+// A switch after a chunk error lands where the person was going: with ?loadFirst, the URL is still the old one then.
+recoverChunkErrors(daylight, { destination: () => going });
 const serviceWorker = params.get('sw') === '1' ? enableServiceWorker(daylight) : undefined;
 const api = ky.create({ prefixUrl: '/api', hooks: daylight.kyHooks, retry: 0, timeout: 10_000 });
 const app = document.getElementById('app')!;
@@ -104,6 +106,11 @@ let saveRefused = false;
 daylight.addEventListener('refused', ({ detail }) => {
   if (detail.method === 'POST' && new URL(detail.url).pathname === '/api/invoices') saveRefused = true;
 });
+
+/** With ?loadFirst: the path a header link is taking the person to while its route's code loads. */
+let going: string | undefined;
+/** Counts the routes asked for: a route whose code comes after the person asked for another one is not shown. */
+let routes = 0;
 
 /** Ends the hold on automatic switches that the invoice's unsaved input keeps; set while there is such input. */
 let holding: (() => void) | undefined;
@@ -182,8 +189,7 @@ function header(user: string | null | undefined): HTMLElement {
       const a = el('a', { href, textContent: text });
       a.addEventListener('click', (event) => {
         event.preventDefault();
-        history.pushState(null, '', href);
-        void route(user);
+        void navigate(user, href);
       });
       return a;
     };
@@ -289,20 +295,41 @@ function inboxView(): HTMLElement {
   return el('section', {}, el('h2', {}, 'Inbox'), list, refreshed);
 }
 
-async function route(user: string, restored?: Snapshot): Promise<void> {
+/**
+ * A header link. By default the URL changes first and the route loads at it. With ?loadFirst the route's code loads
+ * first and the URL changes once it is there, as Vue Router and Angular's router do: a chunk that does not load
+ * leaves the URL on the page the person was on, and `going` tells chunk recovery where they were going.
+ */
+async function navigate(user: string, path: string): Promise<void> {
+  if (!params.has('loadFirst')) {
+    history.pushState(null, '', path);
+    await route(user);
+    return;
+  }
+  going = path;
+  if (!(await route(user, undefined, path))) return;
+  going = undefined;
+  history.pushState(null, '', path);
+}
+
+/** Shows the route at `path`; false when another route was asked for while its code loaded (that one is shown). */
+async function route(user: string, restored?: Snapshot, path = location.pathname): Promise<boolean> {
   // Made on the first route, whichever it is, so that input restored after a switch taken from Reports is kept too.
   invoice ??= invoiceView(restored);
+  const asked = ++routes;
   const main = el('main');
-  if (location.pathname === '/reports') {
+  if (path === '/reports') {
     const { reportsView } = await import('./reports.js');
     main.append(reportsView(ATLAS.length));
   } else {
     main.append(invoice);
   }
+  if (asked !== routes) return false;
   // Made once too: each route made a new one before, and each kept its own refresh timer going.
   inbox ??= inboxView();
   main.append(inbox);
   app.replaceChildren(header(user), main);
+  return true;
 }
 
 async function boot(): Promise<void> {
