@@ -3,10 +3,11 @@
  * person typed into the invoice stays when they look at Reports and come
  * back, and a switch taken from Reports still restores it; input restored
  * after a switch is still unsaved, and holds automatic switches as typed
- * input does, and so does input typed while a save was on its way; and moving
- * between routes does not multiply the inbox's polling.
+ * input does, and so does input typed while a save was on its way; moving
+ * between routes does not multiply the inbox's polling; and a route whose code
+ * comes late is not shown over the one clicked after it.
  */
-import { test, expect, watch, signIn, ready, banner, version } from './support/fixtures.js';
+import { test, expect, watch, signIn, ready, banner, version, slowDown } from './support/fixtures.js';
 
 test('typed input survives the header links: Invoice → Reports → Invoice keeps it, and a switch from Reports restores it', async ({
   page,
@@ -128,3 +129,22 @@ test('input typed while a save is on its way is not taken for saved: it still ho
   await expect(page.locator('#f-description')).toHaveValue('typed while saving');
   await page.unrouteAll({ behavior: 'ignoreErrors' });
 });
+
+for (const order of ['', '&loadFirst']) {
+  test(`a route whose code comes after the person clicked another link is not shown over it${order ? ' (?loadFirst)' : ''}`, async ({
+    page,
+    office,
+  }) => {
+    await signIn(page, office.url, undefined, 'ada', order);
+    // The only chunk asked for from here on is the Reports route's.
+    const { asked } = await slowDown(page, '**/assets/chunk-*.js', 1_500);
+    await page.getByRole('link', { name: 'Reports' }).click();
+    await asked;
+    await page.getByRole('link', { name: 'Invoice', exact: true }).click();
+    await expect(page.locator('#invoice')).toBeVisible();
+    await page.waitForTimeout(2_500); // the Reports chunk has come by now
+    await expect(page.locator('#invoice')).toBeVisible();
+    await expect(page.getByTestId('reports')).toHaveCount(0);
+    expect(new URL(page.url()).pathname).toBe('/');
+  });
+}
