@@ -839,6 +839,19 @@ test('a release the loop guard refused is not downloaded again on every stamped 
   expect(seen.pageErrors).toEqual([]);
 });
 
+/**
+ * Like an ad-blocker: the Reports chunk never loads as a script, whatever the release (Daylight's own download of it,
+ * a `fetch`, still works).
+ */
+async function blockReportsChunk(page: Page): Promise<void> {
+  await page.route('**/assets/chunk-*.js', async (route) => {
+    if (route.request().resourceType() !== 'script') return route.continue();
+    const response = await route.fetch();
+    if ((await response.text()).includes('Quarterly')) await route.abort();
+    else await route.fulfill({ response });
+  });
+}
+
 /** Deletes 1.0.0's Reports chunk from the server's release store (an old release cleaned up while a tab runs it). */
 async function deleteOldReportsChunk(office: Office): Promise<void> {
   const assets = path.join(path.dirname(office.store), 'releases/1.0.0/files/assets');
@@ -903,13 +916,7 @@ test("a chunk that fails on the new release too, with a router that changes the 
   office,
 }) => {
   const seen = watch(page);
-  // Like an ad-blocker: the Reports chunk never loads as a script, on either release.
-  await page.route('**/assets/chunk-*.js', async (route) => {
-    if (route.request().resourceType() !== 'script') return route.continue();
-    const response = await route.fetch();
-    if ((await response.text()).includes('Quarterly')) await route.abort();
-    else await route.fulfill({ response });
-  });
+  await blockReportsChunk(page); // on either release
   await signIn(page, office.url, seen, 'ada', '&loadFirst');
   await office.promote('1.1.0');
   await ready(page, '1.1.0');
@@ -932,13 +939,7 @@ test('a chunk that always fails: reported as a stale asset, at most one switch, 
   office,
 }) => {
   const seen = watch(page);
-  // Like an ad-blocker: the Reports chunk never loads as a script (Daylight's own download of it still works).
-  await page.route('**/assets/chunk-*.js', async (route) => {
-    if (route.request().resourceType() !== 'script') return route.continue();
-    const response = await route.fetch();
-    if ((await response.text()).includes('Quarterly')) await route.abort();
-    else await route.fulfill({ response });
-  });
+  await blockReportsChunk(page);
   await signIn(page, office.url, seen);
   await page.getByRole('link', { name: 'Reports' }).click();
   await expect.poll(() => office.reportCounts().find((c) => c.kinds['stale-asset'])?.kinds['stale-asset']).toBe(1);
