@@ -24,7 +24,7 @@ afterEach(async () => {
 async function serve(
   registry: (base: Registry) => Registry,
   shared?: string,
-  { framework = 'express', versions = ['1.0.0', '1.1.0'] } = {},
+  { framework = 'express', versions = ['1.0.0', '1.1.0'], logger = createTestLogger() } = {},
 ): Promise<{ url: string; daylight: DaylightServer; file: string }> {
   let file = shared;
   if (file === undefined) {
@@ -36,7 +36,7 @@ async function serve(
   const daylight = createDaylight({
     config: file,
     watch: false,
-    logger: createTestLogger(),
+    logger,
     cohort: (req) => req.headers['x-office'] as string | undefined,
     reports: { trust: () => true, halt: { minFailures: 3, failureRate: 0.2 } },
   });
@@ -151,6 +151,43 @@ describe('boot failures reported through the server', () => {
       expect(daylight.stampFor(pilot)?.version).toBe('1.1.0');
     },
   );
+
+  it('that cannot halt (the release before is below the floor) say so once, and the release stays served', async () => {
+    const log = createTestLogger();
+    const { url, daylight, file } = await serve(
+      (base) => ({ ...base, current: '1.2.0', previous: ['1.1.0'], min: '1.2.0' }),
+      undefined,
+      { versions: ['1.0.0', '1.1.0', '1.2.0'], logger: log },
+    );
+    const sessions = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].map((letter) => `tab-${letter.repeat(8)}`);
+    for (const session of sessions.slice(0, 4)) expect(await failBoot(url, 'office', session, '1.2.0')).toBe(204);
+    await waitFor(() => (log.entries.some((entry) => entry.level === 'error') ? true : undefined), 5_000);
+    // Each failure after the refusal tries again (the floor may have been lowered since), and is refused again.
+    for (const session of sessions.slice(4)) {
+      expect(await failBoot(url, 'office', session, '1.2.0')).toBe(204);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const said = log.entries.filter((entry) => /halt/.test(entry.message)).map((entry) => entry.message);
+    expect(said).toEqual([
+      expect.stringMatching(/^daylight: halting 1\.2\.0: 3 of 3 switches to 1\.2\.0 failed to boot/),
+      expect.stringMatching(
+        /^daylight: cannot halt 1\.2\.0: version 1\.1\.0 is below the floor min 1\.2\.0: rolling back to it .*; 1\.2\.0 stays served, and later failures try again without a word more/,
+      ),
+    ]);
+    expect(await registryOf(file)).toMatchObject({ current: '1.2.0', min: '1.2.0' });
+    expect((await registryOf(file)).halted).toBeUndefined();
+    expect(daylight.reportCounts()).toEqual([
+      expect.objectContaining({ release: '1.2.0', failures: 8, halted: false }),
+    ]);
+
+    // The floor lowered (by hand, in the file): the next failure halts, and says so.
+    await writeRegistryFile(file, { ...(await registryOf(file)), min: '1.1.0' });
+    await daylight.reload();
+    expect(await failBoot(url, 'office', 'tab-iiiiiiii', '1.2.0')).toBe(204);
+    await waitFor(async () => ((await registryOf(file)).halted !== undefined ? true : undefined), 5_000);
+    expect(await registryOf(file)).toMatchObject({ current: '1.1.0', halted: { release: '1.2.0' } });
+    expect(log.entries.at(-1)?.message).toMatch(/^daylight: halted 1\.2\.0: 9 of 9 switches/);
+  });
 
   it('start over on every server sharing the registry file once a halt recorded by one of them is lifted', async () => {
     const first = await serve((base) => ({

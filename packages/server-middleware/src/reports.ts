@@ -26,6 +26,7 @@ import { CLIENT_HEADER, SESSION_ID_PATTERN, isVersion, parseClientHeader } from 
 import type { Redis } from 'ioredis';
 import { foreignOrigin } from './origin.js';
 import { RedisReportCounts, type FleetCount, type WaveClear } from './redis-reports.js';
+import { RegistryChangeError } from './registry-changes.js';
 import { haltOf, servedReleases, type Registry, type ServedRelease } from './registry.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from './types.js';
 
@@ -237,6 +238,8 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     fleet?: { boots: number; failures: number } | undefined;
     /** Grows each time the counts start over: an answer from Redis for an earlier wave is dropped. */
     wave: number;
+    /** Why the registry's rules refused this wave's halt, as logged once (a rollback below the floor, say). */
+    refused?: string | undefined;
   };
   const counts = new Map<string, Entry>();
   const fleet = deps.redis === undefined ? undefined : new RedisReportCounts(deps.redis);
@@ -304,7 +307,14 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
   const startOver = (key: string): void => {
     const entry = counts.get(key);
     if (entry !== undefined) {
-      Object.assign(entry, { boots: 0, failures: 0, halted: false, closed: false, fleet: undefined });
+      Object.assign(entry, {
+        boots: 0,
+        failures: 0,
+        halted: false,
+        closed: false,
+        fleet: undefined,
+        refused: undefined,
+      });
       entry.wave++;
     }
     const suffix = `\n${key}`;
@@ -333,16 +343,27 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
     const where = cohort === undefined ? '' : ` in cohort ${cohort}`;
     const across = scope === 'fleet' ? ', counted on every server' : '';
     const reason = `${failures} of ${failures + boots} switches to ${release}${where} failed to boot (${Math.round(rate * 100)}%${across})`;
-    deps.logger.warn(`daylight: halting ${release}${where}: ${reason}`);
     const wave = entry.wave;
+    // Once the registry's rules refused this wave's halt, later tries say nothing unless the answer changes.
+    const quiet = entry.refused !== undefined;
+    if (!quiet) deps.logger.warn(`daylight: halting ${release}${where}: ${reason}`);
     deps
       .halt({ release, reason, actor: 'reports', ...(cohort === undefined ? {} : { cohort }) })
       .then(() => {
         if (entry.wave === wave) entry.closed = true;
+        if (quiet) deps.logger.warn(`daylight: halted ${release}${where}: ${reason}`);
       })
       .catch((error: unknown) => {
-        if (entry.wave === wave) entry.halted = false; // the next failure tries again
-        deps.logger.error(`daylight: could not halt ${release}${where}`, error);
+        const current = entry.wave === wave;
+        if (current) entry.halted = false; // the next failure tries again: the floor may have been lowered since
+        if (!(error instanceof RegistryChangeError)) {
+          deps.logger.error(`daylight: could not halt ${release}${where}`, error);
+        } else if (!current || entry.refused !== error.message) {
+          if (current) entry.refused = error.message;
+          deps.logger.error(
+            `daylight: cannot halt ${release}${where}: ${error.message}; ${release} stays served, and later failures try again without a word more (publish a fixed release, or make the rollback possible)`,
+          );
+        }
       });
   };
 
