@@ -71,16 +71,9 @@ export interface ReleaseStore {
   /**
    * Puts a release's files and manifest in place, complete, before any registry names it.
    * Call only inside {@link ReleaseStore.update}.
-   * @param hashes SRIs of files of the release's folder read just before, by build path (publish's check of the
-   *   folder): taken as they are, not read again.
    * @returns where the release now is.
    */
-  installRelease(
-    version: string,
-    files: readonly BuildFile[],
-    manifest: ReleaseManifest,
-    hashes?: ReadonlyMap<string, string>,
-  ): Promise<string>;
+  installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string>;
   /** The last `limit` entries of the audit log, oldest first. */
   history(limit: number): Promise<AuditEntry[]>;
   /** Closes connections (Redis). */
@@ -199,20 +192,12 @@ export async function readExisting(store: ReleaseStore): Promise<StoreSnapshot> 
   return snapshot;
 }
 
-/**
- * Whether the folder `target` already holds every file of a build, with its hash (never throws). A file in
- * `hashes` is not read again.
- */
-async function holdsFiles(
-  target: string,
-  files: readonly BuildFile[],
-  hashes: ReadonlyMap<string, string> | undefined,
-): Promise<boolean> {
+/** Whether the folder `target` already holds every file of a build, with its hash (never throws). */
+async function holdsFiles(target: string, files: readonly BuildFile[]): Promise<boolean> {
   try {
     for (const file of files) {
-      const held =
-        hashes?.get(file.path) ?? (await hashFile(path.join(target, 'files', ...file.path.split('/')))).integrity;
-      if (held !== file.integrity) return false;
+      const held = await hashFile(path.join(target, 'files', ...file.path.split('/')));
+      if (held.integrity !== file.integrity) return false;
     }
     return files.length > 0;
   } catch {
@@ -387,12 +372,7 @@ export class FileStore implements ReleaseStore {
     }
   }
 
-  async installRelease(
-    version: string,
-    files: readonly BuildFile[],
-    manifest: ReleaseManifest,
-    hashes?: ReadonlyMap<string, string>,
-  ): Promise<string> {
+  async installRelease(version: string, files: readonly BuildFile[], manifest: ReleaseManifest): Promise<string> {
     const target = releaseDir(this.location, version);
     const parent = path.dirname(target);
     const suffix = randomBytes(6).toString('hex');
@@ -403,7 +383,7 @@ export class FileStore implements ReleaseStore {
       // The folder holds these very files already — servers may be serving them (the registry was rebuilt after
       // Redis lost its keys, and publish comes before promote): only its manifest is written again, by a rename,
       // so that no request for one of its files finds the folder gone, as it would for a moment below.
-      if (await holdsFiles(target, files, hashes)) {
+      if (await holdsFiles(target, files)) {
         await writeFileAtomically(path.join(target, 'manifest.json'), manifestText);
         return target;
       }

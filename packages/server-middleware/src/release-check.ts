@@ -36,12 +36,6 @@ export interface ReleaseCheckOptions {
   /** `sizes`: stat every file; `content`: also hash every file and check the registry's digest. */
   readonly depth: 'sizes' | 'content';
   readonly signal?: AbortSignal;
-  /**
-   * With `depth: 'content'`, filled with the SRI of each file the check reads, by its build path (the shell's
-   * too), whether it matches or not: for a caller that asks more of the same files without reading them again
-   * (publish, which installs the release again when the check fails).
-   */
-  readonly hashes?: Map<string, string>;
 }
 
 const FILES_PREFIX = 'files/';
@@ -148,7 +142,6 @@ export async function checkReleaseFolder(
     const file = await integrityOf(where(asset.path));
     if (file === undefined) return { ok: false, problem: `${where(asset.path)} is missing` };
     if (typeof file === 'string') return { ok: false, problem: file };
-    options.hashes?.set(asset.path, file.integrity);
     if (file.bytes !== asset.bytes) {
       return { ok: false, problem: `${where(asset.path)} is ${file.bytes} bytes; its manifest says ${asset.bytes}` };
     }
@@ -160,7 +153,6 @@ export async function checkReleaseFolder(
   const shell = await integrityOf(where(published.shell));
   if (shell === undefined) return { ok: false, problem: `its shell ${where(published.shell)} is missing` };
   if (typeof shell === 'string') return { ok: false, problem: shell };
-  options.hashes?.set(published.shell, shell.integrity);
   // The manifest does not list the shell: the registry's digest, over every file, is what covers it.
   const digest = releaseDigest([{ path: published.shell, integrity: shell.integrity }, ...assets]);
   if (digest !== published.digest) {

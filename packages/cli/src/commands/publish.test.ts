@@ -11,7 +11,6 @@ import {
   sri,
   writeFiles,
 } from '../test-support.js';
-import { FileStore } from '../store.js';
 import { publish } from './publish.js';
 
 afterEach(removeTempDirs);
@@ -222,28 +221,6 @@ describe('publish', () => {
     expect(result.status).toBe('repaired');
     expect((await stat(path.join(folder, 'files'))).ino).toBe(before.ino);
     expect(JSON.parse(await readFile(manifestFile, 'utf8'))).toEqual(manifest);
-  });
-
-  it('hands the repair the hashes its check read, so that no file is read twice', async () => {
-    const { build, store } = await sampleProject();
-    await publish({ store, buildDir: build, version: '1.1.0' });
-    const shell = path.join(path.dirname(store), 'releases/1.1.0/files/index.html');
-    await writeFile(shell, '<!doctype html><p>changed on disk</p>');
-    const handed: (ReadonlyMap<string, string> | undefined)[] = [];
-    class Watched extends FileStore {
-      override installRelease(...args: Parameters<FileStore['installRelease']>): Promise<string> {
-        handed.push(args[3]);
-        return super.installRelease(...args);
-      }
-    }
-
-    const result = await publish({ store: new Watched(store), buildDir: build, version: '1.1.0' });
-
-    expect(result.status).toBe('repaired');
-    expect(await readFile(shell, 'utf8')).toContain('id="app"');
-    // The check read every file, the shell last (it does not match): the repair reads none of them again.
-    const paths = Object.keys(sampleFiles()).filter((file) => file !== '.DS_Store');
-    expect([...(handed[0]?.keys() ?? [])].sort()).toEqual(paths.sort());
   });
 
   it('uses --entry over the shell and refuses an entry that is not in the build', async () => {

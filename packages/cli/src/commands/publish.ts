@@ -250,11 +250,8 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
 
   if (existing !== undefined) {
     // Every file read and hashed again: a folder with a file deleted or changed since is repaired, not "unchanged".
-    // The hashes are kept for the repair, which installs only the manifest when the folder still holds the files.
-    const hashes = new Map<string, string>();
     const onDisk = await checkRelease(store, version, existing, {
       depth: 'content',
-      hashes,
       ...optional('signal', options.signal),
     });
     if (onDisk.ok) {
@@ -284,7 +281,7 @@ export async function publish(options: PublishOptions): Promise<PublishResult> {
     await store.update(
       snapshot,
       async () => {
-        directory = await store.installRelease(version, build.files, repaired, hashes);
+        directory = await store.installRelease(version, build.files, repaired);
         return snapshot.registry;
       },
       { action: 'publish', summary: `repair the folder of ${version}` },
