@@ -265,3 +265,32 @@ test('a release that boots below the floor says it updates, not "sign in": the p
   expect(drawn).toEqual(['1.0.0: too old']);
   expect(seen.pageErrors).toEqual([]);
 });
+
+test('input a switch brought to a page the floor refuses goes on with the next switch', async ({ page, office }) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  await page.locator('#f-customer').fill('typed on 1.0.0');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  // A floor above 1.1.0 as 1.1.0's page meets it (its requests carry its version): that page only shows the note.
+  await page.route('**/api/me', (route) =>
+    /v="1\.1\.0"/.test(route.request().headers()['daylight-client'] ?? '')
+      ? route.fulfill({
+          status: 409,
+          contentType: 'application/problem+json',
+          body: JSON.stringify({ type: 'https://daylight.dev/problems/client-too-old', required: '>=1.2.0' }),
+        })
+      : route.continue(),
+  );
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await expect(page.getByTestId('version')).toHaveText('1.1.0');
+  await expect(page.getByTestId('too-old')).toBeVisible();
+
+  // The next release this page gets (a rollback here) is switched to at once, with what the first switch brought.
+  await office.promote('1.0.0');
+  await page.evaluate(() => (window as unknown as { daylight: { check(): Promise<boolean> } }).daylight.check());
+  await expect(page.getByTestId('version')).toHaveText('1.0.0', { timeout: 15_000 });
+  await expect(page.locator('#f-customer')).toHaveValue('typed on 1.0.0');
+  await expect(page.getByTestId('user')).toHaveText('signed in as ada');
+  expect(seen.pageErrors).toEqual([]);
+});

@@ -179,10 +179,16 @@ function describe(state: DaylightState): string {
   }
 }
 
+/** The header's line about updates: one listener keeps the header on show current, however often it is redrawn. */
+let shownStatus: HTMLElement | undefined;
+daylight.addEventListener('statechange', (event) => {
+  if (shownStatus) shownStatus.textContent = describe(event.detail);
+});
+
 /** `user`: who is signed in; `null`: nobody; `undefined`: not known (the server could not say, or refused this release). */
 function header(user: string | null | undefined): HTMLElement {
   const status = el('span', { id: 'daylight-status' }, describe(daylight.state));
-  daylight.addEventListener('statechange', (event) => (status.textContent = describe(event.detail)));
+  shownStatus = status;
   const nav = el('nav');
   if (user) {
     const link = (href: string, text: string): HTMLAnchorElement => {
@@ -314,7 +320,8 @@ async function navigate(user: string, path: string): Promise<void> {
 
 /** Shows the route at `path`; false when another route was asked for while its code loaded (that one is shown). */
 async function route(user: string, restored?: Snapshot, path = location.pathname): Promise<boolean> {
-  // Made on the first route, whichever it is, so that input restored after a switch taken from Reports is kept too.
+  // Made on the first route, whichever it is (showApp made it already), so that input restored after a switch taken
+  // from Reports is kept too.
   invoice ??= invoiceView(restored);
   const asked = ++routes;
   const main = el('main');
@@ -357,7 +364,7 @@ async function boot(): Promise<void> {
   else setTimeout(ready, readyDelay);
 }
 
-/** Whether a page refused by the floor has asked Daylight to switch once the release is verified. */
+/** Whether a page refused by the floor waits for Daylight's `downloaded` to switch. */
 let updating = false;
 
 /**
@@ -367,18 +374,31 @@ let updating = false;
  * switches the tab to a release the server accepts.
  */
 async function showApp(restored: Snapshot | undefined, retryMs = 1000): Promise<void> {
+  // The form holds what a switch brought along, whichever view shows: the next switch's snapshot reads it from there.
+  invoice ??= invoiceView(restored);
   const me = await api.get('me', { throwHttpErrors: false }).catch(() => undefined);
   if (me && isFloorRefusal(me)) {
-    // Daylight heard the refusal and forces the switch, but waits up to `grace` for a safe moment: this page holds
-    // nothing to keep, so it switches as soon as the release is verified. Asked again meanwhile, in case it cannot.
-    if (!updating) {
+    // Daylight heard the refusal and forces the switch, but waits up to `grace` for a safe moment: the note is all
+    // this page shows, so it switches as soon as the release is verified. Asked again at each try, in case it could
+    // not (the loop guard, a page that stayed); a download that failed leaves the person a reload.
+    const { status } = daylight.state;
+    if (status === 'ready') void daylight.apply().catch(() => undefined);
+    else if (!updating) {
       updating = true;
-      const update = (): void => void daylight.apply().catch(() => (updating = false));
-      if (daylight.state.status === 'ready') update();
-      else daylight.addEventListener('downloaded', update, { once: true });
+      daylight.addEventListener(
+        'downloaded',
+        () => {
+          updating = false;
+          void daylight.apply().catch(() => undefined);
+        },
+        { once: true },
+      );
     }
     setTimeout(() => void showApp(restored, Math.min(retryMs * 2, 30_000)).catch(() => undefined), retryMs);
-    const note = 'This version of the app is too old for the server, and updates now. You are still signed in.';
+    const note =
+      status === 'error'
+        ? 'This version of the app is too old for the server and could not update itself: reload the page. You are still signed in.'
+        : 'This version of the app is too old for the server, and updates now. You are still signed in.';
     app.replaceChildren(header(undefined), el('main', {}, el('p', { dataset: { testid: 'too-old' } }, note)));
   } else if (!me) {
     // Again once the network is back — and, while it is not reachable yet, again after 1 s, 2 s, 4 s… (at most
