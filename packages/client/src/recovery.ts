@@ -146,10 +146,11 @@ export function recoverChunkErrors(client: DaylightClient, options: RecoveryOpti
    * URL and history state back; its Back then leads to the same page once.
    */
   const apply = async (): Promise<void> => {
-    const { target } = client.state;
     let back: { readonly url: string; readonly state: unknown; readonly to: string } | undefined;
-    const land = ({ detail }: CustomEvent<{ readonly version: string }>): void => {
-      if (!going || detail.version !== target || location.href !== going.from) return;
+    // Whichever release the switch goes to (a newer one may have become the target while apply() waited for
+    // requests in flight): the person's destination holds for it too.
+    const land = (): void => {
+      if (!going || location.href !== going.from) return;
       back = { url: location.href, state: history.state as unknown, to: going.to };
       // Past the app's and its router's wrappers: this is no navigation of the app's, the page is leaving.
       History.prototype.pushState.call(history, null, '', going.to);
