@@ -26,7 +26,7 @@ import { CLIENT_HEADER, SESSION_ID_PATTERN, isVersion, parseClientHeader } from 
 import type { Redis } from 'ioredis';
 import { foreignOrigin } from './origin.js';
 import { RedisReportCounts, type FleetCount, type WaveClear } from './redis-reports.js';
-import { RegistryChangeError } from './registry-changes.js';
+import { isRegistryChangeError } from './registry-changes.js';
 import { haltOf, servedReleases, type Registry, type ServedRelease } from './registry.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from './types.js';
 
@@ -356,7 +356,7 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
       .catch((error: unknown) => {
         const current = entry.wave === wave;
         if (current) entry.halted = false; // the next failure tries again: the floor may have been lowered since
-        if (!(error instanceof RegistryChangeError)) {
+        if (!isRegistryChangeError(error)) {
           deps.logger.error(`daylight: could not halt ${release}${where}`, error);
         } else if (!current || entry.refused !== error.message) {
           if (current) entry.refused = error.message;
