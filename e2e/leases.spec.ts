@@ -89,6 +89,27 @@ test('one tab holds a lease at a time, and the next takes it as soon as it is le
   await expect.poll(() => events(a), { timeout: 2_000 }).toContain('a2 start');
 });
 
+test('two tabs that ask for the same lease at the same moment: one holds it, the other waits for it', async ({
+  context,
+  office,
+}) => {
+  const [a, b] = [await tab(context, office.url), await tab(context, office.url)];
+  const names = Array.from({ length: 8 }, (_, i) => `same-${i}`);
+  // Both tabs ask for each name in the same turn of the test, as two tabs that saw one release do.
+  await Promise.all(names.flatMap((name) => [hold(a, name, `a ${name}`), hold(b, name, `b ${name}`)]));
+  await a.waitForTimeout(1_000);
+  const started = [...(await events(a)), ...(await events(b))];
+  for (const name of names) expect(started.filter((event) => event.endsWith(`${name} start`))).toHaveLength(1);
+  // And the one that waited goes ahead once the holder lets go.
+  for (const name of names) {
+    const [holder, other] = started.includes(`a ${name} start`) ? [a, 'b'] : [b, 'a'];
+    await finish(holder, `${holder === a ? 'a' : 'b'} ${name}`);
+    await expect
+      .poll(async () => [...(await events(a)), ...(await events(b))], { timeout: 2_000 })
+      .toContain(`${other} ${name} start`);
+  }
+});
+
 test('a tab that closes lets go at once; a lease left by a tab that died runs out after 5 s', async ({
   context,
   office,

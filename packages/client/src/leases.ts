@@ -10,8 +10,11 @@
  * it. localStorage has no compare-and-set: a tab claims by writing its lease,
  * waits CONFIRM_MS and reads it back, and goes ahead only if its claim stayed,
  * so two tabs claiming at once end with one winner unless the browser is
- * slower than that to share the write. A holder whose timers the browser
- * throttles (a hidden tab) can lose its lease to another tab.
+ * slower than that to share the write. The wait covers a round trip: the
+ * other tab may read before our claim reaches it and write its own, which
+ * must then reach us (Chromium shares a write in 1 to 17 ms on an idle
+ * machine; a loaded CI machine took over 60 ms once). A holder whose timers
+ * the browser throttles (a hidden tab) can lose its lease to another tab.
  */
 import { readJson, writeJson } from './storage.js';
 
@@ -33,7 +36,7 @@ interface Lease {
 
 const LEASE_MS = 5_000;
 const RENEW_MS = 1_500;
-const CONFIRM_MS = 60;
+const CONFIRM_MS = 250;
 
 /** Resolves after `ms`, or earlier when `key` (if given) changes in another tab; rejects when `signal` aborts. */
 function wait(ms: number, signal: AbortSignal, key?: string): Promise<void> {
