@@ -3,9 +3,10 @@
  * person typed into the invoice stays when they look at Reports and come
  * back, and a switch taken from Reports still restores it; input restored
  * after a switch is still unsaved, and holds automatic switches as typed
- * input does, and so does input typed while a save was on its way; moving
- * between routes does not multiply the inbox's polling; and a route whose code
- * comes late is not shown over the one clicked after it.
+ * input does, and so does input typed while a save was on its way; Back and
+ * Forward show the route at the URL; moving between routes does not multiply
+ * the inbox's polling; and a route whose code comes late is not shown over
+ * the one clicked after it.
  */
 import { test, expect, watch, signIn, ready, banner, version, slowDown } from './support/fixtures.js';
 
@@ -38,6 +39,24 @@ test('typed input survives the header links: Invoice → Reports → Invoice kee
   await expect(page.getByTestId('user')).toHaveText('signed in as ada');
   expect(seen.navigations).toHaveLength(2);
   expect(seen.failedApi).toEqual([]);
+  expect(seen.pageErrors).toEqual([]);
+});
+
+test('Back and Forward move between Invoice and Reports, and the typed input stays', async ({ page, office }) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  await page.locator('#f-customer').fill('half an invoice');
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect(page.getByTestId('reports')).toBeVisible();
+  await page.goBack();
+  expect(new URL(page.url()).pathname).toBe('/');
+  await expect(page.locator('#f-customer')).toHaveValue('half an invoice');
+  await expect(page.getByTestId('reports')).toHaveCount(0);
+  await page.goForward();
+  expect(new URL(page.url()).pathname).toBe('/reports');
+  await expect(page.getByTestId('reports')).toBeVisible();
+  await expect(page.locator('#f-customer')).toHaveCount(0);
+  expect(seen.navigations).toHaveLength(1);
   expect(seen.pageErrors).toEqual([]);
 });
 

@@ -111,6 +111,13 @@ daylight.addEventListener('refused', ({ detail }) => {
 let going: string | undefined;
 /** Counts the routes asked for: a route whose code comes after the person asked for another one is not shown. */
 let routes = 0;
+/** Who the routes are shown to, once the app shows one. */
+let signedIn: string | undefined;
+// Back and Forward between this page's own routes (the entries the header's links pushed) show the route at the URL.
+window.addEventListener('popstate', () => {
+  going = undefined;
+  if (signedIn !== undefined) void route(signedIn);
+});
 
 /** Ends the hold on automatic switches that the invoice's unsaved input keeps; set while there is such input. */
 let holding: (() => void) | undefined;
@@ -323,6 +330,7 @@ async function route(user: string, restored?: Snapshot, path = location.pathname
   // Made on the first route, whichever it is (showApp made it already), so that input restored after a switch taken
   // from Reports is kept too.
   invoice ??= invoiceView(restored);
+  signedIn = user;
   const asked = ++routes;
   const main = el('main');
   if (path === '/reports') {
