@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, rm, symlink } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { RedisRegistry } from '@daylight/server-middleware';
 import { Redis } from 'ioredis';
@@ -100,6 +101,26 @@ describe('the file store when the audit log cannot be written', () => {
 });
 
 describe('the Redis store', () => {
+  it('names why Redis cannot be reached (ECONNREFUSED), not ioredis\'s "Connection is closed.", and changes nothing', async () => {
+    // Found by a walk-through: against a Redis that was down, every command said "(Connection is closed.)".
+    const { root } = await sampleProject();
+    const closed = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const before = await snapshotTree(root);
+    for (const argv of [['status'], ['publish', 'build', '--version', '1.0.0'], ['promote', '1.0.0']]) {
+      const result = await run(root, ...argv, '--store', `redis://127.0.0.1:${closed}/0`, '--releases', root);
+      expect(result).toMatchObject({ code: 1, stdout: '' });
+      expect(result.stderr).toBe(
+        `daylight: the Redis store redis://127.0.0.1:${closed}/0 cannot be reached (connect ECONNREFUSED 127.0.0.1:${closed}); check the URL and that Redis runs; nothing was changed\n`,
+      );
+    }
+    expect(await snapshotTree(root)).toEqual(before);
+  });
+
   it('refuses a change when the audit key is not a list (exit 1), naming the key, and changes nothing', async () => {
     const { cli } = await project(`${redis.url}/0?prefix=wrongtype`);
     await client.del('wrongtype:audit');

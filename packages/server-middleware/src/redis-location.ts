@@ -183,11 +183,14 @@ export function guardDatabase(redis: Redis, location: string, onRefused: (error:
   });
 }
 
+/** ioredis's message for a connection that ended before it was ready. */
+const CONNECTION_CLOSED = 'Connection is closed.';
+
 /**
  * Connects `redis` (made with `lazyConnect`) behind {@link guardDatabase}, for a caller that gives up when the
  * first connection fails. The client is closed then (ioredis would otherwise keep reconnecting in the background,
  * one more client for every failed attempt), and the failure is Redis's refusal of the database when that is what
- * ended it: ioredis only says that the connection closed.
+ * ended it, else the connection's own error (`connect ECONNREFUSED …`): ioredis only says that the connection closed.
  * @param options.onRefused told of a refusal as well, this one or one at a later reconnect
  * @param options.attempt wraps the connection attempt (a time limit)
  */
@@ -204,10 +207,20 @@ export async function connectGuarded(
     refused = error;
     options.onRefused?.(error);
   });
+  // The socket's error (`connect ECONNREFUSED 127.0.0.1:6379`, `getaddrinfo ENOTFOUND redis`) comes as an 'error'
+  // event; the promise of connect() then rejects with ioredis's "Connection is closed.", which says no cause.
+  let failure: Error | undefined;
+  const onError = (error: Error): void => {
+    failure = error;
+  };
+  redis.on('error', onError);
   try {
     await (options.attempt?.(redis.connect()) ?? redis.connect());
   } catch (error) {
     redis.disconnect();
-    throw refused ?? error;
+    const closed = error instanceof Error && error.message === CONNECTION_CLOSED;
+    throw refused ?? (closed && failure !== undefined ? failure : error);
+  } finally {
+    redis.off('error', onError);
   }
 }
