@@ -167,12 +167,32 @@ describe('the registry', () => {
     expect(logger.entries).toEqual([
       {
         level: 'warn',
-        message: `daylight: ${store.registryFile} does not exist yet: run "daylight publish <build-dir> --version X" then "daylight promote X". Until then responses are not stamped.`,
+        message: `daylight: ${store.registryFile} does not exist yet: run "npx daylight --store ${store.registryFile} publish <build-dir> --version X" then "npx daylight --store ${store.registryFile} promote X". Until then responses are not stamped.`,
       },
     ]);
     await store.promote('1.1.0');
     await waitFor(() => daylight.stampFor(anyRequest), 2000);
     expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.1.0' });
+  });
+
+  // Found by a walk-through: a server started after "daylight publish" but before "daylight promote" logged only
+  // "current none, revision 2" while every page load got a 503, and the CLI's default store (./releases.json) is
+  // not the server's when config names another file.
+  it('says what to run when releases are published but none is promoted', async () => {
+    const store = await storeFor({ current: null });
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: store.registryFile, logger }, { pollIntervalMs: 100 });
+    await daylight.ready;
+    expect(daylight.stampFor(anyRequest)).toBeUndefined();
+    expect(logger.entries).toEqual([
+      {
+        level: 'warn',
+        message: `daylight: ${store.registryFile}: current none — nothing is promoted, so page loads get a 503 ("no release yet") and responses are not stamped: run "npx daylight --store ${store.registryFile} promote <version>" (published: 1.0.0, 1.1.0)`,
+      },
+    ]);
+    await store.promote('1.1.0');
+    await waitFor(() => daylight.stampFor(anyRequest), 2000);
+    expect(logger.entries.at(-1)).toEqual({ level: 'info', message: `daylight: ${store.registryFile}: current 1.1.0` });
   });
 
   it('follows a promote through fs.watch on the directory', async () => {

@@ -4,6 +4,7 @@
  * adapters in express.ts and koa.ts only translate.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
 import {
   CLIENT_HEADER,
   MAX_HEADER_LENGTH,
@@ -25,7 +26,7 @@ import { ServerCensus } from './census/server-census.js';
 import type { ChangeOutcome } from './registry-changes.js';
 import { internalsOf, resolveOptions, type DaylightInternals, type ResolvedOptions } from './options.js';
 import { updateRegistryFile } from './file-registry.js';
-import { RECONNECTING, RedisRegistry } from './redis-registry.js';
+import { DEFAULT_REDIS_PREFIX, RECONNECTING, RedisRegistry } from './redis-registry.js';
 import { oldCopyAge, RegistryCopy } from './registry-copy.js';
 import { haltChange, RegistryChangeError } from './registry-changes.js';
 import { checkReleaseFolder, newlyServed, repairHint } from './release-check.js';
@@ -111,6 +112,15 @@ function describeRegistry(registry: Registry): string {
   if (cohorts > 0) parts.push(`${cohorts} cohort${cohorts === 1 ? '' : 's'}`);
   if (registry.revision !== undefined) parts.push(`revision ${registry.revision}`);
   return parts.join(', ');
+}
+
+/** What the log says of a registry with releases but nothing current, and the command that fixes it. */
+function nothingPromoted(registry: Registry, storeOption: string): string {
+  const published = Object.keys(registry.releases);
+  return (
+    `nothing is promoted, so page loads get a 503 ("no release yet") and responses are not stamped: ` +
+    `run "npx daylight ${storeOption} promote <version>" (published: ${published.length > 0 ? published.join(', ') : 'none'})`
+  );
 }
 
 class Daylight implements DaylightServer {
@@ -824,7 +834,11 @@ class Daylight implements DaylightServer {
     }
     if (read !== 'copy' && (previous?.header !== this.#generation.header || previous === undefined || recovered)) {
       const again = recovered ? ' (loaded again)' : '';
-      this.#options.logger.info(`daylight: ${this.#where()}: ${describeRegistry(registry)}${again}`);
+      const line = `daylight: ${this.#where()}: ${describeRegistry(registry)}${again}`;
+      // Published but not promoted (a step of the quickstart skipped): every page load is a 503 until a promote.
+      if (registry.current === null)
+        this.#options.logger.warn(`${line} — ${nothingPromoted(registry, this.#storeOption())}`);
+      else this.#options.logger.info(line);
     }
   }
 
@@ -842,6 +856,16 @@ class Daylight implements DaylightServer {
   }
 
   /** Where the registry comes from, for messages. With Redis its file path would name a file that does not exist. */
+  /** The CLI's options that name this server's store, for the commands a log line suggests (quoted as the CLI quotes them). */
+  #storeOption(): string {
+    const quoted = (value: string): string =>
+      /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+    const redis = this.#redis;
+    if (redis === undefined) return `--store ${quoted(this.configPath)}`;
+    const prefix = redis.prefix === DEFAULT_REDIS_PREFIX ? '' : `?prefix=${redis.prefix}`;
+    return `--store ${quoted(redis.location.split('?')[0] + prefix)} --releases ${quoted(path.dirname(this.configPath))}`;
+  }
+
   #where(): string {
     return this.#redis === undefined ? this.configPath : `${this.#redis.location} (${this.#redis.registryKey})`;
   }
@@ -949,7 +973,7 @@ class Daylight implements DaylightServer {
     const serving = this.#generation;
     if (serving === undefined && missing) {
       logger.warn(
-        `daylight: ${this.configPath} does not exist yet: run "daylight publish <build-dir> --version X" then "daylight promote X". Until then responses are not stamped.`,
+        `daylight: ${this.configPath} does not exist yet: run "npx daylight ${this.#storeOption()} publish <build-dir> --version X" then "npx daylight ${this.#storeOption()} promote X". Until then responses are not stamped.`,
       );
     } else if (serving === undefined) {
       logger.error(
