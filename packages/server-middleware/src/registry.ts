@@ -245,7 +245,15 @@ function validateRules(
  */
 export async function readRegistryFile(file: string): Promise<RegistryRead> {
   const read = await readJsonFile(file);
-  return read.ok ? validateRegistry(read.value) : { ok: false, error: read.error };
+  if (read.ok) return validateRegistry(read.value);
+  // A folder (the store's, where the CLI wrote releases.json) given for the file: say which file.
+  if (read.error === 'cannot be read (EISDIR)') {
+    return {
+      ok: false,
+      error: `is a directory; name the registry file in it, such as ${path.join(file, DEFAULT_REGISTRY_FILE)}`,
+    };
+  }
+  return { ok: false, error: read.error };
 }
 
 /** A JSON file read and parsed, or what went wrong: `missing` when there is no file. */

@@ -175,6 +175,21 @@ describe('the registry', () => {
     expect(daylight.stampFor(anyRequest)).toEqual({ version: '1.1.0' });
   });
 
+  // Found by a walk-through: config: 'store' (the folder the CLI wrote, not its releases.json) logged only
+  // "cannot be read (EISDIR)".
+  it('says which file to give when config names a directory', async () => {
+    const store = await storeFor();
+    const logger = createTestLogger();
+    const daylight = daylightFor({ config: store.dir, watch: false, logger });
+    await daylight.ready;
+    expect(logger.entries).toEqual([
+      {
+        level: 'error',
+        message: `daylight: ${store.dir}: is a directory; name the registry file in it, such as ${path.join(store.dir, 'releases.json')} — no good registry read yet, so responses are not stamped`,
+      },
+    ]);
+  });
+
   // Found by a walk-through: a server started after "daylight publish" but before "daylight promote" logged only
   // "current none, revision 2" while every page load got a 503, and the CLI's default store (./releases.json) is
   // not the server's when config names another file.
