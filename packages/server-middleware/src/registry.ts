@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { URGENCIES, isVersion, isIntegrity, type ReleaseManifest, type Urgency } from '@daylight/protocol';
+import { isBelowFloor } from './resolve.js';
 
 export const REGISTRY_SCHEMA = 1;
 /** The default registry file name, resolved against the working directory. */
@@ -318,20 +319,27 @@ export interface ServedRelease {
   readonly pin?: string;
 }
 
-/** Where `registry` sends clients: every target's release and rollout (a halted rollout sends nobody), every pin. */
+/**
+ * Where `registry` sends clients: every target's release and rollout (a halted rollout sends nobody), every pin;
+ * not one below the floor `min`, which the server skips (resolve.ts). So lowering the floor starts sending clients
+ * to what it had made skipped, and `newlyServed` (release-check.ts) names those releases.
+ */
 export function servedReleases(registry: Registry): ServedRelease[] {
   const served: ServedRelease[] = [];
+  const push = (where: ServedRelease): void => {
+    if (!isBelowFloor(where.release, registry.min)) served.push(where);
+  };
   const add = (cohort: string | undefined, rules: TargetRules, release: string | null): void => {
-    if (release !== null) served.push({ release, kind: 'release', cohort });
+    if (release !== null) push({ release, kind: 'release', cohort });
     const rollout = rules.rollout;
     if (rollout !== undefined && rules.halted?.release !== rollout.release) {
-      served.push({ release: rollout.release, kind: 'rollout', cohort });
+      push({ release: rollout.release, kind: 'rollout', cohort });
     }
   };
   add(undefined, registry, registry.current);
   for (const [name, cohort] of Object.entries(registry.cohorts ?? {})) add(name, cohort, cohort.release);
   for (const [pin, { release }] of Object.entries(registry.pins ?? {})) {
-    served.push({ release, kind: 'pin', cohort: undefined, pin });
+    push({ release, kind: 'pin', cohort: undefined, pin });
   }
   return served;
 }

@@ -171,7 +171,8 @@ function servedPairs(registry: Registry): Set<string> {
 
 /**
  * The releases a change starts sending clients to: made a target's release (a rollback, a halt that rolls
- * back), rolled out or resumed in a target, or pinned. A release a target already runs is not counted.
+ * back), rolled out or resumed in a target, pinned, or no longer below a floor that was lowered or cleared. A
+ * release a target already runs is not counted.
  */
 export function newlyServed(before: Registry, after: Registry): string[] {
   const was = servedPairs(before);

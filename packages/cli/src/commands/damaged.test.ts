@@ -124,6 +124,30 @@ describe('other commands that make a damaged release served', () => {
     expect(await run(root, 'pin', 'acme', '1.1.0')).toMatchObject({ code: 0 });
     expect(await run(root, 'unpin', 'acme')).toMatchObject({ code: 0 });
   });
+
+  it('a floor lowered under a damaged release it made skipped is refused: its clients would get it again', async () => {
+    const { root, file } = await project();
+    // Pilot's own 1.0.0 is skipped under a floor of 1.1.0; pilot's tabs run everyone's 1.1.0.
+    expect(await run(root, 'promote', '1.1.0')).toMatchObject({ code: 0 });
+    expect(await run(root, 'promote', '1.0.0', '--cohort', 'pilot')).toMatchObject({ code: 0 });
+    expect(await run(root, 'floor', '1.1.0')).toMatchObject({ code: 0 });
+    const app = file('1.0.0', 'assets/app-3f2a.js');
+    await rm(app);
+    const before = await snapshotTree(root);
+    for (const argv of [
+      ['floor', '1.0.0', '--lower'],
+      ['floor', '--clear', '--lower'],
+    ]) {
+      expect(await run(root, ...argv)).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `daylight: release 1.0.0 cannot be served: ${app} is missing; ${FIX.replace('1.1.0', '1.0.0')}\n`,
+      });
+    }
+    expect(await snapshotTree(root)).toEqual(before);
+    // A floor lowered to a release nothing skipped sends nobody anywhere new: it does not read the folder.
+    expect(await run(root, 'floor', '1.0.1', '--lower')).toMatchObject({ code: 0 });
+  });
 });
 
 describe('publishing the same build again', () => {
