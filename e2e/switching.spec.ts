@@ -308,6 +308,8 @@ test('"Update now" answered "stay" at a "leave this page?" dialog: requests go o
   // timeout, so a save made now failed before. It says why, and the release stays ready.
   await expect(banner(page)).toContainText('The update could not start: The page stayed: the switch to 1.1.0 was');
   await ready(page, '1.1.0');
+  // The switch reloads this entry under `?_daylight=1.1.0`; a page that stays has its own URL back.
+  expect(page.url()).toBe(`${office.url}/?poll=500`);
   await page.locator('#f-customer').fill('saved after staying');
   await page.getByRole('button', { name: 'Save invoice' }).click();
   await expect(page.locator('.saved')).toContainText('Saved as INV-');
@@ -338,6 +340,7 @@ test('a shell that does not come within timeout: the switch gives up and stops t
   await ready(page, '1.1.0');
   expect(seen.navigations).toHaveLength(2);
   expect(seen.navigations[1]).toContain('_daylight=1.1.0');
+  expect(page.url()).not.toContain('_daylight');
   await page.locator('#f-customer').fill('saved after the switch gave up');
   await page.getByRole('button', { name: 'Save invoice' }).click();
   await expect(page.locator('.saved')).toContainText('Saved as INV-');
@@ -751,8 +754,9 @@ for (const navigationApi of [true, false]) {
     await page.getByRole('button', { name: 'Save invoice' }).click();
     await expect(page.locator('.saved')).toContainText('Saved as INV-');
     expect((await slow).status()).toBe(201);
-    // Not stuck in "applying", and no way back on record.
+    // Not stuck in "applying", and no way back on record; the page has its own URL back.
     await expect(status(page)).toHaveText('up to date');
+    expect(page.url()).not.toContain('_daylight');
     expect(await page.evaluate(() => sessionStorage.getItem('daylight:switch'))).toBeNull();
     // A reload finds no switch to finish, so it reports no stale shell.
     await page.evaluate(() => (window as unknown as { dropGuard(): void }).dropGuard());

@@ -479,7 +479,7 @@ export class DaylightClient extends EventTarget {
     if (!usable) {
       this.#set({
         status: 'inert',
-        reason: 'no browser window, or its storage is blocked (server-side rendering, a test)',
+        reason: 'no browser window, or storage is blocked (server-side rendering, a test)',
       });
       return this;
     }
@@ -488,7 +488,7 @@ export class DaylightClient extends EventTarget {
     if (!isVersion(running)) {
       this.#set({
         status: 'inert',
-        reason: `no running version: pass { version } or serve the page through the Daylight shell (found ${JSON.stringify(running ?? null)})`,
+        reason: `no running version: pass { version } or serve the page through the Daylight shell (meta: ${running ?? 'none'})`,
       });
       return this;
     }
@@ -754,18 +754,27 @@ export class DaylightClient extends EventTarget {
     this.#set({ status: 'applying' });
     this.#emit('applying', { version: record.to });
     // Read after `applying`, whose listeners may move it: chunk recovery pushes where the person was going there.
-    const url = new URL(location.href);
+    const here = location.href;
+    const url = new URL(here);
     url.searchParams.set(SWITCH_PARAM, record.to);
-    const { navigation } = globalThis as {
-      navigation?: { navigate(url: string, options: object): { committed: Promise<unknown> } };
-    };
+    const { navigation } = globalThis as { navigation?: { reload(): { committed: Promise<unknown> } } };
+    // A reload of this entry under the new URL, not a navigation to it: the entries the app pushed before belong to
+    // the page that loads, so Back after the switch stays on the new release (after a navigation they were the old
+    // page's, and Back took that page's shell from the HTTP cache, unvalidated: the old release again). Firefox and
+    // Safari refuse the URL after many calls of the History API in a short time: the reload then asks for the page's
+    // own URL, which a switch to the server's release does not need.
+    try {
+      history.replaceState(history.state, '', url);
+    } catch {
+      // (refused: the reload asks for the page's own URL)
+    }
     const timedOut = await new Promise<number>((resolve) => {
       if (navigation)
-        navigation.navigate(url.href, { history: 'replace' }).committed.catch(() => {
+        navigation.reload().committed.catch(() => {
           clearTimeout(timer);
           resolve(0);
         });
-      else location.replace(url.href);
+      else location.reload();
       // From here: a "leave this page?" dialog holds the call above until it is answered. Stopping cuts only what
       // leaving would have cut (in Chromium, requests in flight too).
       const timer = setTimeout(() => {
@@ -777,6 +786,7 @@ export class DaylightClient extends EventTarget {
     writeJson('switch');
     writeJson('attempts', attempts);
     if (this.#state.status === 'applying') this.#set({ status });
+    history.replaceState(history.state, '', here);
     return timedOut;
   }
 
@@ -1040,7 +1050,7 @@ export class DaylightClient extends EventTarget {
     const url = new URL(location.href);
     if (url.searchParams.has(SWITCH_PARAM)) {
       url.searchParams.delete(SWITCH_PARAM);
-      history.replaceState(history.state, '', url.href);
+      history.replaceState(history.state, '', url);
     }
     const record = readJson<SwitchRecord>('switch');
     if (!record) return;
@@ -1067,7 +1077,7 @@ export class DaylightClient extends EventTarget {
       this.#fail(
         new DaylightError(
           'stale-shell',
-          `Switched to ${record.to} but the page came back on ${running}: the server (or a cache) still sends the old shell. Not reloading again.`,
+          `Switched to ${record.to} but the page came back on ${running}: the server or a cache still sends the old shell; not reloading again`,
           { version: record.to },
         ),
       ),

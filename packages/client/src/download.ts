@@ -99,7 +99,7 @@ export async function downloadRelease(
     if (url.origin !== new URL(manifestUrl).origin && !context.allowedOrigins.includes(url.origin)) {
       throw new DaylightError(
         'origin',
-        `Release ${version} lists ${url.href}, whose origin is not allowed; add "${url.origin}" to allowedOrigins if you trust it`,
+        `Release ${version} lists ${url}, whose origin is not allowed; add "${url.origin}" to allowedOrigins if you trust it`,
         { version },
       );
     }
