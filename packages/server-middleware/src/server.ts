@@ -855,7 +855,6 @@ class Daylight implements DaylightServer {
       : `${problem}; this server started without it and serves its copy of the last registry Redis gave, ${copyOrigin(copy)}`;
   }
 
-  /** Where the registry comes from, for messages. With Redis its file path would name a file that does not exist. */
   /** The CLI's options that name this server's store, for the commands a log line suggests (quoted as the CLI quotes them). */
   #storeOption(): string {
     const quoted = (value: string): string =>
@@ -866,6 +865,7 @@ class Daylight implements DaylightServer {
     return `--store ${quoted(redis.location.split('?')[0] + prefix)} --releases ${quoted(path.dirname(this.configPath))}`;
   }
 
+  /** Where the registry comes from, for messages. With Redis its file path would name a file that does not exist. */
   #where(): string {
     return this.#redis === undefined ? this.configPath : `${this.#redis.location} (${this.#redis.registryKey})`;
   }
