@@ -20,7 +20,8 @@ export { daylightExpressFloor } from './floor/express-floor.js';
 export type { FloorOptions, FloorProblem } from './floor/floor.js';
 
 function viewOf(req: Request): DaylightRequest {
-  return { method: req.method, path: pathOf(req.originalUrl), headers: req.headers, incoming: req };
+  // `body`: set when a body parser ran before Daylight (request-body.ts).
+  return { method: req.method, path: pathOf(req.originalUrl), headers: req.headers, incoming: req, body: req.body };
 }
 
 /**

@@ -18,7 +18,9 @@ export { daylightKoaFloor } from './floor/koa-floor.js';
 export type { FloorOptions, FloorProblem } from './floor/floor.js';
 
 function viewOf(ctx: Context): DaylightRequest {
-  return { method: ctx.method, path: pathOf(ctx.originalUrl), headers: ctx.headers, incoming: ctx.req };
+  // `body`: set when a body parser (koa-bodyparser, koa-body) ran before Daylight (request-body.ts).
+  const body = (ctx.request as { body?: unknown }).body;
+  return { method: ctx.method, path: pathOf(ctx.originalUrl), headers: ctx.headers, incoming: ctx.req, body };
 }
 
 function respond(ctx: Context, response: DaylightResponse): void {

@@ -28,6 +28,7 @@ import { foreignOrigin } from './origin.js';
 import { RedisReportCounts, type FleetCount, type WaveClear } from './redis-reports.js';
 import { isRegistryChangeError } from './registry-changes.js';
 import { haltOf, servedReleases, type Registry, type ServedRelease } from './registry.js';
+import { bodyReadBefore } from './request-body.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from './types.js';
 
 /** The kinds of report the endpoint accepts. */
@@ -540,16 +541,23 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
       }
       const stream = request.incoming;
       if (stream === undefined) return answer(request, 400, 'No body');
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of stream as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > maxBytes) return answer(request, 413, `Reports are at most ${maxBytes} bytes`);
-        chunks.push(chunk);
+      // A body parser of the app may have read it already (request-body.ts).
+      let body = bodyReadBefore(request);
+      if (body === undefined) {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        for await (const chunk of stream as AsyncIterable<Buffer>) {
+          size += chunk.length;
+          if (size > maxBytes) return answer(request, 413, `Reports are at most ${maxBytes} bytes`);
+          chunks.push(chunk);
+        }
+        body = { text: Buffer.concat(chunks).toString('utf8') };
+      } else if ('text' in body && Buffer.byteLength(body.text) > maxBytes) {
+        return answer(request, 413, `Reports are at most ${maxBytes} bytes`);
       }
       let report: Record<string, unknown>;
       try {
-        const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        const parsed: unknown = 'text' in body ? JSON.parse(body.text) : body.value;
         if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
         report = parsed as Record<string, unknown>;
       } catch {

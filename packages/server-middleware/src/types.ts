@@ -133,6 +133,11 @@ export interface DaylightRequest {
   readonly headers: IncomingHttpHeaders;
   /** The node:http request (Express's `req`, Koa's `ctx.req`): the `cohort` and `keys` callbacks get it. Without it, everyone's release. */
   readonly incoming?: IncomingMessage;
+  /**
+   * The body a parser of the app read before Daylight (Express's `req.body`, Koa's `ctx.request.body`), used
+   * when `incoming` was read already; Daylight reads `incoming` itself otherwise.
+   */
+  readonly body?: unknown;
 }
 
 /** What the adapters put in `res.locals.daylight` (Express) and `ctx.state.daylight` (Koa). */

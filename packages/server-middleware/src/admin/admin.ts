@@ -29,6 +29,7 @@ import {
   type ChangeOutcome,
 } from '../registry-changes.js';
 import type { Registry } from '../registry.js';
+import { bodyReadBefore } from '../request-body.js';
 import type { ReportCount } from '../reports.js';
 import { foreignOrigin, header } from '../origin.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from '../types.js';
@@ -123,6 +124,15 @@ function isSecure(request: DaylightRequest): boolean {
 async function readJsonBody(request: DaylightRequest): Promise<unknown> {
   const stream = request.incoming;
   if (stream === undefined) throw new Error('the request body is not available');
+  // A body parser of the app may have read it already (request-body.ts).
+  const before = bodyReadBefore(request);
+  if (before !== undefined) {
+    if (!('text' in before)) return before.value;
+    if (Buffer.byteLength(before.text) > MAX_ACTION_BYTES) {
+      throw new Error(`the body is larger than ${MAX_ACTION_BYTES} bytes`);
+    }
+    return JSON.parse(before.text) as unknown;
+  }
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of stream as AsyncIterable<Buffer>) {
