@@ -348,6 +348,32 @@ test('a shell that does not come within timeout: the switch gives up and stops t
   expect(seen.pageErrors).toEqual([]);
 });
 
+test('"Update now" answered "stay" without the Navigation API, then the person goes to Reports: the URL stays /reports when the switch gives up', async ({
+  page,
+  office,
+}) => {
+  // Without the Navigation API nothing tells the page that it stayed: the switch gives up after `timeout` (3 s).
+  await page.addInitScript(() => delete (window as { navigation?: unknown }).navigation);
+  const seen = watch(page);
+  await signIn(page, office.url, seen, 'ada', '&timeout=3000');
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  const { dialog } = await stayOnLeaving(page);
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  expect(await dialog).toBe('beforeunload');
+  // Still within the switch's timeout, the person moves on: the header's link pushes /reports.
+  await page.getByRole('link', { name: 'Reports' }).click();
+  await expect(page.getByTestId('reports')).toBeVisible();
+  expect(new URL(page.url()).pathname).toBe('/reports');
+  await expect(banner(page)).toContainText('The update could not start: The page did not leave for 1.1.0 within 3000');
+  // The switch gave up and put back the URL it had changed, not the one the app pushed since (before: the invoice's
+  // URL on the Reports entry: a reload showed the invoice, and Back showed the invoice twice).
+  expect(new URL(page.url()).pathname).toBe('/reports');
+  await page.reload();
+  await expect(page.getByTestId('reports')).toBeVisible();
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('three tabs: one downloads, one prompts, all three end on the new release, no dead button', async ({
   context,
   office,

@@ -291,6 +291,15 @@ function below(version: string, min: string | undefined): boolean {
   return min !== undefined && compareVersions(version, min) < 0;
 }
 
+/** Takes the switch's `?_daylight=<version>` off this entry's URL, if it is there. */
+function unmark(): void {
+  const url = new URL(location.href);
+  if (url.searchParams.has(SWITCH_PARAM)) {
+    url.searchParams.delete(SWITCH_PARAM);
+    history.replaceState(history.state, '', url);
+  }
+}
+
 function randomId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(12));
   return btoa(String.fromCharCode(...bytes))
@@ -754,8 +763,7 @@ export class DaylightClient extends EventTarget {
     this.#set({ status: 'applying' });
     this.#emit('applying', { version: record.to });
     // Read after `applying`, whose listeners may move it: chunk recovery pushes where the person was going there.
-    const here = location.href;
-    const url = new URL(here);
+    const url = new URL(location.href);
     url.searchParams.set(SWITCH_PARAM, record.to);
     const { navigation } = globalThis as { navigation?: { reload(): { committed: Promise<unknown> } } };
     // A reload of this entry under the new URL, not a navigation to it: the entries the app pushed before belong to
@@ -786,7 +794,9 @@ export class DaylightClient extends EventTarget {
     writeJson('switch');
     writeJson('attempts', attempts);
     if (this.#state.status === 'applying') this.#set({ status });
-    history.replaceState(history.state, '', here);
+    // The entry's own URL back. Not the URL read before: the app may have moved to another entry since (a page that
+    // stayed is usable while the switch waits for its timeout), which keeps the URL the app gave it.
+    unmark();
     return timedOut;
   }
 
@@ -1047,11 +1057,7 @@ export class DaylightClient extends EventTarget {
   }
 
   #finishSwitch(running: string): void {
-    const url = new URL(location.href);
-    if (url.searchParams.has(SWITCH_PARAM)) {
-      url.searchParams.delete(SWITCH_PARAM);
-      history.replaceState(history.state, '', url);
-    }
+    unmark();
     const record = readJson<SwitchRecord>('switch');
     if (!record) return;
     if (record.landed) {
