@@ -374,6 +374,32 @@ test('"Update now" answered "stay" without the Navigation API, then the person g
   expect(seen.pageErrors).toEqual([]);
 });
 
+test('the person moves to Reports while the switch waits for its shell: the page never leaves without its record, and the input is kept', async ({
+  page,
+  office,
+}) => {
+  const seen = await releaseReady(page, office);
+  await page.locator('#f-customer').fill('typed before the switch');
+  // The new page's HTML takes 3 s; a second into it the person clicks Reports (the app pushes /reports). Clicked
+  // from the page itself: Playwright's own actions wait for the navigation under way.
+  const shell = await slowDown(page, (url) => url.searchParams.has('_daylight'), 3_000);
+  await page.evaluate(() => {
+    setTimeout(() => document.querySelector<HTMLAnchorElement>('a[href="/reports"]')!.click(), 1_000);
+  });
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  await shell.asked;
+  await page.waitForTimeout(5_000); // past the shell's arrival
+  // The push rejected the reload's `committed` though the reload went on: the switch took that for a page that
+  // stayed and undid its record, and the page then left anyway (before: 1.1.0 on the invoice's URL, the input
+  // gone). Now the reload is stopped there; whether the page then stays on 1.0.0 or a later switch (chunk recovery,
+  // for the Reports code the stop cut) takes it to 1.1.0 with its record, Reports is where it is, with the input.
+  await expect(page.getByTestId('reports')).toBeVisible();
+  expect(await page.evaluate(() => location.pathname)).toBe('/reports');
+  await page.getByRole('link', { name: 'Invoice' }).click();
+  await expect(page.locator('#f-customer')).toHaveValue('typed before the switch');
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('three tabs: one downloads, one prompts, all three end on the new release, no dead button', async ({
   context,
   office,

@@ -777,18 +777,18 @@ export class DaylightClient extends EventTarget {
       // (refused: the reload asks for the page's own URL)
     }
     const timedOut = await new Promise<number>((resolve) => {
-      if (navigation)
-        navigation.reload().committed.catch(() => {
-          clearTimeout(timer);
-          resolve(0);
-        });
-      else location.reload();
-      // From here: a "leave this page?" dialog holds the call above until it is answered. Stopping cuts only what
-      // leaving would have cut (in Chromium, requests in flight too).
-      const timer = setTimeout(() => {
+      // Stopping cuts only what leaving would have cut (in Chromium, requests in flight too). Also when `committed`
+      // rejects, which it does when the page stays and when another navigation takes the reload's place: after the
+      // app's own pushState the reload still goes on.
+      const stop = (code: number): void => {
+        clearTimeout(timer);
         window.stop();
-        resolve(1);
-      }, this.#options.timeout);
+        resolve(code);
+      };
+      if (navigation) navigation.reload().committed.catch(() => stop(0));
+      else location.reload();
+      // From here: a "leave this page?" dialog holds the call above until it is answered.
+      const timer = setTimeout(stop, this.#options.timeout, 1);
     });
     // It never left: this was no attempt, and no switch is on record. (After stop(), inert it stays.)
     writeJson('switch');
