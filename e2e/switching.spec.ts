@@ -323,6 +323,35 @@ test('"Update now" answered "stay" at a "leave this page?" dialog: requests go o
   expect(seen.pageErrors).toEqual([]);
 });
 
+test('"Update now" answered "stay" while a long read is on its way (a long poll): the read gets its answer', async ({
+  page,
+  office,
+}) => {
+  const seen = watch(page);
+  await signIn(page, office.url, seen);
+  await office.promote('1.1.0');
+  await ready(page, '1.1.0');
+  // A long poll the app keeps open outside Daylight (its own fetch): no switch waits for it, and none may cut it.
+  const long = await slowDown(page, (url) => url.searchParams.has('long'), 4_000);
+  await page.evaluate(() => {
+    const w = window as unknown as { longRead: Promise<string> };
+    w.longRead = fetch('/api/inbox?long=1').then(
+      (response) => String(response.status),
+      (error: Error) => `failed: ${error.message}`,
+    );
+  });
+  await long.asked;
+  const { dialog } = await stayOnLeaving(page);
+  await banner(page).getByRole('button', { name: 'Update now' }).click();
+  expect(await dialog).toBe('beforeunload');
+  await expect(banner(page)).toContainText('The update could not start: The page stayed: the switch to 1.1.0 was');
+  // (Before: the switch stopped the page when `committed` rejected, as it must when the app's own navigation takes
+  // the reload's place, and the long poll failed with it.)
+  expect(await page.evaluate(() => (window as unknown as { longRead: Promise<string> }).longRead)).toBe('200');
+  await expect(version(page)).toHaveText('1.0.0');
+  expect(seen.pageErrors).toEqual([]);
+});
+
 test('a shell that does not come within timeout: the switch gives up and stops the navigation, so the page never leaves without its record', async ({
   page,
   office,

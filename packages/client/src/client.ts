@@ -782,7 +782,9 @@ export class DaylightClient extends EventTarget {
       // app's own pushState the reload still goes on.
       const stop = (code: number): void => {
         clearTimeout(timer);
-        window.stop();
+        // Not on a page that stayed where it was (its URL still the switch's): it has nothing to stop but its own
+        // requests in flight, a long read included.
+        if (code || location.href !== url.href) window.stop();
         resolve(code);
       };
       if (navigation) navigation.reload().committed.catch(() => stop(0));
