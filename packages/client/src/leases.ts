@@ -13,8 +13,9 @@
  * slower than that to share the write. The wait covers a round trip: the
  * other tab may read before our claim reaches it and write its own, which
  * must then reach us (Chromium shares a write in 1 to 17 ms on an idle
- * machine; a loaded CI machine took over 60 ms once). A holder whose timers
- * the browser throttles (a hidden tab) can lose its lease to another tab.
+ * machine; on a loaded CI machine, 60 ms once let two tabs through). A
+ * holder whose timers the browser throttles (a hidden tab) can lose its lease
+ * to another tab.
  */
 import { readJson, writeJson } from './storage.js';
 
