@@ -32,6 +32,7 @@ import {
   stop,
   waitFor,
   type ReleaseStore,
+  frameworks,
 } from './test-support.js';
 import type { DaylightServer, DaylightServerOptions, DaylightState } from './types.js';
 
@@ -168,12 +169,7 @@ function koaApp(KoaClass: typeof Koa3, daylight: DaylightServer): Server {
   return createServer((req, res) => void callback(req, res));
 }
 
-const frameworks = [
-  { name: 'Express 5', app: (d: DaylightServer) => expressApp(express5, d) },
-  { name: 'Express 4', app: (d: DaylightServer) => expressApp(express4, d) },
-  { name: 'Koa 3', app: (d: DaylightServer) => koaApp(Koa3, d) },
-  { name: 'Koa 2', app: (d: DaylightServer) => koaApp(Koa2, d) },
-];
+const FRAMEWORKS = frameworks(expressApp, koaApp);
 
 const NAVIGATION = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
 const SESSION = 'q8Zk1cR2xW0a';
@@ -195,7 +191,7 @@ function rawGet(
   });
 }
 
-describe.each(frameworks)('$name', ({ app }) => {
+describe.each(FRAMEWORKS)('$name', ({ app }) => {
   let store: ReleaseStore;
   const running: { close(): Promise<void> }[] = [];
 

@@ -6,15 +6,13 @@
  * the late answer threw ERR_HTTP_HEADERS_SENT into a promise nobody caught, and Node ended the process.
  */
 import { createServer, type Server } from 'node:http';
-import express5 from 'express';
-import express4 from 'express4';
-import Koa3 from 'koa';
-import Koa2 from 'koa2';
+import type express5 from 'express';
+import type Koa3 from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daylightExpress, daylightExpressShell } from './express.js';
 import { daylightKoa, daylightKoaShell } from './koa.js';
 import { createDaylight } from './server.js';
-import { createReleaseStore, createTestLogger, listen, stop } from './test-support.js';
+import { createReleaseStore, createTestLogger, listen, stop, frameworks } from './test-support.js';
 import type { DaylightServer } from './types.js';
 
 /** The request timeout: the app answers 503 after this, while Daylight still waits for the callback. */
@@ -64,19 +62,14 @@ function koaApp(KoaClass: typeof Koa3, daylight: DaylightServer): Server {
   return createServer((req, res) => void callback(req, res));
 }
 
-const frameworks = [
-  { name: 'Express 5', app: (d: DaylightServer) => expressApp(express5, d) },
-  { name: 'Express 4', app: (d: DaylightServer) => expressApp(express4, d) },
-  { name: 'Koa 3', app: (d: DaylightServer) => koaApp(Koa3, d) },
-  { name: 'Koa 2', app: (d: DaylightServer) => koaApp(Koa2, d) },
-];
+const FRAMEWORKS = frameworks(expressApp, koaApp);
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-describe.each(frameworks)('$name, a request timeout mounted before Daylight', ({ app }) => {
+describe.each(FRAMEWORKS)('$name, a request timeout mounted before Daylight', ({ app }) => {
   it('keeps its 503 and the process when an endpoint answers after it', async () => {
     const uncaught: unknown[] = [];
     const record = (error: unknown): void => void uncaught.push(error);

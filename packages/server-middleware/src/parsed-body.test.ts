@@ -5,16 +5,14 @@
  * refused 400 — no boot was counted and no failing release halted — and so was every action of the status page.
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import express5 from 'express';
-import express4 from 'express4';
-import Koa3 from 'koa';
-import Koa2 from 'koa2';
+import type express5 from 'express';
+import type Koa3 from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { daylightExpress } from './express.js';
 import { daylightKoa } from './koa.js';
 import { readRegistryFile } from './registry.js';
 import { createDaylight } from './server.js';
-import { createReleaseStore, createTestLogger, listen, stop } from './test-support.js';
+import { createReleaseStore, createTestLogger, listen, stop, frameworks } from './test-support.js';
 import type { DaylightServer } from './types.js';
 
 type Parser = 'json' | 'text';
@@ -48,19 +46,14 @@ function koaApp(KoaClass: typeof Koa3, parser: Parser, daylight: DaylightServer)
   return createServer((req, res) => void callback(req, res));
 }
 
-const frameworks = [
-  { name: 'Express 5', app: (p: Parser, d: DaylightServer) => expressApp(express5, p, d) },
-  { name: 'Express 4', app: (p: Parser, d: DaylightServer) => expressApp(express4, p, d) },
-  { name: 'Koa 3', app: (p: Parser, d: DaylightServer) => koaApp(Koa3, p, d) },
-  { name: 'Koa 2', app: (p: Parser, d: DaylightServer) => koaApp(Koa2, p, d) },
-];
+const FRAMEWORKS = frameworks(expressApp, koaApp);
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-describe.each(frameworks)('$name, a body parser mounted before Daylight', ({ app }) => {
+describe.each(FRAMEWORKS)('$name, a body parser mounted before Daylight', ({ app }) => {
   it.each(['json', 'text'] as const)('(%s) leaves reports and status page actions to Daylight', async (parser) => {
     const store = await createReleaseStore();
     cleanups.push(() => store.cleanup());

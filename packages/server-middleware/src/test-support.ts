@@ -9,6 +9,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import express5 from 'express';
+import express4 from 'express4';
+import Koa3 from 'koa';
+import Koa2 from 'koa2';
 import { MANIFEST_SCHEMA, type ManifestAsset, type ReleaseManifest, type Urgency } from '@daylight/protocol';
 import {
   REGISTRY_SCHEMA,
@@ -200,3 +204,19 @@ export const PUBLISHED_ENTRY = {
   shell: 'index.html',
   urgency: 'optional',
 } as const;
+
+/**
+ * The four frameworks the adapters run on (Express 5 and 4, Koa 3 and 2), for `describe.each`: each app is made by
+ * `express` or `koa` from its framework and the test's own arguments.
+ */
+export function frameworks<A extends unknown[]>(
+  express: (create: typeof express5, ...args: A) => Server,
+  koa: (KoaClass: typeof Koa3, ...args: A) => Server,
+): { name: string; app: (...args: A) => Server }[] {
+  return [
+    { name: 'Express 5', app: (...args) => express(express5, ...args) },
+    { name: 'Express 4', app: (...args) => express(express4, ...args) },
+    { name: 'Koa 3', app: (...args) => koa(Koa3, ...args) },
+    { name: 'Koa 2', app: (...args) => koa(Koa2, ...args) },
+  ];
+}

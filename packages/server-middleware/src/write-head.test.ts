@@ -10,15 +10,13 @@ import { createServer, type ServerResponse, type Server } from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import express5 from 'express';
-import express4 from 'express4';
-import Koa3 from 'koa';
-import Koa2 from 'koa2';
+import type express5 from 'express';
+import type Koa3 from 'koa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { daylightExpress } from './express.js';
 import { daylightKoa } from './koa.js';
 import { createDaylight } from './server.js';
-import { createReleaseStore, createTestLogger, listen, stop, type ReleaseStore } from './test-support.js';
+import { createReleaseStore, createTestLogger, listen, stop, type ReleaseStore, frameworks } from './test-support.js';
 import type { DaylightServer } from './types.js';
 
 const run = promisify(execFile);
@@ -78,12 +76,7 @@ function koaApp(Koa: typeof Koa3, daylight: DaylightServer): Server {
   return createServer((req, res) => void callback(req, res));
 }
 
-const frameworks = [
-  { name: 'Express 5', app: (d: DaylightServer) => expressApp(express5, d) },
-  { name: 'Express 4', app: (d: DaylightServer) => expressApp(express4, d) },
-  { name: 'Koa 3', app: (d: DaylightServer) => koaApp(Koa3, d) },
-  { name: 'Koa 2', app: (d: DaylightServer) => koaApp(Koa2, d) },
-];
+const FRAMEWORKS = frameworks(expressApp, koaApp);
 
 let store: ReleaseStore;
 beforeEach(async () => {
@@ -93,7 +86,7 @@ afterEach(async () => {
   await store.cleanup();
 });
 
-describe.each(frameworks)('$name: fields the app passes to writeHead', ({ app }) => {
+describe.each(FRAMEWORKS)('$name: fields the app passes to writeHead', ({ app }) => {
   let origin: string;
   let close: () => Promise<void>;
   beforeEach(async () => {
