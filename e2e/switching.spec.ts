@@ -327,10 +327,7 @@ test('"Update now" answered "stay" while a long read is on its way (a long poll)
   page,
   office,
 }) => {
-  const seen = watch(page);
-  await signIn(page, office.url, seen);
-  await office.promote('1.1.0');
-  await ready(page, '1.1.0');
+  const seen = await releaseReady(page, office);
   // A long poll the app keeps open outside Daylight (its own fetch): no switch waits for it, and none may cut it.
   const long = await slowDown(page, (url) => url.searchParams.has('long'), 4_000);
   await page.evaluate(() => {
@@ -951,10 +948,7 @@ test('a lazy chunk deleted on the server: the tab recovers onto the new release,
   page,
   office,
 }) => {
-  const seen = watch(page);
-  await signIn(page, office.url, seen);
-  await office.promote('1.1.0');
-  await ready(page, '1.1.0');
+  const seen = await releaseReady(page, office);
   await deleteOldReportsChunk(office);
 
   await page.getByRole('link', { name: 'Reports' }).click();
