@@ -28,7 +28,7 @@ import { foreignOrigin } from './origin.js';
 import { RedisReportCounts, type FleetCount, type WaveClear } from './redis-reports.js';
 import { isRegistryChangeError } from './registry-changes.js';
 import { haltOf, servedReleases, type Registry, type ServedRelease } from './registry.js';
-import { bodyReadBefore } from './request-body.js';
+import { BodyTooLargeError, readJsonBody } from './request-body.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from './types.js';
 
 /** The kinds of report the endpoint accepts. */
@@ -541,28 +541,17 @@ export function createReports(options: ReportsOptions | undefined, deps: Reports
       }
       const stream = request.incoming;
       if (stream === undefined) return answer(request, 400, 'No body');
-      // A body parser of the app may have read it already (request-body.ts).
-      let body = bodyReadBefore(request);
-      if (body === undefined) {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        for await (const chunk of stream as AsyncIterable<Buffer>) {
-          size += chunk.length;
-          if (size > maxBytes) return answer(request, 413, `Reports are at most ${maxBytes} bytes`);
-          chunks.push(chunk);
-        }
-        body = { text: Buffer.concat(chunks).toString('utf8') };
-      } else if ('text' in body && Buffer.byteLength(body.text) > maxBytes) {
-        return answer(request, 413, `Reports are at most ${maxBytes} bytes`);
-      }
-      let report: Record<string, unknown>;
+      let parsed: unknown;
       try {
-        const parsed: unknown = 'text' in body ? JSON.parse(body.text) : body.value;
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-        report = parsed as Record<string, unknown>;
-      } catch {
+        // (Also a body an app's parser read before Daylight: request-body.ts.)
+        parsed = await readJsonBody(request, maxBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLargeError) return answer(request, 413, `Reports are at most ${maxBytes} bytes`);
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
         return answer(request, 400, 'A report is a JSON object');
       }
+      const report = parsed as Record<string, unknown>;
       const { kind, version, from, message } = report;
       if (!(REPORT_KINDS as readonly unknown[]).includes(kind)) {
         return answer(request, 400, `"kind" must be one of ${REPORT_KINDS.join(', ')}`);

@@ -29,7 +29,7 @@ import {
   type ChangeOutcome,
 } from '../registry-changes.js';
 import type { Registry } from '../registry.js';
-import { bodyReadBefore } from '../request-body.js';
+import { readJsonBody } from '../request-body.js';
 import type { ReportCount } from '../reports.js';
 import { foreignOrigin, header } from '../origin.js';
 import type { DaylightLogger, DaylightRequest, DaylightResponse } from '../types.js';
@@ -119,28 +119,6 @@ function sameToken(a: string, b: string): boolean {
 function isSecure(request: DaylightRequest): boolean {
   const socket = request.incoming?.socket as { encrypted?: boolean } | undefined;
   return socket?.encrypted === true || header(request, 'x-forwarded-proto') === 'https';
-}
-
-async function readJsonBody(request: DaylightRequest): Promise<unknown> {
-  const stream = request.incoming;
-  if (stream === undefined) throw new Error('the request body is not available');
-  // A body parser of the app may have read it already (request-body.ts).
-  const before = bodyReadBefore(request);
-  if (before !== undefined) {
-    if (!('text' in before)) return before.value;
-    if (Buffer.byteLength(before.text) > MAX_ACTION_BYTES) {
-      throw new Error(`the body is larger than ${MAX_ACTION_BYTES} bytes`);
-    }
-    return JSON.parse(before.text) as unknown;
-  }
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_ACTION_BYTES) throw new Error(`the body is larger than ${MAX_ACTION_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
 }
 
 function optionalString(body: Record<string, unknown>, name: string): string | undefined {
@@ -282,7 +260,7 @@ export function createAdmin(deps: AdminDeps): Admin {
     if (refused !== undefined) return problem(403, 'Cross-site request refused', refused);
     let change: ReturnType<typeof changeOf>;
     try {
-      change = changeOf(await readJsonBody(request));
+      change = changeOf(await readJsonBody(request, MAX_ACTION_BYTES));
     } catch (error) {
       return problem(400, 'Malformed action', (error as Error).message);
     }
